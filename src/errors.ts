@@ -1,0 +1,41 @@
+// Every failure the core reports is a DigestReleaseError with a code a caller can test for and a
+// message written for the person reading the pipeline log: what failed, where, and what to do.
+
+export type ErrorCode =
+  | 'INVALID_REFERENCE' // an image reference that does not follow the distribution grammar
+  | 'INVALID_DIGEST' // a digest that is not sha256 + 64 lowercase hex
+  | 'INVALID_INPUT' // a task input with a value the task cannot use
+  | 'METADATA_FILE' // a build tool's metadata or digest file that cannot be read or has no digest
+  | 'CREDENTIALS' // a service connection or docker config that cannot be turned into credentials
+  | 'UNAUTHORIZED' // the registry refused the credentials (401 after signing in)
+  | 'DENIED' // the registry knows who we are and refuses the operation (403)
+  | 'NAME_UNKNOWN' // the repository does not exist
+  | 'MANIFEST_UNKNOWN' // the tag or digest does not exist in the repository
+  | 'UNSUPPORTED_MEDIA_TYPE' // a manifest kind we refuse (Docker schema 1) or do not know
+  | 'DIGEST_MISMATCH' // bytes that do not hash to the digest the registry claimed or we asked for
+  | 'EXPECTED_DIGEST_MISMATCH' // the registry holds other bytes than the build said it pushed
+  | 'UNREACHABLE' // the registry could not be reached (DNS, refused, TLS, time-out)
+  | 'REGISTRY_ERROR'; // any other answer from the registry we cannot act on
+
+export class DigestReleaseError extends Error {
+  readonly code: ErrorCode;
+  /** HTTP status of the answer that caused the error, when there was one. */
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DigestReleaseError';
+    this.code = code;
+    this.status = options.status;
+  }
+}
+
+export function isDigestReleaseError(err: unknown, code?: ErrorCode): err is DigestReleaseError {
+  return err instanceof DigestReleaseError && (code === undefined || err.code === code);
+}
+
+/** The message of anything thrown, for logs; never the stack. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,171 @@
+import { DigestReleaseError } from '../errors';
+import { Digest, isDigest, sha256Of } from '../reference/digest';
+import { apiHost } from '../reference/reference';
+import { Authenticator } from './auth';
+import { ANONYMOUS, RegistryCredential } from './credential';
+import { describeErrors, readErrorBody } from './errorbody';
+import { Manifest, parseManifest } from './manifest';
+import { MANIFEST_ACCEPT, ManifestMediaType, bareMediaType } from './mediatypes';
+import { Transport, TransportOptions } from './transport';
+
+// The OCI distribution API of one registry. Every manifest read is checked: the bytes must hash to
+// the digest asked for, and to the Docker-Content-Digest the registry sent.
+
+export interface RegistryClientOptions extends TransportOptions {
+  readonly credential?: RegistryCredential;
+}
+
+export interface ManifestResult {
+  /** The sha256 of `bytes`, checked against what the registry claimed. */
+  readonly digest: Digest;
+  readonly mediaType: ManifestMediaType;
+  readonly bytes: Uint8Array;
+  readonly manifest: Manifest;
+}
+
+export interface ManifestHead {
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+}
+
+/** Registries cap manifests at 4 MiB; more is not a manifest and is not read into memory. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+interface RegistryRequest {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly scope: string;
+  readonly headers?: Record<string, string>;
+}
+
+export class RegistryClient {
+  readonly registry: string;
+  private readonly base: string;
+  private readonly transport: Transport;
+  private readonly auth: Authenticator;
+
+  constructor(registry: string, options: RegistryClientOptions = {}) {
+    this.registry = registry;
+    this.base = `https://${apiHost(registry)}`;
+    this.transport = new Transport(options);
+    this.auth = new Authenticator(registry, options.credential ?? ANONYMOUS, this.transport);
+  }
+
+  /** GET a manifest by tag or digest, verified. */
+  async getManifest(repository: string, selector: string): Promise<ManifestResult> {
+    const where = `${this.registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
+    const response = await this.request({
+      method: 'GET',
+      path: manifestPath(repository, selector),
+      scope: pullScope(repository),
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
+    if (!response.ok) throw await this.manifestError(response, where);
+
+    const declaredLength = Number(response.headers.get('content-length') ?? '0');
+    if (declaredLength > MAX_MANIFEST_BYTES) {
+      await response.body?.cancel();
+      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${declaredLength} bytes, more than a manifest may be (4 MiB).`);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${bytes.byteLength} bytes, more than a manifest may be (4 MiB).`);
+    }
+    const digest = sha256Of(bytes);
+    const claimed = response.headers.get('docker-content-digest');
+    if (claimed !== null && claimed.trim() !== digest) {
+      throw new DigestReleaseError(
+        'DIGEST_MISMATCH',
+        `The registry ${this.registry} sent manifest bytes for ${where} that hash to ${digest}, but its Docker-Content-Digest header says ${claimed.trim()}. ` +
+          'Something between the agent and the registry (a proxy or cache) altered the manifest, or the registry is faulty; do not trust this tag until it is explained.',
+      );
+    }
+    if (isDigest(selector) && selector !== digest) {
+      throw new DigestReleaseError(
+        'DIGEST_MISMATCH',
+        `The registry ${this.registry} answered a request for ${where} with bytes that hash to ${digest}. A registry must serve exactly the bytes of the digest asked for.`,
+      );
+    }
+    const manifest = parseManifest(bytes, bareMediaType(response.headers.get('content-type')), where);
+    return { digest, mediaType: manifest.mediaType, bytes, manifest };
+  }
+
+  /** HEAD a manifest by tag or digest; undefined when the registry does not have it. */
+  async headManifest(repository: string, selector: string): Promise<ManifestHead | undefined> {
+    const where = `${this.registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
+    const response = await this.request({
+      method: 'HEAD',
+      path: manifestPath(repository, selector),
+      scope: pullScope(repository),
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw await this.manifestError(response, where);
+    const claimed = response.headers.get('docker-content-digest')?.trim();
+    if (!claimed || !isDigest(claimed)) {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${this.registry} answered HEAD for ${where} without a valid Docker-Content-Digest header (${claimed ?? 'none'}).`,
+      );
+    }
+    if (isDigest(selector) && claimed !== selector) {
+      throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${this.registry} answered HEAD for ${where} with the digest ${claimed}.`);
+    }
+    return { digest: claimed, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
+  }
+
+  /** Sends a request signed for `scope`, answering one auth challenge. */
+  private async request(req: RegistryRequest): Promise<Response> {
+    const url = `${this.base}${req.path}`;
+    const first = await this.auth.headerFor(req.scope);
+    let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first) });
+    if (response.status !== 401) return response;
+    const retryHeader = await this.auth.answer(response, req.scope, first);
+    response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, retryHeader) });
+    if (response.status === 401) {
+      throw this.auth.refusedAfterSignIn(req.scope, 401, describeErrors(await readErrorBody(response)));
+    }
+    return response;
+  }
+
+  private async manifestError(response: Response, where: string): Promise<DigestReleaseError> {
+    const status = response.status;
+    const entries = response.body ? await readErrorBody(response) : [];
+    const detail = describeErrors(entries);
+    const codes = new Set(entries.map((e) => e.code));
+    const suffix = detail ? ` (${detail})` : '';
+    if (status === 404 && codes.has('NAME_UNKNOWN')) {
+      return new DigestReleaseError(
+        'NAME_UNKNOWN',
+        `The repository ${where.replace(/[:@][^/]*$/, '')} does not exist on the registry${suffix}. Check the repository name, and that the push went to this registry.`,
+        { status },
+      );
+    }
+    if (status === 404) {
+      return new DigestReleaseError(
+        'MANIFEST_UNKNOWN',
+        `The registry has no manifest for ${where}${suffix}. Check the tag, and that this task runs after the push.`,
+        { status },
+      );
+    }
+    if (status === 403) {
+      return new DigestReleaseError('DENIED', `The registry ${this.registry} denied access to ${where}${suffix}. Check that the credentials may pull this repository.`, {
+        status,
+      });
+    }
+    return new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} answered ${status} for ${where}${suffix}.`, { status });
+  }
+}
+
+function withAuth(headers: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
+  return authorization === undefined ? { ...headers } : { ...headers, Authorization: authorization };
+}
+
+function manifestPath(repository: string, selector: string): string {
+  return `/v2/${repository}/manifests/${selector}`;
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}

@@ -1,0 +1,33 @@
+// The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
+// unevenly (ACR's detail is sometimes a list, sometimes an object), so only code and message are read.
+
+export interface RegistryErrorEntry {
+  readonly code: string;
+  readonly message: string;
+}
+
+export async function readErrorBody(response: Response): Promise<RegistryErrorEntry[]> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    return [];
+  }
+  try {
+    const doc: unknown = JSON.parse(text);
+    if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { errors?: unknown }).errors)) return [];
+    const entries: RegistryErrorEntry[] = [];
+    for (const item of (doc as { errors: unknown[] }).errors) {
+      if (typeof item !== 'object' || item === null) continue;
+      const { code, message } = item as { code?: unknown; message?: unknown };
+      entries.push({ code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' });
+    }
+    return entries;
+  } catch {
+    return [];
+  }
+}
+
+export function describeErrors(entries: readonly RegistryErrorEntry[]): string {
+  return entries.map((e) => [e.code, e.message].filter((part) => part).join(': ')).join('; ');
+}

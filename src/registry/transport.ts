@@ -1,0 +1,137 @@
+import { DigestReleaseError, messageOf } from '../errors';
+
+// One HTTP request with bounded retries. Retried: 429 and 503 (after Retry-After), other 5xx,
+// connection resets and time-outs, with exponential backoff. Not retried: refused connections,
+// unknown hosts and TLS failures, which do not mend in seconds and deserve a fast, clear error.
+
+export interface TransportOptions {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts?: number;
+  /** Time allowed for the answer's headers of one attempt. */
+  readonly timeoutMs?: number;
+  /** First backoff; doubles with each retry. */
+  readonly backoffMs?: number;
+  /** Longest Retry-After we honour; a registry asking for more gets an error instead of a hung task. */
+  readonly maxRetryAfterMs?: number;
+  readonly userAgent?: string;
+  /** Called once per request sent over the wire, for counting in tests and benchmarks. */
+  readonly onRequest?: (method: string, url: string, status: number | undefined) => void;
+}
+
+export interface Request {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  /** A body that can be sent again on a retry. */
+  readonly body?: string | Uint8Array<ArrayBuffer>;
+}
+
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNABORTED']);
+
+export const DEFAULT_USER_AGENT = 'digest-release';
+
+export class Transport {
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+  private readonly backoffMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly userAgent: string;
+  private readonly onRequest: TransportOptions['onRequest'];
+
+  constructor(options: TransportOptions = {}) {
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.backoffMs = options.backoffMs ?? 500;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.onRequest = options.onRequest;
+  }
+
+  /** Sends the request; returns the last answer, whatever its status, or throws UNREACHABLE. */
+  async send(request: Request): Promise<Response> {
+    const host = new URL(request.url).host;
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= this.maxAttempts;
+      let response: Response;
+      try {
+        response = await fetch(request.url, {
+          method: request.method,
+          headers: { 'User-Agent': this.userAgent, ...request.headers },
+          ...(request.body === undefined ? {} : { body: request.body }),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        this.onRequest?.(request.method, request.url, undefined);
+        const code = networkCode(err);
+        if (!last && (RETRY_NETWORK_CODES.has(code) || code === 'TimeoutError')) {
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        throw unreachable(host, code, err, attempt);
+      }
+      this.onRequest?.(request.method, request.url, response.status);
+      if (last || !RETRY_STATUS.has(response.status)) return response;
+      const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+      if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return response;
+      await response.body?.cancel();
+      await sleep(retryAfter ?? this.backoff(attempt));
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return this.backoffMs * 2 ** (attempt - 1);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Retry-After is either seconds or an HTTP date. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** The system error code behind a failed fetch: fetch wraps it in a TypeError's cause chain. */
+function networkCode(err: unknown): string {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof Error && current.name === 'TimeoutError') return 'TimeoutError';
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    // Happy eyeballs (IPv4 and IPv6 tried in turn) fails with an AggregateError of both attempts.
+    const errors = (current as { errors?: unknown }).errors;
+    current = Array.isArray(errors) && errors.length > 0 ? errors[0] : (current as { cause?: unknown }).cause;
+  }
+  return 'UNKNOWN';
+}
+
+/** fetch says only "fetch failed"; the reason is in its cause. */
+function innermostMessage(err: unknown): string {
+  let message = messageOf(err);
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
+function unreachable(host: string, code: string, err: unknown, attempts: number): DigestReleaseError {
+  let why: string;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the registry name`;
+  else if (code === 'ECONNREFUSED') why = 'the connection was refused; check the host and port, and that the registry is running';
+  else if (code === 'TimeoutError' || code.includes('TIMEOUT')) why = 'it did not answer in time';
+  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code)) {
+    why = `its TLS certificate was not accepted (${code}); if the registry uses a private CA, point NODE_EXTRA_CA_CERTS at the CA file for the agent`;
+  } else why = code === 'UNKNOWN' ? innermostMessage(err) : code;
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+  return new DigestReleaseError('UNREACHABLE', `Could not reach the registry ${host}${tries}: ${why}.`, { cause: err });
+}

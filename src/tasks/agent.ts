@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { EndpointReader } from '../connection/endpoint';
+import { DigestReleaseError, messageOf } from '../errors';
+
+// The one place that talks to the Azure Pipelines agent: inputs, output variables, secrets, the
+// build summary and the task result. Operations receive a TaskContext and never import the task
+// library themselves.
+
+export interface TaskContext {
+  /** A trimmed input; undefined when empty. */
+  input(name: string): string | undefined;
+  requiredInput(name: string, example: string): string;
+  /** A boolean input: true/false (any case); anything else is an error naming the input. */
+  booleanInput(name: string, defaultValue: boolean): boolean;
+  /** One of the allowed values; anything else is an error listing them. */
+  choiceInput<T extends string>(name: string, allowed: readonly T[], defaultValue: T): T;
+  variable(name: string): string | undefined;
+  setOutput(name: string, value: string): void;
+  setSecret(value: string): void;
+  info(message: string): void;
+  warning(message: string): void;
+  uploadSummary(title: string, markdown: string): void;
+  readonly endpoints: EndpointReader;
+}
+
+function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
+  return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
+}
+
+export const agentContext: TaskContext = {
+  input(name) {
+    const value = tl.getInput(name, false)?.trim();
+    return value === '' ? undefined : value;
+  },
+  requiredInput(name, example) {
+    const value = this.input(name);
+    if (value === undefined) {
+      throw new DigestReleaseError('INVALID_INPUT', `The input ${name} is required and is empty. Set it, for example ${name}: ${example}`);
+    }
+    return value;
+  },
+  booleanInput(name, defaultValue) {
+    const value = this.input(name);
+    if (value === undefined) return defaultValue;
+    if (/^true$/i.test(value)) return true;
+    if (/^false$/i.test(value)) return false;
+    throw invalidInput(name, value, 'use true or false.');
+  },
+  choiceInput(name, allowed, defaultValue) {
+    const value = this.input(name);
+    if (value === undefined) return defaultValue;
+    const match = allowed.find((option) => option.toLowerCase() === value.toLowerCase());
+    if (match === undefined) throw invalidInput(name, value, `use one of ${allowed.join(', ')}.`);
+    return match;
+  },
+  variable(name) {
+    const value = tl.getVariable(name);
+    return value === '' ? undefined : value;
+  },
+  setOutput(name, value) {
+    tl.setVariable(name, value, false, true);
+  },
+  setSecret(value) {
+    if (value !== '') tl.setSecret(value);
+  },
+  info(message) {
+    console.log(message);
+  },
+  warning(message) {
+    tl.warning(message);
+  },
+  uploadSummary(title, markdown) {
+    const dir = mkdtempSync(join(tl.getVariable('Agent.TempDirectory') || tmpdir(), 'digest-release-'));
+    const path = join(dir, `${title}.md`);
+    writeFileSync(path, markdown);
+    tl.uploadSummary(path);
+  },
+  endpoints: {
+    url: (id) => tl.getEndpointUrl(id, true) || undefined,
+    authorizationScheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
+    authorizationParameter: (id, key) => tl.getEndpointAuthorizationParameter(id, key, true) || undefined,
+    dataParameter: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
+  },
+};
+
+/** Runs a task's operation and turns its outcome into the task result the agent reads. */
+export async function runTask(operation: (context: TaskContext) => Promise<string>): Promise<void> {
+  try {
+    const message = await operation(agentContext);
+    tl.setResult(tl.TaskResult.Succeeded, message);
+  } catch (err) {
+    const code = err instanceof DigestReleaseError ? ` [${err.code}]` : '';
+    if (!(err instanceof DigestReleaseError) && err instanceof Error && err.stack) tl.debug(err.stack);
+    tl.setResult(tl.TaskResult.Failed, `${messageOf(err)}${code}`);
+  }
+}
