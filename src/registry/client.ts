@@ -32,11 +32,13 @@ export interface ManifestHead {
 /** Registries cap manifests at 4 MiB; more is not a manifest and is not read into memory. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-interface RegistryRequest {
+export interface RegistryRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
   readonly scope: string;
   readonly headers?: Record<string, string>;
+  /** A body that can be sent again after a challenge. */
+  readonly body?: string | Uint8Array<ArrayBuffer>;
 }
 
 export class RegistryClient {
@@ -115,14 +117,18 @@ export class RegistryClient {
     return { digest: claimed, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
   }
 
-  /** Sends a request signed for `scope`, answering one auth challenge. */
-  private async request(req: RegistryRequest): Promise<Response> {
+  /**
+   * Sends a request to `/v2/...` (or any path on the registry) signed for `scope`, answering one
+   * auth challenge. Operations in other files (blobs, uploads, referrers) build on this.
+   */
+  async request(req: RegistryRequest): Promise<Response> {
     const url = `${this.base}${req.path}`;
     const first = await this.auth.headerFor(req.scope);
-    let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first) });
+    const body = req.body === undefined ? {} : { body: req.body };
+    let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first), ...body });
     if (response.status !== 401) return response;
     const retryHeader = await this.auth.answer(response, req.scope, first);
-    response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, retryHeader) });
+    response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, retryHeader), ...body });
     if (response.status === 401) {
       throw this.auth.refusedAfterSignIn(req.scope, 401, describeErrors(await readErrorBody(response)));
     }
