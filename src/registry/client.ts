@@ -56,14 +56,14 @@ export class RegistryClient {
 
   /** GET a manifest by tag or digest, verified. */
   async getManifest(repository: string, selector: string): Promise<ManifestResult> {
-    const where = `${this.registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
+    const where = manifestName(this.registry, repository, selector);
     const response = await this.request({
       method: 'GET',
       path: manifestPath(repository, selector),
       scope: pullScope(repository),
       headers: { Accept: MANIFEST_ACCEPT },
     });
-    if (!response.ok) throw await this.manifestError(response, where);
+    if (!response.ok) throw await this.manifestError(response, repository, where);
 
     const declaredLength = Number(response.headers.get('content-length') ?? '0');
     if (declaredLength > MAX_MANIFEST_BYTES) {
@@ -95,7 +95,7 @@ export class RegistryClient {
 
   /** HEAD a manifest by tag or digest; undefined when the registry does not have it. */
   async headManifest(repository: string, selector: string): Promise<ManifestHead | undefined> {
-    const where = `${this.registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
+    const where = manifestName(this.registry, repository, selector);
     const response = await this.request({
       method: 'HEAD',
       path: manifestPath(repository, selector),
@@ -103,7 +103,7 @@ export class RegistryClient {
       headers: { Accept: MANIFEST_ACCEPT },
     });
     if (response.status === 404) return undefined;
-    if (!response.ok) throw await this.manifestError(response, where);
+    if (!response.ok) throw await this.manifestError(response, repository, where);
     const claimed = response.headers.get('docker-content-digest')?.trim();
     if (!claimed || !isDigest(claimed)) {
       throw new DigestReleaseError(
@@ -135,16 +135,18 @@ export class RegistryClient {
     return response;
   }
 
-  private async manifestError(response: Response, where: string): Promise<DigestReleaseError> {
+  private async manifestError(response: Response, repository: string, where: string): Promise<DigestReleaseError> {
     const status = response.status;
     const entries = response.body ? await readErrorBody(response) : [];
     const detail = describeErrors(entries);
     const codes = new Set(entries.map((e) => e.code));
     const suffix = detail ? ` (${detail})` : '';
-    if (status === 404 && codes.has('NAME_UNKNOWN')) {
+    // Some registries (distribution among them) answer MANIFEST_UNKNOWN for a repository that does
+    // not exist at all; one look at its tag list tells the two apart, on the error path only.
+    if (status === 404 && (codes.has('NAME_UNKNOWN') || (await this.repositoryMissing(repository)))) {
       return new DigestReleaseError(
         'NAME_UNKNOWN',
-        `The repository ${where.replace(/[:@][^/]*$/, '')} does not exist on the registry${suffix}. Check the repository name, and that the push went to this registry.`,
+        `The repository ${this.registry}/${repository} does not exist on the registry${suffix}. Check the repository name, and that the push went to this registry.`,
         { status },
       );
     }
@@ -162,10 +164,25 @@ export class RegistryClient {
     }
     return new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} answered ${status} for ${where}${suffix}.`, { status });
   }
+
+  private async repositoryMissing(repository: string): Promise<boolean> {
+    try {
+      const response = await this.request({ method: 'GET', path: `/v2/${repository}/tags/list?n=1`, scope: pullScope(repository) });
+      const entries = response.status === 404 ? await readErrorBody(response) : [];
+      if (response.status !== 404) await response.body?.cancel();
+      return entries.some((entry) => entry.code === 'NAME_UNKNOWN');
+    } catch {
+      return false;
+    }
+  }
 }
 
 function withAuth(headers: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
   return authorization === undefined ? { ...headers } : { ...headers, Authorization: authorization };
+}
+
+function manifestName(registry: string, repository: string, selector: string): string {
+  return `${registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
 }
 
 function manifestPath(repository: string, selector: string): string {

@@ -81,10 +81,26 @@ export const agentContext: TaskContext = {
   endpoints: {
     url: (id) => tl.getEndpointUrl(id, true) || undefined,
     authorizationScheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
-    authorizationParameter: (id, key) => tl.getEndpointAuthorizationParameter(id, key, true) || undefined,
+    authorizationParameter: (id, key) => authorizationParameter(id, key),
     dataParameter: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
   },
 };
+
+/**
+ * One authorization parameter of a service connection. The task library's
+ * getEndpointAuthorizationParameter writes the value to the debug log, password included, so the
+ * parameters are read from the connection's authorization record, which it does not log.
+ */
+function authorizationParameter(id: string, key: string): string | undefined {
+  const auth = tl.getEndpointAuthorization(id, true);
+  const parameters: unknown = auth?.parameters;
+  if (typeof parameters !== 'object' || parameters === null) return undefined;
+  const wanted = key.toLowerCase();
+  for (const [name, value] of Object.entries(parameters)) {
+    if (name.toLowerCase() === wanted && typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
 
 /** Runs a task's operation and turns its outcome into the task result the agent reads. */
 export async function runTask(operation: (context: TaskContext) => Promise<string>): Promise<void> {

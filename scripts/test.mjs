@@ -1,0 +1,29 @@
+// npm test: after packaging, make a certificate authority for this run and start mocha trusting it.
+// Node reads NODE_EXTRA_CA_CERTS only at start-up, so the CA must exist before the test process
+// does; the test registries and the tasks run by the tests use the same CA.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const { makeCertificates } = require(join(root, 'out', 'test', 'support', 'tls.js'));
+
+const dir = mkdtempSync(join(tmpdir(), 'digest-release-test-'));
+let status = 1;
+try {
+  const certs = makeCertificates(join(dir, 'tls'));
+  const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+  const result = spawnSync(process.execPath, [mocha, ...process.argv.slice(2)], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
+  });
+  status = result.status ?? 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(status);
