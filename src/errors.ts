@@ -15,7 +15,12 @@ export type ErrorCode =
   | 'DIGEST_MISMATCH' // bytes that do not hash to the digest the registry claimed or we asked for
   | 'EXPECTED_DIGEST_MISMATCH' // the registry holds other bytes than the build said it pushed
   | 'UNREACHABLE' // the registry could not be reached (DNS, refused, TLS, time-out)
-  | 'REGISTRY_ERROR'; // any other answer from the registry we cannot act on
+  | 'REGISTRY_ERROR' // any other answer from the registry we cannot act on
+  | 'YAML_PARSE' // a file DigestPin was given that is not valid YAML (file and line in the message)
+  | 'FILE_ACCESS' // a file that cannot be found, read or written
+  | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
+  | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
+  | 'PIN_CHECK_FAILED'; // check mode found images that are not pinned, not allowed or not understood
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

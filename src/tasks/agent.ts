@@ -23,6 +23,10 @@ export interface TaskContext {
   info(message: string): void;
   warning(message: string): void;
   uploadSummary(title: string, markdown: string): void;
+  /** An error or warning the pipeline UI links to a file and line. */
+  issue(type: 'error' | 'warning', message: string, file?: string, line?: number): void;
+  /** Paths (files and folders) matching glob patterns, `!` patterns excluding; relative patterns are rooted at root. */
+  findMatch(root: string, patterns: readonly string[]): string[];
   readonly endpoints: EndpointReader;
 }
 
@@ -77,6 +81,12 @@ export const agentContext: TaskContext = {
     const path = join(dir, `${title}.md`);
     writeFileSync(path, markdown);
     tl.uploadSummary(path);
+  },
+  issue(type, message, file, line) {
+    tl.logIssue(type === 'error' ? tl.IssueType.Error : tl.IssueType.Warning, message, file, line);
+  },
+  findMatch(root, patterns) {
+    return tl.findMatch(root, [...patterns]);
   },
   endpoints: {
     url: (id) => tl.getEndpointUrl(id, true) || undefined,

@@ -1,0 +1,103 @@
+import { DigestReleaseError } from '../../errors';
+import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } from '../../pin/batch';
+import { readText, writeAtomically } from '../../pin/files';
+import { parseHelmDigestKey } from '../../pin/helmkey';
+import { Mode, PinOptions } from '../../pin/plan';
+import { parseRegistryRules } from '../../pin/registries';
+import { inputLines, parseTargets } from '../../pin/targets';
+import { TaskContext } from '../agent';
+import { matchFiles } from './files';
+import { pinSummary } from './summary';
+
+// DigestPin@1: rewrite the image references in what is deployed to the release's digests, or
+// (mode check) fail the stage when anything still names a tag or an untrusted registry.
+
+export interface PinInputs {
+  readonly files: readonly string[];
+  /** Where relative patterns start: System.DefaultWorkingDirectory. */
+  readonly root: string;
+  readonly options: PinOptions;
+  readonly requireAllImagesMatched: boolean;
+}
+
+export function readPinInputs(context: TaskContext): PinInputs {
+  const files = inputLines(context.requiredInput('files', '$(Pipeline.Workspace)/manifests/**/*.yaml'));
+  const mode = context.choiceInput('mode', ['pin', 'check'] as const, 'pin');
+  const imageLines = inputLines(context.input('images'));
+  if (mode === 'pin' && imageLines.length === 0) {
+    throw new DigestReleaseError(
+      'INVALID_INPUT',
+      'The input images is required and is empty in mode pin. Set it to the digest references to pin, one a line, for example images: $(capture.IMAGE_REF); or set mode: check to only verify the files.',
+    );
+  }
+  const root = context.variable('System.DefaultWorkingDirectory') ?? process.cwd();
+  return {
+    files,
+    root,
+    requireAllImagesMatched: context.booleanInput('requireAllImagesMatched', true),
+    options: {
+      mode,
+      targets: parseTargets(imageLines),
+      allowed: parseRegistryRules(inputLines(context.input('allowedRegistries'))),
+      keepTag: context.booleanInput('keepTag', false),
+      helmKey: parseHelmDigestKey(context.input('helmDigestKey') ?? 'image.digest'),
+    },
+  };
+}
+
+function report(context: TaskContext, type: 'error' | 'warning', findings: readonly Finding[]): void {
+  for (const finding of findings) context.issue(type, formatFinding(finding), finding.file, finding.line);
+}
+
+function listed(findings: readonly Finding[]): string {
+  return findings.map((finding) => `  ${formatFinding(finding)}`).join('\n');
+}
+
+function unmatchedError(plan: BatchPlan, mode: Mode): DigestReleaseError {
+  const seen = imagesSeen(plan);
+  return new DigestReleaseError(
+    'IMAGE_NOT_MATCHED',
+    `The input images has lines that match no image in the files: ${plan.unmatched.map((t) => `"${t.line}"`).join(', ')}. ` +
+      `The files name ${seen.length === 0 ? 'no image' : seen.join(', ')}. Fix the repository name (or use name=ref@sha256:... to pin a differently named image), add the files that use it, or set requireAllImagesMatched: false.` +
+      (mode === 'pin' ? ' No file was changed.' : ''),
+  );
+}
+
+export async function pinTask(context: TaskContext): Promise<string> {
+  const inputs = readPinInputs(context);
+  const { mode } = inputs.options;
+  const matched = matchFiles(context, inputs.root, inputs.files);
+  const sources: SourceFile[] = matched.map((file) => ({ ...file, text: readText(file.path, file.display) }));
+  context.info(`${mode === 'pin' ? 'Pinning' : 'Checking'} ${sources.length} files under ${inputs.root}.`);
+
+  const plan = planBatch(sources, inputs.options);
+  report(context, 'warning', plan.warnings);
+  if (plan.files.every((file) => file.images.length === 0 && file.templateLine === undefined)) {
+    context.warning(`The files (${sources.map((file) => file.display).join(', ')}) name no container image. Check that the files input selects the manifests, values, kustomizations or compose files that are deployed.`);
+  }
+  context.setOutput('PINNED_COUNT', String(plan.pinnedCount));
+  context.setOutput('FILES_CHANGED', '0');
+
+  if (plan.errors.length > 0) {
+    report(context, 'error', plan.errors);
+    context.uploadSummary('DigestPin', pinSummary(plan, mode));
+    if (mode === 'check') {
+      throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
+    }
+    throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
+  }
+  if (plan.unmatched.length > 0) {
+    if (inputs.requireAllImagesMatched) throw unmatchedError(plan, mode);
+    for (const target of plan.unmatched) context.warning(`The images line "${target.line}" matched no image in the files.`);
+  }
+
+  if (mode === 'pin') {
+    writeAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, text: file.updated })));
+    for (const file of plan.changedFiles) context.info(`Pinned ${file.display}.`);
+  }
+  context.setOutput('FILES_CHANGED', String(plan.changedFiles.length));
+  context.uploadSummary('DigestPin', pinSummary(plan, mode));
+  return mode === 'pin'
+    ? `${plan.pinnedCount} image references pinned; ${plan.changedFiles.length} of ${sources.length} files changed.`
+    : `All ${plan.pinnedCount} image references in ${sources.length} files are pinned by digest${inputs.options.allowed.length > 0 ? ' and come from allowed registries' : ''}.`;
+}
