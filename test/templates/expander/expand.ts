@@ -79,13 +79,16 @@ class Context implements Scope {
 type Chain = 'none' | 'taken' | 'open';
 
 export class Expander {
+  /** Repository aliases the pipeline declares in resources.repositories. */
+  private declared: ReadonlySet<string> = new Set(['self']);
+
   constructor(private readonly options: ExpandOptions) {}
 
   expandPipeline(pipelineFile: string): ValueMap {
     const file: FileRef = { root: this.options.selfRoot, path: pipelineFile };
     const doc = this.load(file);
     if ('parameters' in doc) this.fail(file, 'runtime parameters of a pipeline are outside the supported subset');
-    const declared = this.declaredRepositories(doc, file);
+    this.declared = this.declaredRepositories(doc, file);
     const ctx = new Context(file, {});
     const { extends: ext, ...rest } = doc;
     const out = this.mapping(rest, ctx);
@@ -96,7 +99,7 @@ export class Expander {
     if (typeof template !== 'string') this.fail(file, 'extends.template must be a string');
     const args = parameters === undefined ? {} : this.value(parameters, ctx, undefined);
     if (!isMap(args)) this.fail(file, 'extends.parameters must be a mapping');
-    const target = this.resolve(this.text(template, ctx), file, declared);
+    const target = this.resolve(this.text(template, ctx), file);
     if ('stages' in out || 'jobs' in out || 'steps' in out) this.fail(file, 'a pipeline that extends a template cannot define stages, jobs or steps itself');
     out['stages'] = this.include(target, args, 'stages');
     return out;
@@ -133,13 +136,13 @@ export class Expander {
    * `path@alias`: from the root of that repository. `/path`: from the root of the current
    * file's repository. `path`: relative to the directory of the current file.
    */
-  private resolve(ref: string, from: FileRef, declared: ReadonlySet<string> | undefined): FileRef {
+  private resolve(ref: string, from: FileRef): FileRef {
     const at = ref.lastIndexOf('@');
     let full: string;
     let root = from.root;
     if (at >= 0) {
       const alias = ref.slice(at + 1);
-      if (declared !== undefined && !declared.has(alias)) this.fail(from, `template ${ref}: repository ${alias} is not declared in resources.repositories`);
+      if (!this.declared.has(alias)) this.fail(from, `template ${ref}: repository ${alias} is not declared in resources.repositories`);
       const mapped = alias === 'self' ? this.options.selfRoot : this.options.repositories[alias];
       if (mapped === undefined) this.fail(from, `template ${ref}: no local directory for repository ${alias}`);
       root = mapped;
@@ -373,7 +376,7 @@ export class Expander {
     if (typeof template !== 'string') this.fail(ctx.file, 'template: must name a file');
     const args = parameters === undefined ? {} : this.value(parameters, ctx, undefined);
     if (!isMap(args)) this.fail(ctx.file, `template ${template}: parameters must be a mapping`);
-    return this.include(this.resolve(this.text(template, ctx), ctx.file, undefined), args, kind);
+    return this.include(this.resolve(this.text(template, ctx), ctx.file), args, kind);
   }
 
   private fail(file: FileRef, message: string): never {
