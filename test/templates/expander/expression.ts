@@ -1,0 +1,246 @@
+/**
+ * The template-expression language (`${{ ... }}`), cut down to what templates/ uses:
+ * literals, names, member and index access, and the functions in FUNCTIONS. Anything
+ * else (operators, other functions, `variables`) is a parse or evaluation error.
+ */
+import { Value, describe, interpolationString, isMap, truthy } from './values';
+
+export type Expr =
+  | { kind: 'literal'; value: Value }
+  | { kind: 'name'; name: string }
+  | { kind: 'member'; object: Expr; key: string }
+  | { kind: 'index'; object: Expr; index: Expr }
+  | { kind: 'call'; fn: string; args: Expr[] };
+
+type Token =
+  | { t: 'str'; v: string }
+  | { t: 'num'; v: number }
+  | { t: 'id'; v: string }
+  | { t: 'punct'; v: '(' | ')' | '[' | ']' | ',' | '.' };
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === "'") {
+      let s = '';
+      i++;
+      for (;;) {
+        if (i >= src.length) throw new Error(`unterminated string in: ${src}`);
+        if (src[i] === "'") {
+          if (src[i + 1] === "'") {
+            s += "'";
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        s += src[i];
+        i++;
+      }
+      out.push({ t: 'str', v: s });
+    } else if (/[0-9]/.test(c) || (c === '-' && /[0-9]/.test(src[i + 1] ?? ''))) {
+      const m = /^-?[0-9]+(\.[0-9]+)?/.exec(src.slice(i));
+      if (m === null) throw new Error(`bad number in: ${src}`);
+      out.push({ t: 'num', v: Number(m[0]) });
+      i += m[0].length;
+    } else if (/[A-Za-z_]/.test(c)) {
+      const m = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(src.slice(i));
+      if (m === null) throw new Error(`bad name in: ${src}`);
+      out.push({ t: 'id', v: m[0] });
+      i += m[0].length;
+    } else if (c === '(' || c === ')' || c === '[' || c === ']' || c === ',' || c === '.') {
+      out.push({ t: 'punct', v: c });
+      i++;
+    } else {
+      throw new Error(`'${c}' is outside the supported expression subset in: ${src}`);
+    }
+  }
+  return out;
+}
+
+export function parseExpression(src: string): Expr {
+  const tokens = tokenize(src);
+  let pos = 0;
+  const peek = (): Token | undefined => tokens[pos];
+  const expectPunct = (p: string): void => {
+    const tok = tokens[pos];
+    if (tok === undefined || tok.t !== 'punct' || tok.v !== p) throw new Error(`expected '${p}' in: ${src}`);
+    pos++;
+  };
+
+  function primary(): Expr {
+    const tok = tokens[pos];
+    if (tok === undefined) throw new Error(`unexpected end of expression: ${src}`);
+    pos++;
+    if (tok.t === 'str') return { kind: 'literal', value: tok.v };
+    if (tok.t === 'num') return { kind: 'literal', value: tok.v };
+    if (tok.t === 'id') {
+      if (tok.v === 'true') return { kind: 'literal', value: true };
+      if (tok.v === 'false') return { kind: 'literal', value: false };
+      if (tok.v === 'null') return { kind: 'literal', value: null };
+      const next = peek();
+      if (next !== undefined && next.t === 'punct' && next.v === '(') {
+        pos++;
+        const args: Expr[] = [];
+        const close = peek();
+        if (close !== undefined && close.t === 'punct' && close.v === ')') {
+          pos++;
+        } else {
+          for (;;) {
+            args.push(postfix());
+            const sep = tokens[pos];
+            if (sep !== undefined && sep.t === 'punct' && sep.v === ',') {
+              pos++;
+              continue;
+            }
+            expectPunct(')');
+            break;
+          }
+        }
+        return { kind: 'call', fn: tok.v, args };
+      }
+      return { kind: 'name', name: tok.v };
+    }
+    throw new Error(`unexpected '${tok.v}' in: ${src}`);
+  }
+
+  function postfix(): Expr {
+    let e = primary();
+    for (;;) {
+      const tok = peek();
+      if (tok === undefined || tok.t !== 'punct') return e;
+      if (tok.v === '.') {
+        pos++;
+        const key = tokens[pos];
+        if (key === undefined || key.t !== 'id') throw new Error(`expected a property name after '.' in: ${src}`);
+        pos++;
+        e = { kind: 'member', object: e, key: key.v };
+      } else if (tok.v === '[') {
+        pos++;
+        const index = postfix();
+        expectPunct(']');
+        e = { kind: 'index', object: e, index };
+      } else {
+        return e;
+      }
+    }
+  }
+
+  const e = postfix();
+  if (pos !== tokens.length) throw new Error(`unexpected trailing input in: ${src}`);
+  return e;
+}
+
+export interface Scope {
+  /** undefined: the name is not known here (an error, not null). */
+  lookup(name: string): Value | undefined;
+}
+
+function member(object: Value, key: string | number, src: string): Value {
+  // The service yields null for a missing property or for a property of null; the
+  // templates rely on that only through coalesce() and if.
+  if (object === null) return null;
+  if (Array.isArray(object)) {
+    if (typeof key !== 'number' || !Number.isInteger(key)) throw new Error(`sequence indexed by ${String(key)} in: ${src}`);
+    return object[key] ?? null;
+  }
+  if (isMap(object)) {
+    const k = String(key);
+    // Property names are case-insensitive in the service.
+    if (Object.prototype.hasOwnProperty.call(object, k)) return object[k] ?? null;
+    const found = Object.keys(object).find((name) => name.toLowerCase() === k.toLowerCase());
+    return found === undefined ? null : (object[found] ?? null);
+  }
+  throw new Error(`cannot read '${key}' of ${describe(object)} in: ${src}`);
+}
+
+/** eq() as the service does it: strings compare ignoring case; the right side is converted to the left's type. */
+function equals(a: Value, b: Value): boolean {
+  if (a === null || b === null) return a === b;
+  if (typeof a === 'string') {
+    if (typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
+    if (typeof b === 'number' || typeof b === 'boolean') return a.toLowerCase() === interpolationString(b, 'eq').toLowerCase();
+    return false;
+  }
+  if (typeof a === 'boolean') return a === truthy(b);
+  if (typeof a === 'number') {
+    if (typeof b === 'number') return a === b;
+    if (typeof b === 'string' && b.trim() !== '' && Number.isFinite(Number(b))) return a === Number(b);
+    if (typeof b === 'boolean') return a === (b ? 1 : 0);
+    return false;
+  }
+  return a === b;
+}
+
+function arity(fn: string, args: Value[], min: number, max: number): void {
+  if (args.length < min || args.length > max) throw new Error(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
+}
+
+function str(fn: string, v: Value): string {
+  if (typeof v !== 'string') throw new Error(`${fn}() needs a string, got ${describe(v)}`);
+  return v;
+}
+
+type Fn = (args: Value[]) => Value;
+const FUNCTION_TABLE: Record<string, Fn> = {
+  eq: (a) => (arity('eq', a, 2, 2), equals(a[0]!, a[1]!)),
+  ne: (a) => (arity('ne', a, 2, 2), !equals(a[0]!, a[1]!)),
+  and: (a) => (arity('and', a, 2, 10), a.every(truthy)),
+  not: (a) => (arity('not', a, 1, 1), !truthy(a[0]!)),
+  coalesce: (a) => {
+    arity('coalesce', a, 1, 10);
+    // When every argument is null or empty, the service answers with the last one.
+    return a.find((v) => v !== null && v !== '') ?? a[a.length - 1]!;
+  },
+  replace: (a) => {
+    arity('replace', a, 3, 3);
+    const s = a[0] === null ? '' : str('replace', a[0]!);
+    const from = str('replace', a[1]!);
+    if (from === '') throw new Error('replace() with an empty search string');
+    return s.split(from).join(str('replace', a[2]!));
+  },
+  format: (a) => {
+    arity('format', a, 1, 10);
+    const fmt = str('format', a[0]!);
+    return fmt.replace(/\{\{|\}\}|\{([0-9]+)\}|\{[^}]*\}/g, (m, index: string | undefined) => {
+      if (m === '{{') return '{';
+      if (m === '}}') return '}';
+      if (index === undefined) throw new Error(`format() placeholder ${m} is outside the supported subset`);
+      const arg = a[Number(index) + 1];
+      if (arg === undefined) throw new Error(`format() has no argument for ${m}`);
+      return interpolationString(arg, 'format()');
+    });
+  },
+};
+// A Map, so that names like `constructor` are not found on Object.prototype.
+const FUNCTIONS = new Map<string, Fn>(Object.entries(FUNCTION_TABLE));
+
+export function evaluate(e: Expr, scope: Scope, src: string): Value {
+  switch (e.kind) {
+    case 'literal':
+      return e.value;
+    case 'name': {
+      const v = scope.lookup(e.name);
+      if (v === undefined) throw new Error(`unknown name '${e.name}' (only parameters and each-variables are supported) in: ${src}`);
+      return v;
+    }
+    case 'member':
+      return member(evaluate(e.object, scope, src), e.key, src);
+    case 'index': {
+      const index = evaluate(e.index, scope, src);
+      if (typeof index !== 'string' && typeof index !== 'number') throw new Error(`index must be a string or number in: ${src}`);
+      return member(evaluate(e.object, scope, src), index, src);
+    }
+    case 'call': {
+      const fn = FUNCTIONS.get(e.fn);
+      if (fn === undefined) throw new Error(`function ${e.fn}() is outside the supported subset in: ${src}`);
+      // and() short-circuits in the service; nothing here has side effects, so eager is equivalent.
+      return fn(e.args.map((arg) => evaluate(arg, scope, src)));
+    }
+  }
+}
