@@ -76,26 +76,30 @@ export async function pinTask(context: TaskContext): Promise<string> {
     context.warning(`The files (${sources.map((file) => file.display).join(', ')}) name no container image. Check that the files input selects the manifests, values, kustomizations or compose files that are deployed.`);
   }
   context.setOutput('PINNED_COUNT', String(plan.pinnedCount));
-  context.setOutput('FILES_CHANGED', '0');
-
-  if (plan.errors.length > 0) {
-    report(context, 'error', plan.errors);
-    context.uploadSummary('DigestPin', pinSummary(plan, mode));
-    if (mode === 'check') {
-      throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
+  // Set once, failed or not: a failed batch changed no file.
+  let filesChanged = 0;
+  try {
+    if (plan.errors.length > 0) {
+      report(context, 'error', plan.errors);
+      context.uploadSummary('DigestPin', pinSummary(plan, mode));
+      if (mode === 'check') {
+        throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
+      }
+      throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
     }
-    throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
-  }
-  if (plan.unmatched.length > 0) {
-    if (inputs.requireAllImagesMatched) throw unmatchedError(plan, mode);
-    for (const target of plan.unmatched) context.warning(`The images line "${target.line}" matched no image in the files.`);
-  }
+    if (plan.unmatched.length > 0) {
+      if (inputs.requireAllImagesMatched) throw unmatchedError(plan, mode);
+      for (const target of plan.unmatched) context.warning(`The images line "${target.line}" matched no image in the files.`);
+    }
 
-  if (mode === 'pin') {
-    writeAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, text: file.updated })));
-    for (const file of plan.changedFiles) context.info(`Pinned ${file.display}.`);
+    if (mode === 'pin') {
+      writeAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, text: file.updated })));
+      for (const file of plan.changedFiles) context.info(`Pinned ${file.display}.`);
+      filesChanged = plan.changedFiles.length;
+    }
+  } finally {
+    context.setOutput('FILES_CHANGED', String(filesChanged));
   }
-  context.setOutput('FILES_CHANGED', String(plan.changedFiles.length));
   context.uploadSummary('DigestPin', pinSummary(plan, mode));
   return mode === 'pin'
     ? `${plan.pinnedCount} image references pinned; ${plan.changedFiles.length} of ${sources.length} files changed.`
