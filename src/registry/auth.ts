@@ -173,7 +173,7 @@ export class Authenticator {
     const who = this.credential.kind === 'basic' ? ` for user "${this.credential.username}"` : '';
     const fix =
       this.credential.kind === 'refreshTokenSource'
-        ? 'Check that the identity of the service connection has a role on the registry that allows this (AcrPull to read; a role with metadata write, such as Container Registry Repository Writer or Contributor, to lock).'
+        ? 'Check that the identity of the service connection has a role on the registry that allows this (AcrPull to read; a role that writes repository metadata, such as Contributor on the registry or Container Registry Repository Writer, to lock).'
         : 'Check the user name and password or token, and that they grant access to this repository.';
     return new DigestReleaseError(
       status === 403 ? 'DENIED' : 'UNAUTHORIZED',

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveCredential } from '../../src/connection/credentials';
-import { EndpointReader } from '../../src/connection/endpoint';
 import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
 import { AcrGround, startAcrGround } from '../support/acr-front';
+import { endpointReader, secretConnection, visibleOutput } from '../support/azurerm';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
@@ -16,41 +16,6 @@ import { Endpoint, TaskRun, runTask } from '../support/taskrun';
 // Signing in to Azure Container Registry with an Azure Resource Manager service connection, through
 // the ACR front: the real @azure/identity code talks to the front as its Entra ID authority, and
 // the ACR exchange and token calls go to the front as they go to ACR.
-
-export function visibleOutput(run: TaskRun): string {
-  return (run.stdout + run.stderr)
-    .split('\n')
-    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
-    .join('\n');
-}
-
-/** An EndpointReader over the same records the task runs get, for tests in this process. */
-export function endpointReader(endpoints: Record<string, Endpoint>): EndpointReader {
-  const find = (id: string): Endpoint | undefined => endpoints[id];
-  const ci = (record: Record<string, string> | undefined, key: string): string | undefined =>
-    Object.entries(record ?? {}).find(([name]) => name.toLowerCase() === key.toLowerCase())?.[1];
-  return {
-    url: (id) => find(id)?.url,
-    authorizationScheme: (id) => find(id)?.scheme,
-    authorizationParameter: (id, key) => ci(find(id)?.parameters, key),
-    dataParameter: (id, key) => ci(find(id)?.data, key),
-  };
-}
-
-export function secretConnection(acr: AcrGround, overrides: Partial<Record<'tenantid' | 'serviceprincipalkey', string>> = {}): Endpoint {
-  return {
-    url: 'https://management.azure.com/',
-    scheme: 'ServicePrincipal',
-    parameters: {
-      tenantid: acr.tenantId,
-      serviceprincipalid: acr.secretApp.clientId,
-      serviceprincipalkey: acr.secretApp.clientSecret,
-      authenticationType: 'spnKey',
-      ...overrides,
-    },
-    data: { environment: 'AzureCloud', environmentAuthorityUrl: `${acr.front.authorityHost}/`, resourceManagerUrl: 'https://management.azure.com/' },
-  };
-}
 
 describe('Azure Resource Manager sign-in to ACR (through the ACR front)', function () {
   this.timeout(120_000);
