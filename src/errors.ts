@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'FILE_ACCESS' // a file that cannot be found, read or written
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
-  | 'PIN_CHECK_FAILED'; // check mode found images that are not pinned, not allowed or not understood
+  | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
+  | 'LOCK_UNSUPPORTED' // locking asked of a registry that is not an Azure Container Registry
+  | 'LOCK_NOT_APPLIED'; // the registry's properties did not read back as the lock or unlock asked
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

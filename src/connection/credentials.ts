@@ -1,20 +1,23 @@
+import { createHash } from 'node:crypto';
+import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
 import { RegistryCredential } from '../registry/credential';
+import { entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';
 import { credentialFromDockerRegistryConnection } from './dockerregistry';
 import { EndpointReader } from './endpoint';
 
 // Turns a task's connection inputs into credentials for one registry.
 
-export const CONNECTION_TYPES = ['auto', 'dockerRegistry', 'anonymous'] as const;
-// Azure Resource Manager connections (connectionType azureRM: workload identity federation,
-// service principal, managed identity, then the ACR token exchange) join this list with the ACR issue.
+export const CONNECTION_TYPES = ['auto', 'dockerRegistry', 'anonymous', 'azureRM'] as const;
 export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
 export interface ConnectionInputs {
   readonly connectionType: ConnectionType;
   /** The id of a dockerregistry service connection, when connectionType is dockerRegistry. */
   readonly dockerRegistryServiceConnection?: string;
+  /** The id of an Azure Resource Manager service connection, when connectionType is azureRM. */
+  readonly azureSubscription?: string;
 }
 
 export interface ResolvedCredential {
@@ -28,8 +31,20 @@ export function resolveCredential(
   inputs: ConnectionInputs,
   endpoints: EndpointReader,
   env: NodeJS.ProcessEnv = process.env,
+  setSecret: (value: string) => void = () => undefined,
 ): ResolvedCredential {
   switch (inputs.connectionType) {
+    case 'azureRM': {
+      const id = inputs.azureSubscription;
+      if (!id) {
+        throw new DigestReleaseError(
+          'INVALID_INPUT',
+          'connectionType is azureRM but azureSubscription is empty. Name an Azure Resource Manager service connection whose identity has a role on the registry.',
+        );
+      }
+      const connection = readAzureRmConnection(endpoints, id, 'azureSubscription', env);
+      return { credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection, setSecret), source: `service connection "${id}"` }, notes: [] };
+    }
     case 'anonymous':
       return { credential: { kind: 'anonymous', source: 'anonymous access (connectionType: anonymous)' }, notes: [] };
     case 'auto':
@@ -55,4 +70,21 @@ export function resolveCredential(
       return { credential: connection.credential, notes: [] };
     }
   }
+}
+
+/**
+ * One exchange per service connection per process: tasks that run several operations (capture,
+ * then lock) resolve their credential more than once, and each client shares this source and so
+ * its refresh tokens. The key is the connection's whole content, so an edited connection is new.
+ */
+const exchanges = new Map<string, AcrTokenExchange>();
+
+function acrExchangeFor(connection: ReturnType<typeof readAzureRmConnection>, setSecret: (value: string) => void): AcrTokenExchange {
+  const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
+  let exchange = exchanges.get(key);
+  if (!exchange) {
+    exchange = new AcrTokenExchange(entraTokenSource(connection), undefined, setSecret);
+    exchanges.set(key, exchange);
+  }
+  return exchange;
 }

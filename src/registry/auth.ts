@@ -27,7 +27,14 @@ export class Authenticator {
     private readonly registry: string,
     private readonly credential: RegistryCredential,
     private readonly transport: Transport,
+    /** Called with every token obtained, so the task can mask it in the log. */
+    private readonly onSecret: (value: string) => void = () => undefined,
   ) {}
+
+  /** The last challenge the registry sent, undefined while it has sent none. */
+  get lastChallenge(): Challenge | undefined {
+    return this.challenge;
+  }
 
   /** The Authorization header to send for `scope`, or undefined until the registry has challenged. */
   async headerFor(scope: string): Promise<string | undefined> {
@@ -93,14 +100,16 @@ export class Authenticator {
     const realmUrl = new URL(realm);
     let response: Response;
     if (this.credential.kind === 'refreshToken') {
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.credential.refreshToken, client_id: 'digest-release', scope: wanted });
-      if (service) form.set('service', service);
-      response = await this.transport.send({
-        method: 'POST',
-        url: realmUrl.toString(),
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-      });
+      response = await this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service);
+    } else if (this.credential.kind === 'refreshTokenSource') {
+      const tokens = this.credential.tokens;
+      response = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service);
+      if (response.status === 401) {
+        // A refresh token the service no longer honours (revoked, or expired early): one new exchange.
+        await response.body?.cancel();
+        tokens.forget(this.registry, service);
+        response = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service);
+      }
     } else {
       if (service) realmUrl.searchParams.set('service', service);
       realmUrl.searchParams.set('scope', wanted);
@@ -125,13 +134,33 @@ export class Authenticator {
     if (!token) {
       throw new DigestReleaseError('REGISTRY_ERROR', `The token service of ${this.registry} answered without a token.`);
     }
+    this.onSecret(token.value);
     const header = `Bearer ${token.value}`;
     const lifetimeMs = (token.expiresIn ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
     this.tokens.set(this.tokenKey(challenge, scope), { header, expiresAt: Date.now() + lifetimeMs - EXPIRY_MARGIN_MS });
     return header;
   }
 
+  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined): Promise<Response> {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'digest-release', scope });
+    if (service) form.set('service', service);
+    return this.transport.send({
+      method: 'POST',
+      url: realmUrl.toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
+  }
+
   private needsCredentials(scope: string): DigestReleaseError {
+    if (this.credential.kind === 'refreshTokenSource') {
+      return new DigestReleaseError(
+        'CREDENTIALS',
+        `The registry ${this.registry} asks for a user name and password (Basic), which is not how Azure Container Registry signs in, so ${this.credential.source} cannot sign in to it. ` +
+          'connectionType azureRM works with Azure Container Registry only; for this registry use a Docker Registry service connection (connectionType: dockerRegistry).',
+        { status: 401 },
+      );
+    }
     return new DigestReleaseError(
       'UNAUTHORIZED',
       `The registry ${this.registry} requires sign-in for ${scope} and no credentials were found (${this.credential.source}). ` +
@@ -142,10 +171,13 @@ export class Authenticator {
 
   private refused(scope: string, status: number, detail = ''): DigestReleaseError {
     const who = this.credential.kind === 'basic' ? ` for user "${this.credential.username}"` : '';
+    const fix =
+      this.credential.kind === 'refreshTokenSource'
+        ? 'Check that the identity of the service connection has a role on the registry that allows this (AcrPull to read; a role that writes repository metadata, such as Contributor on the registry or Container Registry Repository Writer, to lock).'
+        : 'Check the user name and password or token, and that they grant access to this repository.';
     return new DigestReleaseError(
       status === 403 ? 'DENIED' : 'UNAUTHORIZED',
-      `The registry ${this.registry} refused the credentials from ${this.credential.source}${who} (${scope})${detail ? `: ${detail}` : ''}. ` +
-        'Check the user name and password or token, and that they grant access to this repository.',
+      `The registry ${this.registry} refused the credentials from ${this.credential.source}${who} (${scope})${detail ? `: ${detail}` : ''}. ${fix}`,
       { status },
     );
   }
@@ -156,5 +188,25 @@ function tokenFrom(body: unknown): { value: string; expiresIn: number | undefine
   const { token, access_token: accessToken, expires_in: expiresIn } = body as Record<string, unknown>;
   const value = typeof token === 'string' && token !== '' ? token : typeof accessToken === 'string' && accessToken !== '' ? accessToken : undefined;
   if (value === undefined) return undefined;
-  return { value, expiresIn: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : undefined };
+  return { value, expiresIn: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : jwtLifetime(value) };
+}
+
+/**
+ * Seconds until a JWT's `exp`, read without checking the signature (only to know when to ask
+ * again; the registry checks the token). ACR's token answers carry no expires_in, only this.
+ */
+export function jwtLifetime(token: string, now = Date.now()): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof payload !== 'object' || payload === null || !('exp' in payload)) return undefined;
+  const exp = payload.exp;
+  if (typeof exp !== 'number') return undefined;
+  const seconds = Math.floor(exp - now / 1000);
+  return seconds > 0 ? seconds : undefined;
 }

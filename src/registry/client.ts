@@ -2,6 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { apiHost } from '../reference/reference';
 import { Authenticator } from './auth';
+import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
 import { describeErrors, readErrorBody } from './errorbody';
 import { Manifest, parseManifest } from './manifest';
@@ -13,6 +14,8 @@ import { Transport, TransportOptions } from './transport';
 
 export interface RegistryClientOptions extends TransportOptions {
   readonly credential?: RegistryCredential;
+  /** Called with every token obtained for the registry, so a task can mask it. */
+  readonly onSecret?: (value: string) => void;
 }
 
 export interface ManifestResult {
@@ -51,7 +54,12 @@ export class RegistryClient {
     this.registry = registry;
     this.base = `https://${apiHost(registry)}`;
     this.transport = new Transport(options);
-    this.auth = new Authenticator(registry, options.credential ?? ANONYMOUS, this.transport);
+    this.auth = new Authenticator(registry, options.credential ?? ANONYMOUS, this.transport, options.onSecret);
+  }
+
+  /** The last auth challenge the registry sent (how ACR is recognised); undefined before any. */
+  get challenge(): Challenge | undefined {
+    return this.auth.lastChallenge;
   }
 
   /** GET a manifest by tag or digest, verified. */

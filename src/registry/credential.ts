@@ -6,7 +6,22 @@ export type RegistryCredential =
   | { readonly kind: 'anonymous'; readonly source: string }
   | { readonly kind: 'basic'; readonly username: string; readonly password: string; readonly source: string }
   /** An OAuth2 refresh token for the registry's token endpoint (docker config `identitytoken`). */
-  | { readonly kind: 'refreshToken'; readonly refreshToken: string; readonly source: string };
+  | { readonly kind: 'refreshToken'; readonly refreshToken: string; readonly source: string }
+  /**
+   * A refresh token obtained on demand for the realm that challenged: Azure Container Registry
+   * trades a Microsoft Entra ID token for one at /oauth2/exchange (src/acr/exchange.ts).
+   */
+  | { readonly kind: 'refreshTokenSource'; readonly tokens: RefreshTokenSource; readonly source: string };
+
+/** Where a `refreshTokenSource` credential gets its refresh tokens; implementations cache them. */
+export interface RefreshTokenSource {
+  /** A refresh token for the token service at `realm`; `registry` is the host the challenge came from. */
+  refreshToken(registry: string, realm: URL, service: string | undefined): Promise<string>;
+  /** Forget a refresh token the token service refused, so the next call gets a fresh one. */
+  forget(registry: string, service: string | undefined): void;
+  /** The static secrets behind the source (a client secret, a certificate's key), for masking. */
+  secrets(): readonly string[];
+}
 
 export const ANONYMOUS: RegistryCredential = { kind: 'anonymous', source: 'anonymous access' };
 
@@ -19,5 +34,7 @@ export function secretsOf(credential: RegistryCredential): string[] {
       return [credential.password, Buffer.from(`${credential.username}:${credential.password}`).toString('base64')];
     case 'refreshToken':
       return [credential.refreshToken];
+    case 'refreshTokenSource':
+      return [...credential.tokens.secrets()];
   }
 }

@@ -101,3 +101,51 @@ export function inspectRaw(reference: string, access: RegistryAccess): Buffer {
 export function sha256Hex(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
+
+// Async skopeo, for registries served from the test process itself (the ACR front): execFileSync
+// would block the event loop the server answers on.
+
+export interface SkopeoResult {
+  readonly code: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+export async function skopeo(args: string[]): Promise<SkopeoResult> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn('skopeo', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout: Buffer.concat(out), stderr };
+}
+
+function pushArgs(layout: OciLayout, tag: string, destination: string, access: RegistryAccess): string[] {
+  const args = ['copy', '--quiet', '--dest-cert-dir', access.certDir];
+  if (access.creds) args.push('--dest-creds', access.creds);
+  args.push(`oci:${layout.dir}:${tag}`, `docker://${destination}`);
+  return args;
+}
+
+/** skopeo copy, answering what skopeo said; throws only when `mustSucceed`. */
+export async function pushAsync(layout: OciLayout, tag: string, destination: string, access: RegistryAccess, mustSucceed = true): Promise<SkopeoResult> {
+  const result = await skopeo(pushArgs(layout, tag, destination, access));
+  if (mustSucceed && result.code !== 0) throw new Error(`skopeo copy to ${destination} failed: ${result.stderr}`);
+  return result;
+}
+
+export async function inspectRawAsync(reference: string, access: RegistryAccess): Promise<Buffer> {
+  const args = ['inspect', '--raw', '--cert-dir', access.certDir];
+  if (access.creds) args.push('--creds', access.creds);
+  const result = await skopeo([...args, `docker://${reference}`]);
+  if (result.code !== 0) throw new Error(`skopeo inspect ${reference} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export async function deleteAsync(reference: string, access: RegistryAccess): Promise<SkopeoResult> {
+  const args = ['delete', '--cert-dir', access.certDir];
+  if (access.creds) args.push('--creds', access.creds);
+  return skopeo([...args, `docker://${reference}`]);
+}

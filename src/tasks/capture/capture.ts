@@ -31,14 +31,24 @@ export interface CaptureResult {
 export function readCaptureInputs(context: TaskContext): CaptureInputs {
   const image = parseReference(context.requiredInput('image', 'myacr.azurecr.io/app:$(Build.BuildId)'), 'input image');
   const connectionType = context.choiceInput('connectionType', CONNECTION_TYPES, 'auto');
-  const dockerRegistryServiceConnection = context.input('dockerRegistryServiceConnection');
   const expected = context.input('expectedDigest');
   const metadataFile = context.input('metadataFile');
   return {
     image,
-    connection: { connectionType, ...(dockerRegistryServiceConnection ? { dockerRegistryServiceConnection } : {}) },
+    connection: readConnectionInputs(context, connectionType),
     ...(expected ? { expectedDigest: parseDigest(expected, 'input expectedDigest') } : {}),
     ...(metadataFile ? { metadataFile } : {}),
+  };
+}
+
+/** The connection inputs every registry task shares: the name of each comes with the type that uses it. */
+export function readConnectionInputs(context: TaskContext, connectionType: ConnectionInputs['connectionType']): ConnectionInputs {
+  const dockerRegistryServiceConnection = context.input('dockerRegistryServiceConnection');
+  const azureSubscription = context.input('azureSubscription');
+  return {
+    connectionType,
+    ...(dockerRegistryServiceConnection ? { dockerRegistryServiceConnection } : {}),
+    ...(azureSubscription ? { azureSubscription } : {}),
   };
 }
 
@@ -73,12 +83,7 @@ export async function captureDigest(inputs: CaptureInputs, client: RegistryClien
 
 export async function captureTask(context: TaskContext): Promise<string> {
   const inputs = readCaptureInputs(context);
-  const { credential, notes } = resolveCredential(inputs.image.registry, inputs.connection, context.endpoints);
-  for (const secret of secretsOf(credential)) context.setSecret(secret);
-  for (const note of notes) context.warning(note);
-  context.info(`Resolving ${formatReference(inputs.image)} at ${inputs.image.registry} (${credential.source}).`);
-
-  const client = new RegistryClient(inputs.image.registry, { credential, userAgent: 'digest-release DigestCapture/1' });
+  const client = registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestCapture/1');
   const result = await captureDigest(inputs, client);
   const ref = digestReference(result.image, result.digest);
 
@@ -94,6 +99,16 @@ export async function captureTask(context: TaskContext): Promise<string> {
   for (const [platform, digest] of Object.entries(result.platforms)) context.info(`  ${platform}: ${digest}`);
   context.info(`Verified against ${result.verifiedAgainst.join(', ')}.`);
   return `${formatReference({ ...result.image, digest: undefined })} is ${result.digest} (${ref}).`;
+}
+
+/** Resolves the task's credential, masks its secrets and makes the client; says how it signs in. */
+export function registryClientFor(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string): RegistryClient {
+  const setSecret = (value: string): void => context.setSecret(value);
+  const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints, process.env, setSecret);
+  for (const secret of secretsOf(credential)) context.setSecret(secret);
+  for (const note of notes) context.warning(note);
+  context.info(`Resolving ${formatReference(image)} at ${image.registry} (${credential.source}).`);
+  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret });
 }
 
 function captureSummary(result: CaptureResult, ref: string): string {

@@ -1,0 +1,146 @@
+import { DigestReleaseError } from '../errors';
+import { Digest } from '../reference/digest';
+import { RegistryClient } from '../registry/client';
+import { describeErrors, readErrorBody } from '../registry/errorbody';
+import { ACR_API_VERSION } from './exchange';
+
+// ACR's tag and manifest properties (/acr/v1/{repository}/_tags/{tag} and /_manifests/{digest}),
+// read and updated over the registry client, which signs each call for the metadata scopes. Tags
+// and manifests are separate resources: locking one says nothing about the other.
+//
+// Written by hand over RegistryClient.request rather than with @azure/container-registry: the
+// client already holds the ACR sign-in (one exchange per process, shared with the digest reads),
+// the two calls are small, and the SDK would bring its own pipeline, its own token exchange and
+// start-up cost to every run of the task for what is four requests.
+
+export interface ChangeableAttributes {
+  readonly writeEnabled: boolean;
+  readonly deleteEnabled: boolean;
+  readonly readEnabled?: boolean;
+  readonly listEnabled?: boolean;
+}
+
+export interface TagProperties {
+  readonly name: string;
+  readonly digest: string;
+  readonly attributes: ChangeableAttributes;
+}
+
+export interface ManifestProperties {
+  readonly digest: string;
+  readonly attributes: ChangeableAttributes;
+}
+
+export type AttributePatch = Pick<ChangeableAttributes, 'writeEnabled' | 'deleteEnabled'>;
+
+const readScope = (repository: string): string => `repository:${repository}:metadata_read`;
+const writeScope = (repository: string): string => `repository:${repository}:metadata_write`;
+
+function tagPath(repository: string, tag: string): string {
+  return `/acr/v1/${repository}/_tags/${encodeURIComponent(tag)}?api-version=${ACR_API_VERSION}`;
+}
+
+function manifestPath(repository: string, digest: Digest): string {
+  return `/acr/v1/${repository}/_manifests/${digest}?api-version=${ACR_API_VERSION}`;
+}
+
+export async function getTagProperties(client: RegistryClient, repository: string, tag: string): Promise<TagProperties> {
+  const what = `the tag ${client.registry}/${repository}:${tag}`;
+  const body = await call(client, { method: 'GET', path: tagPath(repository, tag), scope: readScope(repository) }, what);
+  return tagFrom(body, what);
+}
+
+export async function getManifestProperties(client: RegistryClient, repository: string, digest: Digest): Promise<ManifestProperties> {
+  const what = `the manifest ${client.registry}/${repository}@${digest}`;
+  const body = await call(client, { method: 'GET', path: manifestPath(repository, digest), scope: readScope(repository) }, what);
+  return manifestFrom(body, what);
+}
+
+export async function updateTagProperties(client: RegistryClient, repository: string, tag: string, patch: AttributePatch): Promise<TagProperties> {
+  const what = `the tag ${client.registry}/${repository}:${tag}`;
+  const body = await call(client, { method: 'PATCH', path: tagPath(repository, tag), scope: writeScope(repository), json: patch }, what);
+  return tagFrom(body, what);
+}
+
+export async function updateManifestProperties(client: RegistryClient, repository: string, digest: Digest, patch: AttributePatch): Promise<ManifestProperties> {
+  const what = `the manifest ${client.registry}/${repository}@${digest}`;
+  const body = await call(client, { method: 'PATCH', path: manifestPath(repository, digest), scope: writeScope(repository), json: patch }, what);
+  return manifestFrom(body, what);
+}
+
+async function call(
+  client: RegistryClient,
+  req: { method: 'GET' | 'PATCH'; path: string; scope: string; json?: AttributePatch },
+  what: string,
+): Promise<unknown> {
+  const response = await client.request({
+    method: req.method,
+    path: req.path,
+    scope: req.scope,
+    headers: { Accept: 'application/json', ...(req.json ? { 'Content-Type': 'application/json' } : {}) },
+    ...(req.json ? { body: JSON.stringify(req.json) } : {}),
+  });
+  if (!response.ok) {
+    const entries = await readErrorBody(response);
+    const detail = describeErrors(entries);
+    const codes = new Set(entries.map((entry) => entry.code));
+    const suffix = detail ? ` (${detail})` : '';
+    if (response.status === 404 && codes.has('NAME_UNKNOWN')) {
+      throw new DigestReleaseError('NAME_UNKNOWN', `The repository of ${what} does not exist on the registry${suffix}.`, { status: 404 });
+    }
+    if (response.status === 404) {
+      throw new DigestReleaseError('MANIFEST_UNKNOWN', `The registry has no ${what}${suffix}. Check the tag, and that this task runs after the push.`, { status: 404 });
+    }
+    if (response.status === 403) {
+      throw new DigestReleaseError(
+        'DENIED',
+        `The registry ${client.registry} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
+          'The identity needs a role that allows reading and writing repository metadata (for example Contributor on the registry, or Container Registry Repository Writer on registries with repository permissions).',
+        { status: 403 },
+      );
+    }
+    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} to ${req.method} of the properties of ${what}${suffix}.`, {
+      status: response.status,
+    });
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  return body;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : undefined;
+}
+
+function attributesFrom(value: unknown, what: string): ChangeableAttributes {
+  const attrs = record(value);
+  const writeEnabled = attrs?.writeEnabled;
+  const deleteEnabled = attrs?.deleteEnabled;
+  if (typeof writeEnabled !== 'boolean' || typeof deleteEnabled !== 'boolean') {
+    throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without changeableAttributes.writeEnabled and deleteEnabled.`);
+  }
+  const readEnabled = attrs?.readEnabled;
+  const listEnabled = attrs?.listEnabled;
+  return {
+    writeEnabled,
+    deleteEnabled,
+    ...(typeof readEnabled === 'boolean' ? { readEnabled } : {}),
+    ...(typeof listEnabled === 'boolean' ? { listEnabled } : {}),
+  };
+}
+
+function tagFrom(body: unknown, what: string): TagProperties {
+  const tag = record(record(body)?.tag);
+  const name = tag?.name;
+  const digest = tag?.digest;
+  if (typeof name !== 'string' || typeof digest !== 'string') {
+    throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the tag's name and digest.`);
+  }
+  return { name, digest, attributes: attributesFrom(tag?.changeableAttributes, what) };
+}
+
+function manifestFrom(body: unknown, what: string): ManifestProperties {
+  const manifest = record(record(body)?.manifest);
+  const digest = manifest?.digest;
+  if (typeof digest !== 'string') throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the manifest's digest.`);
+  return { digest, attributes: attributesFrom(manifest?.changeableAttributes, what) };
+}

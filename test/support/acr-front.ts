@@ -1,0 +1,617 @@
+import { X509Certificate, createPublicKey, constants as cryptoConstants, randomBytes, randomUUID, verify } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Server, createServer } from 'node:https';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { startRegistry } from './registry';
+import { TestCertificates } from './tls';
+
+// A stand-in for Azure Container Registry and its Microsoft Entra ID sign-in, written from the
+// recorded traffic in shared/acr-wire: an HTTPS server before a real distribution registry. The
+// OCI API passes through to the registry (which holds every byte); the front adds what only ACR
+// does: its 401 challenge, /oauth2/exchange and /oauth2/token, /acr/v1 tag and manifest properties,
+// and refusing writes and deletes on what is locked, with ACR's 405 REGISTRY_DISALLOWED_OPERATION.
+// It also plays the Entra ID authority (OpenID metadata and the v2.0 token endpoint) and Azure
+// DevOps's OIDC endpoint, so the real @azure/identity code signs in against it. It keeps only lock
+// state and the tokens it issued, and counts sign-in requests for tests to assert on.
+
+export interface EntraApp {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret?: string;
+  /** PEM of the certificate registered for the app (its public key checks client assertions). */
+  readonly certificate?: string;
+  /** A service connection id whose Azure DevOps OIDC tokens the app trusts (a federated credential). */
+  readonly federatedServiceConnection?: string;
+}
+
+export interface AcrFrontOptions {
+  readonly upstream: string;
+  readonly certs: TestCertificates;
+  /** The ACR admin user (Basic at the token realm), which is how skopeo signs in in the tests. */
+  readonly admin: { readonly username: string; readonly password: string };
+  /** The Resource Manager audience the exchange accepts Entra ID tokens for. */
+  readonly resourceManager?: string;
+}
+
+export interface FrontCounts {
+  /** POST /oauth2/exchange */
+  exchange: number;
+  /** POST or GET /oauth2/token */
+  acrToken: number;
+  /** POST /<tenant>/oauth2/v2.0/token */
+  entraToken: number;
+  /** GET /<tenant>/v2.0/.well-known/openid-configuration */
+  openIdConfiguration: number;
+  /** POST /oidc (Azure DevOps OIDC token for workload identity federation) */
+  oidc: number;
+}
+
+export interface Attributes {
+  deleteEnabled: boolean;
+  writeEnabled: boolean;
+  readEnabled: boolean;
+  listEnabled: boolean;
+}
+
+export interface RunningAcrFront {
+  readonly host: string;
+  readonly url: string;
+  /** For AZURE_AUTHORITY_HOST or a connection's environmentAuthorityUrl. */
+  readonly authorityHost: string;
+  /** For SYSTEM_OIDCREQUESTURI. */
+  readonly oidcRequestUri: string;
+  /** The System.AccessToken the OIDC endpoint honours. */
+  readonly systemAccessToken: string;
+  readonly resourceManager: string;
+  readonly counts: FrontCounts;
+  addApp(app: EntraApp): void;
+  resetCounts(): void;
+  tagAttributes(repository: string, tag: string): Attributes | undefined;
+  manifestAttributes(repository: string, digest: string): Attributes | undefined;
+  close(): Promise<void>;
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+const DISALLOWED = {
+  errors: [
+    {
+      code: 'REGISTRY_DISALLOWED_OPERATION',
+      message:
+        'The operation is disallowed on this registry, repository or image. View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation',
+      detail: {},
+    },
+  ],
+};
+
+interface AccessGrant {
+  readonly grants: Map<string, Set<string>>;
+  readonly expiresAt: number;
+}
+
+interface TagState {
+  attributes: Attributes;
+  digest: string;
+  readonly createdTime: string;
+  lastUpdateTime: string;
+}
+
+interface ManifestState {
+  attributes: Attributes;
+  readonly createdTime: string;
+  lastUpdateTime: string;
+}
+
+const defaults = (): Attributes => ({ deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true });
+
+function jwt(payload: Record<string, unknown>): string {
+  const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part(payload)}.${randomBytes(32).toString('base64url')}`;
+}
+
+function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signed: Buffer; signature: Buffer } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
+    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    if (typeof header !== 'object' || header === null || typeof payload !== 'object' || payload === null) return undefined;
+    return { header: { ...header }, payload: { ...payload }, signed: Buffer.from(`${parts[0]}.${parts[1]}`), signature: Buffer.from(parts[2]!, 'base64url') };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseScopes(values: string[]): Map<string, Set<string>> {
+  const grants = new Map<string, Set<string>>();
+  for (const value of values) {
+    for (const scope of value.split(' ')) {
+      const first = scope.indexOf(':');
+      const last = scope.lastIndexOf(':');
+      if (first < 0 || last <= first) continue;
+      const resource = `${scope.slice(0, first)}:${scope.slice(first + 1, last)}`;
+      const set = grants.get(resource) ?? new Set<string>();
+      for (const action of scope.slice(last + 1).split(',')) if (action !== '') set.add(action);
+      grants.set(resource, set);
+    }
+  }
+  return grants;
+}
+
+export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAcrFront> {
+  const counts: FrontCounts = { exchange: 0, acrToken: 0, entraToken: 0, openIdConfiguration: 0, oidc: 0 };
+  const apps: EntraApp[] = [];
+  const entraTokens = new Map<string, { aud: string; tid: string; expiresAt: number }>();
+  const oidcTokens = new Map<string, { serviceConnection: string }>();
+  const refreshTokens = new Map<string, { expiresAt: number }>();
+  const accessTokens = new Map<string, AccessGrant>();
+  const tags = new Map<string, TagState>();
+  const manifests = new Map<string, ManifestState>();
+  const systemAccessToken = `sat-${randomBytes(16).toString('hex')}`;
+  const resourceManager = (options.resourceManager ?? 'https://management.azure.com').replace(/\/+$/, '');
+  let host = '';
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...acrHeaders(),
+      ...headers,
+    });
+    res.end(text);
+  };
+  const acrHeaders = (): Record<string, string> => ({
+    'Docker-Distribution-Api-Version': 'registry/2.0',
+    Server: 'openresty',
+    'X-Ms-Correlation-Request-Id': randomUUID(),
+    'Access-Control-Expose-Headers': 'Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Correlation-Request-Id',
+  });
+  const entraError = (res: ServerResponse, status: number, error: string, code: number, description: string): void =>
+    send(res, status, { error, error_description: `AADSTS${code}: ${description} Trace ID: ${randomUUID()}`, error_codes: [code], timestamp: new Date().toISOString() });
+
+  /** 401 with ACR's challenge for a resource and actions, as the recordings show it. */
+  const challenge = (res: ServerResponse, resource: { type: string; name: string } | undefined, actions: string[], insufficient: boolean): void => {
+    let header = `Bearer realm="https://${host}/oauth2/token",service="${host}"`;
+    if (resource) header += `,scope="${resource.type}:${resource.name}:${actions.join(',')}"`;
+    if (insufficient) header += ',error="insufficient_scope"';
+    const detail = resource ? actions.map((action) => ({ Type: resource.type, Name: resource.name, Action: action })) : [];
+    send(
+      res,
+      401,
+      { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.', ...(resource ? { detail } : {}) }] },
+      { 'WWW-Authenticate': header },
+    );
+  };
+
+  /** True when the request carries a token for all of `actions` on the repository; else answers 401. */
+  const authorized = (req: IncomingMessage, res: ServerResponse, repository: string | undefined, actions: string[]): boolean => {
+    const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const grant = match ? accessTokens.get(match[1]!) : undefined;
+    const resource = repository === undefined ? undefined : { type: 'repository', name: repository };
+    if (!grant || grant.expiresAt < Date.now()) {
+      challenge(res, resource, actions, false);
+      return false;
+    }
+    if (repository === undefined) return true;
+    const held = grant.grants.get(`repository:${repository}`);
+    if (!actions.every((action) => held?.has(action) || held?.has('*'))) {
+      challenge(res, resource, actions, true);
+      return false;
+    }
+    return true;
+  };
+
+  const upstream = async (method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> =>
+    fetch(`${options.upstream}${path}`, { method, headers, redirect: 'manual', ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}) });
+
+  const relay = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === 'string' && !['host', 'authorization', 'connection', 'transfer-encoding'].includes(name)) headers[name] = value;
+    }
+    const method = req.method ?? 'GET';
+    const answer = await upstream(method, req.url ?? '/', headers, method === 'GET' || method === 'HEAD' ? undefined : body);
+    const out = Buffer.from(await answer.arrayBuffer());
+    const outHeaders: Record<string, string> = { ...acrHeaders() };
+    answer.headers.forEach((value, name) => {
+      if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name)) outHeaders[name] = value;
+    });
+    outHeaders['content-length'] = method === 'HEAD' ? (answer.headers.get('content-length') ?? '0') : String(out.length);
+    res.writeHead(answer.status, outHeaders);
+    res.end(method === 'HEAD' ? undefined : out);
+  };
+
+  const now = (): string => new Date().toISOString();
+  const tagKey = (repository: string, tag: string): string => `${repository}\n${tag}`;
+
+  const manifestHead = async (repository: string, reference: string): Promise<{ digest: string; size: number; mediaType: string } | undefined> => {
+    const answer = await upstream('HEAD', `/v2/${repository}/manifests/${reference}`, { Accept: MANIFEST_ACCEPT });
+    const digest = answer.headers.get('docker-content-digest');
+    if (answer.status !== 200 || !digest) return undefined;
+    return { digest, size: Number(answer.headers.get('content-length') ?? '0'), mediaType: answer.headers.get('content-type') ?? '' };
+  };
+
+  const repositoryExists = async (repository: string): Promise<boolean> => {
+    const answer = await upstream('GET', `/v2/${repository}/tags/list`, {});
+    await answer.body?.cancel();
+    return answer.status === 200;
+  };
+
+  const tagState = (repository: string, tag: string, digest: string): TagState => {
+    const key = tagKey(repository, tag);
+    let state = tags.get(key);
+    if (!state || (state.digest !== digest && state.attributes.writeEnabled)) {
+      state = { attributes: state?.attributes ?? defaults(), digest, createdTime: state?.createdTime ?? now(), lastUpdateTime: now() };
+      tags.set(key, state);
+    }
+    return state;
+  };
+  const manifestState = (repository: string, digest: string): ManifestState => {
+    const key = tagKey(repository, digest);
+    let state = manifests.get(key);
+    if (!state) {
+      state = { attributes: defaults(), createdTime: now(), lastUpdateTime: now() };
+      manifests.set(key, state);
+    }
+    return state;
+  };
+  const applyPatch = (attributes: Attributes, body: Buffer): boolean => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return false;
+    const patch: Record<string, unknown> = { ...doc };
+    for (const key of ['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled'] as const) {
+      const value = patch[key];
+      if (typeof value === 'boolean') attributes[key] = value;
+    }
+    return true;
+  };
+  /** Locked against delete: a locked manifest, or a locked tag that points at it. */
+  const manifestDeleteLocked = (repository: string, digest: string): boolean => {
+    const manifest = manifests.get(tagKey(repository, digest));
+    if (manifest && (!manifest.attributes.writeEnabled || !manifest.attributes.deleteEnabled)) return true;
+    for (const [key, tag] of tags) {
+      if (key.startsWith(`${repository}\n`) && tag.digest === digest && (!tag.attributes.writeEnabled || !tag.attributes.deleteEnabled)) return true;
+    }
+    return false;
+  };
+
+  // --- Microsoft Entra ID and Azure DevOps OIDC ---
+
+  const openIdConfiguration = (res: ServerResponse, tenant: string): void => {
+    counts.openIdConfiguration++;
+    if (!apps.some((app) => app.tenantId === tenant)) {
+      entraError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return;
+    }
+    const base = `https://${host}/${tenant}`;
+    send(res, 200, {
+      token_endpoint: `${base}/oauth2/v2.0/token`,
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+      jwks_uri: `https://${host}/${tenant}/discovery/v2.0/keys`,
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      subject_types_supported: ['pairwise'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      issuer: `${base}/v2.0`,
+      request_uri_parameter_supported: false,
+      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+      tenant_region_scope: null,
+      cloud_instance_name: 'digest-release.test',
+      cloud_graph_host_name: 'graph.digest-release.test',
+      msgraph_host: 'graph.digest-release.test',
+    });
+  };
+
+  const assertionValid = (app: EntraApp, assertion: string): boolean => {
+    const decoded = decodeJwt(assertion);
+    if (!decoded) return false;
+    if (app.certificate) {
+      const cert = new X509Certificate(app.certificate);
+      const key = createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' }));
+      const alg = decoded.header.alg;
+      const ok =
+        alg === 'PS256'
+          ? verify('sha256', decoded.signed, { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, decoded.signature)
+          : alg === 'RS256' && verify('sha256', decoded.signed, key, decoded.signature);
+      const exp = decoded.payload.exp;
+      if (ok && decoded.payload.iss === app.clientId && decoded.payload.sub === app.clientId && typeof exp === 'number' && exp * 1000 > Date.now()) return true;
+    }
+    if (app.federatedServiceConnection) {
+      const issued = oidcTokens.get(assertion);
+      if (issued && issued.serviceConnection === app.federatedServiceConnection) return true;
+    }
+    return false;
+  };
+
+  const entraToken = (res: ServerResponse, tenant: string, form: URLSearchParams): void => {
+    counts.entraToken++;
+    const clientId = form.get('client_id') ?? '';
+    if (!apps.some((app) => app.tenantId === tenant)) {
+      entraError(res, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
+      return;
+    }
+    const app = apps.find((candidate) => candidate.tenantId === tenant && candidate.clientId === clientId);
+    if (!app) {
+      entraError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`);
+      return;
+    }
+    if (form.get('grant_type') !== 'client_credentials') {
+      entraError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+      return;
+    }
+    const secret = form.get('client_secret');
+    const assertion = form.get('client_assertion');
+    const ok = secret !== null ? app.clientSecret !== undefined && secret === app.clientSecret : assertion !== null && assertionValid(app, assertion);
+    if (!ok) {
+      if (secret !== null) entraError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+      else entraError(res, 401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
+      return;
+    }
+    const scope = form.get('scope') ?? '';
+    const aud = scope.replace(/\/\.default$/, '').replace(/\/+$/, '');
+    const expiresIn = 3599;
+    const token = jwt({ aud, iss: `https://${host}/${tenant}/`, tid: tenant, appid: clientId, exp: Math.floor(Date.now() / 1000) + expiresIn });
+    entraTokens.set(token, { aud, tid: tenant, expiresAt: Date.now() + expiresIn * 1000 });
+    send(res, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token });
+  };
+
+  const oidc = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    counts.oidc++;
+    const serviceConnection = url.searchParams.get('serviceConnectionId') ?? '';
+    if (req.headers.authorization !== `Bearer ${systemAccessToken}`) {
+      send(res, 401, { message: 'TF400813: The user is not authorized to access this resource.' });
+      return;
+    }
+    const token = jwt({ iss: 'https://vstoken.dev.azure.com/digest-release', sub: `sc://digest-release/release/${serviceConnection}`, aud: 'api://AzureADTokenExchange' });
+    oidcTokens.set(token, { serviceConnection });
+    send(res, 200, { oidcToken: token });
+  };
+
+  // --- ACR sign-in ---
+
+  const exchange = (res: ServerResponse, form: URLSearchParams): void => {
+    counts.exchange++;
+    const aad = entraTokens.get(form.get('access_token') ?? '');
+    if (form.get('grant_type') !== 'access_token' || form.get('service') !== host || !aad || aad.expiresAt < Date.now() || aad.aud !== resourceManager) {
+      send(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.' }] });
+      return;
+    }
+    const lifetime = 11_700;
+    const token = jwt({ iss: 'Azure Container Registry', aud: host, grant_type: 'refresh_token', version: '1.0', exp: Math.floor(Date.now() / 1000) + lifetime, tenant: aad.tid });
+    refreshTokens.set(token, { expiresAt: Date.now() + lifetime * 1000 });
+    send(res, 200, { refresh_token: token });
+  };
+
+  const issueAccessToken = (res: ServerResponse, scopes: string[]): void => {
+    const lifetime = 4_500;
+    const grants = parseScopes(scopes);
+    const access = [...grants].map(([resource, actions]) => ({ Type: resource.split(':')[0], Name: resource.slice(resource.indexOf(':') + 1), Actions: [...actions] }));
+    const token = jwt({ iss: 'Azure Container Registry', aud: host, version: '2.0', access, grant_type: 'access_token', exp: Math.floor(Date.now() / 1000) + lifetime });
+    accessTokens.set(token, { grants, expiresAt: Date.now() + lifetime * 1000 });
+    send(res, 200, { access_token: token });
+  };
+
+  const acrToken = (req: IncomingMessage, res: ServerResponse, url: URL, form: URLSearchParams): void => {
+    counts.acrToken++;
+    const unauthorized = (): void => send(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.' }] });
+    if (req.method === 'GET') {
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+      const expected = Buffer.from(`${options.admin.username}:${options.admin.password}`).toString('base64');
+      if (!basic || basic[1] !== expected || url.searchParams.get('service') !== host) return unauthorized();
+      return issueAccessToken(res, url.searchParams.getAll('scope'));
+    }
+    const refresh = refreshTokens.get(form.get('refresh_token') ?? '');
+    if (form.get('grant_type') !== 'refresh_token' || form.get('service') !== host || !refresh || refresh.expiresAt < Date.now()) return unauthorized();
+    issueAccessToken(res, form.getAll('scope'));
+  };
+
+  // --- /acr/v1 properties ---
+
+  const properties = async (req: IncomingMessage, res: ServerResponse, rawPath: string, body: Buffer): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const kind = rawPath.includes('/_tags/') ? '_tags' : rawPath.includes('/_manifests/') ? '_manifests' : undefined;
+    if (!kind) return send(res, 404, '404 page not found\n');
+    const at = rawPath.lastIndexOf(`/${kind}/`);
+    const repository = decodeURIComponent(rawPath.slice(0, at));
+    const reference = decodeURIComponent(rawPath.slice(at + kind.length + 2));
+    if (reference === '' || reference.includes('/') || (kind === '_manifests' && !DIGEST.test(reference))) return send(res, 404, '404 page not found\n');
+    const action = method === 'GET' ? 'metadata_read' : method === 'PATCH' ? 'metadata_write' : method === 'DELETE' ? 'delete' : undefined;
+    if (!action) return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] });
+    if (!authorized(req, res, repository, [action])) return;
+
+    const head = await manifestHead(repository, reference);
+    if (!head) {
+      if (!(await repositoryExists(repository))) return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+      return send(
+        res,
+        404,
+        kind === '_tags' ? { errors: [{ code: 'TAG_UNKNOWN', message: 'the specified tag does not exist' }] } : { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'the specified manifest does not exist' }] },
+      );
+    }
+    if (kind === '_tags') {
+      const state = tagState(repository, reference, head.digest);
+      if (method === 'DELETE') {
+        if (!state.attributes.writeEnabled || !state.attributes.deleteEnabled) return send(res, 405, DISALLOWED);
+        const answer = await upstream('DELETE', `/v2/${repository}/manifests/${reference}`, {});
+        await answer.body?.cancel();
+        tags.delete(tagKey(repository, reference));
+        return send(res, answer.ok ? 202 : answer.status, answer.ok ? '' : 'the registry behind the front cannot delete a tag alone\n', { 'X-Ms-Int-Docker-Content-Digest': head.digest });
+      }
+      if (method === 'PATCH') {
+        if (!applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+        state.lastUpdateTime = now();
+      }
+      return send(res, 200, {
+        registry: host,
+        imageName: repository,
+        tag: { name: reference, digest: state.digest, createdTime: state.createdTime, lastUpdateTime: state.lastUpdateTime, signed: false, changeableAttributes: { ...state.attributes } },
+      });
+    }
+    const state = manifestState(repository, reference);
+    if (method === 'DELETE') return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'Delete a manifest at /v2/<name>/manifests/<digest>.' }] });
+    if (method === 'PATCH') {
+      if (!applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+      state.lastUpdateTime = now();
+    }
+    const tagNames = [...tags].filter(([key, tag]) => key.startsWith(`${repository}\n`) && tag.digest === reference).map(([key]) => key.slice(repository.length + 1));
+    return send(res, 200, {
+      registry: host,
+      imageName: repository,
+      manifest: {
+        digest: reference,
+        imageSize: head.size,
+        createdTime: state.createdTime,
+        lastUpdateTime: state.lastUpdateTime,
+        mediaType: head.mediaType,
+        ...(tagNames.length > 0 ? { tags: tagNames } : {}),
+        changeableAttributes: { ...state.attributes },
+      },
+    });
+  };
+
+  // --- /v2: pass through, signed and enforced ---
+
+  const registryApi = async (req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): Promise<void> => {
+    const method = req.method ?? 'GET';
+    if (path === '/v2/' || path === '/v2') {
+      if (!authorized(req, res, undefined, [])) return;
+      return send(res, 200, {});
+    }
+    const match = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\/(.*)$/.exec(path);
+    if (!match) return send(res, 404, '404 page not found\n');
+    const repository = match[1]!;
+    const actions = method === 'GET' || method === 'HEAD' ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'];
+    if (!authorized(req, res, repository, actions)) return;
+    if (match[2] === 'manifests') {
+      const reference = decodeURIComponent(match[3]!);
+      if (method === 'PUT' && !DIGEST.test(reference)) {
+        const tag = tags.get(tagKey(repository, reference));
+        if (tag && !tag.attributes.writeEnabled) return send(res, 405, DISALLOWED);
+      }
+      if (method === 'DELETE') {
+        if (DIGEST.test(reference) ? manifestDeleteLocked(repository, reference) : (() => {
+          const tag = tags.get(tagKey(repository, reference));
+          return tag !== undefined && (!tag.attributes.writeEnabled || !tag.attributes.deleteEnabled);
+        })()) {
+          return send(res, 405, DISALLOWED);
+        }
+      }
+    }
+    return relay(req, res, body);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
+    const url = new URL(req.url ?? '/', `https://${host}`);
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const form = new URLSearchParams(method === 'POST' ? body.toString('utf8') : '');
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && (m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path))) return openIdConfiguration(res, m[1]!);
+    if (method === 'POST' && (m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path))) return entraToken(res, m[1]!, form);
+    if (method === 'POST' && path === '/oidc') return oidc(req, res, url);
+    if (method === 'POST' && path === '/oauth2/exchange') return exchange(res, form);
+    if ((method === 'POST' || method === 'GET') && path === '/oauth2/token') return acrToken(req, res, url, form);
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    if (rawPath.startsWith('/acr/v1/')) return properties(req, res, rawPath.slice('/acr/v1/'.length), body);
+    if (path.startsWith('/v2')) return registryApi(req, res, path, body);
+    return send(res, 404, '404 page not found\n');
+  };
+
+  const server: Server = createServer({ cert: readFileSync(options.certs.serverCert), key: readFileSync(options.certs.serverKey) }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      handle(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end(String(err));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  host = `127.0.0.1:${port}`;
+
+  return {
+    host,
+    url: `https://${host}`,
+    authorityHost: `https://${host}`,
+    oidcRequestUri: `https://${host}/oidc`,
+    systemAccessToken,
+    resourceManager,
+    counts,
+    addApp: (app) => apps.push(app),
+    resetCounts: () => {
+      Object.assign(counts, { exchange: 0, acrToken: 0, entraToken: 0, openIdConfiguration: 0, oidc: 0 });
+    },
+    tagAttributes: (repository, tag) => {
+      const state = tags.get(tagKey(repository, tag));
+      return state ? { ...state.attributes } : undefined;
+    },
+    manifestAttributes: (repository, digest) => {
+      const state = manifests.get(tagKey(repository, digest));
+      return state ? { ...state.attributes } : undefined;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A real registry with an ACR front before it, an app registration of each kind, and skopeo access. */
+export interface AcrGround {
+  readonly registry: { readonly host: string; stop(): void };
+  readonly front: RunningAcrFront;
+  /** skopeo through the front, signed in as the admin user. */
+  readonly access: { readonly certDir: string; readonly creds: string };
+  /** skopeo straight to the registry behind the front, bypassing ACR's rules. */
+  readonly directAccess: { readonly certDir: string };
+  readonly tenantId: string;
+  readonly secretApp: { readonly clientId: string; readonly clientSecret: string };
+  readonly certificateApp: { readonly clientId: string; readonly pem: string };
+  readonly federatedApp: { readonly clientId: string; readonly serviceConnection: string };
+}
+
+export async function startAcrGround(dir: string, certs: TestCertificates): Promise<AcrGround> {
+  const registry = await startRegistry(join(dir, 'registry-acr'), certs);
+  const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
+  const front = await startAcrFront({ upstream: registry.url, certs, admin });
+  const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
+  const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };
+  const certDir = join(dir, 'acr-app-cert');
+  mkdirSync(certDir, { recursive: true });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=digest-release-spn'], {
+    cwd: certDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const certPem = readFileSync(join(certDir, 'cert.pem'), 'utf8');
+  const certificateApp = { clientId: '22222222-3333-4444-8555-666666666666', pem: `${readFileSync(join(certDir, 'key.pem'), 'utf8')}${certPem}` };
+  const federatedApp = { clientId: '33333333-4444-4555-8666-777777777777', serviceConnection: 'acr-wif' };
+  front.addApp({ tenantId, ...secretApp });
+  front.addApp({ tenantId, clientId: certificateApp.clientId, certificate: certPem });
+  front.addApp({ tenantId, clientId: federatedApp.clientId, federatedServiceConnection: federatedApp.serviceConnection });
+  return {
+    registry,
+    front,
+    access: { certDir: certs.certDir, creds: `${admin.username}:${admin.password}` },
+    directAccess: { certDir: certs.certDir },
+    tenantId,
+    secretApp,
+    certificateApp,
+    federatedApp,
+  };
+}

@@ -1,0 +1,41 @@
+import { EndpointReader } from '../../src/connection/endpoint';
+import { AcrGround } from './acr-front';
+import { Endpoint, TaskRun } from './taskrun';
+
+// Azure Resource Manager service connections for tests, as the agent hands them to tasks, and the
+// same records as an EndpointReader for tests that call the core in this process.
+
+export function visibleOutput(run: TaskRun): string {
+  return (run.stdout + run.stderr)
+    .split('\n')
+    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+    .join('\n');
+}
+
+/** An EndpointReader over the same records the task runs get, for tests in this process. */
+export function endpointReader(endpoints: Record<string, Endpoint>): EndpointReader {
+  const find = (id: string): Endpoint | undefined => endpoints[id];
+  const ci = (record: Record<string, string> | undefined, key: string): string | undefined =>
+    Object.entries(record ?? {}).find(([name]) => name.toLowerCase() === key.toLowerCase())?.[1];
+  return {
+    url: (id) => find(id)?.url,
+    authorizationScheme: (id) => find(id)?.scheme,
+    authorizationParameter: (id, key) => ci(find(id)?.parameters, key),
+    dataParameter: (id, key) => ci(find(id)?.data, key),
+  };
+}
+
+export function secretConnection(acr: AcrGround, overrides: Partial<Record<'tenantid' | 'serviceprincipalkey', string>> = {}): Endpoint {
+  return {
+    url: 'https://management.azure.com/',
+    scheme: 'ServicePrincipal',
+    parameters: {
+      tenantid: acr.tenantId,
+      serviceprincipalid: acr.secretApp.clientId,
+      serviceprincipalkey: acr.secretApp.clientSecret,
+      authenticationType: 'spnKey',
+      ...overrides,
+    },
+    data: { environment: 'AzureCloud', environmentAuthorityUrl: `${acr.front.authorityHost}/`, resourceManagerUrl: 'https://management.azure.com/' },
+  };
+}
