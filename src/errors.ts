@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'FILE_ACCESS' // a file that cannot be found, read or written
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
-  | 'PIN_CHECK_FAILED'; // check mode found images that are not pinned, not allowed or not understood
+  | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
+  | 'BLOB_UNKNOWN' // a blob a manifest names is not in the repository it should be read from
+  | 'BLOB_UPLOAD' // the registry did not accept a blob upload (after retries)
+  | 'TAG_CONFLICT'; // a target tag already points at other bytes and overwriting was not asked for
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;
