@@ -112,7 +112,7 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     const current = await client.getManifest(repository, tag);
     if (current.manifest.kind === 'index') existing = [...current.manifest.manifests];
   } catch (err) {
-    if (!isDigestReleaseError(err, 'MANIFEST_UNKNOWN')) throw err;
+    if (!isDigestReleaseError(err, 'MANIFEST_UNKNOWN') && !isDigestReleaseError(err, 'NAME_UNKNOWN')) throw err;
   }
   if (existing.some((d) => d.digest === descriptor.digest)) return;
   const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...existing, descriptor].map(descriptorJson) };
