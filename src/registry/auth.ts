@@ -36,7 +36,7 @@ export class Authenticator {
     if (challenge.scheme === 'basic') return this.basicHeader();
     const cached = this.tokens.get(this.tokenKey(challenge, scope));
     if (cached && cached.expiresAt > Date.now()) return cached.header;
-    return this.fetchToken(challenge, scope);
+    return this.fetchToken(challenge, scope, scope);
   }
 
   /**
@@ -61,8 +61,9 @@ export class Authenticator {
       return header;
     }
     // A cached token that was refused (expired early, or too narrow: insufficient_scope) is dropped.
+    // The challenge's scope is what the registry wants for this request; ours is the fallback.
     this.tokens.delete(this.tokenKey(challenge, scope));
-    return this.fetchToken(challenge, scope);
+    return this.fetchToken(challenge, scope, challenge.params.scope || scope);
   }
 
   /** The error for a request refused even with the header `answer` gave. */
@@ -80,15 +81,14 @@ export class Authenticator {
     return `${challenge.params.realm ?? ''}\n${challenge.params.service ?? ''}\n${scope}`;
   }
 
-  private async fetchToken(challenge: Challenge, scope: string): Promise<string> {
+  /** Fetches a token for `wanted` and caches it under `scope`, the scope our request needs. */
+  private async fetchToken(challenge: Challenge, scope: string, wanted: string): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) {
       throw new DigestReleaseError('UNAUTHORIZED', `The registry ${this.registry} asked for a Bearer token but named no realm to get it from.`, {
         status: 401,
       });
     }
-    // The challenge's scope is what the registry wants for this request; ours is the fallback.
-    const wanted = challenge.params.scope || scope;
     const service = challenge.params.service;
     const realmUrl = new URL(realm);
     let response: Response;

@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:https';
 import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { TestCertificates } from './tls';
@@ -37,6 +38,18 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** GET with the run's CA given explicitly, so callers need not trust it process-wide (the demo, the benchmarks). */
+function probe(url: string, caFile: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = get(url, { ca: readFileSync(caFile), timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
 export async function startRegistry(dir: string, certs: TestCertificates, options: RegistryOptions = {}): Promise<RunningRegistry> {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const port = await freePort();
@@ -61,12 +74,8 @@ export async function startRegistry(dir: string, certs: TestCertificates, option
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr}`);
-    try {
-      const res = await fetch(`${url}/v2/`);
-      if (res.status === 200 || res.status === 401) break;
-    } catch {
-      // not listening yet
-    }
+    const status = await probe(`${url}/v2/`, certs.caFile);
+    if (status === 200 || status === 401) break;
     if (Date.now() > deadline) throw new Error(`docker-registry did not start on ${url}: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
