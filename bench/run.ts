@@ -1,5 +1,6 @@
 import { main as capture } from './capture';
 import { main as pin } from './pin';
+import { main as promote } from './promote';
 
 // npm run bench: every benchmark, one after the other. Each prints ratios against a peer measured
 // in the same run; nothing here asserts.
@@ -8,6 +9,8 @@ async function run(): Promise<void> {
   await capture();
   console.log('');
   pin();
+  console.log('');
+  await promote();
 }
 
 run().catch((err: unknown) => {

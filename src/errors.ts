@@ -22,7 +22,10 @@ export type ErrorCode =
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
   | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
   | 'LOCK_UNSUPPORTED' // locking asked of a registry that is not an Azure Container Registry
-  | 'LOCK_NOT_APPLIED'; // the registry's properties did not read back as the lock or unlock asked
+  | 'LOCK_NOT_APPLIED' // the registry's properties did not read back as the lock or unlock asked
+  | 'BLOB_UNKNOWN' // a blob a manifest names is not in the repository it should be read from
+  | 'BLOB_UPLOAD' // the registry did not accept a blob upload (after retries)
+  | 'TAG_CONFLICT'; // a target tag already points at other bytes and overwriting was not asked for
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,40 @@
+import { DigestReleaseError } from '../errors';
+import { RegistryClient, pullScope } from './client';
+import { describeErrors, readErrorBody } from './errorbody';
+
+// The tags of a repository, following `Link` pagination. A repository that does not exist has none.
+
+const PAGE_SIZE = 1000;
+const MAX_PAGES = 1000;
+
+export async function listTags(client: RegistryClient, repository: string): Promise<string[]> {
+  const tags: string[] = [];
+  let path: string | undefined = `/v2/${repository}/tags/list?n=${PAGE_SIZE}`;
+  for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
+    const response: Response = await client.request({ method: 'GET', path, scope: pullScope(repository) });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return tags;
+    }
+    if (!response.ok) {
+      const detail = describeErrors(await readErrorBody(response));
+      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} when asked for the tags of ${repository}${detail ? ` (${detail})` : ''}.`, {
+        status: response.status,
+      });
+    }
+    const body: unknown = await response.json().catch(() => undefined);
+    const list = typeof body === 'object' && body !== null ? (body as { tags?: unknown }).tags : undefined;
+    if (list !== null && list !== undefined && !Array.isArray(list)) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the tag list of ${repository} with something that is not a list.`);
+    }
+    for (const tag of list ?? []) if (typeof tag === 'string') tags.push(tag);
+    path = nextLink(response.headers.get('link'));
+  }
+  return tags;
+}
+
+function nextLink(link: string | null): string | undefined {
+  if (!link) return undefined;
+  const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+  return match?.[1];
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
+import { uploadBlob } from '../../src/registry/blobs';
+import { RegistryClient } from '../../src/registry/client';
+import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { listReferrers, pushReferrer } from '../../src/registry/referrers';
+import { TestGround, pushSamples, testGround } from '../support/ground';
+import { inspectRaw, sha256Hex } from '../support/images';
+import { startProxy } from '../support/proxy';
+import { TaskRun, runTask } from '../support/taskrun';
+
+// DigestPromote@1 run from the packaged .vsix between two real registries: `open` (anonymous) and
+// `basic` (htpasswd, signed in with a Docker Registry service connection).
+
+function succeeded(run: TaskRun): void {
+  assert.equal(run.result, 'Succeeded', `task failed: ${run.message}\n${run.stdout}\n${run.stderr}`);
+}
+
+function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
+  assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
+  assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
+  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
+  assert.deepEqual(run.outputs, {}, 'a failed promotion sets no output variable');
+}
+
+describe('DigestPromote@1 (packaged task between real registries)', function () {
+  this.timeout(120_000);
+  let g: TestGround;
+  let open: RegistryClient;
+  let basic: RegistryClient;
+  const digests: Record<string, Digest> = {};
+
+  before(async () => {
+    g = await testGround();
+    pushSamples(g, g.open, g.openAccess, 'promo/app');
+    open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });
+    basic = new RegistryClient(g.basic.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+    for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/promo/app:${tag}`, g.openAccess)));
+  });
+
+  const endpoint = () => ({
+    'prod-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` } },
+  });
+  /** Promote from `open` (anonymous) to `basic` (service connection). */
+  const promote = (inputs: Record<string, string>) =>
+    runTask('DigestPromote', {
+      inputs: { sourceConnectionType: 'anonymous', targetConnectionType: 'dockerRegistry', targetDockerRegistryServiceConnection: 'prod-conn', ...inputs },
+      env: g.taskEnv,
+      endpoints: endpoint(),
+    });
+  const atTarget = (ref: string) => sha256Hex(inspectRaw(`${g.basic.host}/${ref}`, g.basicAccess));
+
+  for (const kind of ['oci', 'v2s2'] as const) {
+    it(`promotes ${kind === 'oci' ? 'an OCI image' : 'a Docker v2 schema 2 image'}: the target serves bytes that hash to the source digest`, async () => {
+      const run = await promote({ source: `${g.open.host}/promo/app@${digests[kind]!}`, target: `${g.basic.host}/prod/${kind}:1.0.0` });
+      succeeded(run);
+      assert.equal(atTarget(`prod/${kind}:1.0.0`), digests[kind]);
+      assert.equal(run.outputs.IMAGE_DIGEST, digests[kind]);
+      assert.equal(run.outputs.IMAGE_REF, `${g.basic.host}/prod/${kind}@${digests[kind]!}`);
+      assert.equal(run.outputs.PROMOTED_BLOBS, '2', 'the config and the one layer');
+      assert.ok(Number(run.outputs.PROMOTED_BYTES) > 0);
+      const visible = (run.stdout + run.stderr).split('\n').filter((line) => !line.startsWith('##vso[task.setsecret]')).join('\n');
+      assert.ok(!visible.includes(g.user.password), 'the password is never printed, except to ask the agent to mask it');
+      assert.ok(run.summaries[0]!.includes(digests[kind]!));
+    });
+  }
+
+  it('promotes a two-platform index with every child manifest; promoting it again moves no blob bytes', async () => {
+    const run = await promote({ source: `${g.open.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/multi:2.0.0` });
+    succeeded(run);
+    assert.equal(atTarget('prod/multi:2.0.0'), digests.multi);
+    const index = JSON.parse(inspectRaw(`${g.open.host}/promo/app:multi`, g.openAccess).toString('utf8')) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests.length, 2);
+    for (const child of index.manifests) assert.equal(atTarget(`prod/multi@${child.digest}`), child.digest);
+    assert.equal(run.outputs.PROMOTED_BLOBS, '4');
+
+    const again = await promote({ source: `${g.open.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/multi:2.0.0` });
+    succeeded(again);
+    assert.equal(again.outputs.PROMOTED_BYTES, '0');
+    assert.equal(again.outputs.PROMOTED_BLOBS, '0');
+    assert.match(again.stdout, /No blob bytes moved: 4 blob\(s\) already at the target/);
+    assert.equal(again.outputs.IMAGE_DIGEST, digests.multi);
+  });
+
+  it('mounts blobs within one registry instead of copying them', async () => {
+    const run = await runTask('DigestPromote', {
+      inputs: { source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.open.host}/promo/mounted:1`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+      env: g.taskEnv,
+    });
+    succeeded(run);
+    assert.equal(run.outputs.PROMOTED_BLOBS, '2');
+    assert.equal(run.outputs.PROMOTED_BYTES, '0');
+    assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/mounted:1`, g.openAccess)), digests.oci);
+  });
+
+  it('copies the referrers of the index and of its children (tag-schema fallback on both sides)', async () => {
+    pushSamples(g, g.open, g.openAccess, 'promo/signed');
+    const subject = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/promo/signed:multi`, g.openAccess)));
+    const empty = new Uint8Array(Buffer.from('{}'));
+    const signature = new Uint8Array(Buffer.from('{"signed":"by the release pipeline"}'));
+    await uploadBlob(open, 'promo/signed', sha256Of(empty), 2, () => empty);
+    await uploadBlob(open, 'promo/signed', sha256Of(signature), signature.byteLength, () => signature);
+    const head = await open.headManifest('promo/signed', subject);
+    const referrer = new Uint8Array(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: 'application/vnd.example.signature',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Of(empty), size: 2 },
+          layers: [{ mediaType: 'application/vnd.example.signature', digest: sha256Of(signature), size: signature.byteLength }],
+          subject: { mediaType: OCI_INDEX, digest: subject, size: head!.size },
+          annotations: { 'org.example.signer': 'release' },
+        }),
+      ),
+    );
+    const referrerDigest = await pushReferrer(open, 'promo/signed', referrer, OCI_MANIFEST, subject);
+
+    const run = await promote({ source: `${g.open.host}/promo/signed@${subject}`, target: `${g.basic.host}/prod/signed:1.0.0` });
+    succeeded(run);
+    const found = await listReferrers(basic, 'prod/signed', subject);
+    assert.deepEqual(
+      found.map((d) => [d.digest, d.artifactType, d.annotations?.['org.example.signer']]),
+      [[referrerDigest, 'application/vnd.example.signature', 'release']],
+    );
+    assert.equal(atTarget(`prod/signed@${referrerDigest}`), referrerDigest);
+
+    const without = await promote({ source: `${g.open.host}/promo/signed@${subject}`, target: `${g.basic.host}/prod/unsigned:1.0.0`, includeReferrers: 'false' });
+    succeeded(without);
+    assert.deepEqual(await listReferrers(basic, 'prod/unsigned', subject), []);
+  });
+
+  it('refuses to move a tag that points at other bytes, naming both digests; overwriteTags moves it', async () => {
+    succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/conflict:stable` }));
+    const run = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable` });
+    failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/conflict:stable`, digests.oci!, digests.v2s2!, 'overwriteTags');
+    assert.equal(atTarget('prod/conflict:stable'), digests.oci);
+    assert.equal(await basic.headManifest('prod/conflict', digests.v2s2!), undefined, 'nothing was copied');
+
+    const same = await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/conflict:stable` });
+    succeeded(same);
+    assert.match(same.stdout, /Tags already at this digest: stable/);
+
+    const moved = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable`, overwriteTags: 'true' });
+    succeeded(moved);
+    assert.equal(atTarget('prod/conflict:stable'), digests.v2s2);
+  });
+
+  it('writes additional tags and semver tags only where the version is the highest of its line', async () => {
+    succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/semver:1.4.2`, semverTags: 'true', additionalTags: 'release\n# a comment\n\ncandidate' }));
+    for (const tag of ['1.4.2', '1.4', '1', 'release', 'candidate']) assert.equal(atTarget(`prod/semver:${tag}`), digests.oci, tag);
+    const older = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/semver:1.3.9`, semverTags: 'true' });
+    succeeded(older);
+    assert.equal(atTarget('prod/semver:1.3'), digests.v2s2);
+    assert.equal(atTarget('prod/semver:1'), digests.oci, '1 stays on 1.4.2');
+    assert.match(older.stdout, /1 is not moved/);
+  });
+
+  it('fails on a source blob whose bytes do not match its digest, and writes no target tag', async () => {
+    const proxy = await startProxy(g.open.url, g.certs, (method, path, _status, _headers, body) =>
+      method === 'GET' && path.includes('/blobs/') && body.length > 0 ? Buffer.concat([body.subarray(0, body.length - 1), Buffer.from([body[body.length - 1]! ^ 1])]) : body,
+    );
+    try {
+      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/tampered:1.0.0` });
+      failedWith(run, 'DIGEST_MISMATCH', 'sha256:');
+      assert.equal(await basic.headManifest('prod/tampered', '1.0.0'), undefined);
+      assert.equal(await basic.headManifest('prod/tampered', digests.oci!), undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('retries a blob whose connection is reset in the middle, and completes', async () => {
+    let cuts = 0;
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') && cuts++ === 0 ? 40 : undefined),
+    });
+    try {
+      const run = await promote({ source: `${proxy.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/reset:1.0.0` });
+      succeeded(run);
+      assert.equal(cuts > 0, true);
+      assert.ok(run.warnings.some((w) => /starting it over/.test(w)), `a retry is reported: ${run.warnings.join('\n')}`);
+      assert.equal(atTarget('prod/reset:1.0.0'), digests.multi);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a tag-only source unless allowTagSource, and then reports the digest it resolved', async () => {
+    failedWith(await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1` }), 'INVALID_INPUT', 'source', 'allowTagSource');
+    const run = await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1`, allowTagSource: 'true' });
+    succeeded(run);
+    assert.equal(run.outputs.IMAGE_DIGEST, digests.oci);
+    assert.match(run.stdout, /resolved once to sha256:/);
+  });
+
+  const refusals: [string, Record<string, string>, string[]][] = [
+    ['a target with a digest', { target: `127.0.0.1:1/prod/x@sha256:${'a'.repeat(64)}` }, ['target', 'Remove']],
+    ['mode import, not available yet', { mode: 'import' }, ['mode', 'import', 'not available in this version', 'mode: copy']],
+    ['lockAfterPromote, not available yet', { lockAfterPromote: 'true' }, ['lockAfterPromote', 'not available in this version']],
+    ['an azureRM connection, not available yet', { targetConnectionType: 'azureRM' }, ['targetConnectionType', 'azureRM', 'dockerRegistry']],
+    ['a concurrency of 0', { concurrency: '0' }, ['concurrency', '"0"', '1 to 32']],
+    ['a bad additional tag', { additionalTags: 'ok\n-bad' }, ['additionalTags', '-bad']],
+  ];
+  for (const [what, inputs, fragments] of refusals) {
+    it(`refuses ${what}, naming the input and the fix`, async () => {
+      const run = await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/refused:1`, ...inputs });
+      failedWith(run, 'INVALID_INPUT', ...fragments);
+    });
+  }
+});
+
