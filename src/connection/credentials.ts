@@ -18,7 +18,21 @@ export interface ConnectionInputs {
   readonly dockerRegistryServiceConnection?: string;
   /** The id of an Azure Resource Manager service connection, when connectionType is azureRM. */
   readonly azureSubscription?: string;
+  /** The task's names for these inputs (sourceConnectionType, ...), for messages; the plain names when absent. */
+  readonly names?: ConnectionInputNames;
 }
+
+export interface ConnectionInputNames {
+  readonly connectionType: string;
+  readonly dockerRegistryServiceConnection: string;
+  readonly azureSubscription: string;
+}
+
+export const PLAIN_CONNECTION_INPUT_NAMES: ConnectionInputNames = {
+  connectionType: 'connectionType',
+  dockerRegistryServiceConnection: 'dockerRegistryServiceConnection',
+  azureSubscription: 'azureSubscription',
+};
 
 export interface ResolvedCredential {
   readonly credential: RegistryCredential;
@@ -33,16 +47,17 @@ export function resolveCredential(
   env: NodeJS.ProcessEnv = process.env,
   setSecret: (value: string) => void = () => undefined,
 ): ResolvedCredential {
+  const names = inputs.names ?? PLAIN_CONNECTION_INPUT_NAMES;
   switch (inputs.connectionType) {
     case 'azureRM': {
       const id = inputs.azureSubscription;
       if (!id) {
         throw new DigestReleaseError(
           'INVALID_INPUT',
-          'connectionType is azureRM but azureSubscription is empty. Name an Azure Resource Manager service connection whose identity has a role on the registry.',
+          `${names.connectionType} is azureRM but ${names.azureSubscription} is empty. Name an Azure Resource Manager service connection whose identity has a role on the registry.`,
         );
       }
-      const connection = readAzureRmConnection(endpoints, id, 'azureSubscription', env);
+      const connection = readAzureRmConnection(endpoints, id, names.azureSubscription, env);
       return { credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection, setSecret), source: `service connection "${id}"` }, notes: [] };
     }
     case 'anonymous':
@@ -54,16 +69,16 @@ export function resolveCredential(
       if (!id) {
         throw new DigestReleaseError(
           'INVALID_INPUT',
-          'connectionType is dockerRegistry but dockerRegistryServiceConnection is empty. Name a Docker Registry service connection, or set connectionType to auto.',
+          `${names.connectionType} is dockerRegistry but ${names.dockerRegistryServiceConnection} is empty. Name a Docker Registry service connection, or set ${names.connectionType} to auto.`,
         );
       }
-      const connection = credentialFromDockerRegistryConnection(endpoints, id, 'dockerRegistryServiceConnection');
+      const connection = credentialFromDockerRegistryConnection(endpoints, id, names.dockerRegistryServiceConnection);
       // A password goes only to the registry it was made for: a connection for another host is a
       // mistake in the pipeline, and sending it there would hand the secret to that host.
       if (connection.registry !== undefined && connection.registry !== registry.toLowerCase()) {
         throw new DigestReleaseError(
           'CREDENTIALS',
-          `The service connection "${id}" given in dockerRegistryServiceConnection was made for ${connection.registry}, but the image is on ${registry}. ` +
+          `The service connection "${id}" given in ${names.dockerRegistryServiceConnection} was made for ${connection.registry}, but the image is on ${registry}. ` +
             `Use a service connection for ${registry}; its credentials are not sent to another registry.`,
         );
       }

@@ -198,7 +198,8 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     ['a target with a digest', { target: `127.0.0.1:1/prod/x@sha256:${'a'.repeat(64)}` }, ['target', 'Remove']],
     ['mode import, not available yet', { mode: 'import' }, ['mode', 'import', 'not available in this version', 'mode: copy']],
     ['lockAfterPromote, not available yet', { lockAfterPromote: 'true' }, ['lockAfterPromote', 'not available in this version']],
-    ['an azureRM connection, not available yet', { targetConnectionType: 'azureRM' }, ['targetConnectionType', 'azureRM', 'dockerRegistry']],
+    ['an azureRM target without its service connection', { targetConnectionType: 'azureRM' }, ['targetConnectionType is azureRM', 'targetAzureSubscription is empty']],
+    ['a dockerRegistry source without its service connection', { sourceConnectionType: 'dockerRegistry' }, ['sourceConnectionType is dockerRegistry', 'sourceDockerRegistryServiceConnection is empty']],
     ['a concurrency of 0', { concurrency: '0' }, ['concurrency', '"0"', '1 to 32']],
     ['a bad additional tag', { additionalTags: 'ok\n-bad' }, ['additionalTags', '-bad']],
   ];

@@ -1,11 +1,11 @@
-import { ConnectionInputs, CONNECTION_TYPES, resolveCredential } from '../../connection/credentials';
+import { ConnectionInputs } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
 import { Digest, parseDigest } from '../../reference/digest';
 import { ImageReference, digestReference, formatReference, parseReference, repositoryName } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
-import { secretsOf } from '../../registry/credential';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
+import { readConnectionInputs, registryClientFor } from '../connection';
 import { digestFromMetadataFile } from './metadatafile';
 
 // DigestCapture@1: resolve the pushed tag to the digest the registry holds, check it against what
@@ -30,25 +30,13 @@ export interface CaptureResult {
 
 export function readCaptureInputs(context: TaskContext): CaptureInputs {
   const image = parseReference(context.requiredInput('image', 'myacr.azurecr.io/app:$(Build.BuildId)'), 'input image');
-  const connectionType = context.choiceInput('connectionType', CONNECTION_TYPES, 'auto');
   const expected = context.input('expectedDigest');
   const metadataFile = context.input('metadataFile');
   return {
     image,
-    connection: readConnectionInputs(context, connectionType),
+    connection: readConnectionInputs(context),
     ...(expected ? { expectedDigest: parseDigest(expected, 'input expectedDigest') } : {}),
     ...(metadataFile ? { metadataFile } : {}),
-  };
-}
-
-/** The connection inputs every registry task shares: the name of each comes with the type that uses it. */
-export function readConnectionInputs(context: TaskContext, connectionType: ConnectionInputs['connectionType']): ConnectionInputs {
-  const dockerRegistryServiceConnection = context.input('dockerRegistryServiceConnection');
-  const azureSubscription = context.input('azureSubscription');
-  return {
-    connectionType,
-    ...(dockerRegistryServiceConnection ? { dockerRegistryServiceConnection } : {}),
-    ...(azureSubscription ? { azureSubscription } : {}),
   };
 }
 
@@ -83,6 +71,7 @@ export async function captureDigest(inputs: CaptureInputs, client: RegistryClien
 
 export async function captureTask(context: TaskContext): Promise<string> {
   const inputs = readCaptureInputs(context);
+  context.info(`Resolving ${formatReference(inputs.image)}.`);
   const client = registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestCapture/1');
   const result = await captureDigest(inputs, client);
   const ref = digestReference(result.image, result.digest);
@@ -99,16 +88,6 @@ export async function captureTask(context: TaskContext): Promise<string> {
   for (const [platform, digest] of Object.entries(result.platforms)) context.info(`  ${platform}: ${digest}`);
   context.info(`Verified against ${result.verifiedAgainst.join(', ')}.`);
   return `${formatReference({ ...result.image, digest: undefined })} is ${result.digest} (${ref}).`;
-}
-
-/** Resolves the task's credential, masks its secrets and makes the client; says how it signs in. */
-export function registryClientFor(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string): RegistryClient {
-  const setSecret = (value: string): void => context.setSecret(value);
-  const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints, process.env, setSecret);
-  for (const secret of secretsOf(credential)) context.setSecret(secret);
-  for (const note of notes) context.warning(note);
-  context.info(`Resolving ${formatReference(image)} at ${image.registry} (${credential.source}).`);
-  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret });
 }
 
 function captureSummary(result: CaptureResult, ref: string): string {

@@ -1,9 +1,9 @@
 import { LockAction, LockOutcome, LockRequest, applyLock, unsupported } from '../../acr/lock';
-import { CONNECTION_TYPES } from '../../connection/credentials';
+import { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { formatReference, parseReference } from '../../reference/reference';
 import { TaskContext } from '../agent';
-import { readConnectionInputs, registryClientFor } from '../capture/capture';
+import { readConnectionInputs, registryClientFor } from '../connection';
 
 // DigestLock@1: lock (or unlock) the released manifest and tag in Azure Container Registry, after
 // checking the tag still points at the expected digest, and say plainly whether the lock holds.
@@ -11,7 +11,7 @@ import { readConnectionInputs, registryClientFor } from '../capture/capture';
 export interface LockInputs {
   readonly request: LockRequest;
   readonly failOnUnsupported: boolean;
-  readonly connection: ReturnType<typeof readConnectionInputs>;
+  readonly connection: ConnectionInputs;
 }
 
 const ACTIONS: readonly LockAction[] = ['lock', 'unlock'];
@@ -20,7 +20,6 @@ export function readLockInputs(context: TaskContext): LockInputs {
   const image = parseReference(context.requiredInput('image', 'myacr.azurecr.io/app:$(Build.BuildId)'), 'input image');
   const expected = context.input('expectedDigest');
   const action = context.choiceInput('action', ACTIONS, 'lock');
-  const connectionType = context.choiceInput('connectionType', CONNECTION_TYPES, 'auto');
   return {
     request: {
       image: image.tag === undefined && image.digest === undefined ? { ...image, tag: 'latest' } : image,
@@ -31,7 +30,7 @@ export function readLockInputs(context: TaskContext): LockInputs {
       deleteEnabled: context.booleanInput('deleteEnabled', false),
     },
     failOnUnsupported: context.booleanInput('failOnUnsupported', true),
-    connection: readConnectionInputs(context, connectionType),
+    connection: readConnectionInputs(context),
   };
 }
 

@@ -1,7 +1,8 @@
-import { ConnectionInputs, ConnectionType, CONNECTION_TYPES } from '../../connection/credentials';
+import { ConnectionInputs } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
 import { ImageReference, parseReference } from '../../reference/reference';
 import { TaskContext } from '../agent';
+import { readConnectionInputs } from '../connection';
 
 // DigestPromote@1's inputs, read once into a typed record whose keys are the input names' meaning.
 
@@ -85,29 +86,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
     overwriteTags: context.booleanInput('overwriteTags', false),
     includeReferrers: context.booleanInput('includeReferrers', true),
     concurrency,
-    sourceConnection: connection(context, 'source'),
-    targetConnection: connection(context, 'target'),
+    sourceConnection: readConnectionInputs(context, 'source'),
+    targetConnection: readConnectionInputs(context, 'target'),
   };
-}
-
-function connection(context: TaskContext, side: 'source' | 'target'): ConnectionInputs {
-  const typeName = `${side}ConnectionType`;
-  const typeText = context.input(typeName);
-  if (typeText !== undefined && typeText.toLowerCase() === 'azurerm') {
-    throw invalid(
-      typeName,
-      typeText,
-      'Azure Resource Manager sign-in is not available in this version of DigestPromote@1. For an ACR, use dockerRegistry with a Docker Registry service connection (an ACR token or the admin user), or auto after Docker@2 login.',
-    );
-  }
-  const connectionType: ConnectionType = context.choiceInput(typeName, CONNECTION_TYPES, 'auto');
-  const endpointName = `${side}DockerRegistryServiceConnection`;
-  const id = context.input(endpointName);
-  if (connectionType === 'dockerRegistry' && !id) {
-    throw new DigestReleaseError(
-      'INVALID_INPUT',
-      `The input ${typeName} is dockerRegistry but ${endpointName} is empty. Name a Docker Registry service connection for the ${side} registry, or set ${typeName} to auto.`,
-    );
-  }
-  return { connectionType, ...(connectionType === 'dockerRegistry' && id ? { dockerRegistryServiceConnection: id } : {}) };
 }

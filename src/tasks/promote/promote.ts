@@ -1,28 +1,18 @@
-import { resolveCredential } from '../../connection/credentials';
 import { Digest } from '../../reference/digest';
-import { ImageReference, digestReference, formatReference, repositoryName } from '../../reference/reference';
-import { RegistryClient } from '../../registry/client';
-import { secretsOf } from '../../registry/credential';
+import { digestReference, formatReference } from '../../reference/reference';
 import { formatBytes, promote } from '../../promote/promote';
 import { TaskContext } from '../agent';
+import { registryClientFor } from '../connection';
 import { readPromoteInputs } from './inputs';
 import { promoteSummary } from './summary';
 
 // DigestPromote@1: copy one digest, its children and its referrers to another registry or
 // repository, re-verify it there, and only then hang tags on it.
 
-function clientFor(context: TaskContext, image: ImageReference, connection: Parameters<typeof resolveCredential>[1], side: string): RegistryClient {
-  const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints);
-  for (const secret of secretsOf(credential)) context.setSecret(secret);
-  for (const note of notes) context.warning(note);
-  context.info(`${side}: ${repositoryName(image)} (${credential.source}).`);
-  return new RegistryClient(image.registry, { credential, userAgent: 'digest-release DigestPromote/1' });
-}
-
 export async function promoteTask(context: TaskContext): Promise<string> {
   const inputs = readPromoteInputs(context);
-  const source = clientFor(context, inputs.source, inputs.sourceConnection, 'Source');
-  const target = clientFor(context, inputs.target, inputs.targetConnection, 'Target');
+  const source = registryClientFor(context, inputs.source, inputs.sourceConnection, 'digest-release DigestPromote/1', 'Source');
+  const target = registryClientFor(context, inputs.target, inputs.targetConnection, 'digest-release DigestPromote/1', 'Target');
 
   let digest: Digest;
   if (inputs.source.digest !== undefined) digest = inputs.source.digest;
