@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(testDir(), 'demo-'));
   const certs = runCertificates();
   let registry: RunningRegistry | undefined;
+  let production: RunningRegistry | undefined;
   let host: string;
   let access: RegistryAccess;
   let env: Record<string, string>;
@@ -33,11 +34,11 @@ async function main(): Promise<void> {
     env = {};
     console.log(`Using the registry ${host} (DEMO_REGISTRY); it must accept anonymous pushes over TLS the system trusts.`);
   } else {
-    registry = await startRegistry(join(dir, 'registry'), certs);
+    [registry, production] = await Promise.all([startRegistry(join(dir, 'registry'), certs), startRegistry(join(dir, 'production'), certs)]);
     host = registry.host;
     access = { certDir: certs.certDir };
     env = { NODE_EXTRA_CA_CERTS: certs.caFile };
-    console.log(`Started a local registry (CNCF distribution, TLS with a CA made for this run) at ${registry.url}`);
+    console.log(`Started two local registries (CNCF distribution, TLS with a CA made for this run): build ${registry.url}, production ${production.url}`);
   }
 
   try {
@@ -89,7 +90,17 @@ async function main(): Promise<void> {
     const gate = await runTask('DigestPin', { inputs: { files: 'deploy/*.yaml', mode: 'check', allowedRegistries: host }, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
     show('DigestPin@1  mode: check (the gate before an environment)', gate);
 
-    // 3. Someone pushes other bytes under the released tag: the next capture notices.
+    // 3. Promote the digest to production: byte for byte, re-verified, tags last; again moves nothing.
+    if (production) {
+      const target = `${production.host}/prod/shop-api:1.4.2`;
+      const promote = await runTask('DigestPromote', { inputs: { source: ref, target, semverTags: 'true', sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, env });
+      show(`DigestPromote@1  source: $(capture.IMAGE_REF)  target: ${target}`, promote);
+      const again = await runTask('DigestPromote', { inputs: { source: ref, target, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, env });
+      show('DigestPromote@1 again (nothing to move)', again);
+      if (promote.result !== 'Succeeded' || again.outputs.PROMOTED_BYTES !== '0') process.exitCode = 1;
+    }
+
+    // 4. Someone pushes other bytes under the released tag: the next capture notices.
     const other = new OciLayout(join(dir, 'other'));
     other.image('hotfix', 'amd64', 'bytes nobody tested\n');
     push(other, 'hotfix', image, access);
@@ -100,6 +111,7 @@ async function main(): Promise<void> {
     if (moved.result === 'Succeeded' || gate.result !== 'Succeeded' || pin.result !== 'Succeeded') process.exitCode = 1;
   } finally {
     registry?.stop();
+    production?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
