@@ -1,16 +1,9 @@
 import { EndpointReader } from '../../src/connection/endpoint';
 import { AcrGround } from './acr-front';
-import { Endpoint, TaskRun } from './taskrun';
+import { Endpoint } from './taskrun';
 
 // Azure Resource Manager service connections for tests, as the agent hands them to tasks, and the
 // same records as an EndpointReader for tests that call the core in this process.
-
-export function visibleOutput(run: TaskRun): string {
-  return (run.stdout + run.stderr)
-    .split('\n')
-    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
-    .join('\n');
-}
 
 /** An EndpointReader over the same records the task runs get, for tests in this process. */
 export function endpointReader(endpoints: Record<string, Endpoint>): EndpointReader {

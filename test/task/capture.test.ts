@@ -4,29 +4,13 @@ import { join } from 'node:path';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { startProxy } from '../support/proxy';
-import { TaskRun, runTask } from '../support/taskrun';
+import { runTask } from '../support/taskrun';
+import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 
 // DigestCapture@1 run from the packaged .vsix against real registries, as the agent runs it.
 
-function succeeded(run: TaskRun): void {
-  assert.equal(run.result, 'Succeeded', `task failed: ${run.message}\n${run.stdout}\n${run.stderr}`);
-}
 
-function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
-  assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
-  assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
-  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
-  assert.equal(run.errors.length, 1, 'one error issue is logged');
-  assert.deepEqual(run.outputs, {}, 'a failed capture sets no output variable');
-}
 
-/** Everything the task printed, less the lines that hand secrets to the agent for masking. */
-function visibleOutput(run: TaskRun): string {
-  return (run.stdout + run.stderr)
-    .split('\n')
-    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
-    .join('\n');
-}
 
 describe('DigestCapture@1 (packaged task against a real registry)', function () {
   this.timeout(120_000);

@@ -10,22 +10,14 @@ import { AcrGround, startAcrGround } from '../support/acr-front';
 import { TestGround, testGround } from '../support/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { TaskRun, runTask } from '../support/taskrun';
-import { endpointReader, secretConnection, visibleOutput } from '../support/azurerm';
+import { failedWith, succeeded, visibleOutput } from '../support/outcome';
+import { endpointReader, secretConnection } from '../support/azurerm';
 
 // DigestLock@1 through the ACR front: the locks it sets must make the registry refuse pushes over
 // the tag and deletes of the manifest, exactly as ACR does, and nothing about a lock that did not
 // take may look like success.
 
-function succeeded(run: TaskRun): void {
-  assert.equal(run.result, 'Succeeded', `task failed: ${run.message}\n${run.stdout}\n${run.stderr}`);
-}
 
-function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
-  assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
-  assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
-  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
-  assert.deepEqual(run.outputs, {}, 'a failed lock sets no output variable');
-}
 
 describe('DigestLock@1 (packaged task against the ACR front)', function () {
   this.timeout(180_000);

@@ -7,21 +7,13 @@ import { listReferrers, pushReferrer } from '../../src/registry/referrers';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { startProxy } from '../support/proxy';
-import { TaskRun, runTask } from '../support/taskrun';
+import { runTask } from '../support/taskrun';
+import { failedWith, succeeded } from '../support/outcome';
 
 // DigestPromote@1 run from the packaged .vsix between two real registries: `open` (anonymous) and
 // `basic` (htpasswd, signed in with a Docker Registry service connection).
 
-function succeeded(run: TaskRun): void {
-  assert.equal(run.result, 'Succeeded', `task failed: ${run.message}\n${run.stdout}\n${run.stderr}`);
-}
 
-function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
-  assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
-  assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
-  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
-  assert.deepEqual(run.outputs, {}, 'a failed promotion sets no output variable');
-}
 
 describe('DigestPromote@1 (packaged task between real registries)', function () {
   this.timeout(120_000);
