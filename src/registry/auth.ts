@@ -22,6 +22,8 @@ const EXPIRY_MARGIN_MS = 10_000;
 export class Authenticator {
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, CachedToken>();
+  /** Token requests under way, so concurrent requests for one scope share one token request. */
+  private readonly pending = new Map<string, Promise<string>>();
 
   constructor(
     private readonly registry: string,
@@ -43,7 +45,7 @@ export class Authenticator {
     if (challenge.scheme === 'basic') return this.basicHeader();
     const cached = this.tokens.get(this.tokenKey(challenge, scope));
     if (cached && cached.expiresAt > Date.now()) return cached.header;
-    return this.fetchToken(challenge, scope, scope);
+    return this.tokenFor(challenge, scope, scope);
   }
 
   /**
@@ -69,8 +71,22 @@ export class Authenticator {
     }
     // A cached token that was refused (expired early, or too narrow: insufficient_scope) is dropped.
     // The challenge's scope is what the registry wants for this request; ours is the fallback.
-    this.tokens.delete(this.tokenKey(challenge, scope));
-    return this.fetchToken(challenge, scope, challenge.params.scope || scope);
+    const key = this.tokenKey(challenge, scope);
+    if (this.tokens.get(key)?.header === sentHeader) this.tokens.delete(key);
+    const cached = this.tokens.get(key);
+    if (cached && cached.header !== sentHeader && cached.expiresAt > Date.now()) return cached.header;
+    return this.tokenFor(challenge, scope, challenge.params.scope || scope);
+  }
+
+  /** One token request per realm, service and scope at a time; later callers wait for it. */
+  private tokenFor(challenge: Challenge, scope: string, wanted: string): Promise<string> {
+    const key = this.tokenKey(challenge, scope);
+    let request = this.pending.get(key);
+    if (!request) {
+      request = this.fetchToken(challenge, scope, wanted).finally(() => this.pending.delete(key));
+      this.pending.set(key, request);
+    }
+    return request;
   }
 
   /** The error for a request refused even with the header `answer` gave. */
@@ -97,7 +113,19 @@ export class Authenticator {
       });
     }
     const service = challenge.params.service;
-    const realmUrl = new URL(realm);
+    let realmUrl: URL;
+    try {
+      realmUrl = new URL(realm);
+    } catch {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} named a token service "${realm}" that is not a URL.`);
+    }
+    // Credentials go to a token service only over TLS, wherever the registry points.
+    if (realmUrl.protocol !== 'https:') {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${this.registry} named the token service ${realmUrl.origin}${realmUrl.pathname}, which is not https; the task sends no credentials or token requests over plain HTTP.`,
+      );
+    }
     let response: Response;
     if (this.credential.kind === 'refreshToken') {
       response = await this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service);

@@ -66,6 +66,20 @@ describe('registry client sign-in and checks (scripted registries)', () => {
     assert.equal(server.requests[1]!.headers.authorization, undefined, 'anonymous token requests carry no credentials');
   });
 
+  it('shares one token request among concurrent requests for the same scope', async () => {
+    server = await startScripted(bearerRegistry(() => server!.host));
+    const client = new RegistryClient(server.host);
+    await client.getManifest('team/app', '1.0');
+    await Promise.all([client.getManifest('team/new', '1'), client.getManifest('team/new', '2'), client.getManifest('team/new', '3')]);
+    assert.equal(paths().filter((p) => p === 'GET /token').length, 2, 'one token for team/app, one shared for team/new');
+  });
+
+  it('sends nothing to a token service that is not https', async () => {
+    server = await startScripted((_req, res) => void res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="http://127.0.0.1:9/token",service="s"' }).end());
+    const client = new RegistryClient(server.host, { credential: { kind: 'basic', username: 'u', password: 'p', source: 's' } });
+    await assert.rejects(client.getManifest('a', '1'), (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /not https/.test(err.message));
+  });
+
   it('sends Basic credentials to the token realm, and names their source when refused', async () => {
     const expected = `Basic ${Buffer.from('bot:s3cret').toString('base64')}`;
     server = await startScripted(bearerRegistry(() => server!.host, (req) => req.headers.authorization === expected));
