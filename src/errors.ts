@@ -20,7 +20,12 @@ export type ErrorCode =
   | 'FILE_ACCESS' // a file that cannot be found, read or written
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
-  | 'PIN_CHECK_FAILED'; // check mode found images that are not pinned, not allowed or not understood
+  | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
+  | 'AZURE_DEVOPS_ERROR' // the Azure DevOps REST API refused a request or answered something we cannot read
+  | 'EVIDENCE_NOT_FOUND' // no release evidence is attached to the digest (or none for the environment)
+  | 'EVIDENCE_INVALID' // evidence that is malformed or whose subject is another digest than it is attached to
+  | 'EVIDENCE_REJECTED' // evidence that exists but does not allow the release: scan not passed, manifest not locked
+  | 'LOCK_STATE_UNKNOWN'; // the lock state of a manifest must be known (verify on ACR) and cannot be read
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;
