@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
   | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
+  | 'BLOB_UNKNOWN' // a blob a manifest names is not in the repository it should be read from
+  | 'BLOB_UPLOAD' // the registry did not accept a blob upload (after retries)
+  | 'TAG_CONFLICT' // a target tag already points at other bytes and overwriting was not asked for
   | 'AZURE_DEVOPS_ERROR' // the Azure DevOps REST API refused a request or answered something we cannot read
   | 'EVIDENCE_NOT_FOUND' // no release evidence is attached to the digest (or none for the environment)
   | 'EVIDENCE_INVALID' // evidence that is malformed or whose subject is another digest than it is attached to

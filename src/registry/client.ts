@@ -37,8 +37,11 @@ export interface RegistryRequest {
   readonly path: string;
   readonly scope: string;
   readonly headers?: Record<string, string>;
-  /** A body that can be sent again after a challenge. */
-  readonly body?: string | Uint8Array<ArrayBuffer>;
+  /**
+   * A body that can be sent again after a challenge, or a stream, sent once: a stream request
+   * refused with 401 is not resent (the stream is spent); the caller starts over, signed by then.
+   */
+  readonly body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
 }
 
 export class RegistryClient {
@@ -122,17 +125,38 @@ export class RegistryClient {
    * auth challenge. Operations in other files (blobs, uploads, referrers) build on this.
    */
   async request(req: RegistryRequest): Promise<Response> {
-    const url = `${this.base}${req.path}`;
+    const url = this.urlOf(req.path);
+    // Upload locations may point elsewhere; credentials go only to the registry itself.
+    if (new URL(url).origin !== new URL(this.base).origin) return this.transport.send({ method: req.method, url, headers: { ...req.headers }, ...bodyOf(req) });
     const first = await this.auth.headerFor(req.scope);
-    const body = req.body === undefined ? {} : { body: req.body };
+    const body = bodyOf(req);
     let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first), ...body });
     if (response.status !== 401) return response;
     const retryHeader = await this.auth.answer(response, req.scope, first);
+    if (req.body instanceof ReadableStream) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} asked to sign in again in the middle of an upload (${req.scope}); the upload is started over.`, {
+        status: 401,
+      });
+    }
     response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, retryHeader), ...body });
     if (response.status === 401) {
       throw this.auth.refusedAfterSignIn(req.scope, 401, describeErrors(await readErrorBody(response)));
     }
     return response;
+  }
+
+  /**
+   * GETs or HEADs a URL the registry redirected to (blob storage: ACR and S3-backed registries
+   * answer 307 with a pre-signed URL). No Authorization header: the URL carries its own grant,
+   * and storage would refuse or, worse, keep the registry's token.
+   */
+  async follow(method: 'GET' | 'HEAD', location: string, headers: Record<string, string> = {}): Promise<Response> {
+    return this.transport.send({ method, url: this.urlOf(location), headers });
+  }
+
+  /** An absolute URL for a path or a Location header, relative or absolute. */
+  urlOf(pathOrLocation: string): string {
+    return new URL(pathOrLocation, `${this.base}/`).toString();
   }
 
   private async manifestError(response: Response, repository: string, where: string): Promise<DigestReleaseError> {
@@ -177,6 +201,10 @@ export class RegistryClient {
   }
 }
 
+function bodyOf(req: RegistryRequest): { body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> } {
+  return req.body === undefined ? {} : { body: req.body };
+}
+
 function withAuth(headers: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
   return authorization === undefined ? { ...headers } : { ...headers, Authorization: authorization };
 }
@@ -191,4 +219,9 @@ function manifestPath(repository: string, selector: string): string {
 
 export function pullScope(repository: string): string {
   return `repository:${repository}:pull`;
+}
+
+/** Pull and push on one repository: what writing blobs, manifests and tags needs. */
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
 }

@@ -22,8 +22,11 @@ export interface Request {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   readonly headers?: Record<string, string>;
-  /** A body that can be sent again on a retry. */
-  readonly body?: string | Uint8Array<ArrayBuffer>;
+  /**
+   * A body that can be sent again on a retry, or a stream, which is sent once: a request with a
+   * stream body is never retried here, the caller starts over (a new upload, a new source read).
+   */
+  readonly body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
 }
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -51,19 +54,26 @@ export class Transport {
   /** Sends the request; returns the last answer, whatever its status, or throws UNREACHABLE. */
   async send(request: Request): Promise<Response> {
     const host = new URL(request.url).host;
+    const streaming = request.body instanceof ReadableStream;
     for (let attempt = 1; ; attempt++) {
-      const last = attempt >= this.maxAttempts;
+      const last = streaming || attempt >= this.maxAttempts;
       let response: Response;
       try {
-        response = await fetch(request.url, {
+        // A stream body needs duplex: 'half' in Node's fetch; the DOM typings do not know the field.
+        const init: RequestInit & { duplex?: 'half' } = {
           method: request.method,
           headers: { 'User-Agent': this.userAgent, ...request.headers },
           ...(request.body === undefined ? {} : { body: request.body }),
+          ...(streaming ? { duplex: 'half' as const } : {}),
           redirect: 'manual',
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
+        };
+        response = await this.fetchWithTimeout(request.url, init, streaming);
       } catch (err) {
         this.onRequest?.(request.method, request.url, undefined);
+        // A stream body that failed its own check (a blob whose bytes do not match its digest)
+        // surfaces inside fetch's error; that check's error is the one to report, not a network one.
+        const own = ownError(err);
+        if (own) throw own;
         const code = networkCode(err);
         if (!last && (RETRY_NETWORK_CODES.has(code) || code === 'TimeoutError')) {
           await sleep(this.backoff(attempt));
@@ -77,6 +87,22 @@ export class Transport {
       if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return response;
       await response.body?.cancel();
       await sleep(retryAfter ?? this.backoff(attempt));
+    }
+  }
+
+  /**
+   * The time-out covers the wait for the answer's headers, not the reading of its body: a layer of
+   * gigabytes streams for longer than any sensible time-out (undici's own body time-out still
+   * catches a stalled stream). A streamed request body may take as long to send, so it has none here.
+   */
+  private async fetchWithTimeout(url: string, init: RequestInit, streaming: boolean): Promise<Response> {
+    if (streaming) return fetch(url, init);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), this.timeoutMs);
+    try {
+      return await fetch(url, { ...init, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -111,6 +137,15 @@ function networkCode(err: unknown): string {
     current = Array.isArray(errors) && errors.length > 0 ? errors[0] : (current as { cause?: unknown }).cause;
   }
   return 'UNKNOWN';
+}
+
+function ownError(err: unknown): DigestReleaseError | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof DigestReleaseError) return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /** fetch says only "fetch failed"; the reason is in its cause. */

@@ -1,0 +1,249 @@
+import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { Digest, sha256Of } from '../reference/digest';
+import { RegistryClient, pullScope, pushScope } from './client';
+import { describeErrors, readErrorBody } from './errorbody';
+import { verifyingStream } from './verify';
+
+// Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
+// for it) and cross-repository mount. Every function does one request flow and says what it did.
+
+export type BlobBody = ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>;
+/** Opens the blob's bytes; called again when an upload has to start over. */
+export type BlobOpener = () => BlobBody | Promise<BlobBody>;
+
+export interface UploadOptions {
+  /** Upload in PATCH chunks of this many bytes even if the registry does not ask for it. */
+  readonly chunkSize?: number;
+  /** Upload attempts in all, each from a new upload session and a newly opened source. */
+  readonly attempts?: number;
+  /** Called when an attempt failed and the upload starts over. */
+  readonly onRetry?: (attempt: number, err: unknown) => void;
+}
+
+/** Chunks when the registry asks for them but names no minimum. */
+const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Failures that another attempt cannot mend. */
+const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
+
+function blobPath(repository: string, digest: Digest): string {
+  return `/v2/${repository}/blobs/${digest}`;
+}
+
+function where(client: RegistryClient, repository: string, digest: Digest): string {
+  return `the blob ${digest} in ${client.registry}/${repository}`;
+}
+
+/** The size of a blob the repository has, or undefined when it has not. */
+export async function headBlob(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number } | undefined> {
+  let response = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const location = response.headers.get('location');
+  if (REDIRECTS.has(response.status) && location) response = await client.follow('HEAD', location);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
+  const claimed = response.headers.get('docker-content-digest')?.trim();
+  if (claimed && claimed !== digest) {
+    throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} with the digest ${claimed}.`);
+  }
+  const size = Number(response.headers.get('content-length'));
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} without a usable Content-Length.`);
+  }
+  return { size };
+}
+
+/**
+ * The blob's bytes as a stream that is checked while it flows: it errors with DIGEST_MISMATCH at
+ * the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
+ * Redirects to storage are followed without the registry's Authorization header.
+ */
+export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<ReadableStream<Uint8Array>> {
+  let response = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const location = response.headers.get('location');
+  if (REDIRECTS.has(response.status) && location) {
+    await response.body?.cancel();
+    response = await client.follow('GET', location);
+  }
+  if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
+  return response.body.pipeThrough(verifyingStream(digest, size, `The registry ${client.registry}, asked for ${where(client, repository, digest)},`));
+}
+
+/**
+ * Mounts a blob from another repository of the same registry. True when mounted; false when the
+ * registry declined (it may not allow the mount, or lack the blob there) and opened an upload
+ * instead, which is cancelled here: the caller uploads.
+ */
+export async function mountBlob(client: RegistryClient, repository: string, digest: Digest, fromRepository: string): Promise<boolean> {
+  const query = new URLSearchParams({ mount: digest, from: fromRepository });
+  const response = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/?${query.toString()}`, scope: pushScope(repository) });
+  if (response.status === 201) {
+    await response.body?.cancel();
+    return true;
+  }
+  if (response.status === 202) {
+    await response.body?.cancel();
+    const location = response.headers.get('location');
+    if (location) await cancelUpload(client, repository, location);
+    return false;
+  }
+  throw await blobError(client, response, repository, digest, 'mount');
+}
+
+/**
+ * Uploads a blob: POST for an upload session, then one streamed PUT, or PATCH chunks and a closing
+ * PUT when the registry names a minimum chunk size (OCI-Chunk-Min-Length) or options ask for it.
+ * The registry checks the digest when the upload closes. A failed attempt is cancelled and the
+ * next starts from a new session and a newly opened source.
+ */
+export async function uploadBlob(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions = {}): Promise<void> {
+  const attempts = Math.max(1, options.attempts ?? 3);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await uploadOnce(client, repository, digest, size, open, options);
+      return;
+    } catch (err) {
+      if (attempt >= attempts || (isDigestReleaseError(err) && FINAL_CODES.has(err.code))) {
+        if (isDigestReleaseError(err)) throw err;
+        throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed after ${attempt} attempts: ${errorText(err)}.`, { cause: err });
+      }
+      options.onRetry?.(attempt, err);
+    }
+  }
+}
+
+async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions): Promise<void> {
+  const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
+  await started.body?.cancel();
+  const first = started.headers.get('location');
+  if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start an upload of');
+  const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
+  const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
+
+  let location = first;
+  let body: BlobBody | undefined;
+  try {
+    body = await open();
+    if (body instanceof Uint8Array) {
+      if (body.byteLength !== size || sha256Of(body) !== digest) {
+        throw new DigestReleaseError('DIGEST_MISMATCH', `The bytes given for ${where(client, repository, digest)} are ${body.byteLength} bytes hashing to ${sha256Of(body)}; nothing was uploaded.`);
+      }
+    }
+    let closing: Response;
+    if (chunkSize === undefined) {
+      closing = await client.request({
+        method: 'PUT',
+        path: withDigest(client, location, digest),
+        scope: pushScope(repository),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+        body,
+      });
+    } else {
+      location = await patchChunks(client, repository, digest, location, body, chunkSize);
+      closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' } });
+    }
+    if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'upload');
+    await closing.body?.cancel();
+    const claimed = closing.headers.get('docker-content-digest')?.trim();
+    if (claimed && claimed !== digest) {
+      throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} stored an upload of ${where(client, repository, digest)} as ${claimed}.`);
+    }
+  } catch (err) {
+    if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
+    await cancelUpload(client, repository, location);
+    throw err;
+  }
+}
+
+/** PATCHes the body in chunks of `chunkSize`; returns the location to close the upload at. */
+async function patchChunks(client: RegistryClient, repository: string, digest: Digest, location: string, body: BlobBody, chunkSize: number): Promise<string> {
+  let offset = 0;
+  let current = location;
+  for await (const chunk of chunksOf(body, chunkSize)) {
+    const response = await client.request({
+      method: 'PATCH',
+      path: current,
+      scope: pushScope(repository),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.byteLength), 'Content-Range': `${offset}-${offset + chunk.byteLength - 1}` },
+      body: chunk,
+    });
+    await response.body?.cancel();
+    const next = response.headers.get('location');
+    if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'upload a chunk of');
+    offset += chunk.byteLength;
+    current = next;
+  }
+  return current;
+}
+
+/** Re-slices a body into chunks of exactly `size` bytes (the last may be shorter); holds one chunk. */
+async function* chunksOf(body: BlobBody, size: number): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+  if (body instanceof Uint8Array) {
+    for (let start = 0; start < body.byteLength; start += size) yield body.slice(start, start + size);
+    return;
+  }
+  let buffer = new Uint8Array(size);
+  let filled = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    let from = 0;
+    while (from < value.byteLength) {
+      const take = Math.min(size - filled, value.byteLength - from);
+      buffer.set(value.subarray(from, from + take), filled);
+      filled += take;
+      from += take;
+      if (filled === size) {
+        yield buffer;
+        buffer = new Uint8Array(size);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield buffer.slice(0, filled);
+}
+
+function withDigest(client: RegistryClient, location: string, digest: Digest): string {
+  const url = new URL(client.urlOf(location));
+  url.searchParams.set('digest', digest);
+  return url.toString();
+}
+
+/** Best effort: an abandoned upload session is only clutter, which the registry expires anyway. */
+async function cancelUpload(client: RegistryClient, repository: string, location: string): Promise<void> {
+  try {
+    const response = await client.request({ method: 'DELETE', path: location, scope: pushScope(repository) });
+    await response.body?.cancel();
+  } catch {
+    // nothing to do: the session expires on the registry
+  }
+}
+
+async function blobError(client: RegistryClient, response: Response, repository: string, digest: Digest, action: string): Promise<DigestReleaseError> {
+  const status = response.status;
+  const entries = response.body ? await readErrorBody(response) : [];
+  const detail = describeErrors(entries);
+  const suffix = detail ? ` (${detail})` : '';
+  const what = where(client, repository, digest);
+  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${action} ${what}${suffix}. Check that the credentials may push to ${repository}.`, { status });
+  if (status === 404 && entries.some((e) => e.code === 'NAME_UNKNOWN')) {
+    return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}.`, { status });
+  }
+  if (status === 404 && (action === 'GET' || action === 'HEAD')) {
+    return new DigestReleaseError('BLOB_UNKNOWN', `The registry ${client.registry} has no ${what}${suffix}, though a manifest there names it. The source image is incomplete; push it again.`, { status });
+  }
+  if (status === 400 && entries.some((e) => e.code === 'DIGEST_INVALID')) {
+    return new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} refused ${what}: the bytes uploaded do not hash to the digest${suffix}.`, { status });
+  }
+  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} to ${action} ${what}${suffix}.`, { status });
+}
+
+function errorText(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  let current: unknown = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    message += `: ${current.message}`;
+    current = current.cause;
+  }
+  return message;
+}

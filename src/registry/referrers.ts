@@ -1,0 +1,155 @@
+import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { Digest, sha256Of } from '../reference/digest';
+import { RegistryClient, pullScope } from './client';
+import { describeErrors, readErrorBody } from './errorbody';
+import { Descriptor, parseManifest } from './manifest';
+import { writeManifest } from './manifests';
+import { OCI_INDEX } from './mediatypes';
+
+// Referrers: the manifests whose `subject` is a digest (signatures, SBOMs, attestations, evidence).
+// Read through the OCI referrers API, or, where the registry has none (404 from the endpoint, as
+// distribution 2.x answers), through the tag schema: an index tagged `sha256-<hex>` that clients
+// keep up to date themselves when they push a referrer.
+
+export interface ReferrerFilter {
+  readonly artifactType?: string;
+}
+
+/** The tag the referrers tag schema keeps the index of `digest`'s referrers under. */
+export function referrersTag(digest: Digest): string {
+  return digest.replace(':', '-');
+}
+
+/** Pages of the referrers API followed; a subject with more referrers than this is an anomaly. */
+const MAX_PAGES = 100;
+
+export async function listReferrers(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter = {}): Promise<Descriptor[]> {
+  const where = `the referrers of ${client.registry}/${repository}@${digest}`;
+  const query = filter.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: filter.artifactType }).toString()}`;
+  let path: string | undefined = `/v2/${repository}/referrers/${digest}${query}`;
+  const found: Descriptor[] = [];
+  let filtered = filter.artifactType === undefined;
+  for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
+    const response = await client.request({ method: 'GET', path, scope: pullScope(repository), headers: { Accept: OCI_INDEX } });
+    if (response.status === 404 && page === 0) {
+      await response.body?.cancel();
+      return fromTagSchema(client, repository, digest, filter);
+    }
+    if (!response.ok) {
+      const detail = describeErrors(await readErrorBody(response));
+      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} when asked for ${where}${detail ? ` (${detail})` : ''}.`, {
+        status: response.status,
+      });
+    }
+    if ((response.headers.get('oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = true;
+    const index = parseManifest(new Uint8Array(await response.arrayBuffer()), OCI_INDEX, where);
+    if (index.kind !== 'index') throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the request for ${where} with something other than an index.`);
+    found.push(...index.manifests);
+    path = nextPage(response.headers.get('link'));
+  }
+  return filtered ? found : found.filter((d) => d.artifactType === filter.artifactType);
+}
+
+async function fromTagSchema(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter): Promise<Descriptor[]> {
+  let manifests: readonly Descriptor[];
+  try {
+    const result = await client.getManifest(repository, referrersTag(digest));
+    if (result.manifest.kind !== 'index') return [];
+    manifests = result.manifest.manifests;
+  } catch (err) {
+    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) return [];
+    throw err;
+  }
+  return filter.artifactType === undefined ? [...manifests] : manifests.filter((d) => d.artifactType === filter.artifactType);
+}
+
+/** The target of a `Link: <url>; rel="next"` header. */
+function nextPage(link: string | null): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * Writes a referrer manifest (one with a `subject`) by its digest. A registry with the referrers
+ * API answers with an OCI-Subject header and indexes it itself; otherwise the `sha256-<hex>` tag
+ * index is read, the referrer added with its artifactType and annotations, and written back, as
+ * the distribution spec asks of clients. Writing a referrer already listed changes nothing.
+ */
+export async function pushReferrer(client: RegistryClient, repository: string, bytes: Uint8Array<ArrayBuffer>, mediaType: string, subject: Digest): Promise<Digest> {
+  const digest = sha256Of(bytes);
+  const where = `the referrer ${client.registry}/${repository}@${digest}`;
+  const manifest = parseManifest(bytes, mediaType, where);
+  if (manifest.subject?.digest !== subject) {
+    throw new DigestReleaseError(
+      'INVALID_INPUT',
+      `The manifest to push as ${where} has ${manifest.subject ? `the subject ${manifest.subject.digest}` : 'no subject'}, not ${subject}; a referrer must name its subject.`,
+    );
+  }
+  const written = await writeManifest(client, repository, digest, bytes, mediaType);
+  if (written.ociSubject === subject) return digest;
+
+  const fields = topLevelFields(bytes);
+  const artifactType = fields.artifactType ?? (manifest.kind === 'image' ? manifest.config.mediaType : undefined);
+  const descriptor: Descriptor = {
+    mediaType: manifest.mediaType,
+    digest,
+    size: bytes.byteLength,
+    ...(artifactType !== undefined ? { artifactType } : {}),
+    ...(fields.annotations ? { annotations: fields.annotations } : {}),
+  };
+  await addToTagIndex(client, repository, subject, descriptor);
+  return digest;
+}
+
+async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
+  const tag = referrersTag(subject);
+  let existing: Descriptor[] = [];
+  try {
+    const current = await client.getManifest(repository, tag);
+    if (current.manifest.kind === 'index') existing = [...current.manifest.manifests];
+  } catch (err) {
+    if (!isDigestReleaseError(err, 'MANIFEST_UNKNOWN')) throw err;
+  }
+  if (existing.some((d) => d.digest === descriptor.digest)) return;
+  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...existing, descriptor].map(descriptorJson) };
+  await writeManifest(client, repository, tag, new Uint8Array(Buffer.from(JSON.stringify(index))), OCI_INDEX);
+}
+
+function descriptorJson(d: Descriptor): Record<string, unknown> {
+  const platform = d.platform
+    ? {
+        architecture: d.platform.architecture,
+        os: d.platform.os,
+        ...(d.platform.osVersion ? { 'os.version': d.platform.osVersion } : {}),
+        ...(d.platform.variant ? { variant: d.platform.variant } : {}),
+      }
+    : undefined;
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    ...(d.artifactType !== undefined ? { artifactType: d.artifactType } : {}),
+    ...(d.annotations ? { annotations: d.annotations } : {}),
+    ...(platform ? { platform } : {}),
+  };
+}
+
+/** artifactType and annotations of a manifest (image or index), checked; parseManifest keeps neither for an index. */
+function topLevelFields(bytes: Uint8Array): { artifactType?: string; annotations?: Record<string, string> } {
+  const doc: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return {};
+  const record = doc as Record<string, unknown>;
+  const result: { artifactType?: string; annotations?: Record<string, string> } = {};
+  if (typeof record.artifactType === 'string') result.artifactType = record.artifactType;
+  const annotations = record.annotations;
+  if (typeof annotations === 'object' && annotations !== null && !Array.isArray(annotations)) {
+    const checked: Record<string, string> = {};
+    for (const [key, value] of Object.entries(annotations)) if (typeof value === 'string') checked[key] = value;
+    result.annotations = checked;
+  }
+  return result;
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { isDigestReleaseError } from '../../src/errors';
+import { Digest, sha256Of } from '../../src/reference/digest';
+import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
+import { RegistryClient } from '../../src/registry/client';
+import { putManifest } from '../../src/registry/manifests';
+import { OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { listReferrers, pushReferrer, referrersTag } from '../../src/registry/referrers';
+import { TestGround, pushSamples, testGround } from '../support/ground';
+import { inspectRaw, sha256Hex } from '../support/images';
+import { startProxy } from '../support/proxy';
+
+// The registry write primitives against a real distribution registry: blobs (HEAD, verified GET,
+// monolithic and chunked upload, mount), manifests by digest and tag, referrers with the tag-schema
+// fallback that distribution 2.8 needs.
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(parts);
+    parts.push(Buffer.from(value));
+  }
+}
+
+function imageManifest(config: { digest: Digest; size: number }, layers: { digest: Digest; size: number }[], extra: Record<string, unknown> = {}): Uint8Array<ArrayBuffer> {
+  const doc = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    ...extra,
+    config: { mediaType: (extra.configMediaType as string | undefined) ?? 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l.digest, size: l.size })),
+  };
+  delete (doc as Record<string, unknown>).configMediaType;
+  return new Uint8Array(Buffer.from(JSON.stringify(doc)));
+}
+
+describe('registry write primitives (real distribution registry)', function () {
+  this.timeout(60_000);
+  let g: TestGround;
+  let open: RegistryClient;
+  let basic: RegistryClient;
+  let appDigest: Digest;
+  let configDigest: Digest;
+  let configSize: number;
+
+  before(async () => {
+    g = await testGround();
+    pushSamples(g, g.open, g.openAccess, 'prim/app');
+    pushSamples(g, g.basic, g.basicAccess, 'prim/app');
+    open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });
+    basic = new RegistryClient(g.basic.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+    const image = await open.getManifest('prim/app', 'oci');
+    appDigest = image.digest;
+    assert.equal(image.manifest.kind, 'image');
+    if (image.manifest.kind !== 'image') return;
+    configDigest = image.manifest.config.digest;
+    configSize = image.manifest.config.size;
+  });
+
+  it('HEADs a blob: its size when present, undefined when not', async () => {
+    assert.deepEqual(await headBlob(open, 'prim/app', configDigest), { size: configSize });
+    assert.equal(await headBlob(open, 'prim/app', sha256Of(randomBytes(8))), undefined);
+  });
+
+  it('streams a blob and checks it: the bytes hash to the digest', async () => {
+    const bytes = await readAll(await openBlob(basic, 'prim/app', configDigest, configSize));
+    assert.equal(sha256Hex(bytes), configDigest);
+  });
+
+  it('refuses a blob whose bytes do not match its digest, at the end of the stream', async () => {
+    const proxy = await startProxy(g.open.url, g.certs, (method, path, _status, _headers, body) =>
+      method === 'GET' && path.includes('/blobs/') ? Buffer.from(body.toString('latin1').replace(/a/, 'b'), 'latin1') : body,
+    );
+    try {
+      const viaProxy = new RegistryClient(proxy.host);
+      const stream = await openBlob(viaProxy, 'prim/app', configDigest, configSize);
+      await assert.rejects(readAll(stream), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH') && /hash to sha256:/.test(err.message));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('follows a redirect to storage without sending the Authorization header there', async () => {
+    const seen: { path: string; authorization: string | undefined }[] = [];
+    const proxy = await startProxy(g.basic.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      onRequest: (_method, path, headers) => seen.push({ path, authorization: headers.authorization }),
+      intercept: async (method, path, headers) => {
+        if (method === 'GET' && path.startsWith('/v2/prim/app/blobs/') && headers.authorization) {
+          return { status: 307, headers: { location: `/storage/${path.split('/').pop()!}` } };
+        }
+        if (path.startsWith('/storage/')) {
+          if (headers.authorization) return { status: 400, body: Buffer.from('storage was sent the registry credentials') };
+          const upstream = await fetch(`${g.basic.url}/v2/prim/app/blobs/${path.split('/').pop()!}`, {
+            headers: { authorization: `Basic ${Buffer.from(`${g.user.username}:${g.user.password}`).toString('base64')}` },
+          });
+          return { status: 200, body: Buffer.from(await upstream.arrayBuffer()) };
+        }
+        return undefined;
+      },
+    });
+    try {
+      const viaProxy = new RegistryClient(proxy.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+      const bytes = await readAll(await openBlob(viaProxy, 'prim/app', configDigest, configSize));
+      assert.equal(sha256Hex(bytes), configDigest);
+      const storage = seen.filter((r) => r.path.startsWith('/storage/'));
+      assert.equal(storage.length, 1);
+      assert.equal(storage[0]!.authorization, undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('uploads bytes monolithically, and a stream from another registry, and both are then present', async () => {
+    const bytes = new Uint8Array(randomBytes(300_000));
+    const digest = sha256Of(bytes);
+    await uploadBlob(open, 'prim/up', digest, bytes.byteLength, () => bytes);
+    assert.deepEqual(await headBlob(open, 'prim/up', digest), { size: bytes.byteLength });
+
+    await uploadBlob(open, 'prim/streamed', configDigest, configSize, () => openBlob(basic, 'prim/app', configDigest, configSize));
+    assert.deepEqual(await headBlob(open, 'prim/streamed', configDigest), { size: configSize });
+  });
+
+  it('uploads in PATCH chunks when asked, with relative Location headers', async () => {
+    const bytes = new Uint8Array(randomBytes(200_000));
+    const digest = sha256Of(bytes);
+    const asStream = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.byteLength; i += 7_000) controller.enqueue(bytes.slice(i, i + 7_000));
+          controller.close();
+        },
+      });
+    await uploadBlob(basic, 'prim/chunked', digest, bytes.byteLength, asStream, { chunkSize: 64 * 1024 });
+    assert.deepEqual(await headBlob(basic, 'prim/chunked', digest), { size: bytes.byteLength });
+    const back = await readAll(await openBlob(basic, 'prim/chunked', digest, bytes.byteLength));
+    assert.ok(Buffer.from(bytes).equals(back));
+  });
+
+  it('refuses to upload bytes that do not match the digest, and stores nothing', async () => {
+    const bytes = new Uint8Array(randomBytes(1000));
+    const claimed = sha256Of(new Uint8Array(randomBytes(1000)));
+    await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, () => bytes), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+    const stream = () =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(bytes);
+          c.close();
+        },
+      });
+    await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, stream), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+    assert.equal(await headBlob(open, 'prim/bad', claimed), undefined);
+  });
+
+  it('mounts a blob from another repository of the same registry; declines when the source lacks it', async () => {
+    assert.equal(await mountBlob(open, 'prim/mounted', configDigest, 'prim/app'), true);
+    assert.deepEqual(await headBlob(open, 'prim/mounted', configDigest), { size: configSize });
+    const missing = sha256Of(new Uint8Array(randomBytes(16)));
+    assert.equal(await mountBlob(open, 'prim/mounted', missing, 'prim/app'), false);
+  });
+
+  it('writes a manifest by digest and by tag; skopeo reads back the same bytes', async () => {
+    const config = new Uint8Array(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
+    const layer = new Uint8Array(randomBytes(5000));
+    await uploadBlob(open, 'prim/written', sha256Of(config), config.byteLength, () => config);
+    await uploadBlob(open, 'prim/written', sha256Of(layer), layer.byteLength, () => layer);
+    const bytes = imageManifest({ digest: sha256Of(config), size: config.byteLength }, [{ digest: sha256Of(layer), size: layer.byteLength }]);
+    const digest = await putManifest(open, 'prim/written', sha256Of(bytes), bytes, OCI_MANIFEST);
+    assert.equal(digest, sha256Of(bytes));
+    assert.equal(await putManifest(open, 'prim/written', 'v1', bytes, OCI_MANIFEST), digest);
+    assert.equal(sha256Hex(inspectRaw(`${g.open.host}/prim/written:v1`, g.openAccess)), digest);
+    await assert.rejects(putManifest(open, 'prim/written', sha256Of(config), bytes, OCI_MANIFEST), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+  });
+
+  it('lists no referrers for an image without any, through the tag-schema fallback', async () => {
+    assert.deepEqual(await listReferrers(open, 'prim/app', appDigest), []);
+  });
+
+  it('pushes a referrer and finds it, with its artifactType and annotations; pushing again adds nothing', async () => {
+    const empty = new Uint8Array(Buffer.from('{}'));
+    const payload = new Uint8Array(Buffer.from('{"sbom":"a test sbom"}'));
+    await uploadBlob(open, 'prim/app', sha256Of(empty), empty.byteLength, () => empty);
+    await uploadBlob(open, 'prim/app', sha256Of(payload), payload.byteLength, () => payload);
+    const bytes = new Uint8Array(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: 'application/vnd.example.sbom+json',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Of(empty), size: 2 },
+          layers: [{ mediaType: 'application/vnd.example.sbom+json', digest: sha256Of(payload), size: payload.byteLength }],
+          subject: { mediaType: OCI_MANIFEST, digest: appDigest, size: (await open.headManifest('prim/app', appDigest))!.size },
+          annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+        }),
+      ),
+    );
+    const digest = await pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest);
+    const expected = {
+      mediaType: OCI_MANIFEST,
+      digest,
+      size: bytes.byteLength,
+      artifactType: 'application/vnd.example.sbom+json',
+      annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+    };
+    assert.deepEqual(await listReferrers(open, 'prim/app', appDigest), [expected]);
+    assert.deepEqual(await listReferrers(open, 'prim/app', appDigest, { artifactType: 'application/vnd.example.sbom+json' }), [expected]);
+    assert.deepEqual(await listReferrers(open, 'prim/app', appDigest, { artifactType: 'application/other' }), []);
+    await pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest);
+    assert.equal((await listReferrers(open, 'prim/app', appDigest)).length, 1);
+    assert.ok((await open.headManifest('prim/app', referrersTag(appDigest))) !== undefined, 'the fallback tag exists');
+  });
+
+  it('refuses to push a referrer whose subject is another digest', async () => {
+    const bytes = imageManifest({ digest: configDigest, size: configSize }, []);
+    await assert.rejects(pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest), (err: unknown) => isDigestReleaseError(err, 'INVALID_INPUT'));
+  });
+});
