@@ -218,6 +218,10 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
       delete env.PIPELINE_WORKSPACE;
       return env;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
