@@ -25,7 +25,12 @@ export type ErrorCode =
   | 'LOCK_NOT_APPLIED' // the registry's properties did not read back as the lock or unlock asked
   | 'BLOB_UNKNOWN' // a blob a manifest names is not in the repository it should be read from
   | 'BLOB_UPLOAD' // the registry did not accept a blob upload (after retries)
-  | 'TAG_CONFLICT'; // a target tag already points at other bytes and overwriting was not asked for
+  | 'TAG_CONFLICT' // a target tag already points at other bytes and overwriting was not asked for
+  | 'AZURE_DEVOPS_ERROR' // the Azure DevOps REST API refused a request or answered something we cannot read
+  | 'EVIDENCE_NOT_FOUND' // no release evidence is attached to the digest (or none for the environment)
+  | 'EVIDENCE_INVALID' // evidence that is malformed or whose subject is another digest than it is attached to
+  | 'EVIDENCE_REJECTED' // evidence that exists but does not allow the release: scan not passed, manifest not locked
+  | 'LOCK_STATE_UNKNOWN'; // the lock state of a manifest must be known (verify on ACR) and cannot be read
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

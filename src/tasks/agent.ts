@@ -28,6 +28,8 @@ export interface TaskContext {
   /** Paths (files and folders) matching glob patterns, `!` patterns excluding; relative patterns are rooted at root. */
   findMatch(root: string, patterns: readonly string[]): string[];
   readonly endpoints: EndpointReader;
+  /** Publishes a file as a build artifact (`##vso[artifact.upload]`); only in build (YAML) runs. */
+  uploadArtifact(artifactName: string, containerFolder: string, path: string): void;
 }
 
 function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
@@ -87,6 +89,9 @@ export const agentContext: TaskContext = {
   },
   findMatch(root, patterns) {
     return tl.findMatch(root, [...patterns]);
+  },
+  uploadArtifact(artifactName, containerFolder, path) {
+    tl.uploadArtifact(containerFolder, path, artifactName);
   },
   endpoints: {
     url: (id) => tl.getEndpointUrl(id, true) || undefined,

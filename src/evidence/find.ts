@@ -1,0 +1,96 @@
+import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
+import { Digest, sha256Of } from '../reference/digest';
+import { openBlob } from '../registry/blobs';
+import { RegistryClient } from '../registry/client';
+import { listReferrers } from '../registry/referrers';
+import { ReadEvidence, parseEvidence } from './parse';
+import { IN_TOTO_MEDIA_TYPE } from './predicate';
+
+// Finds the release evidence attached to a digest: its referrers of artifactType in-toto, each
+// manifest read verified, its statement layer read verified, and parsed. Evidence whose statement
+// names another subject than the digest it is attached to is reported, never used.
+
+/** An evidence statement is a few kilobytes; more is not ours. */
+const MAX_STATEMENT_BYTES = 1024 * 1024;
+/** Referrers read per digest; a digest with more evidence than this is an anomaly. */
+const MAX_REFERRERS = 200;
+
+export interface FoundEvidence {
+  /** The digest of the evidence manifest (the referrer). */
+  readonly manifest: Digest;
+  readonly evidence: ReadEvidence;
+}
+
+export interface EvidenceProblem {
+  readonly manifest: Digest;
+  readonly code: 'EVIDENCE_INVALID';
+  readonly message: string;
+}
+
+export interface EvidenceSearch {
+  readonly found: readonly FoundEvidence[];
+  readonly problems: readonly EvidenceProblem[];
+}
+
+export async function findEvidence(client: RegistryClient, repository: string, subject: Digest): Promise<EvidenceSearch> {
+  const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE });
+  const found: FoundEvidence[] = [];
+  const problems: EvidenceProblem[] = [];
+  for (const referrer of referrers.slice(0, MAX_REFERRERS)) {
+    const where = `${client.registry}/${repository}@${referrer.digest} (attached to ${subject})`;
+    try {
+      const evidence = await readEvidenceManifest(client, repository, referrer.digest, subject, where);
+      if (evidence !== undefined) found.push({ manifest: referrer.digest, evidence });
+    } catch (err) {
+      if (!isDigestReleaseError(err, 'EVIDENCE_INVALID')) throw err;
+      problems.push({ manifest: referrer.digest, code: 'EVIDENCE_INVALID', message: messageOf(err) });
+    }
+  }
+  return { found, problems };
+}
+
+async function readEvidenceManifest(client: RegistryClient, repository: string, digest: Digest, subject: Digest, where: string): Promise<ReadEvidence | undefined> {
+  const { manifest } = await client.getManifest(repository, digest);
+  if (manifest.kind !== 'image') return undefined;
+  if (manifest.subject?.digest !== subject) {
+    throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} is listed for ${subject} but its manifest's subject is ${manifest.subject?.digest ?? 'missing'}.`);
+  }
+  const layer = manifest.layers.find((l) => l.mediaType === IN_TOTO_MEDIA_TYPE);
+  if (layer === undefined) return undefined;
+  if (layer.size > MAX_STATEMENT_BYTES) {
+    throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of ${layer.size} bytes, more than evidence can be (1 MiB).`);
+  }
+  const bytes = await readAll(await openBlob(client, repository, layer.digest, layer.size));
+  if (sha256Of(bytes) !== layer.digest) throw new DigestReleaseError('DIGEST_MISMATCH', `The statement of ${where} does not hash to ${layer.digest}.`);
+  const evidence = parseEvidence(bytes, where);
+  if (evidence === undefined) return undefined;
+  if (evidence.subjectDigest !== subject) {
+    throw new DigestReleaseError(
+      'EVIDENCE_INVALID',
+      `The evidence ${where} is attached to ${subject} but its statement is about ${evidence.subjectDigest}: it does not describe this digest.`,
+    );
+  }
+  return evidence;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_STATEMENT_BYTES) {
+      await reader.cancel();
+      throw new DigestReleaseError('EVIDENCE_INVALID', 'An evidence statement is larger than evidence can be (1 MiB).');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The latest by writtenAt; ties broken by evidence digest so the choice is stable. */
+export function latest(found: readonly FoundEvidence[]): FoundEvidence | undefined {
+  return [...found].sort((a, b) => Date.parse(b.evidence.writtenAt) - Date.parse(a.evidence.writtenAt) || (a.evidence.digest < b.evidence.digest ? -1 : 1))[0];
+}

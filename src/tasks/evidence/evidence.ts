@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { AzureDevOpsClient } from '../../ado/client';
+import { resolveCredential } from '../../connection/credentials';
+import { DigestReleaseError, messageOf } from '../../errors';
+import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
+import { attachEvidence } from '../../evidence/attach';
+import { lockFacts } from '../../evidence/lock';
+import { ApprovalFacts, EvidencePredicate, RollbackFacts, ScanFacts } from '../../evidence/predicate';
+import { givenRollback, previousRelease } from '../../evidence/rollback';
+import { runFacts } from '../../evidence/run';
+import { serialiseEvidence } from '../../evidence/statement';
+import { verifyEvidence } from '../../evidence/verify';
+import { digestReference } from '../../reference/reference';
+import { RegistryClient } from '../../registry/client';
+import { secretsOf } from '../../registry/credential';
+import { platformDigests } from '../../registry/manifest';
+import { TaskContext } from '../agent';
+import { EvidenceInputs, readEvidenceInputs } from './inputs';
+import { evidenceSummary } from './summary';
+
+// DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
+// that a digest carries evidence that allows it to be released.
+
+const WRITER = { name: 'DigestEvidence', version: '1.0.0' } as const;
+
+export async function evidenceTask(context: TaskContext, now: () => Date = () => new Date()): Promise<string> {
+  const inputs = readEvidenceInputs(context);
+  const { credential, notes } = resolveCredential(inputs.image.registry, inputs.connection, context.endpoints);
+  for (const secret of secretsOf(credential)) context.setSecret(secret);
+  for (const note of notes) context.warning(note);
+  const client = new RegistryClient(inputs.image.registry, { credential, userAgent: 'digest-release DigestEvidence/1' });
+  return inputs.mode === 'verify' ? verify(context, inputs, client) : record(context, inputs, client, now);
+}
+
+async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, now: () => Date): Promise<string> {
+  const { image } = inputs;
+  const ref = digestReference(image, image.digest);
+  context.info(`Recording release evidence for ${ref}${inputs.environment ? ` in ${inputs.environment}` : ''}.`);
+  const subject = await client.getManifest(image.repository, image.digest);
+
+  const predicate: EvidencePredicate = {
+    image: {
+      registry: image.registry,
+      repository: image.repository,
+      tag: image.tag ?? null,
+      digest: subject.digest,
+      mediaType: subject.mediaType,
+      platforms: subject.manifest.kind === 'index' ? platformDigests(subject.manifest) : {},
+    },
+    environment: inputs.environment ?? null,
+    run: runFacts((name) => context.variable(name)),
+    scan: scanFacts(inputs),
+    approval: await approval(context, inputs),
+    rollback: await rollback(context, inputs, client),
+    lock: lockFacts(image.registry),
+    writtenAt: now().toISOString(),
+    writer: WRITER,
+  };
+  const evidence = serialiseEvidence(predicate);
+  const path = writeEvidence(context, inputs, evidence.bytes);
+
+  let attachedAs: string | undefined;
+  if (inputs.attach) {
+    const manifest = await attachEvidence(client, image.repository, evidence, { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength });
+    attachedAs = `${image.registry}/${image.repository}@${manifest}`;
+    context.info(`Attached the evidence to ${ref} as ${attachedAs}.`);
+  }
+  publish(context, inputs.publishArtifact, path);
+
+  context.setOutput('EVIDENCE_PATH', path);
+  context.setOutput('EVIDENCE_DIGEST', evidence.digest);
+  context.uploadSummary('DigestEvidence', evidenceSummary(predicate, { evidenceDigest: evidence.digest, path, heading: 'Release evidence', ...(attachedAs ? { attachedAs } : {}) }));
+  return `Evidence ${evidence.digest} recorded for ${ref}: scan ${predicate.scan.status}, approval ${predicate.approval.status}, lock ${predicate.lock.state}.`;
+}
+
+async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient): Promise<string> {
+  const { image } = inputs;
+  const ref = digestReference(image, image.digest);
+  context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
+  const chosen = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
+  const path = writeEvidence(context, inputs, chosen.evidence.bytes);
+  context.setOutput('EVIDENCE_PATH', path);
+  context.setOutput('EVIDENCE_DIGEST', chosen.evidence.digest);
+  const rows = [
+    ['Digest', `\`${ref}\``],
+    ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
+    ['Environment', chosen.evidence.environment ?? '(none)'],
+    ['Scan status', `**${chosen.evidence.scanStatus}**`],
+    ['Lock state', chosen.evidence.lockState],
+    ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
+  ];
+  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
+  return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}).`;
+}
+
+function scanFacts(inputs: EvidenceInputs): ScanFacts {
+  if (inputs.scanReport === undefined) return { status: inputs.scanStatus, report: null };
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(inputs.scanReport);
+  } catch (err) {
+    throw new DigestReleaseError('FILE_ACCESS', `The input scanReport has the value "${inputs.scanReport}": the file cannot be read (${messageOf(err)}). Give the path of the scanner's report, or leave it empty.`);
+  }
+  return { status: inputs.scanStatus, report: { name: basename(inputs.scanReport), sha256: createHash('sha256').update(bytes).digest('hex') } };
+}
+
+async function approval(context: TaskContext, inputs: EvidenceInputs): Promise<ApprovalFacts> {
+  if (inputs.approver.kind === 'given') return givenApprover(inputs.approver.name);
+  const facts = await approvalFromRun(context);
+  if (facts.status === 'unavailable') context.warning(`The approver is recorded as unknown: ${facts.reason ?? ''}`);
+  return facts;
+}
+
+async function approvalFromRun(context: TaskContext): Promise<ApprovalFacts> {
+  const collectionUri = context.variable('System.CollectionUri') ?? context.variable('System.TeamFoundationCollectionUri');
+  const project = context.variable('System.TeamProjectId') ?? context.variable('System.TeamProject');
+  const buildId = context.variable('Build.BuildId');
+  if (collectionUri === undefined || project === undefined || buildId === undefined || !/^\d+$/.test(buildId)) {
+    return unavailableApproval('Not running in an Azure Pipelines run (System.CollectionUri, System.TeamProjectId or Build.BuildId is missing).');
+  }
+  const token = context.endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
+  if (token === undefined) return unavailableApproval('The job has no access token (the SystemVssConnection endpoint is missing).');
+  context.setSecret(token);
+  const client = new AzureDevOpsClient({ collectionUri, project, token, userAgent: 'digest-release DigestEvidence/1' });
+  const jobId = context.variable('System.JobId');
+  const stageName = context.variable('System.StageName');
+  return approvalFromAzureDevOps(client, { buildId: Number(buildId), ...(jobId ? { jobId } : {}), ...(stageName ? { stageName } : {}) });
+}
+
+async function rollback(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient): Promise<RollbackFacts> {
+  const { image } = inputs;
+  switch (inputs.rollbackDigest.kind) {
+    case 'none':
+      return { digest: null, source: 'none', evidence: null, reason: null };
+    case 'given':
+      return givenRollback(client, image.repository, inputs.rollbackDigest.digest);
+    case 'auto': {
+      const search = await previousRelease(client, image.repository, inputs.environment!, image.digest);
+      for (const note of search.notes) context.warning(note);
+      context.info(search.facts.digest ? `Rollback target: ${search.facts.digest} (from evidence ${search.facts.evidence}).` : (search.facts.reason ?? ''));
+      return search.facts;
+    }
+  }
+}
+
+function writeEvidence(context: TaskContext, inputs: EvidenceInputs, bytes: Uint8Array): string {
+  const name = `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${inputs.environment.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}.json`;
+  const base = context.variable('Agent.TempDirectory') ?? tmpdir();
+  const path = resolve(inputs.outputPath ?? join(base, 'digest-evidence', name));
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, bytes);
+  } catch (err) {
+    throw new DigestReleaseError('FILE_ACCESS', `The input outputPath has the value "${path}": the evidence cannot be written there (${messageOf(err)}). Give a writable file path.`);
+  }
+  context.info(`Wrote the evidence to ${path}.`);
+  return path;
+}
+
+function publish(context: TaskContext, artifact: string, path: string): void {
+  const hostType = context.variable('System.HostType');
+  if (hostType?.toLowerCase() !== 'build') {
+    context.info(`Not published as artifact ${artifact}: artifacts can be published only in build (YAML) runs${hostType ? `, and this is a ${hostType} run` : ''}.`);
+    return;
+  }
+  context.uploadArtifact(artifact, artifact, path);
+}

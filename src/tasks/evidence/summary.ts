@@ -1,0 +1,61 @@
+import { EvidencePredicate } from '../../evidence/predicate';
+
+// The build summary a release manager reads: one table, the digest first.
+
+function code(value: string): string {
+  return `\`${value.replace(/`/g, "'")}\``;
+}
+
+function cell(value: string): string {
+  return value.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+export function approverText(predicate: EvidencePredicate): string {
+  const { approval } = predicate;
+  const names = approval.approvers.map((a) => (a.approvedAt ? `${a.name} (${a.approvedAt})` : a.name)).join(', ');
+  switch (approval.status) {
+    case 'approved':
+    case 'given':
+      return names || '(none)';
+    case 'notRequired':
+      return 'no approval required';
+    case 'notApproved':
+      return `not approved: ${approval.reason ?? ''}`;
+    case 'unavailable':
+      return `unknown: ${approval.reason ?? ''}`;
+  }
+}
+
+export function lockText(predicate: EvidencePredicate): string {
+  const { lock } = predicate;
+  return lock.reason ? `${lock.state} (${lock.reason})` : lock.state;
+}
+
+export function rollbackText(predicate: EvidencePredicate): string {
+  const { rollback } = predicate;
+  if (rollback.digest !== null) return `${code(rollback.digest)}${rollback.source === 'auto' ? ' (previous release to this environment)' : ''}`;
+  return rollback.reason ?? 'none';
+}
+
+export interface SummaryExtras {
+  readonly evidenceDigest: string;
+  readonly attachedAs?: string;
+  readonly path: string;
+  readonly heading: string;
+}
+
+export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExtras): string {
+  const { image, scan } = predicate;
+  const rows: [string, string][] = [
+    ['Digest', code(`${image.registry}/${image.repository}@${image.digest}`)],
+    ['Tag', image.tag === null ? '(none given)' : code(image.tag)],
+    ['Environment', predicate.environment ?? '(none)'],
+    ['Scan status', `**${scan.status}**${scan.report ? ` (report ${code(scan.report.name)}, sha256 ${scan.report.sha256.slice(0, 12)})` : ''}`],
+    ['Approver', approverText(predicate)],
+    ['Lock state', lockText(predicate)],
+    ['Rollback digest', rollbackText(predicate)],
+    ['Evidence digest', code(extras.evidenceDigest)],
+    ['Attached to the image', extras.attachedAs ? code(extras.attachedAs) : 'no'],
+  ];
+  return `### ${extras.heading}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${cell(v)} |`).join('\n')}\n`;
+}

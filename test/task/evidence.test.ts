@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { attachEvidence } from '../../src/evidence/attach';
+import { findEvidence } from '../../src/evidence/find';
+import { serialiseEvidence } from '../../src/evidence/statement';
+import { parseDigest } from '../../src/reference/digest';
+import { RegistryClient } from '../../src/registry/client';
+import { referrersTag } from '../../src/registry/referrers';
+import { AdoServer, startAdoServer } from '../support/ado-server';
+import { TestGround, pushSamples, testGround } from '../support/ground';
+import { inspectRaw, sha256Hex } from '../support/images';
+import { ROOT } from '../support/paths';
+import { TaskRun, runTask } from '../support/taskrun';
+import { samplePredicate } from '../unit/evidence/helpers';
+
+// DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
+// referrers API: evidence is found through the sha256-<hex> tag schema) and a local server that
+// answers like Azure DevOps.
+
+function succeeded(run: TaskRun): void {
+  assert.equal(run.result, 'Succeeded', `task failed: ${run.message}\n${run.stdout}\n${run.stderr}`);
+}
+
+function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
+  assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
+  assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
+  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
+}
+
+function visibleOutput(run: TaskRun): string {
+  return (run.stdout + run.stderr)
+    .split('\n')
+    .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+    .join('\n');
+}
+
+function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+function field(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
+  return current;
+}
+
+describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test server)', function () {
+  this.timeout(180_000);
+  let g: TestGround;
+  let ado: AdoServer;
+  const digests: Record<string, string> = {};
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  ajv.addFormat('uri', /^[a-z][a-z0-9+.-]*:\S+$/i);
+  const schema = (name: string): object => {
+    const doc: unknown = readJson(join(ROOT, 'schemas', name));
+    if (typeof doc !== 'object' || doc === null) throw new Error(name);
+    return doc;
+  };
+  const validatePredicate = ajv.compile(schema('evidence-predicate.schema.json'));
+  const validateStatement = ajv.compile(schema('in-toto-statement-v1.schema.json'));
+
+  before(async () => {
+    g = await testGround();
+    ado = await startAdoServer(g.certs);
+    for (const repo of ['shop/web', 'rollback/app', 'verify/app']) pushSamples(g, g.open, g.openAccess, repo);
+    for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = sha256Hex(inspectRaw(`${g.open.host}/shop/web:${tag}`, g.openAccess));
+  });
+  after(() => ado?.close());
+  beforeEach(() => {
+    ado.mode = 'normal';
+  });
+
+  const ref = (repo: string, tag: string) => `${g.open.host}/${repo}@${digests[tag]}`;
+  let runs = 0;
+  // The agent's temp folder goes with the run, so the evidence is written where the test can read it.
+  const evidence = (inputs: Record<string, string>, env: Record<string, string> = {}) =>
+    runTask('DigestEvidence', {
+      inputs: { connectionType: 'anonymous', outputPath: join(g.dir, 'evidence', `run-${++runs}.json`), ...inputs },
+      env: { ...g.taskEnv, ...ado.agentEnv(), ...env },
+      endpoints: { SystemVssConnection: { url: ado.collectionUri, scheme: 'OAuth', parameters: { AccessToken: ado.token } } },
+    });
+
+  it('records evidence: a valid in-toto statement naming the digest, the run, the scan report and the approver read from Azure DevOps', async () => {
+    const report = join(g.dir, 'trivy.json');
+    writeFileSync(report, '{"Results":[]}\n');
+    ado.requests.length = 0;
+    const run = await evidence({ image: ref('shop/web', 'multi'), environment: 'prod', scanStatus: 'passed', scanReport: report, approver: 'auto' });
+    succeeded(run);
+    const path = run.outputs.EVIDENCE_PATH!;
+    const bytes = readFileSync(path);
+    assert.equal(run.outputs.EVIDENCE_DIGEST, sha256Hex(bytes));
+    const doc = readJson(path);
+    assert.ok(validateStatement(doc), JSON.stringify(validateStatement.errors));
+    assert.ok(validatePredicate(field(doc, 'predicate')), JSON.stringify(validatePredicate.errors));
+    assert.equal(field(doc, 'subject', '0', 'digest', 'sha256'), digests.multi!.slice(7));
+    assert.equal(field(doc, 'predicate', 'image', 'mediaType'), 'application/vnd.oci.image.index.v1+json');
+    const platforms = field(doc, 'predicate', 'image', 'platforms');
+    assert.ok(typeof platforms === 'object' && platforms !== null);
+    assert.equal(Object.keys(platforms).length, 2);
+    assert.equal(field(doc, 'predicate', 'scan', 'report', 'sha256'), sha256Hex(Buffer.from('{"Results":[]}\n')).slice(7));
+    assert.equal(field(doc, 'predicate', 'run', 'id'), 4711);
+    assert.equal(field(doc, 'predicate', 'run', 'commit'), '4f3e2d1c0b9a8f7e6d5c4b3a29180716f5e4d3c2');
+    assert.equal(field(doc, 'predicate', 'approval', 'status'), 'approved');
+    assert.equal(field(doc, 'predicate', 'approval', 'approvers', '0', 'uniqueName'), 'dana@contoso.com');
+    assert.equal(field(doc, 'predicate', 'lock', 'state'), 'notApplicable');
+
+    // The approvals call was made, signed with the job's token, and the token is never shown.
+    const call = ado.requests.find((r) => r.path.endsWith('/_apis/pipelines/approvals'));
+    assert.equal(call?.query.get('$expand'), 'steps');
+    assert.equal(call?.authorization, `Bearer ${ado.token}`);
+    assert.ok(run.secrets.includes(ado.token), 'the token is handed to the agent for masking');
+    assert.ok(!visibleOutput(run).includes(ado.token), 'the token never appears in the output');
+    assert.ok(!bytes.toString('utf8').includes(ado.token), 'nor in the evidence');
+
+    const upload = run.commands.find((c) => c.command === 'artifact.upload');
+    assert.equal(upload?.properties.artifactname, 'release-evidence');
+    assert.equal(upload?.message, path);
+    assert.equal(run.summaries.length, 1);
+    for (const text of [digests.multi!, 'passed', 'Dana Reviewer', 'notApplicable']) assert.ok(run.summaries[0]!.includes(text), `summary lacks ${text}`);
+  });
+
+  it('attaches the evidence so it is found again through the tag-schema fallback (distribution has no referrers API)', async () => {
+    const run = await evidence({ image: ref('shop/web', 'oci'), environment: 'staging', scanStatus: 'warned', approver: 'Release Manager' });
+    succeeded(run);
+    const client = new RegistryClient(g.open.host);
+    const digest = parseDigest(digests.oci!);
+    assert.ok(await client.headManifest('shop/web', referrersTag(digest)), 'the sha256-<hex> index tag exists');
+    const { found, problems } = await findEvidence(client, 'shop/web', digest);
+    assert.deepEqual(problems, []);
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.evidence.digest, run.outputs.EVIDENCE_DIGEST);
+    assert.equal(found[0]!.evidence.environment, 'staging');
+    assert.deepEqual(readFileSync(run.outputs.EVIDENCE_PATH!), Buffer.from(found[0]!.evidence.bytes));
+  });
+
+  it('rollbackDigest auto takes the digest of the latest earlier release to the same environment, among several', async () => {
+    const repo = 'rollback/app';
+    succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
+    succeeded(await evidence({ image: ref(repo, 'oci'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
+    succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'staging', scanStatus: 'passed', approver: 'a' }));
+    const run = await evidence({ image: ref(repo, 'multi'), environment: 'prod', scanStatus: 'passed', approver: 'a', rollbackDigest: 'auto' });
+    succeeded(run);
+    const doc = readJson(run.outputs.EVIDENCE_PATH!);
+    assert.equal(field(doc, 'predicate', 'rollback', 'digest'), digests.oci, 'the previous prod release, not the later staging one');
+    assert.equal(field(doc, 'predicate', 'rollback', 'source'), 'auto');
+    assert.ok(run.summaries[0]!.includes(digests.oci!));
+  });
+
+  it('rollbackDigest given must be a digest of the repository', async () => {
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const run = await evidence({ image: ref('shop/web', 'oci'), rollbackDigest: missing, attach: 'false', approver: 'a' });
+    failedWith(run, 'INVALID_INPUT', 'rollbackDigest', missing);
+  });
+
+  it('verify passes for evidence that says the scan passed, and hands back the evidence', async () => {
+    const recorded = await evidence({ image: ref('verify/app', 'oci'), environment: 'prod', scanStatus: 'passed', approver: 'a' });
+    succeeded(recorded);
+    const run = await evidence({ mode: 'verify', image: ref('verify/app', 'oci'), environment: 'prod' });
+    succeeded(run);
+    assert.equal(run.outputs.EVIDENCE_DIGEST, recorded.outputs.EVIDENCE_DIGEST);
+  });
+
+  it('verify fails for a digest with no evidence', async () => {
+    const run = await evidence({ mode: 'verify', image: ref('verify/app', 'multi') });
+    failedWith(run, 'EVIDENCE_NOT_FOUND', digests.multi!);
+  });
+
+  it('verify fails when the evidence says the scan failed', async () => {
+    succeeded(await evidence({ image: ref('verify/app', 'v2s2'), environment: 'prod', scanStatus: 'failed', approver: 'a' }));
+    const run = await evidence({ mode: 'verify', image: ref('verify/app', 'v2s2'), environment: 'prod' });
+    failedWith(run, 'EVIDENCE_REJECTED', 'scanStatus failed');
+  });
+
+  it('verify fails for evidence of another environment', async () => {
+    const run = await evidence({ mode: 'verify', image: ref('verify/app', 'oci'), environment: 'staging' });
+    failedWith(run, 'EVIDENCE_NOT_FOUND', 'none for environment staging');
+  });
+
+  it('verify fails when the evidence attached to a digest is about another digest', async () => {
+    const client = new RegistryClient(g.open.host);
+    const target = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/shop/web:multi`, g.openAccess)));
+    const base = samplePredicate();
+    const other = serialiseEvidence(samplePredicate({ image: { ...base.image, registry: g.open.host, repository: 'shop/web', digest: digests.oci! } }));
+    const raw = inspectRaw(`${g.open.host}/shop/web:multi`, g.openAccess);
+    await attachEvidence(client, 'shop/web', other, { mediaType: 'application/vnd.oci.image.index.v1+json', digest: target, size: raw.length });
+    const run = await evidence({ mode: 'verify', image: ref('shop/web', 'multi'), environment: 'prod' });
+    failedWith(run, 'EVIDENCE_INVALID', `its statement is about ${digests.oci}`);
+  });
+
+  it('records the approver as unknown, with why, when Azure DevOps refuses the token', async () => {
+    ado.mode = 'forbidden';
+    const run = await evidence({ image: ref('shop/web', 'v2s2'), scanStatus: 'unknown', attach: 'false' });
+    succeeded(run);
+    const doc = readJson(run.outputs.EVIDENCE_PATH!);
+    assert.equal(field(doc, 'predicate', 'approval', 'status'), 'unavailable');
+    assert.match(String(field(doc, 'predicate', 'approval', 'reason')), /TF400813/);
+    assert.ok(run.warnings.some((w) => w.includes('approver is recorded as unknown')));
+    assert.ok(!visibleOutput(run).includes(ado.token));
+  });
+
+  it('refuses an image without a digest, naming the input, the value and the fix', async () => {
+    const run = await evidence({ image: `${g.open.host}/shop/web:oci` });
+    failedWith(run, 'INVALID_INPUT', 'image', `${g.open.host}/shop/web:oci`, 'IMAGE_REF');
+  });
+
+  it('refuses connectionType azureRM until Azure sign-in is part of the extension', async () => {
+    const run = await evidence({ image: ref('shop/web', 'oci'), connectionType: 'azureRM', azureSubscription: 'sub' });
+    failedWith(run, 'INVALID_INPUT', 'connectionType', 'azureRM');
+  });
+
+  it('refuses a scan status it does not know', async () => {
+    const run = await evidence({ image: ref('shop/web', 'oci'), scanStatus: 'ok' });
+    failedWith(run, 'INVALID_INPUT', 'scanStatus', '"ok"', 'passed, warned, failed, unknown');
+  });
+});
