@@ -25,7 +25,11 @@ export type ErrorCode =
   | 'LOCK_NOT_APPLIED' // the registry's properties did not read back as the lock or unlock asked
   | 'BLOB_UNKNOWN' // a blob a manifest names is not in the repository it should be read from
   | 'BLOB_UPLOAD' // the registry did not accept a blob upload (after retries)
-  | 'TAG_CONFLICT'; // a target tag already points at other bytes and overwriting was not asked for
+  | 'TAG_CONFLICT' // a target tag already points at other bytes and overwriting was not asked for
+  | 'ARM_ERROR' // an answer from Azure Resource Manager we cannot act on
+  | 'REGISTRY_NOT_FOUND' // no Azure Container Registry resource with the image's login server in the subscription
+  | 'IMPORT_FAILED' // ACR's importImage operation failed or did not finish
+  | 'IMPORT_NOT_VERIFIED'; // the import reported success, but the target does not hold the digest's bytes
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;
