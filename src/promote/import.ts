@@ -2,6 +2,7 @@ import { ArmClient, ArmRegistry } from '../acr/arm';
 import { ImportMode, ImportSource, describeSource, runImport } from '../acr/import';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { headBlob } from '../registry/blobs';
+import { listReferrers } from '../registry/referrers';
 import { listTags } from '../registry/tags';
 import { apiHost } from '../reference/reference';
 import { planCopy } from './plan';
@@ -47,6 +48,8 @@ export interface ImportPromoteResult extends PromoteResult {
   /** Manifests and blobs read back at the target after the import, before anything was tagged. */
   readonly verifiedManifests: number;
   readonly verifiedBlobs: number;
+  /** Referrers of the digest the target listed right after the import (what the import carried, or had already). */
+  readonly referrersAfterImport: number;
 }
 
 const sameHost = (registry: string, loginServer: string): boolean => apiHost(registry).toLowerCase() === loginServer.toLowerCase() || registry.toLowerCase() === loginServer.toLowerCase();
@@ -95,8 +98,17 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
   log.info(`Verified at the target: ${verified.manifests} manifest(s) re-hashed, ${verified.blobs} blob(s) present.`);
 
   // 5. The copy path on what is there: referrers (which import does not carry), checks, then tags.
+  const referrersAfterImport = request.includeReferrers ? (await listReferrers(request.target, request.targetRepository, request.digest)).length : 0;
   const copied = await promote(request, log);
-  return { ...copied, targetResource, importedFrom: describeSource(source), importMode, verifiedManifests: verified.manifests, verifiedBlobs: verified.blobs };
+  return {
+    ...copied,
+    targetResource,
+    importedFrom: describeSource(source),
+    importMode,
+    verifiedManifests: verified.manifests,
+    verifiedBlobs: verified.blobs,
+    referrersAfterImport,
+  };
 }
 
 async function importSource(request: ImportPromoteRequest, targetRegistries: readonly ArmRegistry[]): Promise<ImportSource> {

@@ -138,7 +138,7 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
     assert.match(run.stdout, /Verified at the target: 3 manifest\(s\) re-hashed, \d+ blob\(s\) present/);
     const summary = run.summaries.join('\n');
     assert.match(summary, /ACR import \(importImage on `\/subscriptions\/.*\/registries\/prodacr`, mode NoForce, no tags\)/);
-    assert.match(summary, /ACR import does not carry referrers; copied through the agent/);
+    assert.match(summary, /\| Referrers \| 1 \(the import carried none; the copy path then copied what the target lacked through the agent\) \|/);
     assert.match(run.message, /by ACR import, verified at the target/);
     assert.ok(arm.counts.list >= 3, 'the registry list was read page by page');
     assert.ok(!visibleOutput(run).includes(prod.secretApp.clientSecret));

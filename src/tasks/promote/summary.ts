@@ -15,7 +15,7 @@ export function promoteSummary(result: PromoteResult | ImportPromoteResult, sour
   const imported = 'targetResource' in result ? result : undefined;
   const referrers = imported
     ? extras.includeReferrers
-      ? `${result.referrers} (ACR import does not carry referrers; copied through the agent after the import)`
+      ? `${result.referrers} (${imported.referrersAfterImport === 0 ? 'the import carried none' : `the target listed ${imported.referrersAfterImport} of the digest's own after the import`}; the copy path then copied what the target lacked through the agent)`
       : '0 (includeReferrers is false; ACR import does not carry referrers)'
     : String(result.referrers);
   const rows = [
