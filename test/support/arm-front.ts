@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Server, createServer } from 'node:https';
-import { AddressInfo } from 'node:net';
 import { promote } from '../../src/promote/promote';
 import { Digest, isDigest, sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
@@ -271,7 +270,9 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the ARM front is not listening on a TCP port');
+  origin = `https://127.0.0.1:${address.port}`;
 
   return {
     url: origin,
