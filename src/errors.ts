@@ -30,7 +30,11 @@ export type ErrorCode =
   | 'EVIDENCE_NOT_FOUND' // no release evidence is attached to the digest (or none for the environment)
   | 'EVIDENCE_INVALID' // evidence that is malformed or whose subject is another digest than it is attached to
   | 'EVIDENCE_REJECTED' // evidence that exists but does not allow the release: scan not passed, manifest not locked
-  | 'LOCK_STATE_UNKNOWN'; // the lock state of a manifest must be known (verify on ACR) and cannot be read
+  | 'LOCK_STATE_UNKNOWN' // the lock state of a manifest must be known (verify on ACR) and cannot be read
+  | 'ARM_ERROR' // an answer from Azure Resource Manager we cannot act on
+  | 'REGISTRY_NOT_FOUND' // no Azure Container Registry resource with the image's login server in the subscription
+  | 'IMPORT_FAILED' // ACR's importImage operation failed or did not finish
+  | 'IMPORT_NOT_VERIFIED'; // the import reported success, but the target does not hold the digest's bytes
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

@@ -133,7 +133,8 @@ function describe(attributes: AttributePatch): string {
   return `writeEnabled=${attributes.writeEnabled}, deleteEnabled=${attributes.deleteEnabled}`;
 }
 
-export function unsupported(registry: string): DigestReleaseError {
+/** `otherwise` ends the message with what the calling task offers instead (DigestLock: failOnUnsupported). */
+export function unsupported(registry: string, otherwise = 'then set failOnUnsupported: false so this step warns instead of failing.'): DigestReleaseError {
   const hint = hasAcrHostName(registry)
     ? ' Its name is an Azure Container Registry name, but it did not answer as one (no Bearer challenge from its own /oauth2/token); check the connection type and the registry name.'
     : '';
@@ -141,6 +142,6 @@ export function unsupported(registry: string): DigestReleaseError {
     'LOCK_UNSUPPORTED',
     `The registry ${registry} is not an Azure Container Registry, and locking a tag or manifest needs ACR's writeEnabled and deleteEnabled properties.${hint} ` +
       'On other registries use what they offer instead: tag immutability on Amazon ECR (imageTagMutability IMMUTABLE), immutable tag rules in Harbor, ' +
-      'or a tag-protection rule in your registry; then set failOnUnsupported: false so this step warns instead of failing.',
+      `or a tag-protection rule in your registry; ${otherwise}`,
   );
 }

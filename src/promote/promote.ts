@@ -137,7 +137,7 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
 }
 
 /** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
-async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string): Promise<Map<string, Digest | undefined>> {
+export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string): Promise<Map<string, Digest | undefined>> {
   const current = new Map<string, Digest | undefined>();
   for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
     const head = await request.target.headManifest(request.targetRepository, tag);

@@ -68,6 +68,8 @@ export interface RunningAcrFront {
   readonly resourceManager: string;
   readonly counts: FrontCounts;
   addApp(app: EntraApp): void;
+  /** The audience and tenant of an Entra ID token this front issued and that has not expired (for the ARM front). */
+  entraTokenClaims(token: string): { readonly aud: string; readonly tid: string } | undefined;
   resetCounts(): void;
   tagAttributes(repository: string, tag: string): Attributes | undefined;
   manifestAttributes(repository: string, digest: string): Attributes | undefined;
@@ -557,6 +559,10 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     resourceManager,
     counts,
     addApp: (app) => apps.push(app),
+    entraTokenClaims: (token) => {
+      const claims = entraTokens.get(token);
+      return claims && claims.expiresAt > Date.now() ? { aud: claims.aud, tid: claims.tid } : undefined;
+    },
     resetCounts: () => {
       Object.assign(counts, { exchange: 0, acrToken: 0, entraToken: 0, openIdConfiguration: 0, oidc: 0 });
     },
@@ -574,7 +580,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
 
 /** A real registry with an ACR front before it, an app registration of each kind, and skopeo access. */
 export interface AcrGround {
-  readonly registry: { readonly host: string; stop(): void };
+  readonly registry: { readonly host: string; readonly url: string; stop(): void };
   readonly front: RunningAcrFront;
   /** skopeo through the front, signed in as the admin user. */
   readonly access: { readonly certDir: string; readonly creds: string };
@@ -586,10 +592,10 @@ export interface AcrGround {
   readonly federatedApp: { readonly clientId: string; readonly serviceConnection: string };
 }
 
-export async function startAcrGround(dir: string, certs: TestCertificates): Promise<AcrGround> {
+export async function startAcrGround(dir: string, certs: TestCertificates, options: { readonly resourceManager?: string } = {}): Promise<AcrGround> {
   const registry = await startRegistry(join(dir, 'registry-acr'), certs);
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
-  const front = await startAcrFront({ upstream: registry.url, certs, admin });
+  const front = await startAcrFront({ upstream: registry.url, certs, admin, ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}) });
   const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };
   const certDir = join(dir, 'acr-app-cert');

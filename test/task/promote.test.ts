@@ -188,8 +188,7 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
 
   const refusals: [string, Record<string, string>, string[]][] = [
     ['a target with a digest', { target: `127.0.0.1:1/prod/x@sha256:${'a'.repeat(64)}` }, ['target', 'Remove']],
-    ['mode import, not available yet', { mode: 'import' }, ['mode', 'import', 'not available in this version', 'mode: copy']],
-    ['lockAfterPromote, not available yet', { lockAfterPromote: 'true' }, ['lockAfterPromote', 'not available in this version']],
+    ['mode import into a target signed in without Azure Resource Manager', { mode: 'import' }, ['targetConnectionType', '"dockerRegistry"', 'targetConnectionType: azureRM', 'mode: copy']],
     ['an azureRM target without its service connection', { targetConnectionType: 'azureRM' }, ['targetConnectionType is azureRM', 'targetAzureSubscription is empty']],
     ['a dockerRegistry source without its service connection', { sourceConnectionType: 'dockerRegistry' }, ['sourceConnectionType is dockerRegistry', 'sourceDockerRegistryServiceConnection is empty']],
     ['a concurrency of 0', { concurrency: '0' }, ['concurrency', '"0"', '1 to 32']],

@@ -7,6 +7,7 @@ import { readConnectionInputs } from '../connection';
 // DigestPromote@1's inputs, read once into a typed record whose keys are the input names' meaning.
 
 export const PROMOTE_MODES = ['copy', 'import'] as const;
+export type PromoteMode = (typeof PROMOTE_MODES)[number];
 const TAG = /^[\w][\w.-]{0,127}$/;
 const MAX_CONCURRENCY = 32;
 
@@ -20,6 +21,9 @@ export interface PromoteInputs {
   readonly overwriteTags: boolean;
   readonly includeReferrers: boolean;
   readonly concurrency: number;
+  readonly mode: PromoteMode;
+  /** Lock the promoted manifest and the tags asked for by name, as DigestLock@1 does. */
+  readonly lockAfterPromote: boolean;
   readonly sourceConnection: ConnectionInputs;
   readonly targetConnection: ConnectionInputs;
 }
@@ -56,20 +60,10 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   }
 
   const mode = context.choiceInput('mode', PROMOTE_MODES, 'copy');
-  if (mode === 'import') {
-    throw invalid(
-      'mode',
-      'import',
-      'ACR server-side import is not available in this version of DigestPromote@1: it needs the Azure Resource Manager sign-in, which has not shipped yet. Use mode: copy, which promotes between any two registries, ACR included.',
-    );
-  }
-  if (context.booleanInput('lockAfterPromote', false)) {
-    throw invalid(
-      'lockAfterPromote',
-      'true',
-      'locking the promoted image is not available in this version of DigestPromote@1: it needs DigestLock@1 and the ACR sign-in, which have not shipped yet. Remove lockAfterPromote (or set it to false).',
-    );
-  }
+  const lockAfterPromote = context.booleanInput('lockAfterPromote', false);
+  const sourceConnection = readConnectionInputs(context, 'source');
+  const targetConnection = readConnectionInputs(context, 'target');
+  if (mode === 'import') checkImportInputs(context, targetConnection);
 
   const concurrencyText = context.input('concurrency') ?? '4';
   const concurrency = Number(concurrencyText);
@@ -86,7 +80,33 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
     overwriteTags: context.booleanInput('overwriteTags', false),
     includeReferrers: context.booleanInput('includeReferrers', true),
     concurrency,
-    sourceConnection: readConnectionInputs(context, 'source'),
-    targetConnection: readConnectionInputs(context, 'target'),
+    mode,
+    lockAfterPromote,
+    sourceConnection,
+    targetConnection,
   };
+}
+
+/**
+ * Import runs on the target ACR's Azure resource, so it needs the target's Azure Resource Manager
+ * connection. The old input azureSubscription, reserved before import shipped, is not a second
+ * way to name it: two connections for one registry would be a puzzle in a failed run.
+ */
+function checkImportInputs(context: TaskContext, target: ConnectionInputs): void {
+  if (target.connectionType !== 'azureRM') {
+    throw invalid(
+      'targetConnectionType',
+      target.connectionType,
+      'mode: import asks Azure Resource Manager to import into an Azure Container Registry, which needs the target\'s Azure Resource Manager service connection. ' +
+        'Set targetConnectionType: azureRM and targetAzureSubscription: <your ARM service connection>, or use mode: copy, which promotes into any registry.',
+    );
+  }
+  const legacy = context.input('azureSubscription');
+  if (legacy !== undefined && legacy !== target.azureSubscription) {
+    throw invalid(
+      'azureSubscription',
+      legacy,
+      `mode: import signs in to Azure Resource Manager with the target's connection (targetAzureSubscription${target.azureSubscription ? ` = "${target.azureSubscription}"` : ''}). Remove azureSubscription, or move its value to targetAzureSubscription.`,
+    );
+  }
 }

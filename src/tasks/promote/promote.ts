@@ -1,13 +1,17 @@
 import { Digest } from '../../reference/digest';
 import { digestReference, formatReference } from '../../reference/reference';
-import { formatBytes, promote } from '../../promote/promote';
+import { ImportPromoteResult, importPromotion } from '../../promote/import';
+import { PromoteRequest, PromoteResult, formatBytes, promote } from '../../promote/promote';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
+import { armScopeFor, sourceAccessFor } from './import';
 import { readPromoteInputs } from './inputs';
+import { PromotedLock, lockPromoted, requireLockableTarget } from './lock';
 import { promoteSummary } from './summary';
 
 // DigestPromote@1: copy one digest, its children and its referrers to another registry or
-// repository, re-verify it there, and only then hang tags on it.
+// repository (or have ACR import it), re-verify it there, only then hang tags on it, and lock it
+// when asked.
 
 export async function promoteTask(context: TaskContext): Promise<string> {
   const inputs = readPromoteInputs(context);
@@ -22,22 +26,47 @@ export async function promoteTask(context: TaskContext): Promise<string> {
     context.info(`allowTagSource: ${formatReference({ ...inputs.source, tag })} resolved once to ${digest}; that digest is what is promoted.`);
   }
 
-  const tags = [...(inputs.target.tag !== undefined ? [inputs.target.tag] : []), ...inputs.additionalTags];
-  const result = await promote(
-    {
-      source,
-      sourceRepository: inputs.source.repository,
-      digest,
-      target,
-      targetRepository: inputs.target.repository,
-      tags,
-      semverTags: inputs.semverTags,
-      overwriteTags: inputs.overwriteTags,
-      includeReferrers: inputs.includeReferrers,
-      concurrency: inputs.concurrency,
-    },
-    { info: (m) => context.info(m), warning: (m) => context.warning(m) },
-  );
+  const tags = [...new Set([...(inputs.target.tag !== undefined ? [inputs.target.tag] : []), ...inputs.additionalTags])];
+  const log = { info: (m: string) => context.info(m), warning: (m: string) => context.warning(m) };
+  if (inputs.lockAfterPromote) await requireLockableTarget(target, inputs.target.repository, tags[0] ?? digest);
+
+  const request: PromoteRequest = {
+    source,
+    sourceRepository: inputs.source.repository,
+    digest,
+    target,
+    targetRepository: inputs.target.repository,
+    tags,
+    semverTags: inputs.semverTags,
+    overwriteTags: inputs.overwriteTags,
+    includeReferrers: inputs.includeReferrers,
+    concurrency: inputs.concurrency,
+  };
+  let result: PromoteResult | ImportPromoteResult;
+  if (inputs.mode === 'import') {
+    const targetScope = armScopeFor(context, inputs.targetConnection);
+    const sourceScopes = inputs.sourceConnection.connectionType === 'azureRM' ? [armScopeFor(context, inputs.sourceConnection)] : [];
+    result = await importPromotion(
+      {
+        ...request,
+        targetScope,
+        sourceScopes,
+        sourceAccess: sourceAccessFor(context, inputs.source.registry, inputs.sourceConnection),
+        targetInput: 'target',
+      },
+      log,
+    );
+  } else {
+    result = await promote(request, log);
+  }
+
+  let lock: PromotedLock | undefined;
+  if (inputs.lockAfterPromote) {
+    lock = await lockPromoted(target, inputs.target, result.digest, tags);
+    context.info(
+      `Locked (writeEnabled=false, deleteEnabled=false, read back): the manifest ${result.digest}${lock.tags.length > 0 ? ` and the tag(s) ${lock.tags.join(', ')}` : ''}.`,
+    );
+  }
 
   const ref = digestReference(inputs.target, result.digest);
   const sourceRef = digestReference(inputs.source, digest);
@@ -53,6 +82,7 @@ export async function promoteTask(context: TaskContext): Promise<string> {
   context.setOutput('IMAGE_REF', ref);
   context.setOutput('PROMOTED_BLOBS', String(result.blobsUploaded + result.blobsMounted));
   context.setOutput('PROMOTED_BYTES', String(result.bytesUploaded));
-  context.uploadSummary('DigestPromote', promoteSummary(result, sourceRef, ref));
-  return `Promoted ${sourceRef} to ${ref}.`;
+  context.uploadSummary('DigestPromote', promoteSummary(result, sourceRef, ref, { includeReferrers: inputs.includeReferrers, ...(lock ? { lock } : {}) }));
+  const how = 'targetResource' in result ? ' by ACR import, verified at the target' : '';
+  return `Promoted ${sourceRef} to ${ref}${how}${lock ? '; locked' : ''}.`;
 }
