@@ -24,13 +24,25 @@ export interface AzureRmConnection {
   readonly authorityHost: string | undefined;
   /** True for an authority that is not a known Azure cloud: no instance discovery at the public cloud. */
   readonly disableInstanceDiscovery: boolean;
-  /** `<Resource Manager URL>/.default`. */
-  readonly scope: string;
+  /** The cloud's Resource Manager URL (origin), for Resource Manager calls such as importImage. */
+  readonly resourceManagerUrl: string;
+  /** `<Resource Manager URL>/.default`: tokens for Resource Manager calls only. */
+  readonly resourceManagerScope: string;
+  /**
+   * The audience of the tokens sent to a registry's /oauth2/exchange. In the public cloud this is
+   * ACR's own audience, so a token a registry (or something posing as one) receives cannot manage
+   * Azure resources, and registries that refuse Resource Manager tokens (the
+   * azureADAuthenticationAsArmPolicy) still accept it. Other clouds use their Resource Manager
+   * audience, which every registry accepts unless that policy is set.
+   */
+  readonly registryScope: string;
   /** Workload identity federation: the pipeline's token that asks Azure DevOps for the OIDC token. */
   readonly systemAccessToken?: string;
 }
 
 const PUBLIC_RESOURCE_MANAGER = 'https://management.azure.com/';
+/** Entra ID's audience for Azure Container Registry in the public cloud. */
+const ACR_AUDIENCE_SCOPE = 'https://containerregistry.azure.net/.default';
 /** Authorities that instance discovery knows; anything else (Azure Stack, a private front) skips it. */
 const KNOWN_AUTHORITY_HOSTS = new Set([
   'login.microsoftonline.com',
@@ -95,14 +107,16 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
     disableInstanceDiscovery = !KNOWN_AUTHORITY_HOSTS.has(host);
   }
   const resourceManager = dataUrl(endpoints, id, 'resourceManagerUrl') ?? endpoints.url(id) ?? PUBLIC_RESOURCE_MANAGER;
-  let scope: string;
+  let resourceManagerUrl: string;
   try {
-    scope = `${new URL(resourceManager).origin}/.default`;
+    resourceManagerUrl = new URL(resourceManager).origin;
   } catch {
     throw credentialsError(where, `has the Resource Manager URL "${resourceManager}", which is not a URL. Edit the service connection's environment.`);
   }
 
-  const base = { id, inputName, scheme, tenantId, clientId, authorityHost, disableInstanceDiscovery, scope };
+  const resourceManagerScope = `${resourceManagerUrl}/.default`;
+  const registryScope = resourceManagerUrl === new URL(PUBLIC_RESOURCE_MANAGER).origin ? ACR_AUDIENCE_SCOPE : resourceManagerScope;
+  const base = { id, inputName, scheme, tenantId, clientId, authorityHost, disableInstanceDiscovery, resourceManagerUrl, resourceManagerScope, registryScope };
   switch (scheme) {
     case 'servicePrincipalSecret': {
       const clientSecret = param('serviceprincipalkey');
@@ -133,8 +147,8 @@ function dataUrl(endpoints: EndpointReader, id: string, key: string): string | u
   return nonEmpty(endpoints.dataParameter(id, key));
 }
 
-/** The Entra ID tokens of a connection, for the ACR exchange. */
-export function entraTokenSource(connection: AzureRmConnection): EntraTokenSource {
+/** The Entra ID tokens of a connection for one audience: `registryScope` or `resourceManagerScope`. */
+export function entraTokenSource(connection: AzureRmConnection, scope: string): EntraTokenSource {
   let credential: Promise<TokenCredential> | undefined;
   // The agent masks single lines only: a certificate's PEM is masked line by line (its base64 body).
   const pemLines = (connection.certificate ?? '').split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('-----'));
@@ -147,7 +161,7 @@ export function entraTokenSource(connection: AzureRmConnection): EntraTokenSourc
       credential ??= makeCredential(connection);
       let token;
       try {
-        token = await (await credential).getToken(connection.scope);
+        token = await (await credential).getToken(scope);
       } catch (err) {
         throw signInFailed(connection, err, secrets);
       }

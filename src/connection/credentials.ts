@@ -98,7 +98,7 @@ function acrExchangeFor(connection: ReturnType<typeof readAzureRmConnection>, se
   const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
   let exchange = exchanges.get(key);
   if (!exchange) {
-    exchange = new AcrTokenExchange(entraTokenSource(connection), undefined, setSecret);
+    exchange = new AcrTokenExchange(entraTokenSource(connection, connection.registryScope), undefined, setSecret);
     exchanges.set(key, exchange);
   }
   return exchange;

@@ -34,7 +34,15 @@ export interface AcrFrontOptions {
   readonly admin: { readonly username: string; readonly password: string };
   /** The Resource Manager audience the exchange accepts Entra ID tokens for. */
   readonly resourceManager?: string;
+  /**
+   * False plays a registry with azureADAuthenticationAsArmPolicy disabled: the exchange then takes
+   * only tokens for ACR's own audience, as ACR does.
+   */
+  readonly acceptResourceManagerTokens?: boolean;
 }
+
+/** The audience of Entra ID tokens issued for Azure Container Registry itself. */
+export const ACR_AUDIENCE = 'https://containerregistry.azure.net';
 
 export interface FrontCounts {
   /** POST /oauth2/exchange */
@@ -391,7 +399,8 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   const exchange = (res: ServerResponse, form: URLSearchParams): void => {
     counts.exchange++;
     const aad = entraTokens.get(form.get('access_token') ?? '');
-    if (form.get('grant_type') !== 'access_token' || form.get('service') !== host || !aad || aad.expiresAt < Date.now() || aad.aud !== resourceManager) {
+    const audiences = [ACR_AUDIENCE, ...(options.acceptResourceManagerTokens === false ? [] : [resourceManager])];
+    if (form.get('grant_type') !== 'access_token' || form.get('service') !== host || !aad || aad.expiresAt < Date.now() || !audiences.includes(aad.aud)) {
       send(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.' }] });
       return;
     }
@@ -592,10 +601,20 @@ export interface AcrGround {
   readonly federatedApp: { readonly clientId: string; readonly serviceConnection: string };
 }
 
-export async function startAcrGround(dir: string, certs: TestCertificates, options: { readonly resourceManager?: string } = {}): Promise<AcrGround> {
+export async function startAcrGround(
+  dir: string,
+  certs: TestCertificates,
+  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean } = {},
+): Promise<AcrGround> {
   const registry = await startRegistry(join(dir, 'registry-acr'), certs);
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
-  const front = await startAcrFront({ upstream: registry.url, certs, admin, ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}) });
+  const front = await startAcrFront({
+    upstream: registry.url,
+    certs,
+    admin,
+    ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}),
+    ...(options.acceptResourceManagerTokens === undefined ? {} : { acceptResourceManagerTokens: options.acceptResourceManagerTokens }),
+  });
   const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };
   const certDir = join(dir, 'acr-app-cert');

@@ -64,6 +64,23 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     assert.equal(acr.front.counts.acrToken, 2, 'one /oauth2/token per client and scope');
   });
 
+  it('asks Entra ID for ACR-audience tokens in the public cloud, so a registry that refuses Resource Manager tokens signs in', async () => {
+    const strict = await startAcrGround(join(g.dir, 'acr-audience'), g.certs, { acceptResourceManagerTokens: false });
+    try {
+      const strictImage = `${strict.front.host}/team/api:1.0`;
+      await pushAsync(g.layout, 'amd64', strictImage, strict.access);
+      const endpoints = endpointReader({ arm: secretConnection(strict) });
+      const ref = parseReference(strictImage);
+      const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
+      const result = await captureDigest({ image: ref, connection: { connectionType: 'azureRM', azureSubscription: 'arm' } }, new RegistryClient(ref.registry, { credential }));
+      assert.equal(result.digest, sha256Hex(await inspectRawAsync(strictImage, strict.access)));
+      assert.equal(strict.front.counts.exchange, 1);
+    } finally {
+      await strict.front.close();
+      strict.registry.stop();
+    }
+  });
+
   it('fails on a wrong client secret, naming the service connection and not the secret', async () => {
     const wrong = 'Wr0ng~secret.value';
     const endpoints = endpointReader({ arm: secretConnection(acr, { serviceprincipalkey: wrong }) });

@@ -24,12 +24,10 @@ export function armScopeFor(context: TaskContext, connection: ConnectionInputs):
         'mode: import finds the target registry among the container registries of the connection\'s subscription: use a connection scoped to the subscription that holds the target ACR.',
     );
   }
-  const tokens = entraTokenSource(arm);
+  const tokens = entraTokenSource(arm, arm.resourceManagerScope);
   for (const secret of tokens.secrets()) context.setSecret(secret);
-  // The connection's scope is its cloud's Resource Manager URL + "/.default" (connection/azurerm.ts).
-  const resourceManagerUrl = arm.scope.replace(/\/\.default$/, '');
   return {
-    arm: new ArmClient({ resourceManagerUrl, tokens, onSecret: (value) => context.setSecret(value) }),
+    arm: new ArmClient({ resourceManagerUrl: arm.resourceManagerUrl, tokens, onSecret: (value) => context.setSecret(value) }),
     subscriptionId,
     inputName: names.azureSubscription,
   };
