@@ -95,6 +95,15 @@ describe('task: DigestPin@1', function () {
     assert.deepEqual(snapshot(work), before);
   });
 
+  it('a file that is not YAML with {{ }} only in a comment fails the batch as invalid, not as a template, and leaves every file untouched', async () => {
+    writeFileSync(join(work, 'commented.yaml'), '# image set by {{ .Values.image }} in the chart\nimage:\n  repository: myacr.azurecr.io/team/web\n  tag: [1.4.2\n');
+    const before = snapshot(work);
+    const result = await run({ files: `${DEPLOYED}\ncommented.yaml`, images: RELEASE });
+    assert.equal(result.result, 'Failed', result.message);
+    assert.match(result.message, /^commented\.yaml:\d+ is not valid YAML: .*No file was changed\. \[YAML_PARSE\]$/s);
+    assert.deepEqual(snapshot(work), before);
+  });
+
   it('an images line that matches nothing fails (the typo guard) and changes nothing, unless told otherwise', async () => {
     const before = snapshot(work);
     const typo = `myacr.azurecr.io/team/wbe@${digestOf('web')}`;

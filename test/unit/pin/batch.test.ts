@@ -14,6 +14,13 @@ describe('pin: a batch of files', () => {
     );
   });
 
+  it('fails on a file that is not YAML even when a comment in it has {{ }}, planning nothing', () => {
+    assert.throws(
+      () => planBatch([fixture('values.yaml'), source('broken.yaml', 'image:\n  repository: app  # see {{ .Values.x }}\n  tag: [\n')], options([WEB_IMAGE])),
+      (err: unknown) => isDigestReleaseError(err, 'YAML_PARSE') && /^broken\.yaml:\d+ is not valid YAML: .*No file was changed\.$/s.test(err.message),
+    );
+  });
+
   it('names every invalid file, not only the first', () => {
     assert.throws(() => planBatch([source('a.yaml', 'a: [\n'), source('b.yaml', 'b: 1\nb: 2\n')], options([WEB_IMAGE])), /a\.yaml:\d+ .*\n.*b\.yaml:2 is not valid YAML: Map keys must be unique/s);
   });
