@@ -15,13 +15,18 @@ export interface Finding {
   readonly file: string;
   readonly line: number;
   readonly message: string;
+  /** The image's problem; none for a file-wide finding (a Helm template). */
+  readonly kind?: ProblemKind;
 }
 
 export interface BatchPlan {
   readonly files: readonly FilePlan[];
   /** images lines that matched no image in any file. */
   readonly unmatched: readonly PinTarget[];
-  /** What fails the task: disallowed images always; in check mode also unpinned and not understood ones. */
+  /**
+   * What fails the task: disallowed images always; in pin mode also targeted images that cannot be
+   * written in place; in check mode also unpinned and not understood ones.
+   */
   readonly errors: readonly Finding[];
   readonly warnings: readonly Finding[];
   /** Image references that name the digest of an images line (pin mode) or any digest (check mode). */
@@ -30,8 +35,8 @@ export interface BatchPlan {
 }
 
 const FAILS: Record<Mode, ReadonlySet<ProblemKind>> = {
-  pin: new Set<ProblemKind>(['disallowed']),
-  check: new Set<ProblemKind>(['unpinned', 'disallowed', 'other-digest', 'not-understood']),
+  pin: new Set<ProblemKind>(['disallowed', 'not-written']),
+  check: new Set<ProblemKind>(['unpinned', 'disallowed', 'other-digest', 'not-understood', 'not-written']),
 };
 
 export function planBatch(sources: readonly SourceFile[], options: PinOptions): BatchPlan {
@@ -68,7 +73,7 @@ export function planBatch(sources: readonly SourceFile[], options: PinOptions): 
       if (image.target !== undefined) matched.add(image.target);
       if (image.pinned && (options.mode === 'check' || image.target !== undefined)) pinnedCount++;
       for (const problem of image.problems) {
-        const finding = { file: file.display, line: image.line, message: `${image.context}: ${problem.message}` };
+        const finding = { file: file.display, line: image.line, message: `${image.context}: ${problem.message}`, kind: problem.kind };
         (FAILS[options.mode].has(problem.kind) ? errors : warnings).push(finding);
       }
     }

@@ -23,7 +23,8 @@ export interface PinOptions {
   readonly helmKey: HelmDigestKey;
 }
 
-export type ProblemKind = 'unpinned' | 'disallowed' | 'other-digest' | 'not-understood';
+/** not-written: an image an images line targets that cannot be rewritten in place (pin mode). */
+export type ProblemKind = 'unpinned' | 'disallowed' | 'other-digest' | 'not-understood' | 'not-written';
 
 export interface Problem {
   readonly kind: ProblemKind;
@@ -92,6 +93,27 @@ function notUnderstood(line: number, context: string, value: string, why: string
   return { line, context, before: value, after: value, pinned: false, changed: false, problems: [{ kind: 'not-understood', message: why }] };
 }
 
+/**
+ * An image an images line targets that cannot be rewritten in place. It keeps its target (the
+ * line did match an image) and carries a problem that fails pin mode: deploying it would deploy
+ * the tag.
+ */
+function notWritten(line: number, context: string, before: string, current: ImageReference, target: PinTarget, options: PinOptions, why: string): ImageRecord {
+  const disallowed = problemsAfter(current, target, options, before).filter((problem) => problem.kind === 'disallowed');
+  return {
+    line,
+    context,
+    before,
+    after: before,
+    target,
+    pinned: current.digest === target.digest,
+    changed: false,
+    problems: [{ kind: 'not-written', message: `${before} cannot be pinned in place: ${why}` }, ...disallowed],
+  };
+}
+
+const SHARED_ANCHOR = 'an anchor shared with another image that is pinned to another digest';
+
 function tryParse(value: string): ImageReference | string {
   try {
     return parseReference(value, 'image');
@@ -138,8 +160,12 @@ function planReference(site: ReferenceSite, line: number, text: string, options:
     const tag = options.keepTag ? target.reference.tag ?? ref.tag : undefined;
     const wanted = `${name}${tag === undefined ? '' : `:${tag}`}@${target.digest}`;
     const set = setScalar(draft, text, site.node, wanted);
-    if (set === 'conflict') return notUnderstood(line, site.context, value, 'the value is an anchor shared with another image that is pinned differently');
-    if (!set) return notUnderstood(line, site.context, value, 'it is a block scalar (| or >); write the image on one line to have it pinned');
+    if (set === 'conflict') {
+      return notWritten(line, site.context, value, ref, target, options, `its value is ${SHARED_ANCHOR}. Give this image its own value instead of the alias to have it pinned.`);
+    }
+    if (!set) {
+      return notWritten(line, site.context, value, ref, target, options, `it is a block scalar (| or >), which DigestPin does not rewrite. Write the image as a plain scalar on one line (${value.trim()}) to have it pinned.`);
+    }
     after = wanted;
   }
   const afterRef = after === value ? ref : parseReference(after, 'image');
@@ -165,6 +191,10 @@ function scalarText(node: Scalar | undefined): string | undefined {
   return value === '' ? undefined : value;
 }
 
+/**
+ * Plans the keys of an image map (the digest, and names for a rename). Undefined when planned;
+ * else why one of them cannot be written, with nothing of this map planned.
+ */
 function planMapDigest(
   draft: Draft,
   text: string,
@@ -173,20 +203,31 @@ function planMapDigest(
   digestNode: Scalar | undefined,
   digest: string,
   sets: ReadonlyArray<{ key: string; node: Scalar | undefined; value: string }>,
-): boolean {
+): string | undefined {
+  const editsBefore = draft.edits.length;
+  const plannedHere: Scalar[] = [];
+  const fail = (why: string): string => {
+    draft.edits.length = editsBefore;
+    for (const node of plannedHere) draft.planned.delete(node);
+    return why;
+  };
   const missing: Array<[string, string]> = [];
   for (const { key, node, value } of [...sets, { key: digestKey, node: digestNode, value: digest }]) {
     if (node === undefined) {
       missing.push([key, value]);
       continue;
     }
-    if (setScalar(draft, text, node, value) !== true) return false;
+    const known = draft.planned.has(node);
+    const set = setScalar(draft, text, node, value);
+    if (set === 'conflict') return fail(`its ${key} is ${SHARED_ANCHOR}. Give this image its own ${key} value instead of the alias to have it pinned.`);
+    if (!set) return fail(`its ${key} is a block scalar (| or >), which DigestPin does not rewrite. Write ${key} as a plain scalar on one line to have it pinned.`);
+    if (!known && draft.planned.has(node)) plannedHere.push(node);
   }
-  if (missing.length === 0) return true;
+  if (missing.length === 0) return undefined;
   const edit = appendPairs(text, map, missing);
-  if (edit === undefined) return false;
+  if (edit === undefined) return fail(`DigestPin cannot add ${missing.map(([key]) => key).join(' and ')} to this map. Add ${missing.map(([key]) => `${key}: ""`).join(' and ')} to it to have it pinned.`);
   draft.edits.push(edit);
-  return true;
+  return undefined;
 }
 
 function planHelm(site: HelmSite, line: number, text: string, options: PinOptions, draft: Draft): ImageRecord {
@@ -219,9 +260,8 @@ function planHelm(site: HelmSite, line: number, text: string, options: PinOption
         afterName = target.rename;
       }
     }
-    if (!planMapDigest(draft, text, site.map, key, site.digest, target.digest, sets)) {
-      return notUnderstood(line, site.context, before, `its ${key} or repository cannot be written in place (a block scalar or an anchor shared with another image)`);
-    }
+    const why = planMapDigest(draft, text, site.map, key, site.digest, target.digest, sets);
+    if (why !== undefined) return notWritten(line, site.context, before, current !== undefined && isDigest(current) ? parseReference(`${name}@${current}`, 'image') : ref, target, options, why);
     afterDigest = target.digest;
   }
   const after = show(afterName, afterDigest);
@@ -260,9 +300,8 @@ function planKustomize(site: KustomizeSite, line: number, text: string, options:
       sets.push({ key: 'newName', node: site.newName, value: target.rename });
       afterName = target.rename;
     }
-    if (!planMapDigest(draft, text, site.map, 'digest', site.digest, target.digest, sets)) {
-      return notUnderstood(line, site.context, before, 'its digest or newName cannot be written in place (a block scalar or an anchor shared with another image)');
-    }
+    const why = planMapDigest(draft, text, site.map, 'digest', site.digest, target.digest, sets);
+    if (why !== undefined) return notWritten(line, site.context, before, current === undefined ? effective : parseReference(`${effectiveText}@${current}`, 'image'), target, options, why);
     afterDigest = target.digest;
   }
   const after = show(afterName, afterDigest);

@@ -3,8 +3,9 @@ import { DigestReleaseError } from '../errors';
 import { ParsedDocument } from './yamlnodes';
 
 // One file read as YAML: every document in it, with line numbers for messages. A file holding Go
-// template actions (`{{ }}`) outside string values is a Helm template, which DigestPin does not
-// evaluate: it is reported and never rewritten.
+// template actions (`{{ }}`) outside string values and comments is a Helm template, which
+// DigestPin does not evaluate: it is reported and never rewritten. A file that does not parse and
+// has no such action is invalid YAML, never a template: `{{` in a comment does not excuse it.
 
 export interface YamlFile {
   readonly kind: 'yaml';
@@ -43,8 +44,8 @@ export function parseYamlFile(display: string, text: string): YamlFile | Templat
 
 /** Offset of the first `{{` that is neither inside a string value nor in a comment. */
 function templateActionOutsideStrings(text: string, docs: readonly ParsedDocument[], parsed: boolean): number | undefined {
+  if (!parsed) return templateActionInUnparsed(text);
   const first = text.indexOf('{{');
-  if (!parsed) return first;
   const ranges: Array<[number, number]> = [];
   for (const doc of docs) {
     visit(doc, {
@@ -67,4 +68,59 @@ function templateActionOutsideStrings(text: string, docs: readonly ParsedDocumen
     if (!comment) return at;
   }
   return undefined;
+}
+
+/**
+ * For a file that did not parse, so has no nodes to tell strings from the rest: offset of the first
+ * `{{ ... }}` outside comments and quoted strings, found line by line, or undefined.
+ */
+function templateActionInUnparsed(text: string): number | undefined {
+  const masked = text
+    .split('\n')
+    .map(maskCommentsAndQuotes)
+    .join('\n');
+  const action = /\{\{[\s\S]*?\}\}/.exec(masked);
+  return action?.index;
+}
+
+/**
+ * One line with its comment and the insides of its quoted strings blanked out (same length). A
+ * quote opens a string only where a YAML scalar can start (line start, after a space, `[`, `{` or
+ * `,`), so the apostrophe in `it's` does not; `#` starts a comment at line start or after a space.
+ */
+function maskCommentsAndQuotes(line: string): string {
+  let out = '';
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === '"') {
+      if (c === '\\') {
+        out += '  ';
+        i++;
+      } else if (c === '"') {
+        out += c;
+        quote = undefined;
+      } else {
+        out += ' ';
+      }
+      continue;
+    }
+    if (quote === "'") {
+      if (c === "'" && line[i + 1] === "'") {
+        out += '  ';
+        i++;
+      } else if (c === "'") {
+        out += c;
+        quote = undefined;
+      } else {
+        out += ' ';
+      }
+      continue;
+    }
+    const startsScalar = i === 0 || /[ \t[{,]/.test(line[i - 1]!);
+    if (c === '#' && (i === 0 || /[ \t]/.test(line[i - 1]!))) return out + ' '.repeat(line.length - i);
+    if ((c === '"' || c === "'") && startsScalar) quote = c;
+    out += c;
+  }
+  return out.slice(0, line.length);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ROOT } from '../support/paths';
@@ -95,6 +95,15 @@ describe('task: DigestPin@1', function () {
     assert.deepEqual(snapshot(work), before);
   });
 
+  it('a file that is not YAML with {{ }} only in a comment fails the batch as invalid, not as a template, and leaves every file untouched', async () => {
+    writeFileSync(join(work, 'commented.yaml'), '# image set by {{ .Values.image }} in the chart\nimage:\n  repository: myacr.azurecr.io/team/web\n  tag: [1.4.2\n');
+    const before = snapshot(work);
+    const result = await run({ files: `${DEPLOYED}\ncommented.yaml`, images: RELEASE });
+    assert.equal(result.result, 'Failed', result.message);
+    assert.match(result.message, /^commented\.yaml:\d+ is not valid YAML: .*No file was changed\. \[YAML_PARSE\]$/s);
+    assert.deepEqual(snapshot(work), before);
+  });
+
   it('an images line that matches nothing fails (the typo guard) and changes nothing, unless told otherwise', async () => {
     const before = snapshot(work);
     const typo = `myacr.azurecr.io/team/wbe@${digestOf('web')}`;
@@ -107,6 +116,27 @@ describe('task: DigestPin@1', function () {
     assert.equal(relaxed.result, 'Succeeded', relaxed.message);
     assert.ok(relaxed.warnings.some((w) => w.includes(typo)));
     assert.equal(relaxed.outputs.FILES_CHANGED, '1');
+  });
+
+  it('pin mode fails on a targeted image it cannot write in place (a block scalar), naming file and line, and writes nothing', async () => {
+    writeFileSync(join(work, 'folded.yaml'), 'services:\n  web:\n    image: >-\n      myacr.azurecr.io/team/web:1.4.2\n');
+    const before = snapshot(work);
+    const cannot = /folded\.yaml:3: service web: myacr\.azurecr\.io\/team\/web:1\.4\.2 cannot be pinned in place: it is a block scalar .*Write the image as a plain scalar on one line/;
+    const runs: Array<Record<string, string>> = [
+      { files: 'folded.yaml', images: WEB },
+      { files: 'folded.yaml', images: WEB, requireAllImagesMatched: 'false' },
+      { files: 'folded.yaml\ncompose.yaml', images: WEB },
+    ];
+    for (const inputs of runs) {
+      const result = await run(inputs);
+      assert.equal(result.result, 'Failed', `${JSON.stringify(inputs)}: ${result.message}`);
+      assert.match(result.message, cannot);
+      assert.match(result.message, /no file was changed.*\[PIN_CHECK_FAILED\]$/s);
+      assert.doesNotMatch(result.message, /match no image/);
+      assert.ok(result.commands.some((c) => c.properties.sourcepath === 'folded.yaml' && c.properties.linenumber === '3'), 'the error points at file and line');
+      assert.equal(result.outputs.FILES_CHANGED, '0');
+      assert.deepEqual(snapshot(work), before);
+    }
   });
 
   it('pin mode refuses images from registries that are not allowed, writing nothing', async () => {

@@ -85,7 +85,14 @@ export async function pinTask(context: TaskContext): Promise<string> {
       if (mode === 'check') {
         throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
       }
-      throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
+      if (plan.errors.every((finding) => finding.kind === 'disallowed')) {
+        throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
+      }
+      // An image the images input targets that stays as it is would deploy its tag: refuse the batch.
+      throw new DigestReleaseError(
+        'PIN_CHECK_FAILED',
+        `${plan.errors.length} images cannot be pinned or are not allowed; no file was changed:\n${listed(plan.errors)}\nRewrite these images as the messages say (or take them from an allowed registry) and run again.`,
+      );
     }
     if (plan.unmatched.length > 0) {
       if (inputs.requireAllImagesMatched) throw unmatchedError(plan, mode);

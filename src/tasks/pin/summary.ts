@@ -13,7 +13,9 @@ function findingRows(findings: readonly Finding[]): string {
 
 export function pinSummary(plan: BatchPlan, mode: Mode): string {
   let markdown = '';
-  if (mode === 'pin') {
+  if (mode === 'pin' && plan.errors.length > 0) {
+    markdown += `### Nothing was pinned\n\n${plan.errors.length} problems stop the pinning; no file was changed.\n\n| Where | Problem |\n|---|---|\n${findingRows(plan.errors)}\n`;
+  } else if (mode === 'pin') {
     const pinned = plan.files.flatMap((file) => file.images.filter((image) => image.target !== undefined).map((image) => ({ file, image })));
     markdown += `### Images pinned to digests\n\n${plan.pinnedCount} image references name their release digest; ${plan.changedFiles.length} of ${plan.files.length} files changed.\n`;
     if (pinned.length > 0) {

@@ -14,6 +14,13 @@ describe('pin: a batch of files', () => {
     );
   });
 
+  it('fails on a file that is not YAML even when a comment in it has {{ }}, planning nothing', () => {
+    assert.throws(
+      () => planBatch([fixture('values.yaml'), source('broken.yaml', 'image:\n  repository: app  # see {{ .Values.x }}\n  tag: [\n')], options([WEB_IMAGE])),
+      (err: unknown) => isDigestReleaseError(err, 'YAML_PARSE') && /^broken\.yaml:\d+ is not valid YAML: .*No file was changed\.$/s.test(err.message),
+    );
+  });
+
   it('names every invalid file, not only the first', () => {
     assert.throws(() => planBatch([source('a.yaml', 'a: [\n'), source('b.yaml', 'b: 1\nb: 2\n')], options([WEB_IMAGE])), /a\.yaml:\d+ .*\n.*b\.yaml:2 is not valid YAML: Map keys must be unique/s);
   });
@@ -55,6 +62,31 @@ describe('pin: a batch of files', () => {
     assert.deepEqual(plan.warnings.map(formatFinding), ['compose.yaml:16: service db: postgres:16 is not pinned to a digest']);
     const strict = planBatch([fixture('compose.yaml')], options([WEB_IMAGE], { allowed: ['myacr.azurecr.io'] }));
     assert.equal(strict.errors.length, 1);
+  });
+
+  it('in pin mode fails on a targeted image it cannot write in place, keeping its images line matched', () => {
+    const WORKER = digestOf('worker');
+    const blockCompose = 'services:\n  a:\n    image: >-\n      app:1\n  b:\n    image: app:1\n';
+    const sharedDigest = 'web:\n  image:\n    repository: app\n    tag: "1"\n    digest: &d ""\nworker:\n  image:\n    repository: worker\n    tag: "1"\n    digest: *d\n';
+    const blockKustomize = 'images:\n- name: api\n  digest: >-\n    sha256:' + '0'.repeat(64) + '\n';
+    const plan = planBatch(
+      [source('compose.yaml', blockCompose), source('values.yaml', sharedDigest), source('kustomization.yaml', blockKustomize)],
+      options([`app@${WEB}`, `worker@${WORKER}`, `api@${digestOf('api')}`]),
+    );
+    assert.deepEqual(plan.unmatched, [], 'an image that cannot be written still matches its images line');
+    assert.deepEqual(plan.errors.map(formatFinding), [
+      'compose.yaml:3: service a: app:1 cannot be pinned in place: it is a block scalar (| or >), which DigestPin does not rewrite. Write the image as a plain scalar on one line (app:1) to have it pinned.',
+      `values.yaml:8: worker.image: worker:1 cannot be pinned in place: its digest is an anchor shared with another image that is pinned to another digest. Give this image its own digest value instead of the alias to have it pinned.`,
+      `kustomization.yaml:2: kustomization images api: api@sha256:${'0'.repeat(64)} cannot be pinned in place: its digest is a block scalar (| or >), which DigestPin does not rewrite. Write digest as a plain scalar on one line to have it pinned.`,
+    ]);
+    assert.deepEqual(plan.warnings, []);
+    assert.equal(plan.pinnedCount, 2, 'app in service b and the web image are pinned; worker and api are not');
+  });
+
+  it('in pin mode only warns about images it does not understand that no images line targets', () => {
+    const plan = planBatch([source('compose.yaml', 'services:\n  a:\n    image: >-\n      other:1\n  b:\n    image: app:1\n')], options([`app@${WEB}`]));
+    assert.deepEqual(plan.errors, []);
+    assert.deepEqual(plan.warnings.map(formatFinding), ['compose.yaml:3: service a: other:1 is not pinned to a digest']);
   });
 
   it('reports images lines that matched nothing (the typo guard)', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isDigestReleaseError } from '../../../src/errors';
 import { planBatch } from '../../../src/pin/batch';
 import { planFile } from '../../../src/pin/plan';
 import { changedLines, digestOf, fixture, options, source } from './helpers';
@@ -137,6 +138,29 @@ describe('pin: rewriting real-world files', () => {
     const plan = planFile('values.yaml', 'values.yaml', text, options([`app@${WEB}`]));
     assert.equal(plan.templateLine, undefined);
     assert.match(plan.updated, new RegExp(`digest: ${WEB}\n$`));
+  });
+
+  it('takes a file that does not parse for a template only when {{ }} is outside comments and strings', () => {
+    const broken: Array<[string, number]> = [
+      ['# see {{ x }}\na: [\n', 3],
+      ['kind: Pod\nspec:\n  containers:\n  - image: app:1  # from {{ .Values.image }}\n    name: [\n', 6],
+      ['a: "{{ x }}"\nb: [\n', 3],
+    ];
+    for (const [text, line] of broken) {
+      assert.throws(
+        () => planFile('broken.yaml', 'broken.yaml', text, options([`app@${WEB}`])),
+        (err: unknown) => isDigestReleaseError(err, 'YAML_PARSE') && err.message.startsWith(`broken.yaml:${line} is not valid YAML: `),
+        JSON.stringify(text),
+      );
+    }
+    const templates: Array<[string, number]> = [
+      ['a: 1\n{{- if .Values.x }}\nb: 2\n{{- end }}\n', 2],
+      ['# {{ not this one }}\nmetadata:\n  labels:\n{{ include "labels" . | indent 4 }}\n', 4],
+      ["note: 'it''s {{ quoted }}' # and {{ commented }}\nb: [\n{{ .Values.b }}\n", 3],
+    ];
+    for (const [text, line] of templates) {
+      assert.equal(planFile('t.yaml', 't.yaml', text, options([`app@${WEB}`])).templateLine, line, JSON.stringify(text));
+    }
   });
 
   it('reports a block scalar image as not understood instead of reflowing it', () => {
