@@ -120,6 +120,11 @@ function splitRegistry(name: string, input: string, what: string): { registry: s
   return { registry, path: name.slice(slash + 1) };
 }
 
+/** A tag as the distribution grammar allows it: 1 to 128 of letters, digits, `_`, `.`, `-`, not starting with `.` or `-`. */
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
 /** `registry/repository`, the name a digest lives under. */
 export function repositoryName(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;

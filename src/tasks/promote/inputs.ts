@@ -1,6 +1,6 @@
 import { ConnectionInputs } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
-import { ImageReference, parseReference } from '../../reference/reference';
+import { ImageReference, isValidTag, parseReference } from '../../reference/reference';
 import { TaskContext } from '../agent';
 import { readConnectionInputs } from '../connection';
 
@@ -8,7 +8,6 @@ import { readConnectionInputs } from '../connection';
 
 export const PROMOTE_MODES = ['copy', 'import'] as const;
 export type PromoteMode = (typeof PROMOTE_MODES)[number];
-const TAG = /^[\w][\w.-]{0,127}$/;
 const MAX_CONCURRENCY = 32;
 
 export interface PromoteInputs {
@@ -53,7 +52,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   for (const line of (context.input('additionalTags') ?? '').split(/\r?\n|,/)) {
     const tag = line.trim();
     if (tag === '' || tag.startsWith('#')) continue;
-    if (!TAG.test(tag)) {
+    if (!isValidTag(tag)) {
       throw invalid('additionalTags', tag, 'a tag has 1 to 128 letters, digits, "_", "." and "-", and does not start with "." or "-". Write one tag a line.');
     }
     additionalTags.push(tag);
