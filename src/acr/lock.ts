@@ -1,7 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, formatReference } from '../reference/reference';
-import { RegistryClient } from '../registry/client';
+import { RegistryClient, pullScope } from '../registry/client';
 import { hasAcrHostName, isAcrChallenge } from './detect';
 import {
   AttributePatch,
@@ -75,7 +75,12 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
     );
   }
 
-  // 2. Only ACR has these locks.
+  // 2. Only ACR has these locks. ACR is known by its challenge; a read that needed no sign-in (a
+  // cache in front, say) showed none, so ask the API root, which ACR always guards.
+  if (client.challenge === undefined) {
+    const probe = await client.request({ method: 'GET', path: '/v2/', scope: pullScope(repository) });
+    await probe.body?.cancel();
+  }
   if (!isAcrChallenge(image.registry, client.challenge)) return { digest, supported: false, locked: false, unchanged: true };
 
   const want = desiredAttributes(request);
