@@ -3,7 +3,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AzureDevOpsClient } from '../../ado/client';
-import { resolveCredential } from '../../connection/credentials';
 import { DigestReleaseError, messageOf } from '../../errors';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
@@ -15,9 +14,9 @@ import { serialiseEvidence } from '../../evidence/statement';
 import { verifyEvidence } from '../../evidence/verify';
 import { digestReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
-import { secretsOf } from '../../registry/credential';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
+import { registryClientFor } from '../connection';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
 import { evidenceSummary } from './summary';
 
@@ -28,10 +27,7 @@ const WRITER = { name: 'DigestEvidence', version: '1.0.0' } as const;
 
 export async function evidenceTask(context: TaskContext, now: () => Date = () => new Date()): Promise<string> {
   const inputs = readEvidenceInputs(context);
-  const { credential, notes } = resolveCredential(inputs.image.registry, inputs.connection, context.endpoints);
-  for (const secret of secretsOf(credential)) context.setSecret(secret);
-  for (const note of notes) context.warning(note);
-  const client = new RegistryClient(inputs.image.registry, { credential, userAgent: 'digest-release DigestEvidence/1' });
+  const client = registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestEvidence/1');
   return inputs.mode === 'verify' ? verify(context, inputs, client) : record(context, inputs, client, now);
 }
 
