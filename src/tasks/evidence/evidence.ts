@@ -6,8 +6,8 @@ import { AzureDevOpsClient } from '../../ado/client';
 import { DigestReleaseError, messageOf } from '../../errors';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
-import { lockFacts } from '../../evidence/lock';
-import { ApprovalFacts, EvidencePredicate, RollbackFacts, ScanFacts } from '../../evidence/predicate';
+import { readLockFacts } from '../../evidence/lock';
+import { ApprovalFacts, EvidencePredicate, LockFacts, RollbackFacts, ScanFacts } from '../../evidence/predicate';
 import { givenRollback, previousRelease } from '../../evidence/rollback';
 import { runFacts } from '../../evidence/run';
 import { serialiseEvidence } from '../../evidence/statement';
@@ -18,7 +18,7 @@ import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
-import { evidenceSummary } from './summary';
+import { evidenceSummary, lockText } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
 // that a digest carries evidence that allows it to be released.
@@ -51,7 +51,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
     scan: scanFacts(inputs),
     approval: await approval(context, inputs),
     rollback: await rollback(context, inputs, client),
-    lock: lockFacts(image.registry),
+    lock: await lockState(context, client, inputs),
     writtenAt: now().toISOString(),
     writer: WRITER,
   };
@@ -76,7 +76,7 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
-  const chosen = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
+  const { chosen, lock } = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
   const path = writeEvidence(context, inputs, chosen.evidence.bytes);
   context.setOutput('EVIDENCE_PATH', path);
   context.setOutput('EVIDENCE_DIGEST', chosen.evidence.digest);
@@ -85,11 +85,21 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
     ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
     ['Environment', chosen.evidence.environment ?? '(none)'],
     ['Scan status', `**${chosen.evidence.scanStatus}**`],
-    ['Lock state', chosen.evidence.lockState],
+    ['Lock state now', lockText(lock)],
+    ['Lock state when recorded', chosen.evidence.lockState],
     ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
   ];
   context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
-  return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}).`;
+  const locked = lock.state === 'locked' ? ', manifest locked' : '';
+  return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}${locked}).`;
+}
+
+/** The manifest's lock state, read live; a state that cannot be read is recorded as such and warned about. */
+async function lockState(context: TaskContext, client: RegistryClient, inputs: EvidenceInputs): Promise<LockFacts> {
+  const lock = await readLockFacts(client, inputs.image.repository, inputs.image.digest);
+  if (lock.state === 'unknown') context.warning(`The lock state is recorded as unknown: ${lock.reason ?? ''}`);
+  else context.info(`Lock state: ${lockText(lock)}.`);
+  return lock;
 }
 
 function scanFacts(inputs: EvidenceInputs): ScanFacts {
