@@ -2,6 +2,7 @@ import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
+import { nextLink } from './link';
 import { Descriptor, parseManifest } from './manifest';
 import { writeManifest } from './manifests';
 import { OCI_INDEX } from './mediatypes';
@@ -45,7 +46,7 @@ export async function listReferrers(client: RegistryClient, repository: string, 
     const index = parseManifest(new Uint8Array(await response.arrayBuffer()), OCI_INDEX, where);
     if (index.kind !== 'index') throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the request for ${where} with something other than an index.`);
     found.push(...index.manifests);
-    path = nextPage(response.headers.get('link'));
+    path = nextLink(response.headers.get('link'), path);
   }
   return filtered ? found : found.filter((d) => d.artifactType === filter.artifactType);
 }
@@ -61,16 +62,6 @@ async function fromTagSchema(client: RegistryClient, repository: string, digest:
     throw err;
   }
   return filter.artifactType === undefined ? [...manifests] : manifests.filter((d) => d.artifactType === filter.artifactType);
-}
-
-/** The target of a `Link: <url>; rel="next"` header. */
-function nextPage(link: string | null): string | undefined {
-  if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (match) return match[1];
-  }
-  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
+import { nextLink } from './link';
 
 // The tags of a repository, following `Link` pagination. A repository that does not exist has none.
 
@@ -28,13 +29,7 @@ export async function listTags(client: RegistryClient, repository: string): Prom
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the tag list of ${repository} with something that is not a list.`);
     }
     for (const tag of list ?? []) if (typeof tag === 'string') tags.push(tag);
-    path = nextLink(response.headers.get('link'));
+    path = nextLink(response.headers.get('link'), path);
   }
   return tags;
-}
-
-function nextLink(link: string | null): string | undefined {
-  if (!link) return undefined;
-  const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
-  return match?.[1];
 }

@@ -1,4 +1,5 @@
 import { X509Certificate, createPublicKey, constants as cryptoConstants, randomBytes, randomUUID, verify } from 'node:crypto';
+import { createHash } from 'node:crypto'; // the referrers API block at the end of this file
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -82,6 +83,8 @@ export interface RunningAcrFront {
   tagAttributes(repository: string, tag: string): Attributes | undefined;
   manifestAttributes(repository: string, digest: string): Attributes | undefined;
   close(): Promise<void>;
+  /** What the referrers API was asked (see referrersApi at the end of this file). */
+  readonly referrerCounts: ReferrerCounts;
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -223,7 +226,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   const upstream = async (method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> =>
     fetch(`${options.upstream}${path}`, { method, headers, redirect: 'manual', ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}) });
 
-  const relay = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
+  const relay: Relay = async (req, res, body, after) => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === 'string' && !['host', 'authorization', 'connection', 'transfer-encoding'].includes(name)) headers[name] = value;
@@ -236,6 +239,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
       if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name)) outHeaders[name] = value;
     });
     outHeaders['content-length'] = method === 'HEAD' ? (answer.headers.get('content-length') ?? '0') : String(out.length);
+    if (after) Object.assign(outHeaders, await after(answer));
     res.writeHead(answer.status, outHeaders);
     res.end(method === 'HEAD' ? undefined : out);
   };
@@ -497,6 +501,8 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     });
   };
 
+  const referrers = referrersApi({ upstream, send, repositoryExists });
+
   // --- /v2: pass through, signed and enforced ---
 
   const registryApi = async (req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): Promise<void> => {
@@ -525,6 +531,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
         }
       }
     }
+    if (await referrers.answer(req, res, { repository, kind: match[2]!, rest: match[3]! }, body, relay)) return;
     return relay(req, res, body);
   };
 
@@ -584,6 +591,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
       return state ? { ...state.attributes } : undefined;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
+    referrerCounts: referrers.counts,
   };
 }
 
@@ -638,5 +646,186 @@ export async function startAcrGround(
     secretApp,
     certificateApp,
     federatedApp,
+  };
+}
+
+// ===== The OCI referrers API, as ACR serves it (DigestEvidence, issue 8) =====================
+//
+// ACR answers GET /v2/<repo>/referrers/<digest> with an OCI index of the manifests whose subject is
+// <digest>, each described with its artifactType and annotations; ?artifactType= filters, and the
+// answer then says OCI-Filters-Applied: artifactType. A manifest PUT that has a subject is answered
+// with OCI-Subject: <digest>, so clients do not keep the tag-schema fallback themselves.
+//
+// Where the index lives: the front keeps no image data, and the registry behind it (distribution)
+// has no referrers API. So the front keeps ACR's index in that registry, in the one format
+// distribution has for it, the sha256-<hex> tag-schema index, which the front (not the client)
+// writes when a manifest with a subject is PUT through it. Every answer is derived from the registry
+// behind: each manifest the index lists is read back, must hash to its digest and name the subject,
+// and is described from its own bytes; one deleted since is left out. A manifest with a subject
+// pushed straight to the registry behind, with a client-kept tag index, is found the same way, as
+// ACR finds every manifest with a subject. The sha256-<hex> tags are this front's storage and not
+// something ACR shows, so the tag list through the front leaves them out.
+
+export interface ReferrerCounts {
+  /** GET /v2/<repo>/referrers/<digest> answered. */
+  lists: number;
+  /** Manifest PUTs with a subject, indexed and answered with OCI-Subject. */
+  subjectPuts: number;
+  /** PUTs of a sha256-<hex> tag through the front: a client keeping the tag-schema fallback itself. */
+  tagSchemaPuts: number;
+}
+
+type Relay = (req: IncomingMessage, res: ServerResponse, body: Buffer, after?: (answer: Response) => Promise<Record<string, string>>) => Promise<void>;
+
+interface ReferrersDeps {
+  upstream(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response>;
+  send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
+  repositoryExists(repository: string): Promise<boolean>;
+}
+
+interface ReferrerDescriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly artifactType?: string;
+  readonly annotations?: Record<string, string>;
+}
+
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const TAG_SCHEMA = /^sha256-[a-f0-9]{64}$/;
+
+function jsonRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : undefined;
+}
+
+function parseJsonRecord(bytes: Buffer): Record<string, unknown> | undefined {
+  try {
+    return jsonRecord(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+function subjectDigest(doc: Record<string, unknown>): string | undefined {
+  const digest = jsonRecord(doc.subject)?.digest;
+  return typeof digest === 'string' && DIGEST.test(digest) ? digest : undefined;
+}
+
+/** The descriptor the referrers API gives a manifest, from its own bytes (image-spec: artifactType, else an image's config media type). */
+function describeReferrer(doc: Record<string, unknown>, size: number, digest: string, contentType: string): ReferrerDescriptor {
+  const configType = jsonRecord(doc.config)?.mediaType;
+  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : typeof configType === 'string' ? configType : undefined;
+  const annotations = jsonRecord(doc.annotations);
+  const strings = annotations ? Object.fromEntries(Object.entries(annotations).filter((entry): entry is [string, string] => typeof entry[1] === 'string')) : undefined;
+  return {
+    mediaType: typeof doc.mediaType === 'string' ? doc.mediaType : contentType.split(';')[0]!.trim(),
+    digest,
+    size,
+    ...(artifactType !== undefined ? { artifactType } : {}),
+    ...(strings ? { annotations: strings } : {}),
+  };
+}
+
+function referrersApi(deps: ReferrersDeps): {
+  readonly counts: ReferrerCounts;
+  answer(req: IncomingMessage, res: ServerResponse, target: { repository: string; kind: string; rest: string }, body: Buffer, relay: Relay): Promise<boolean>;
+} {
+  const counts: ReferrerCounts = { lists: 0, subjectPuts: 0, tagSchemaPuts: 0 };
+  const chains = new Map<string, Promise<unknown>>();
+  /** One index update at a time per subject: each is a read, a change and a write. */
+  const serial = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const next = (chains.get(key) ?? Promise.resolve()).then(work, work);
+    chains.set(key, next.catch(() => undefined));
+    return next;
+  };
+  const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const indexTag = (subject: string): string => subject.replace(':', '-');
+
+  const readManifest = async (repository: string, reference: string): Promise<{ bytes: Buffer; contentType: string } | undefined> => {
+    const answer = await deps.upstream('GET', `/v2/${repository}/manifests/${reference}`, { Accept: `${MANIFEST_ACCEPT}, ${OCI_INDEX_MEDIA_TYPE}` });
+    const bytes = Buffer.from(await answer.arrayBuffer());
+    if (answer.status === 404) return undefined;
+    if (answer.status !== 200) throw new Error(`the registry behind the front answered ${answer.status} for ${repository}:${reference}`);
+    return { bytes, contentType: answer.headers.get('content-type') ?? '' };
+  };
+
+  const referrersOf = async (repository: string, subject: string): Promise<ReferrerDescriptor[]> => {
+    const index = await readManifest(repository, indexTag(subject));
+    const listed = index ? parseJsonRecord(index.bytes)?.manifests : undefined;
+    const found: ReferrerDescriptor[] = [];
+    for (const entry of Array.isArray(listed) ? listed : []) {
+      const digest = jsonRecord(entry)?.digest;
+      if (typeof digest !== 'string' || !DIGEST.test(digest) || found.some((d) => d.digest === digest)) continue;
+      const manifest = await readManifest(repository, digest);
+      if (!manifest) continue; // deleted since it was indexed
+      if (sha256(manifest.bytes) !== digest) throw new Error(`the registry behind the front served ${repository}@${digest} with bytes that hash to ${sha256(manifest.bytes)}`);
+      const doc = parseJsonRecord(manifest.bytes);
+      if (!doc || subjectDigest(doc) !== subject) continue;
+      found.push(describeReferrer(doc, manifest.bytes.length, digest, manifest.contentType));
+    }
+    return found;
+  };
+
+  const addToIndex = (repository: string, subject: string, descriptor: ReferrerDescriptor): Promise<void> =>
+    serial(`${repository}\n${subject}`, async () => {
+      const tag = indexTag(subject);
+      const current = await readManifest(repository, tag);
+      const listed = current ? parseJsonRecord(current.bytes)?.manifests : undefined;
+      const manifests = (Array.isArray(listed) ? listed : []).filter((entry) => jsonRecord(entry)?.digest !== descriptor.digest);
+      const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [...manifests, descriptor] }));
+      const answer = await deps.upstream('PUT', `/v2/${repository}/manifests/${tag}`, { 'Content-Type': OCI_INDEX_MEDIA_TYPE }, bytes);
+      await answer.body?.cancel();
+      if (answer.status !== 201) throw new Error(`the registry behind the front refused the referrers index ${repository}:${tag} (${answer.status})`);
+    });
+
+  const list = async (res: ServerResponse, repository: string, subject: string, query: URLSearchParams): Promise<void> => {
+    counts.lists++;
+    if (!DIGEST.test(subject)) return deps.send(res, 400, { errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }] });
+    if (!(await deps.repositoryExists(repository))) return deps.send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+    const all = await referrersOf(repository, subject);
+    const filter = query.get('artifactType');
+    const manifests = filter === null ? all : all.filter((d) => d.artifactType === filter);
+    deps.send(res, 200, { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests }, { 'Content-Type': OCI_INDEX_MEDIA_TYPE, ...(filter !== null ? { 'OCI-Filters-Applied': 'artifactType' } : {}) });
+  };
+
+  const tagList = async (res: ServerResponse, repository: string, search: string): Promise<void> => {
+    const answer = await deps.upstream('GET', `/v2/${repository}/tags/list${search}`, {});
+    const text = Buffer.from(await answer.arrayBuffer());
+    const doc = parseJsonRecord(text);
+    const link = answer.headers.get('link');
+    const headers: Record<string, string> = link ? { Link: link } : {};
+    if (answer.status !== 200 || !doc) return deps.send(res, answer.status, doc ?? text.toString('utf8'), headers);
+    const tags = Array.isArray(doc.tags) ? doc.tags.filter((tag) => typeof tag !== 'string' || !TAG_SCHEMA.test(tag)) : doc.tags;
+    deps.send(res, 200, { ...doc, tags }, headers);
+  };
+
+  return {
+    counts,
+    /** True when the request was the referrers API's to answer (and is answered). */
+    answer: async (req, res, target, body, relay) => {
+      const method = req.method ?? 'GET';
+      const url = new URL(req.url ?? '/', 'https://front.invalid');
+      if (target.kind === 'referrers' && method === 'GET') {
+        await list(res, target.repository, decodeURIComponent(target.rest), url.searchParams);
+        return true;
+      }
+      if (target.kind === 'tags' && target.rest === 'list' && method === 'GET') {
+        await tagList(res, target.repository, url.search);
+        return true;
+      }
+      if (target.kind !== 'manifests' || method !== 'PUT') return false;
+      if (TAG_SCHEMA.test(decodeURIComponent(target.rest))) counts.tagSchemaPuts++;
+      const doc = parseJsonRecord(body);
+      const subject = doc ? subjectDigest(doc) : undefined;
+      if (!doc || subject === undefined) return false;
+      await relay(req, res, body, async (answer): Promise<Record<string, string>> => {
+        if (answer.status !== 201) return {};
+        const digest = answer.headers.get('docker-content-digest') ?? sha256(body);
+        await addToIndex(target.repository, subject, describeReferrer(doc, body.length, digest, req.headers['content-type'] ?? ''));
+        counts.subjectPuts++;
+        return { 'OCI-Subject': subject };
+      });
+      return true;
+    },
   };
 }

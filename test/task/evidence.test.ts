@@ -205,11 +205,6 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     failedWith(run, 'INVALID_INPUT', 'image', `${g.open.host}/shop/web:oci`, 'IMAGE_REF');
   });
 
-  it('refuses connectionType azureRM until Azure sign-in is part of the extension', async () => {
-    const run = await evidence({ image: ref('shop/web', 'oci'), connectionType: 'azureRM', azureSubscription: 'sub' });
-    failedWith(run, 'INVALID_INPUT', 'connectionType', 'azureRM');
-  });
-
   it('refuses a scan status it does not know', async () => {
     const run = await evidence({ image: ref('shop/web', 'oci'), scanStatus: 'ok' });
     failedWith(run, 'INVALID_INPUT', 'scanStatus', '"ok"', 'passed, warned, failed, unknown');

@@ -3,23 +3,22 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AzureDevOpsClient } from '../../ado/client';
-import { resolveCredential } from '../../connection/credentials';
 import { DigestReleaseError, messageOf } from '../../errors';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
-import { lockFacts } from '../../evidence/lock';
-import { ApprovalFacts, EvidencePredicate, RollbackFacts, ScanFacts } from '../../evidence/predicate';
+import { readLockFacts } from '../../evidence/lock';
+import { ApprovalFacts, EvidencePredicate, LockFacts, RollbackFacts, ScanFacts } from '../../evidence/predicate';
 import { givenRollback, previousRelease } from '../../evidence/rollback';
 import { runFacts } from '../../evidence/run';
 import { serialiseEvidence } from '../../evidence/statement';
 import { verifyEvidence } from '../../evidence/verify';
 import { digestReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
-import { secretsOf } from '../../registry/credential';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
+import { registryClientFor } from '../connection';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
-import { evidenceSummary } from './summary';
+import { evidenceSummary, lockText } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
 // that a digest carries evidence that allows it to be released.
@@ -28,10 +27,7 @@ const WRITER = { name: 'DigestEvidence', version: '1.0.0' } as const;
 
 export async function evidenceTask(context: TaskContext, now: () => Date = () => new Date()): Promise<string> {
   const inputs = readEvidenceInputs(context);
-  const { credential, notes } = resolveCredential(inputs.image.registry, inputs.connection, context.endpoints);
-  for (const secret of secretsOf(credential)) context.setSecret(secret);
-  for (const note of notes) context.warning(note);
-  const client = new RegistryClient(inputs.image.registry, { credential, userAgent: 'digest-release DigestEvidence/1' });
+  const client = registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestEvidence/1');
   return inputs.mode === 'verify' ? verify(context, inputs, client) : record(context, inputs, client, now);
 }
 
@@ -55,7 +51,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
     scan: scanFacts(inputs),
     approval: await approval(context, inputs),
     rollback: await rollback(context, inputs, client),
-    lock: lockFacts(image.registry),
+    lock: await lockState(context, client, inputs),
     writtenAt: now().toISOString(),
     writer: WRITER,
   };
@@ -80,7 +76,7 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
-  const chosen = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
+  const { chosen, lock } = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
   const path = writeEvidence(context, inputs, chosen.evidence.bytes);
   context.setOutput('EVIDENCE_PATH', path);
   context.setOutput('EVIDENCE_DIGEST', chosen.evidence.digest);
@@ -89,11 +85,21 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
     ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
     ['Environment', chosen.evidence.environment ?? '(none)'],
     ['Scan status', `**${chosen.evidence.scanStatus}**`],
-    ['Lock state', chosen.evidence.lockState],
+    ['Lock state now', lockText(lock)],
+    ['Lock state when recorded', chosen.evidence.lockState],
     ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
   ];
   context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
-  return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}).`;
+  const locked = lock.state === 'locked' ? ', manifest locked' : '';
+  return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}${locked}).`;
+}
+
+/** The manifest's lock state, read live; a state that cannot be read is recorded as such and warned about. */
+async function lockState(context: TaskContext, client: RegistryClient, inputs: EvidenceInputs): Promise<LockFacts> {
+  const lock = await readLockFacts(client, inputs.image.repository, inputs.image.digest);
+  if (lock.state === 'unknown') context.warning(`The lock state is recorded as unknown: ${lock.reason ?? ''}`);
+  else context.info(`Lock state: ${lockText(lock)}.`);
+  return lock;
 }
 
 function scanFacts(inputs: EvidenceInputs): ScanFacts {

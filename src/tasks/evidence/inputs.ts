@@ -1,9 +1,10 @@
-import { CONNECTION_TYPES, ConnectionInputs, ConnectionType } from '../../connection/credentials';
+import { ConnectionInputs } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
 import { SCAN_STATUSES, ScanStatus } from '../../evidence/predicate';
 import { Digest, parseDigest } from '../../reference/digest';
 import { ImageReference, parseReference } from '../../reference/reference';
 import { TaskContext } from '../agent';
+import { readConnectionInputs } from '../connection';
 
 // DigestEvidence@1 inputs, read once into a typed record whose keys are the input names.
 
@@ -25,16 +26,9 @@ export interface EvidenceInputs {
 
 export const DEFAULT_ARTIFACT = 'release-evidence';
 const MODES = ['record', 'verify'] as const;
-// azureRM is offered in task.json because the templates pass it; it works once the Azure
-// Resource Manager sign-in is among the connection types the connection layer resolves.
-const OFFERED_CONNECTION_TYPES = [...new Set<string>([...CONNECTION_TYPES, 'azureRM'])];
 
 function invalid(name: string, value: string, fix: string): DigestReleaseError {
   return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
-}
-
-function isConnectionType(value: string): value is ConnectionType {
-  return (CONNECTION_TYPES as readonly string[]).includes(value);
 }
 
 export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
@@ -78,16 +72,6 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   const publishArtifact = context.input('publishArtifact') ?? DEFAULT_ARTIFACT;
   if (/[\\/:*?"<>|]/.test(publishArtifact)) throw invalid('publishArtifact', publishArtifact, 'an artifact name may not hold \\ / : * ? " < > |.');
 
-  const connectionText = context.choiceInput('connectionType', OFFERED_CONNECTION_TYPES, 'auto');
-  if (!isConnectionType(connectionText)) {
-    throw invalid(
-      'connectionType',
-      connectionText,
-      'signing in with an Azure Resource Manager connection is not available in this version of DigestEvidence. ' +
-        'Use connectionType dockerRegistry with a Docker Registry service connection for the registry, or auto after a Docker@2 login.',
-    );
-  }
-  const dockerRegistryServiceConnection = context.input('dockerRegistryServiceConnection');
   const outputPath = context.input('outputPath');
   return {
     mode,
@@ -100,7 +84,7 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
     ...(outputPath !== undefined ? { outputPath } : {}),
     publishArtifact,
     attach: context.booleanInput('attach', true),
-    connection: { connectionType: connectionText, ...(dockerRegistryServiceConnection ? { dockerRegistryServiceConnection } : {}) },
+    connection: readConnectionInputs(context),
   };
 }
 

@@ -1,4 +1,4 @@
-import { EvidencePredicate } from '../../evidence/predicate';
+import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
 
 // The build summary a release manager reads: one table, the digest first.
 
@@ -26,8 +26,8 @@ export function approverText(predicate: EvidencePredicate): string {
   }
 }
 
-export function lockText(predicate: EvidencePredicate): string {
-  const { lock } = predicate;
+export function lockText(lock: LockFacts): string {
+  if (lock.writeEnabled !== null && lock.deleteEnabled !== null) return `${lock.state} (writeEnabled=${lock.writeEnabled}, deleteEnabled=${lock.deleteEnabled})`;
   return lock.reason ? `${lock.state} (${lock.reason})` : lock.state;
 }
 
@@ -52,7 +52,7 @@ export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExt
     ['Environment', predicate.environment ?? '(none)'],
     ['Scan status', `**${scan.status}**${scan.report ? ` (report ${code(scan.report.name)}, sha256 ${scan.report.sha256.slice(0, 12)})` : ''}`],
     ['Approver', approverText(predicate)],
-    ['Lock state', lockText(predicate)],
+    ['Lock state', lockText(predicate.lock)],
     ['Rollback digest', rollbackText(predicate)],
     ['Evidence digest', code(extras.evidenceDigest)],
     ['Attached to the image', extras.attachedAs ? code(extras.attachedAs) : 'no'],
