@@ -98,6 +98,17 @@ async function main(): Promise<void> {
       const again = await runTask('DigestPromote', { inputs: { source: ref, target, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, env });
       show('DigestPromote@1 again (nothing to move)', again);
       if (promote.result !== 'Succeeded' || again.outputs.PROMOTED_BYTES !== '0') process.exitCode = 1;
+
+      // Release evidence for the production digest, attached to it in the registry, then checked.
+      const prodRef = promote.outputs.IMAGE_REF!;
+      const evidence = await runTask('DigestEvidence', {
+        inputs: { image: prodRef, environment: 'production', scanStatus: 'passed', approver: 'release-manager@example.com', connectionType: 'anonymous' },
+        env,
+      });
+      show('DigestEvidence@1  image: $(promote.IMAGE_REF)  environment: production', evidence);
+      const verify = await runTask('DigestEvidence', { inputs: { image: prodRef, environment: 'production', mode: 'verify', connectionType: 'anonymous' }, env });
+      show('DigestEvidence@1  mode: verify (before a release or a rollback)', verify);
+      if (evidence.result !== 'Succeeded' || verify.result !== 'Succeeded') process.exitCode = 1;
     }
 
     // 4. Someone pushes other bytes under the released tag: the next capture notices.
