@@ -61,7 +61,7 @@ export class HttpResponse {
     message.on('error', () => undefined);
     const empty = method === 'HEAD' || NO_BODY_STATUS.has(this.status);
     if (empty) message.resume();
-    this.body = empty ? null : { cancel: () => Promise.resolve(this.cancel()) };
+    this.body = empty ? null : { cancel: () => this.cancel() };
   }
 
   /** The body as a Node stream; read once. */
@@ -95,16 +95,22 @@ export class HttpResponse {
     this.taken = true;
   }
 
-  private cancel(): void {
+  private async cancel(): Promise<void> {
     if (this.taken) return;
     this.taken = true;
     const message = this.message;
     if (message.destroyed) return;
-    // What has come in, or a small rest, is read and dropped, so the connection is released for
-    // the next request; a large rest (a blob) is cut.
+    // What has come in, or a small rest, is read and dropped, so the connection is back in the
+    // pool before the next request asks for one; a large rest (a blob) is cut.
     const length = Number(message.headers['content-length']);
-    if (message.complete || (Number.isFinite(length) && length <= DRAIN_LIMIT)) message.resume();
-    else message.destroy();
+    if (!message.complete && !(Number.isFinite(length) && length <= DRAIN_LIMIT)) {
+      message.destroy();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      message.once('close', resolve);
+      message.resume();
+    });
   }
 }
 
