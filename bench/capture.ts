@@ -9,7 +9,9 @@ import { runTask, taskEntry } from '../test/support/taskrun';
 import { ratio, timeCommand } from './stats';
 
 // DigestCapture against its peers in one run: `skopeo inspect --raw` for the same image (what a
-// script would call), and a bare `node -e 0` (the floor of any Node task). Also counts the HTTP
+// script would call), and a bare `node -e 0` (the floor of any Node task); as a breakdown, a Node
+// process that only GETs the manifest over https (the floor of any Node task that asks a
+// registry) and one that only loads the task library. Also counts the HTTP
 // requests one capture sends, at a proxy in front of the registry, and the size of the .vsix.
 
 const RUNS = 15;
@@ -32,6 +34,9 @@ export async function main(): Promise<void> {
     const node = timeCommand(process.execPath, ['-e', '0'], env, RUNS);
     const skopeo = timeCommand('skopeo', ['inspect', '--raw', '--cert-dir', certs.certDir, `docker://${open.host}/bench/app:1.0`], env, RUNS);
     const capture = timeCommand(process.execPath, [taskEntry('DigestCapture')], taskEnv, RUNS);
+    const get = `require('https').get('${open.url}/v2/bench/app/manifests/1.0', (r) => r.resume())`;
+    const https = timeCommand(process.execPath, ['-e', get], env, RUNS);
+    const taskLib = timeCommand(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('azure-pipelines-task-lib/task'))})`], env, RUNS);
 
     console.log('DigestCapture (packaged task, anonymous, one image manifest), median of %d runs:', RUNS);
     console.log(`  node -e 0            ${node.toFixed(1)} ms`);
@@ -39,6 +44,9 @@ export async function main(): Promise<void> {
     console.log(`  DigestCapture        ${capture.toFixed(1)} ms`);
     console.log(`  capture / node floor ${ratio(capture, node)}   (goal: at most 2.00x)`);
     console.log(`  capture / skopeo     ${ratio(capture, skopeo)}`);
+    console.log('  breakdown (each a fresh process):');
+    console.log(`    node + one https GET of the manifest   ${https.toFixed(1)} ms (${ratio(https, node)} of the floor)`);
+    console.log(`    node + loading azure-pipelines-task-lib (from node_modules) ${taskLib.toFixed(1)} ms (${ratio(taskLib, node)} of the floor)`);
 
     for (const [label, registry, inputs, endpoints] of [
       ['anonymous', open, { connectionType: 'anonymous' }, {}],

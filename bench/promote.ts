@@ -11,8 +11,9 @@ import { median, ratio } from './stats';
 // DigestPromote against skopeo copy in one run: an image of about 200 MB in five layers of random
 // (incompressible) data, made with umoci, pushed to one local registry and promoted to another,
 // by the packaged task and by `skopeo copy`, each into a fresh repository, rounds alternating who
-// goes first. Also the task's peak memory (max RSS of the child, from /usr/bin/time) and a
-// re-promotion's time and blob bytes. Printed, never asserted.
+// goes first. Also the task's peak memory (max RSS of the child, from /usr/bin/time), the CPU time
+// of both (on a shared machine the steadier number), and a re-promotion's time and blob bytes.
+// Printed, never asserted.
 
 const LAYERS = 5;
 const LAYER_BYTES = 40 * 1024 * 1024;
@@ -37,6 +38,7 @@ function makeImage(dir: string): OciLayout {
 interface TaskRunResult {
   readonly ms: number;
   readonly maxRssKiB: number;
+  readonly cpuMs: number;
   readonly outputs: Record<string, string>;
 }
 
@@ -45,7 +47,7 @@ function runPromote(env: NodeJS.ProcessEnv, inputs: Record<string, string>, dir:
   const taskEnv: NodeJS.ProcessEnv = { ...env };
   for (const [name, value] of Object.entries(inputs)) taskEnv[`INPUT_${name.toUpperCase()}`] = value;
   const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, taskEntry('DigestPromote')], { env: taskEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, process.execPath, taskEntry('DigestPromote')], { env: taskEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const outputs: Record<string, string> = {};
   let outcome = '';
@@ -54,14 +56,22 @@ function runPromote(env: NodeJS.ProcessEnv, inputs: Record<string, string>, dir:
     if (cmd.command === 'task.complete') outcome = `${cmd.properties.result ?? ''}: ${cmd.message}`;
   }
   if (!outcome.startsWith('Succeeded')) throw new Error(`DigestPromote failed: ${outcome}\n${result.stderr}`);
-  return { ms, maxRssKiB: Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()), outputs };
+  const { maxRssKiB, cpuMs } = readTime(rssFile);
+  return { ms, maxRssKiB, cpuMs, outputs };
 }
 
-function timeSkopeo(args: string[]): number {
+/** The last line /usr/bin/time wrote: max RSS in KiB, user and system seconds. */
+function readTime(file: string): { maxRssKiB: number; cpuMs: number } {
+  const [rss, user, system] = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { maxRssKiB: rss!, cpuMs: (user! + system!) * 1000 };
+}
+
+function timeSkopeo(args: string[], dir: string): { ms: number; cpuMs: number; maxRssKiB: number } {
+  const timeFile = join(dir, 'skopeo-time.txt');
   const started = process.hrtime.bigint();
-  const result = spawnSync('skopeo', args, { encoding: 'utf8' });
+  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, 'skopeo', ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${result.stderr}`);
-  return Number(process.hrtime.bigint() - started) / 1e6;
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6, ...readTime(timeFile) };
 }
 
 export async function main(): Promise<void> {
@@ -81,19 +91,27 @@ export async function main(): Promise<void> {
     const sourceRef = `${source.host}/bench/big@${digest}`;
 
     const skopeo: number[] = [];
+    const skopeoCpu: number[] = [];
+    let skopeoRss = 0;
     const task: number[] = [];
+    const taskCpu: number[] = [];
     const rss: number[] = [];
     let bytes = 0;
     let last = '';
     for (let round = 0; round < ROUNDS; round++) {
       const skopeoTarget = await fresh(`skopeo-${round}`);
       const taskTarget = round === ROUNDS - 1 ? target : await fresh(`task-${round}`);
-      const runSkopeo = () =>
-        skopeo.push(timeSkopeo(['copy', '--quiet', '--src-cert-dir', certs.certDir, '--dest-cert-dir', certs.certDir, `docker://${sourceRef}`, `docker://${skopeoTarget.host}/promoted/big:1.0`]));
+      const runSkopeo = () => {
+        const run = timeSkopeo(['copy', '--quiet', '--src-cert-dir', certs.certDir, '--dest-cert-dir', certs.certDir, `docker://${sourceRef}`, `docker://${skopeoTarget.host}/promoted/big:1.0`], dir);
+        skopeo.push(run.ms);
+        skopeoCpu.push(run.cpuMs);
+        skopeoRss = Math.max(skopeoRss, run.maxRssKiB);
+      };
       const runTask = () => {
         last = `${taskTarget.host}/promoted/big:1.0`;
         const run = runPromote(env, { source: sourceRef, target: last, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, dir);
         task.push(run.ms);
+        taskCpu.push(run.cpuMs);
         rss.push(run.maxRssKiB);
         bytes = Number(run.outputs.PROMOTED_BYTES);
       };
@@ -118,7 +136,8 @@ export async function main(): Promise<void> {
     console.log(`  DigestPromote         ${median(task).toFixed(0)} ms   (rounds: ${task.map((t) => t.toFixed(0)).join(', ')})`);
     console.log(`                        (blob bytes moved: ${mib(bytes)}; target hashes to the source digest: ${copied})`);
     console.log(`  promote / skopeo      ${ratio(median(task), median(skopeo))}   (goal: at most 1.00x)`);
-    console.log(`  peak memory (max RSS) ${(Math.max(...rss) / 1024).toFixed(0)} MiB   (goal: under 150 MiB)`);
+    console.log(`  CPU time (user+sys)   task ${median(taskCpu).toFixed(0)} ms, skopeo ${median(skopeoCpu).toFixed(0)} ms: ${ratio(median(taskCpu), median(skopeoCpu))}`);
+    console.log(`  peak memory (max RSS) ${(Math.max(...rss) / 1024).toFixed(0)} MiB   (goal: under 150 MiB; skopeo ${(skopeoRss / 1024).toFixed(0)} MiB)`);
     console.log(`  re-promotion          ${again.ms.toFixed(0)} ms, ${again.outputs.PROMOTED_BYTES} blob bytes, ${again.outputs.PROMOTED_BLOBS} blobs   (goal: 0 bytes)`);
     source.stop();
     target.stop();

@@ -1,3 +1,4 @@
+import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
 import { Transport } from '../registry/transport';
 import { EntraTokenSource } from './exchange';
@@ -151,7 +152,7 @@ export class ArmClient {
     return token.token;
   }
 
-  private async send(method: 'GET' | 'POST', url: string, what: string, body?: string, answerAny = false): Promise<Response> {
+  private async send(method: 'GET' | 'POST', url: string, what: string, body?: string, answerAny = false): Promise<HttpResponse> {
     const headers: Record<string, string> = { Authorization: `Bearer ${await this.bearer()}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const response = await this.transport.send({ method, url, headers, ...(body !== undefined ? { body } : {}) });
@@ -159,7 +160,7 @@ export class ArmClient {
     throw await this.failure(response, what);
   }
 
-  private async failure(response: Response, what: string): Promise<DigestReleaseError> {
+  private async failure(response: HttpResponse, what: string): Promise<DigestReleaseError> {
     const text = await response.text().catch(() => '');
     const error = armErrorOf(parseJson(text));
     const detail = error ? ` (${[error.code, error.message].filter((part) => part).join(': ')})` : '';
@@ -191,7 +192,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function retryAfter(response: Response): number | undefined {
+function retryAfter(response: HttpResponse): number | undefined {
   const header = response.headers.get('retry-after');
   if (header === null || !/^\d+$/.test(header.trim())) return undefined;
   return Number(header.trim()) * 1000;

@@ -2,6 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Challenge, parseChallenge } from './challenge';
 import { RegistryCredential } from './credential';
 import { describeErrors, readErrorBody } from './errorbody';
+import { HttpResponse } from './http';
 import { Transport } from './transport';
 
 // Signs requests to one registry. The first request goes out without credentials; the registry's
@@ -52,7 +53,7 @@ export class Authenticator {
    * Learns from a 401 and returns the header to retry with once. Throws UNAUTHORIZED when there is
    * nothing better to send than what was just refused.
    */
-  async answer(response: Response, scope: string, sentHeader: string | undefined): Promise<string> {
+  async answer(response: HttpResponse, scope: string, sentHeader: string | undefined): Promise<string> {
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
     await response.body?.cancel();
     if (!challenge) {
@@ -126,7 +127,7 @@ export class Authenticator {
         `The registry ${this.registry} named the token service ${realmUrl.origin}${realmUrl.pathname}, which is not https; the task sends no credentials or token requests over plain HTTP.`,
       );
     }
-    let response: Response;
+    let response: HttpResponse;
     if (this.credential.kind === 'refreshToken') {
       response = await this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service);
     } else if (this.credential.kind === 'refreshTokenSource') {
@@ -169,7 +170,7 @@ export class Authenticator {
     return header;
   }
 
-  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined): Promise<Response> {
+  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined): Promise<HttpResponse> {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'digest-release', scope });
     if (service) form.set('service', service);
     return this.transport.send({

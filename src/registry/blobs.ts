@@ -1,13 +1,15 @@
+import { Readable, pipeline } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { RegistryClient, pullScope, pushScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
+import { HttpResponse } from './http';
 import { verifyingStream } from './verify';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
 // for it) and cross-repository mount. Every function does one request flow and says what it did.
 
-export type BlobBody = ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>;
+export type BlobBody = Readable | ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>;
 /** Opens the blob's bytes; called again when an upload has to start over. */
 export type BlobOpener = () => BlobBody | Promise<BlobBody>;
 
@@ -58,6 +60,11 @@ export async function headBlob(client: RegistryClient, repository: string, diges
  * Redirects to storage are followed without the registry's Authorization header.
  */
 export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<ReadableStream<Uint8Array>> {
+  return Readable.toWeb(await openBlobStream(client, repository, digest, size)) as ReadableStream<Uint8Array>;
+}
+
+/** openBlob as a Node stream: what a copy pipes into an upload without web-stream overhead. */
+export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<Readable> {
   let response = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
   const location = response.headers.get('location');
   if (REDIRECTS.has(response.status) && location) {
@@ -65,7 +72,8 @@ export async function openBlob(client: RegistryClient, repository: string, diges
     response = await client.follow('GET', location);
   }
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
-  return response.body.pipeThrough(verifyingStream(digest, size, `The registry ${client.registry}, asked for ${where(client, repository, digest)},`));
+  // pipeline: a failed download errors the check, and a check destroyed by its reader ends the download.
+  return pipeline(response.stream(), verifyingStream(digest, size, `The registry ${client.registry}, asked for ${where(client, repository, digest)},`), () => undefined);
 }
 
 /**
@@ -128,7 +136,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
         throw new DigestReleaseError('DIGEST_MISMATCH', `The bytes given for ${where(client, repository, digest)} are ${body.byteLength} bytes hashing to ${sha256Of(body)}; nothing was uploaded.`);
       }
     }
-    let closing: Response;
+    let closing: HttpResponse;
     if (chunkSize === undefined) {
       closing = await client.request({
         method: 'PUT',
@@ -149,6 +157,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
     }
   } catch (err) {
     if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
+    else if (body instanceof Readable) body.destroy();
     await cancelUpload(client, repository, location);
     throw err;
   }
@@ -183,10 +192,7 @@ async function* chunksOf(body: BlobBody, size: number): AsyncGenerator<Uint8Arra
   }
   let buffer = new Uint8Array(size);
   let filled = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  for await (const value of pieces(body)) {
     let from = 0;
     while (from < value.byteLength) {
       const take = Math.min(size - filled, value.byteLength - from);
@@ -201,6 +207,19 @@ async function* chunksOf(body: BlobBody, size: number): AsyncGenerator<Uint8Arra
     }
   }
   if (filled > 0) yield buffer.slice(0, filled);
+}
+
+async function* pieces(body: Readable | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (body instanceof Readable) {
+    for await (const chunk of body) yield chunk as Buffer;
+    return;
+  }
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
 }
 
 function withDigest(client: RegistryClient, location: string, digest: Digest): string {
@@ -219,7 +238,7 @@ async function cancelUpload(client: RegistryClient, repository: string, location
   }
 }
 
-async function blobError(client: RegistryClient, response: Response, repository: string, digest: Digest, action: string): Promise<DigestReleaseError> {
+async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: string): Promise<DigestReleaseError> {
   const status = response.status;
   const entries = response.body ? await readErrorBody(response) : [];
   const detail = describeErrors(entries);

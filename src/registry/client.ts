@@ -5,9 +5,10 @@ import { Authenticator } from './auth';
 import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
 import { describeErrors, readErrorBody } from './errorbody';
+import { HttpResponse } from './http';
 import { Manifest, parseManifest } from './manifest';
 import { MANIFEST_ACCEPT, ManifestMediaType, bareMediaType } from './mediatypes';
-import { Transport, TransportOptions } from './transport';
+import { RequestBody, Transport, TransportOptions } from './transport';
 
 // The OCI distribution API of one registry. Every manifest read is checked: the bytes must hash to
 // the digest asked for, and to the Docker-Content-Digest the registry sent.
@@ -44,7 +45,7 @@ export interface RegistryRequest {
    * A body that can be sent again after a challenge, or a stream, sent once: a stream request
    * refused with 401 is not resent (the stream is spent); the caller starts over, signed by then.
    */
-  readonly body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+  readonly body?: RequestBody;
 }
 
 export class RegistryClient {
@@ -132,7 +133,7 @@ export class RegistryClient {
    * Sends a request to `/v2/...` (or any path on the registry) signed for `scope`, answering one
    * auth challenge. Operations in other files (blobs, uploads, referrers) build on this.
    */
-  async request(req: RegistryRequest): Promise<Response> {
+  async request(req: RegistryRequest): Promise<HttpResponse> {
     const url = this.urlOf(req.path);
     // Upload locations may point elsewhere; credentials go only to the registry itself.
     if (new URL(url).origin !== new URL(this.base).origin) return this.transport.send({ method: req.method, url, headers: { ...req.headers }, ...bodyOf(req) });
@@ -141,7 +142,7 @@ export class RegistryClient {
     let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first), ...body });
     if (response.status !== 401) return response;
     const retryHeader = await this.auth.answer(response, req.scope, first);
-    if (req.body instanceof ReadableStream) {
+    if (isStream(req.body)) {
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} asked to sign in again in the middle of an upload (${req.scope}); the upload is started over.`, {
         status: 401,
       });
@@ -158,7 +159,7 @@ export class RegistryClient {
    * answer 307 with a pre-signed URL). No Authorization header: the URL carries its own grant,
    * and storage would refuse or, worse, keep the registry's token.
    */
-  async follow(method: 'GET' | 'HEAD', location: string, headers: Record<string, string> = {}): Promise<Response> {
+  async follow(method: 'GET' | 'HEAD', location: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
     return this.transport.send({ method, url: this.urlOf(location), headers });
   }
 
@@ -167,7 +168,7 @@ export class RegistryClient {
     return new URL(pathOrLocation, `${this.base}/`).toString();
   }
 
-  private async manifestError(response: Response, repository: string, where: string): Promise<DigestReleaseError> {
+  private async manifestError(response: HttpResponse, repository: string, where: string): Promise<DigestReleaseError> {
     const status = response.status;
     const entries = response.body ? await readErrorBody(response) : [];
     const detail = describeErrors(entries);
@@ -209,7 +210,11 @@ export class RegistryClient {
   }
 }
 
-function bodyOf(req: RegistryRequest): { body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> } {
+function isStream(body: RequestBody | undefined): boolean {
+  return body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
+}
+
+function bodyOf(req: RegistryRequest): { body?: RequestBody } {
   return req.body === undefined ? {} : { body: req.body };
 }
 

@@ -1,3 +1,5 @@
+import { HttpResponse } from './http';
+
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
 // unevenly (ACR's detail is sometimes a list, sometimes an object), so only code and message are read.
 
@@ -6,7 +8,7 @@ export interface RegistryErrorEntry {
   readonly message: string;
 }
 
-export async function readErrorBody(response: Response): Promise<RegistryErrorEntry[]> {
+export async function readErrorBody(response: HttpResponse): Promise<RegistryErrorEntry[]> {
   let text: string;
   try {
     text = await response.text();

@@ -2,6 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { nextLink } from './link';
+import { HttpResponse } from './http';
 
 // The tags of a repository, following `Link` pagination. A repository that does not exist has none.
 
@@ -12,7 +13,7 @@ export async function listTags(client: RegistryClient, repository: string): Prom
   const tags: string[] = [];
   let path: string | undefined = `/v2/${repository}/tags/list?n=${PAGE_SIZE}`;
   for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
-    const response: Response = await client.request({ method: 'GET', path, scope: pullScope(repository) });
+    const response: HttpResponse = await client.request({ method: 'GET', path, scope: pullScope(repository) });
     if (response.status === 404) {
       await response.body?.cancel();
       return tags;

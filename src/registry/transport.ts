@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import { DigestReleaseError, messageOf } from '../errors';
+import { HttpResponse, exchange } from './http';
 
 // One HTTP request with bounded retries. Retried: 429 and 503 (after Retry-After), other 5xx,
 // connection resets and time-outs, with exponential backoff. Not retried: refused connections,
@@ -23,14 +25,19 @@ export interface Request {
   readonly url: string;
   readonly headers?: Record<string, string>;
   /**
-   * A body that can be sent again on a retry, or a stream, which is sent once: a request with a
-   * stream body is never retried here, the caller starts over (a new upload, a new source read).
+   * A body that can be sent again on a retry, or a stream (web or Node), which is sent once: a
+   * request with a stream body is never retried here, the caller starts over (a new upload, a new
+   * source read).
    */
-  readonly body?: string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+  readonly body?: RequestBody;
 }
 
+export type RequestBody = string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | Readable;
+
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNABORTED']);
+const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+/** A connection with nothing sent or received for this long is dropped (undici's body time-out). */
+const IDLE_TIMEOUT_MS = 300_000;
 
 export const DEFAULT_USER_AGENT = 'digest-release';
 
@@ -52,26 +59,26 @@ export class Transport {
   }
 
   /** Sends the request; returns the last answer, whatever its status, or throws UNREACHABLE. */
-  async send(request: Request): Promise<Response> {
+  async send(request: Request): Promise<HttpResponse> {
     const host = new URL(request.url).host;
-    const streaming = request.body instanceof ReadableStream;
+    const streaming = request.body instanceof ReadableStream || request.body instanceof Readable;
+    const headers = { 'User-Agent': this.userAgent, ...request.headers };
     for (let attempt = 1; ; attempt++) {
       const last = streaming || attempt >= this.maxAttempts;
-      let response: Response;
+      let response: HttpResponse;
       try {
-        // A stream body needs duplex: 'half' in Node's fetch; the DOM typings do not know the field.
-        const init: RequestInit & { duplex?: 'half' } = {
-          method: request.method,
-          headers: { 'User-Agent': this.userAgent, ...request.headers },
-          ...(request.body === undefined ? {} : { body: request.body }),
-          ...(streaming ? { duplex: 'half' as const } : {}),
-          redirect: 'manual',
-        };
-        response = await this.fetchWithTimeout(request.url, init, streaming);
+        // The time-out covers the wait for the answer's headers, not the reading of its body: a
+        // layer of gigabytes streams for longer than any sensible time-out (the idle time-out still
+        // catches a stalled one). A streamed request body may take as long to send, so it has none.
+        const body = request.body instanceof ReadableStream ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream<Uint8Array>) : request.body;
+        response = await exchange(request.url, request.method, headers, body, {
+          ...(streaming ? {} : { headersTimeoutMs: this.timeoutMs }),
+          idleTimeoutMs: Math.max(IDLE_TIMEOUT_MS, this.timeoutMs),
+        });
       } catch (err) {
         this.onRequest?.(request.method, request.url, undefined);
         // A stream body that failed its own check (a blob whose bytes do not match its digest)
-        // surfaces inside fetch's error; that check's error is the one to report, not a network one.
+        // aborts the request; that check's error is the one to report, not a network one.
         const own = ownError(err);
         if (own) throw own;
         const code = networkCode(err);
@@ -87,22 +94,6 @@ export class Transport {
       if (retryAfter !== undefined && retryAfter > this.maxRetryAfterMs) return response;
       await response.body?.cancel();
       await sleep(retryAfter ?? this.backoff(attempt));
-    }
-  }
-
-  /**
-   * The time-out covers the wait for the answer's headers, not the reading of its body: a layer of
-   * gigabytes streams for longer than any sensible time-out (undici's own body time-out still
-   * catches a stalled stream). A streamed request body may take as long to send, so it has none here.
-   */
-  private async fetchWithTimeout(url: string, init: RequestInit, streaming: boolean): Promise<Response> {
-    if (streaming) return fetch(url, init);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), this.timeoutMs);
-    try {
-      return await fetch(url, { ...init, signal: controller.signal });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -125,7 +116,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Math.max(0, date - now);
 }
 
-/** The system error code behind a failed fetch: fetch wraps it in a TypeError's cause chain. */
+/** The system error code behind a failed request, looked for down the cause chain. */
 function networkCode(err: unknown): string {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current; depth++) {
@@ -148,7 +139,7 @@ function ownError(err: unknown): DigestReleaseError | undefined {
   return undefined;
 }
 
-/** fetch says only "fetch failed"; the reason is in its cause. */
+/** The innermost message: a wrapped error's reason is in its cause. */
 function innermostMessage(err: unknown): string {
   let message = messageOf(err);
   let current: unknown = err;

@@ -1,0 +1,176 @@
+import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+
+// One HTTP/1.1 exchange over node:http(s), and the answer as a small object with the parts of the
+// fetch Response the registry layer reads. Not fetch: Node 20's fetch (undici) compiles its WASM
+// parser on first use, about 100 ms of a task's start-up, and moves bodies through web streams,
+// which cost a copy per chunk and held about 100 MB more for a 200 MB promotion than Node streams
+// with backpressure. https uses the same root store, NODE_EXTRA_CA_CERTS included.
+
+export interface ExchangeOptions {
+  /** Time allowed for the answer's headers; none when undefined. */
+  readonly headersTimeoutMs?: number;
+  /** Time a connection may sit idle (no byte sent or received) before it is dropped. */
+  readonly idleTimeoutMs: number;
+}
+
+export type ExchangeBody = string | Uint8Array | Readable;
+
+export interface ResponseHeaders {
+  /** The header's value, several joined with ", " as fetch does; null when absent. */
+  get(name: string): string | null;
+}
+
+export interface ResponseBody {
+  /** Drops what is left of the body. */
+  cancel(): Promise<void>;
+}
+
+/** Bodies up to this size are read to the end when dropped, so the connection is kept for reuse. */
+const DRAIN_LIMIT = 256 * 1024;
+const NO_BODY_STATUS = new Set([204, 205, 304]);
+
+// Connections are kept open between requests (tokens, HEADs and uploads go to the same hosts);
+// idle sockets do not keep the process alive.
+const httpsAgent = new HttpsAgent({ keepAlive: true });
+const httpAgent = new HttpAgent({ keepAlive: true });
+
+export class HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: ResponseHeaders;
+  /** Null when the answer has no body (HEAD, 204, 304), as with fetch. */
+  readonly body: ResponseBody | null;
+  private readonly message: IncomingMessage;
+  private taken = false;
+
+  constructor(message: IncomingMessage, method: string) {
+    this.message = message;
+    this.status = message.statusCode ?? 0;
+    this.ok = this.status >= 200 && this.status < 300;
+    const raw = message.headers;
+    this.headers = {
+      get(name) {
+        const value = raw[name.toLowerCase()];
+        if (value === undefined) return null;
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
+    // A connection lost after the headers errors the body for whoever reads it; unread, it is no crash.
+    message.on('error', () => undefined);
+    const empty = method === 'HEAD' || NO_BODY_STATUS.has(this.status);
+    if (empty) message.resume();
+    this.body = empty ? null : { cancel: () => this.cancel() };
+  }
+
+  /** The body as a Node stream; read once. */
+  stream(): Readable {
+    this.take();
+    return this.message;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.bytes();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  async bytes(): Promise<Buffer> {
+    this.take();
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.message) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async text(): Promise<string> {
+    return (await this.bytes()).toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  private take(): void {
+    if (this.taken) throw new TypeError('The body of this answer was already read.');
+    this.taken = true;
+  }
+
+  private async cancel(): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    const message = this.message;
+    if (message.destroyed) return;
+    // What has come in, or a small rest, is read and dropped, so the connection is back in the
+    // pool before the next request asks for one; a large rest (a blob) is cut.
+    const length = Number(message.headers['content-length']);
+    if (!message.complete && !(Number.isFinite(length) && length <= DRAIN_LIMIT)) {
+      message.destroy();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      message.once('close', resolve);
+      message.resume();
+    });
+  }
+}
+
+/**
+ * Sends one request and resolves with the answer once its headers are in. Rejects with the
+ * socket's error (its `code` says what happened), with a TimeoutError when the headers did not
+ * come in time, or with the body stream's own error when a streamed body failed.
+ */
+export function exchange(url: string, method: string, headers: Record<string, string>, body: ExchangeBody | undefined, options: ExchangeOptions): Promise<HttpResponse> {
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const send = secure ? httpsRequest : httpRequest;
+    const outgoing: Record<string, string> = { ...headers };
+    if (!hasHeader(outgoing, 'content-length')) {
+      if (typeof body === 'string') outgoing['Content-Length'] = String(Buffer.byteLength(body));
+      else if (body instanceof Uint8Array) outgoing['Content-Length'] = String(body.byteLength);
+      else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH')) outgoing['Content-Length'] = '0';
+    }
+    let settled = false;
+    let headersTimer: NodeJS.Timeout | undefined;
+    const fail = (err: unknown): void => {
+      if (headersTimer) clearTimeout(headersTimer);
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    const req = send(target, { method, headers: outgoing, agent: secure ? httpsAgent : httpAgent });
+    req.on('error', fail);
+    req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
+    if (options.headersTimeoutMs !== undefined) headersTimer = setTimeout(() => req.destroy(timeoutError()), options.headersTimeoutMs);
+    req.on('response', (message) => {
+      if (headersTimer) clearTimeout(headersTimer);
+      if (settled) {
+        message.destroy();
+        return;
+      }
+      settled = true;
+      resolve(new HttpResponse(message, method));
+    });
+    if (body instanceof Readable) {
+      // The body's own failure (a blob that does not hash to its digest) aborts the request, so
+      // the server never sees a complete body, and is the error reported.
+      body.on('error', (err) => req.destroy(err));
+      req.on('close', () => {
+        if (!body.readableEnded) body.destroy();
+      });
+      body.pipe(req);
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
+}
+
+function timeoutError(): Error {
+  const err = new Error('The operation timed out.');
+  err.name = 'TimeoutError';
+  return err;
+}
