@@ -61,7 +61,7 @@ export class ArmClient {
       throw new DigestReleaseError('CREDENTIALS', `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`);
     }
     this.origin = url.origin;
-    this.transport = options.transport ?? new Transport({ userAgent: 'digest-release' });
+    this.transport = options.transport ?? new Transport({ userAgent: 'digest-release', peer: 'Azure Resource Manager endpoint' });
   }
 
   get description(): string {

@@ -1,4 +1,6 @@
-import { DigestReleaseError, messageOf } from '../errors';
+import { DigestReleaseError } from '../errors';
+import { HttpResponse } from '../registry/http';
+import { Transport } from '../registry/transport';
 
 // A small client for the Azure DevOps REST API of one project: GET with the job's token, JSON
 // only. Azure DevOps answers a token it does not accept with a sign-in page (203 HTML, or a 302
@@ -24,6 +26,7 @@ export const API_VERSION = '7.1';
 export class AzureDevOpsClient {
   private readonly base: string;
   private readonly options: AzureDevOpsClientOptions;
+  private readonly transport: Transport;
 
   constructor(options: AzureDevOpsClientOptions) {
     const collection = options.collectionUri.endsWith('/') ? options.collectionUri : `${options.collectionUri}/`;
@@ -38,49 +41,29 @@ export class AzureDevOpsClient {
     }
     this.base = `${url.toString()}${encodeURIComponent(options.project)}/_apis/`;
     this.options = options;
+    this.transport = new Transport({
+      peer: 'Azure DevOps server',
+      maxAttempts: options.maxAttempts ?? 3,
+      maxRetryAfterMs: (options.maxRetryAfterSeconds ?? 30) * 1000,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      userAgent: options.userAgent ?? 'digest-release',
+    });
   }
 
   /** GET `_apis/<path>` with api-version 7.1 and the given query; the parsed JSON body. */
   async get(path: string, query: Record<string, string> = {}): Promise<unknown> {
     const params = new URLSearchParams({ ...query, 'api-version': API_VERSION });
-    const url = `${this.base}${path}?${params.toString()}`;
     const what = `GET ${path}`;
-    const attempts = Math.max(1, this.options.maxAttempts ?? 3);
-    for (let attempt = 1; ; attempt++) {
-      const response = await this.send(url, what);
-      if ((response.status === 429 || response.status === 503) && attempt < attempts) {
-        const wait = retryAfterSeconds(response.headers.get('retry-after'));
-        await response.body?.cancel();
-        if (wait <= (this.options.maxRetryAfterSeconds ?? 30)) {
-          await sleep(wait * 1000);
-          continue;
-        }
-        throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps throttled ${what} and asked to wait ${wait} seconds, longer than this task waits.`, {
-          status: response.status,
-        });
-      }
-      return this.readJson(response, what);
-    }
+    // The shared transport retries 429 and 5xx (after Retry-After), resets and time-outs.
+    const response = await this.transport.send({
+      method: 'GET',
+      url: `${this.base}${path}?${params.toString()}`,
+      headers: { Accept: 'application/json', Authorization: `Bearer ${this.options.token}` },
+    });
+    return this.readJson(response, what);
   }
 
-  private async send(url: string, what: string): Promise<Response> {
-    try {
-      return await fetch(url, {
-        method: 'GET',
-        redirect: 'manual',
-        headers: {
-          Accept: 'application/json',
-          Authorization: `Bearer ${this.options.token}`,
-          'User-Agent': this.options.userAgent ?? 'digest-release',
-        },
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps could not be reached for ${what} at ${new URL(url).origin}: ${messageOf(causeOf(err))}.`, { cause: err });
-    }
-  }
-
-  private async readJson(response: Response, what: string): Promise<unknown> {
+  private async readJson(response: HttpResponse, what: string): Promise<unknown> {
     const status = response.status;
     const contentType = (response.headers.get('content-type') ?? '').toLowerCase();
     const isJson = contentType.includes('application/json');
@@ -107,6 +90,9 @@ export class AzureDevOpsClient {
     if (status === 200) return body;
     const message = serverMessage(body);
     const detail = message ? `: ${message}` : '';
+    if (status === 429) {
+      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps throttled ${what} (429)${detail} for longer than this task waits; try again later.`, { status });
+    }
     if (status === 401 || status === 403) {
       throw new DigestReleaseError(
         'AZURE_DEVOPS_ERROR',
@@ -123,20 +109,4 @@ function serverMessage(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const message: unknown = Reflect.get(body, 'message');
   return typeof message === 'string' ? message : undefined;
-}
-
-function retryAfterSeconds(header: string | null): number {
-  if (header === null) return 1;
-  const seconds = Number(header.trim());
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? 1 : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-function causeOf(err: unknown): unknown {
-  return err instanceof Error && err.cause !== undefined ? err.cause : err;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -16,6 +16,8 @@ export interface TransportOptions {
   /** Longest Retry-After we honour; a registry asking for more gets an error instead of a hung task. */
   readonly maxRetryAfterMs?: number;
   readonly userAgent?: string;
+  /** What the peer is called in errors: "registry" unless told ("Azure Resource Manager", "Azure DevOps"). */
+  readonly peer?: string;
   /** Called once per request sent over the wire, for counting in tests and benchmarks. */
   readonly onRequest?: (method: string, url: string, status: number | undefined) => void;
 }
@@ -47,6 +49,7 @@ export class Transport {
   private readonly backoffMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly userAgent: string;
+  private readonly peer: string;
   private readonly onRequest: TransportOptions['onRequest'];
 
   constructor(options: TransportOptions = {}) {
@@ -55,6 +58,7 @@ export class Transport {
     this.backoffMs = options.backoffMs ?? 500;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.peer = options.peer ?? 'registry';
     this.onRequest = options.onRequest;
   }
 
@@ -86,7 +90,7 @@ export class Transport {
           await sleep(this.backoff(attempt));
           continue;
         }
-        throw unreachable(host, code, err, attempt);
+        throw unreachable(this.peer, host, code, err, attempt);
       }
       this.onRequest?.(request.method, request.url, response.status);
       if (last || !RETRY_STATUS.has(response.status)) return response;
@@ -150,14 +154,14 @@ function innermostMessage(err: unknown): string {
   return message;
 }
 
-function unreachable(host: string, code: string, err: unknown, attempts: number): DigestReleaseError {
+function unreachable(peer: string, host: string, code: string, err: unknown, attempts: number): DigestReleaseError {
   let why: string;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the registry name`;
-  else if (code === 'ECONNREFUSED') why = 'the connection was refused; check the host and port, and that the registry is running';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the ${peer} name`;
+  else if (code === 'ECONNREFUSED') why = `the connection was refused; check the host and port, and that the ${peer} is running`;
   else if (code === 'TimeoutError' || code.includes('TIMEOUT')) why = 'it did not answer in time';
   else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code)) {
-    why = `its TLS certificate was not accepted (${code}); if the registry uses a private CA, point NODE_EXTRA_CA_CERTS at the CA file for the agent`;
+    why = `its TLS certificate was not accepted (${code}); if the ${peer} uses a private CA, point NODE_EXTRA_CA_CERTS at the CA file for the agent`;
   } else why = code === 'UNKNOWN' ? innermostMessage(err) : code;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-  return new DigestReleaseError('UNREACHABLE', `Could not reach the registry ${host}${tries}: ${why}.`, { cause: err });
+  return new DigestReleaseError('UNREACHABLE', `Could not reach the ${peer} ${host}${tries}: ${why}.`, { cause: err });
 }
