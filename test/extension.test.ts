@@ -13,6 +13,7 @@ const TASKS = readdirSync(join(ROOT, 'tasks')).filter((name) => statSync(join(RO
 interface TaskJson {
   id: string;
   name: string;
+  friendlyName: string;
   version: { Major: number; Minor: number; Patch: number };
   inputs?: { name: string; type: string; visibleRule?: string; options?: Record<string, string> }[];
   outputVariables?: { name: string }[];
@@ -41,6 +42,8 @@ describe('task.json files', () => {
     it(`${task}/task.json is named after its folder, runs on Node20_1 and Node24, and its visible rules name real inputs`, () => {
       const json = readTask(task);
       assert.equal(json.name, task);
+      // tfx's own rule, which the schema does not carry.
+      assert.ok(json.friendlyName.length <= 40, `${task}: friendlyName "${json.friendlyName}" has more than 40 characters`);
       assert.deepEqual(Object.keys(json.execution).sort(), ['Node20_1', 'Node24']);
       for (const handler of Object.values(json.execution)) assert.equal(handler.target, 'index.js');
       const names = new Set((json.inputs ?? []).map((input) => input.name));
