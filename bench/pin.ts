@@ -106,5 +106,3 @@ export function main(): void {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-if (require.main === module) main();

@@ -145,10 +145,3 @@ export async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}

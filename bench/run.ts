@@ -2,18 +2,22 @@ import { main as capture } from './capture';
 import { main as pin } from './pin';
 import { main as promote } from './promote';
 
-// npm run bench: every benchmark, one after the other. Each prints ratios against a peer measured
-// in the same run; nothing here asserts.
+// npm run bench [-- capture|pin|promote ...]: the benchmarks named, else all, one after the other.
+// Each prints ratios against a peer measured in the same run; nothing here asserts.
 
-async function run(): Promise<void> {
-  await capture();
-  console.log('');
-  pin();
-  console.log('');
-  await promote();
+const BENCHMARKS: Record<string, () => void | Promise<void>> = { capture, pin, promote };
+
+async function run(names: string[]): Promise<void> {
+  const unknown = names.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${Object.keys(BENCHMARKS).join(', ')}`);
+  const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS);
+  for (const [i, name] of chosen.entries()) {
+    if (i > 0) console.log('');
+    await BENCHMARKS[name]!();
+  }
 }
 
-run().catch((err: unknown) => {
+run(process.argv.slice(2)).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
