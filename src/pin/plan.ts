@@ -264,19 +264,7 @@ function planHelm(site: HelmSite, line: number, text: string, options: PinOption
     if (why !== undefined) return notWritten(line, site.context, before, current !== undefined && isDigest(current) ? parseReference(`${name}@${current}`, 'image') : ref, target, options, why);
     afterDigest = target.digest;
   }
-  const after = show(afterName, afterDigest);
-  const pinned = afterDigest !== undefined && isDigest(afterDigest);
-  const effective = parseReference(pinned ? `${afterName}@${afterDigest}` : afterName, 'image');
-  return {
-    line,
-    context: site.context,
-    before,
-    after,
-    ...(target ? { target } : {}),
-    pinned,
-    changed: after !== before,
-    problems: problemsAfter(effective, target, options, after),
-  };
+  return mapRecord(line, site.context, before, show(afterName, afterDigest), afterName, afterDigest, target, options);
 }
 
 function planKustomize(site: KustomizeSite, line: number, text: string, options: PinOptions, draft: Draft): ImageRecord {
@@ -304,16 +292,30 @@ function planKustomize(site: KustomizeSite, line: number, text: string, options:
     if (why !== undefined) return notWritten(line, site.context, before, current === undefined ? effective : parseReference(`${effectiveText}@${current}`, 'image'), target, options, why);
     afterDigest = target.digest;
   }
-  const after = show(afterName, afterDigest);
-  const afterRef = parseReference(afterDigest === undefined ? afterName : `${afterName}@${afterDigest}`, 'image');
+  return mapRecord(line, site.context, before, show(afterName, afterDigest), afterName, afterDigest, target, options);
+}
+
+/** The record of an image kept in a map (Helm values, kustomize): its name and digest after the plan. */
+function mapRecord(
+  line: number,
+  context: string,
+  before: string,
+  after: string,
+  afterName: string,
+  afterDigest: string | undefined,
+  target: PinTarget | undefined,
+  options: PinOptions,
+): ImageRecord {
+  const pinned = afterDigest !== undefined && isDigest(afterDigest);
+  const effective = parseReference(pinned ? `${afterName}@${afterDigest}` : afterName, 'image');
   return {
     line,
-    context: site.context,
+    context,
     before,
     after,
     ...(target ? { target } : {}),
-    pinned: afterRef.digest !== undefined,
+    pinned,
     changed: after !== before,
-    problems: problemsAfter(afterRef, target, options, after),
+    problems: problemsAfter(effective, target, options, after),
   };
 }
