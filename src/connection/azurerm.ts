@@ -17,6 +17,11 @@ export interface AzureRmConnection {
   readonly inputName: string;
   readonly scheme: AzureRmScheme;
   readonly tenantId: string | undefined;
+  /**
+   * The app's client id; for a managed identity, the user-assigned identity the connection names
+   * (its `msiclientId` data, as Microsoft's own Azure tasks read it), or undefined for the host's
+   * system-assigned identity.
+   */
   readonly clientId: string | undefined;
   readonly clientSecret?: string;
   readonly certificate?: string;
@@ -38,6 +43,8 @@ export interface AzureRmConnection {
   readonly registryScope: string;
   /** Workload identity federation: the pipeline's token that asks Azure DevOps for the OIDC token. */
   readonly systemAccessToken?: string;
+  /** Managed identity: the host's identity-endpoint secrets (IDENTITY_HEADER, MSI_SECRET), kept out of messages. */
+  readonly hostSecrets?: readonly string[];
 }
 
 const PUBLIC_RESOURCE_MANAGER = 'https://management.azure.com/';
@@ -72,7 +79,6 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
   }
   const param = (key: string): string | undefined => endpoints.authorizationParameter(id, key);
   const tenantId = param('tenantid');
-  const clientId = param('serviceprincipalid');
   let scheme: AzureRmScheme;
   switch (rawScheme.toLowerCase()) {
     case 'workloadidentityfederation':
@@ -90,6 +96,9 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
         `uses the "${rawScheme}" scheme; this task signs in with workload identity federation, a service principal (secret or certificate) or a managed identity.`,
       );
   }
+  // A managed-identity connection has no app of its own: it names, at most, which of the agent
+  // host's user-assigned identities to use (data msiclientId); none means the system-assigned one.
+  const clientId = scheme === 'managedIdentity' ? nonEmpty(endpoints.dataParameter(id, 'msiclientId')) : param('serviceprincipalid');
   if (scheme !== 'managedIdentity' && (!tenantId || !clientId)) {
     throw credentialsError(where, `has no ${!tenantId ? 'tenant id' : 'service principal (client) id'}. Edit the service connection and check its details.`);
   }
@@ -134,8 +143,10 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
       if (!systemAccessToken) throw credentialsError(where, `uses workload identity federation, and the pipeline token System.AccessToken is not available. ${WIF_HELP}`);
       return { ...base, systemAccessToken };
     }
-    case 'managedIdentity':
-      return base;
+    case 'managedIdentity': {
+      const hostSecrets = [env.IDENTITY_HEADER, env.MSI_SECRET].map(nonEmpty).filter((s): s is string => s !== undefined);
+      return { ...base, hostSecrets };
+    }
   }
 }
 
@@ -152,7 +163,7 @@ export function entraTokenSource(connection: AzureRmConnection, scope: string): 
   let credential: Promise<TokenCredential> | undefined;
   // The agent masks single lines only: a certificate's PEM is masked line by line (its base64 body).
   const pemLines = (connection.certificate ?? '').split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('-----'));
-  const secrets = [connection.clientSecret, connection.systemAccessToken, ...pemLines].filter((s): s is string => s !== undefined);
+  const secrets = [connection.clientSecret, connection.systemAccessToken, ...pemLines, ...(connection.hostSecrets ?? [])].filter((s): s is string => s !== undefined);
   return {
     description: `the Azure Resource Manager service connection "${connection.id}" (${connection.inputName})`,
     tenantId: connection.tenantId,
@@ -188,7 +199,10 @@ async function makeCredential(connection: AzureRmConnection): Promise<TokenCrede
       case 'workloadIdentity':
         return new identity.AzurePipelinesCredential(tenantId, clientId, connection.id, connection.systemAccessToken ?? '', options);
       case 'managedIdentity':
-        return new identity.ManagedIdentityCredential();
+        // Where the token comes from is the host's business (IMDS on an Azure VM or scale set, the
+        // App Service, Arc or AKS workload-identity endpoints their environment names); only which
+        // identity is the connection's.
+        return connection.clientId !== undefined ? new identity.ManagedIdentityCredential({ clientId: connection.clientId }) : new identity.ManagedIdentityCredential();
     }
   } catch (err) {
     throw signInFailed(connection, err, []);
@@ -206,7 +220,11 @@ function signInFailed(connection: AzureRmConnection, err: unknown, secrets: read
     servicePrincipalSecret: 'Check the tenant, the service principal id and that its client secret has not expired; edit the service connection to renew it.',
     servicePrincipalCertificate: 'Check the tenant, the service principal id and that the certificate is the one registered for the app and has not expired.',
     workloadIdentity: `Check the tenant and the federated credential of the app registration (issuer and subject of this service connection). ${WIF_HELP}`,
-    managedIdentity: 'Managed identity works only on an agent running in Azure whose identity has a role on the registry.',
+    managedIdentity:
+      'Managed identity works only on an agent running in Azure whose identity has a role on the registry. ' +
+      (connection.clientId !== undefined
+        ? `The connection names the user-assigned identity with client id ${connection.clientId} (msiclientId): it must be assigned to the agent's VM or scale set.`
+        : "The connection names no user-assigned identity (msiclientId), so the agent host's system-assigned identity is used: it must be enabled."),
   };
   return new DigestReleaseError(
     'CREDENTIALS',

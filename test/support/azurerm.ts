@@ -32,3 +32,26 @@ export function secretConnection(acr: AcrGround, overrides: Partial<Record<'tena
     data: { environment: 'AzureCloud', environmentAuthorityUrl: `${acr.front.authorityHost}/`, resourceManagerUrl: 'https://management.azure.com/' },
   };
 }
+
+/**
+ * A managed-identity connection (scheme ManagedServiceIdentity) as the agent hands it: the tenant in
+ * the authorization, the subscription and cloud in the data, and, for a user-assigned identity, its
+ * client id in the data as `msiclientId` (where Microsoft's Azure tasks read it). No secret: the
+ * token comes from the agent host's identity endpoint (the front's, through managedIdentity.env()).
+ */
+export function managedIdentityConnection(acr: AcrGround, options: { readonly msiclientId?: string } = {}): Endpoint {
+  return {
+    url: 'https://management.azure.com/',
+    scheme: 'ManagedServiceIdentity',
+    parameters: { tenantid: acr.tenantId },
+    data: {
+      environment: 'AzureCloud',
+      subscriptionId: '00000000-0000-4000-8000-000000000501',
+      subscriptionName: 'release',
+      scopeLevel: 'Subscription',
+      environmentAuthorityUrl: 'https://login.windows.net/',
+      resourceManagerUrl: 'https://management.azure.com/',
+      ...(options.msiclientId !== undefined ? { msiclientId: options.msiclientId } : {}),
+    },
+  };
+}
