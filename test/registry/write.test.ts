@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest, sha256Of } from '../../src/reference/digest';
-import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
+import { headBlob, mountBlob, openBlob, openBlobStream, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
@@ -121,6 +121,38 @@ describe('registry write primitives (real distribution registry)', function () {
 
     await uploadBlob(open, 'prim/streamed', configDigest, configSize, () => openBlob(basic, 'prim/app', configDigest, configSize));
     assert.deepEqual(await headBlob(open, 'prim/streamed', configDigest), { size: configSize });
+  });
+
+  it('names the source registry and the blob when the source drops the connection mid-blob, retries, and names the source when it gives up', async () => {
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const digest = sha256Of(bytes);
+    await uploadBlob(open, 'prim/dropping', digest, bytes.byteLength, () => bytes);
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
+    });
+    try {
+      const source = new RegistryClient(proxy.host);
+      const retried: unknown[] = [];
+      const copy = (chunkSize?: number) =>
+        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlobStream(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
+          ...(chunkSize ? { chunkSize } : {}),
+          onRetry: (_attempt, err) => retried.push(err),
+        });
+      const namesSource = (err: unknown): boolean =>
+        isDigestReleaseError(err, 'UNREACHABLE') &&
+        err.message.includes(`The source registry ${proxy.host} dropped the connection while sending the blob ${digest}`) &&
+        /after 40 of 100000 bytes/.test(err.message) &&
+        !/Could not reach/.test(err.message);
+      for (const chunkSize of [undefined, 64 * 1024]) {
+        retried.length = 0;
+        await assert.rejects(copy(chunkSize), (err: unknown) => namesSource(err) && /3 attempts/.test((err as Error).message));
+        assert.equal(retried.length, 2, 'each drop was retried');
+        assert.ok(retried.every(namesSource), String(retried));
+      }
+      assert.equal(await headBlob(basic, 'prim/dropped', digest), undefined);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('uploads in PATCH chunks when asked, with relative Location headers', async () => {

@@ -178,6 +178,20 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     }
   });
 
+  it('fails, naming the source registry and the blob, when the source keeps dropping the connection mid-blob; writes no target tag', async () => {
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
+    });
+    try {
+      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/dropped:1.0.0` });
+      failedWith(run, 'UNREACHABLE', `The source registry ${proxy.host} dropped the connection while sending the blob sha256:`, 'after 40 of');
+      assert.ok(!run.message.includes(`Could not reach the registry ${g.basic.host}`), run.message);
+      assert.equal(await basic.headManifest('prod/dropped', '1.0.0'), undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('refuses a tag-only source unless allowTagSource, and then reports the digest it resolved', async () => {
     failedWith(await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1` }), 'INVALID_INPUT', 'source', 'allowTagSource');
     const run = await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1`, allowTagSource: 'true' });
