@@ -159,9 +159,10 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
 
 async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions): Promise<void> {
   const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
-  await started.body?.cancel();
   const first = started.headers.get('location');
+  // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
   if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start an upload of');
+  await started.body?.cancel();
   const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
   const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
 
@@ -213,9 +214,9 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.byteLength), 'Content-Range': `${offset}-${offset + chunk.byteLength - 1}` },
       body: chunk,
     });
-    await response.body?.cancel();
     const next = response.headers.get('location');
     if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'upload a chunk of');
+    await response.body?.cancel();
     offset += chunk.byteLength;
     current = next;
   }

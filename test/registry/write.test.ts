@@ -171,6 +171,33 @@ describe('registry write primitives (real distribution registry)', function () {
     assert.ok(Buffer.from(bytes).equals(back));
   });
 
+  it("keeps the registry's error envelope in the message when it refuses to start an upload or takes no more chunks", async () => {
+    const envelope = (message: string) => ({
+      status: 403,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message }] })),
+    });
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const digest = sha256Of(bytes);
+    for (const [refused, message] of [
+      ['POST', 'the repository storage quota is exceeded'],
+      ['PATCH', 'the upload exceeds the size allowed for this repository'],
+    ] as const) {
+      const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+        intercept: (method, path) => (method === refused && path.includes('/blobs/uploads/') ? envelope(message) : undefined),
+      });
+      try {
+        const viaProxy = new RegistryClient(proxy.host);
+        await assert.rejects(
+          uploadBlob(viaProxy, 'prim/refused', digest, bytes.byteLength, () => bytes, { chunkSize: 64 * 1024 }),
+          (err: unknown) => isDigestReleaseError(err, 'DENIED') && err.message.includes(`(DENIED: ${message})`),
+        );
+      } finally {
+        await proxy.close();
+      }
+    }
+  });
+
   it('refuses to upload bytes that do not match the digest, and stores nothing', async () => {
     const bytes = new Uint8Array(randomBytes(1000));
     const claimed = sha256Of(new Uint8Array(randomBytes(1000)));
