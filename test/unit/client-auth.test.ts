@@ -131,6 +131,34 @@ describe('registry client sign-in and checks (scripted registries)', () => {
     await assert.rejects(client.headManifest('a', DIGEST), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
   });
 
+  it('stops reading a manifest sent without Content-Length once it passes 4 MiB', async () => {
+    // 64 MiB offered in chunks with backpressure; what the server got rid of before the client cut
+    // the connection shows how much the client read.
+    const offered = 64 * 1024 * 1024;
+    let sent = 0;
+    let done: () => void;
+    const closed = new Promise<void>((resolve) => (done = resolve));
+    server = await startScripted((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = (): void => {
+        while (sent < offered && !res.destroyed) {
+          sent += chunk.byteLength;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      res.once('close', () => done());
+      more();
+    });
+    await assert.rejects(
+      new RegistryClient(server.host).getManifest('a', '1'),
+      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && err.message.includes('more than a manifest may be (4 MiB)'),
+    );
+    await closed;
+    assert.ok(sent < offered / 2, `the client read ${sent} bytes of ${offered} before giving up`);
+  });
+
   it('asks for every manifest kind it reads, and no schema 1', async () => {
     server = await startScripted((_req, res) => manifest(res));
     await new RegistryClient(server.host).getManifest('a', '1');
