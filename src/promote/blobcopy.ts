@@ -25,7 +25,7 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (dige
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
     if (await mountBlob(ends.target, ends.targetRepository, blob.digest, ends.sourceRepository)) return 'mounted';
   }
-  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, () => openBlobStream(ends.source, ends.sourceRepository, blob.digest, blob.size), {
+  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, () => openBlobStream(ends.source, ends.sourceRepository, blob.digest, blob.size, { peer: 'source registry' }), {
     onRetry: (attempt, err) => onRetry?.(blob.digest, attempt, err),
   });
   return 'uploaded';

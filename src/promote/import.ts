@@ -73,7 +73,7 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
 
   // 2. Tags first: a tag that points at other bytes fails before anything is imported.
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
-  await checkTags(request, planTags(request.tags, request.semverTags, existing), targetName);
+  await checkTags(request, planTags(request.tags, request.semverTags, existing), targetName, 'before-copy');
 
   // 3. The source: by resource id when it is an ACR one of the connections can see, else by address.
   const source = await importSource(request, registries);

@@ -66,7 +66,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog): Promise
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
   const tagPlan = planTags(request.tags, request.semverTags, existing);
   for (const note of tagPlan.notes) log.info(note);
-  await checkTags(request, tagPlan, target);
+  await checkTags(request, tagPlan, target, 'before-copy');
 
   const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
@@ -136,8 +136,11 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
   }
 }
 
+/** When tags are checked: before anything is copied, or after the image is in place and before any tag is written. */
+export type TagCheckPhase = 'before-copy' | 'after-copy';
+
 /** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
-export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string): Promise<Map<string, Digest | undefined>> {
+export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string, phase: TagCheckPhase): Promise<Map<string, Digest | undefined>> {
   const current = new Map<string, Digest | undefined>();
   for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
     const head = await request.target.headManifest(request.targetRepository, tag);
@@ -146,7 +149,10 @@ export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, targe
       throw new DigestReleaseError(
         'TAG_CONFLICT',
         `The tag ${target}:${tag} already points at ${head.digest}, and this promotion would point it at ${request.digest}. ` +
-          'Nothing was copied and no tag was changed. Promote under a new tag, or set overwriteTags: true to move the tag.',
+          (phase === 'before-copy'
+            ? 'Nothing was copied and no tag was changed. '
+            : `The tag was taken while the image was copied: the image is at the target by digest (${target}@${request.digest}), verified, and no tag was written. `) +
+          'Promote under a new tag, or set overwriteTags: true to move the tag.',
       );
     }
   }
@@ -155,7 +161,7 @@ export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, targe
 
 async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPlan, target: string): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
   // Looked at again: another run may have taken a tag while the blobs were copied.
-  const current = await checkTags(request, tagPlan, target);
+  const current = await checkTags(request, tagPlan, target, 'after-copy');
   const tagsWritten: string[] = [];
   const tagsUnchanged: string[] = [];
   for (const [tag, digest] of current) {

@@ -1,4 +1,4 @@
-import { Readable, pipeline } from 'node:stream';
+import { Readable, finished } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { RegistryClient, pullScope, pushScope } from './client';
@@ -63,8 +63,13 @@ export async function openBlob(client: RegistryClient, repository: string, diges
   return Readable.toWeb(await openBlobStream(client, repository, digest, size)) as ReadableStream<Uint8Array>;
 }
 
+export interface OpenBlobOptions {
+  /** What the registry read from is called in errors: "registry" unless told ("source registry"). */
+  readonly peer?: string;
+}
+
 /** openBlob as a Node stream: what a copy pipes into an upload without web-stream overhead. */
-export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<Readable> {
+export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
   let response = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
   const location = response.headers.get('location');
   if (REDIRECTS.has(response.status) && location) {
@@ -72,8 +77,34 @@ export async function openBlobStream(client: RegistryClient, repository: string,
     response = await client.follow('GET', location);
   }
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
-  // pipeline: a failed download errors the check, and a check destroyed by its reader ends the download.
-  return pipeline(response.stream(), verifyingStream(digest, size, `The registry ${client.registry}, asked for ${where(client, repository, digest)},`), () => undefined);
+  const peer = options.peer ?? 'registry';
+  const download = response.stream();
+  const check = verifyingStream(digest, size, `The ${peer} ${client.registry}, asked for ${where(client, repository, digest)},`);
+  let received = 0;
+  // A download that fails midway errors the check with an error that names this registry, not
+  // whatever the check is piped into: an upload it aborts would otherwise report the socket's
+  // error as its own (a reset "reaching" the target). A check destroyed by its reader ends the download.
+  finished(download, (err) => {
+    if (err) check.destroy(droppedWhileSending(peer, client, repository, digest, received, size, err));
+  });
+  check.once('close', () => {
+    if (!download.readableEnded) download.destroy();
+  });
+  download.pipe(check);
+  download.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+  return check;
+}
+
+function droppedWhileSending(peer: string, client: RegistryClient, repository: string, digest: Digest, received: number, size: number | undefined, err: Error): DigestReleaseError {
+  const code = (err as { code?: unknown }).code;
+  const why = typeof code === 'string' ? code : err.message;
+  const of = size === undefined ? '' : ` of ${size}`;
+  return new DigestReleaseError(
+    'UNREACHABLE',
+    `The ${peer} ${client.registry} dropped the connection while sending ${where(client, repository, digest)}, after ${received}${of} bytes (${why}). ` +
+      `Nothing of the blob is kept; if it keeps happening, check the network between the agent and ${client.registry}.`,
+    { cause: err },
+  );
 }
 
 /**
@@ -110,8 +141,15 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
       await uploadOnce(client, repository, digest, size, open, options);
       return;
     } catch (err) {
-      if (attempt >= attempts || (isDigestReleaseError(err) && FINAL_CODES.has(err.code))) {
-        if (isDigestReleaseError(err)) throw err;
+      if (isDigestReleaseError(err) && FINAL_CODES.has(err.code)) throw err;
+      if (attempt >= attempts) {
+        if (isDigestReleaseError(err)) {
+          // The last attempt's error says what failed and where; the count says it was no one-off.
+          throw new DigestReleaseError(err.code, `${err.message} Gave up after ${attempt} attempts to upload it to ${client.registry}/${repository}.`, {
+            ...(err.status === undefined ? {} : { status: err.status }),
+            cause: err,
+          });
+        }
         throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed after ${attempt} attempts: ${errorText(err)}.`, { cause: err });
       }
       options.onRetry?.(attempt, err);
@@ -121,9 +159,10 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
 
 async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions): Promise<void> {
   const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
-  await started.body?.cancel();
   const first = started.headers.get('location');
+  // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
   if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start an upload of');
+  await started.body?.cancel();
   const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
   const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
 
@@ -175,9 +214,9 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.byteLength), 'Content-Range': `${offset}-${offset + chunk.byteLength - 1}` },
       body: chunk,
     });
-    await response.body?.cancel();
     const next = response.headers.get('location');
     if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'upload a chunk of');
+    await response.body?.cancel();
     offset += chunk.byteLength;
     current = next;
   }

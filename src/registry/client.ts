@@ -82,10 +82,12 @@ export class RegistryClient {
       await response.body?.cancel();
       throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${declaredLength} bytes, more than a manifest may be (4 MiB).`);
     }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${bytes.byteLength} bytes, more than a manifest may be (4 MiB).`);
+    // A Content-Length may be absent (chunked), so the cap is also kept while reading.
+    const body = await response.bytesUpTo(MAX_MANIFEST_BYTES);
+    if (body === undefined) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} runs past ${MAX_MANIFEST_BYTES} bytes, more than a manifest may be (4 MiB); it was not read further.`);
     }
+    const bytes = new Uint8Array(body);
     const digest = sha256Of(bytes);
     const claimed = response.headers.get('docker-content-digest');
     if (claimed !== null && claimed.trim() !== digest) {

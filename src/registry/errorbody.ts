@@ -8,10 +8,15 @@ export interface RegistryErrorEntry {
   readonly message: string;
 }
 
+/** An error envelope is a few lines; a larger error answer (a proxy's page, a stream) is not read on. */
+const MAX_ERROR_BODY_BYTES = 256 * 1024;
+
 export async function readErrorBody(response: HttpResponse): Promise<RegistryErrorEntry[]> {
   let text: string;
   try {
-    text = await response.text();
+    const bytes = await response.bytesUpTo(MAX_ERROR_BODY_BYTES);
+    if (bytes === undefined) return [];
+    text = bytes.toString('utf8');
   } catch {
     return [];
   }

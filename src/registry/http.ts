@@ -82,6 +82,25 @@ export class HttpResponse {
     return Buffer.concat(chunks);
   }
 
+  /**
+   * The body, or undefined as soon as it passes `limit` bytes: what a registry sends without a
+   * Content-Length is read only as far as the limit, and the connection is cut there.
+   */
+  async bytesUpTo(limit: number): Promise<Buffer | undefined> {
+    this.take();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of this.message) {
+      total += (chunk as Buffer).byteLength;
+      if (total > limit) {
+        this.message.destroy();
+        return undefined;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks, total);
+  }
+
   async text(): Promise<string> {
     return (await this.bytes()).toString('utf8');
   }

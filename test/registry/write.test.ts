@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest, sha256Of } from '../../src/reference/digest';
-import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
+import { headBlob, mountBlob, openBlob, openBlobStream, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
@@ -123,6 +123,38 @@ describe('registry write primitives (real distribution registry)', function () {
     assert.deepEqual(await headBlob(open, 'prim/streamed', configDigest), { size: configSize });
   });
 
+  it('names the source registry and the blob when the source drops the connection mid-blob, retries, and names the source when it gives up', async () => {
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const digest = sha256Of(bytes);
+    await uploadBlob(open, 'prim/dropping', digest, bytes.byteLength, () => bytes);
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
+    });
+    try {
+      const source = new RegistryClient(proxy.host);
+      const retried: unknown[] = [];
+      const copy = (chunkSize?: number) =>
+        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlobStream(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
+          ...(chunkSize ? { chunkSize } : {}),
+          onRetry: (_attempt, err) => retried.push(err),
+        });
+      const namesSource = (err: unknown): boolean =>
+        isDigestReleaseError(err, 'UNREACHABLE') &&
+        err.message.includes(`The source registry ${proxy.host} dropped the connection while sending the blob ${digest}`) &&
+        /after 40 of 100000 bytes/.test(err.message) &&
+        !/Could not reach/.test(err.message);
+      for (const chunkSize of [undefined, 64 * 1024]) {
+        retried.length = 0;
+        await assert.rejects(copy(chunkSize), (err: unknown) => namesSource(err) && /3 attempts/.test((err as Error).message));
+        assert.equal(retried.length, 2, 'each drop was retried');
+        assert.ok(retried.every(namesSource), String(retried));
+      }
+      assert.equal(await headBlob(basic, 'prim/dropped', digest), undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('uploads in PATCH chunks when asked, with relative Location headers', async () => {
     const bytes = new Uint8Array(randomBytes(200_000));
     const digest = sha256Of(bytes);
@@ -137,6 +169,33 @@ describe('registry write primitives (real distribution registry)', function () {
     assert.deepEqual(await headBlob(basic, 'prim/chunked', digest), { size: bytes.byteLength });
     const back = await readAll(await openBlob(basic, 'prim/chunked', digest, bytes.byteLength));
     assert.ok(Buffer.from(bytes).equals(back));
+  });
+
+  it("keeps the registry's error envelope in the message when it refuses to start an upload or takes no more chunks", async () => {
+    const envelope = (message: string) => ({
+      status: 403,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message }] })),
+    });
+    const bytes = new Uint8Array(randomBytes(100_000));
+    const digest = sha256Of(bytes);
+    for (const [refused, message] of [
+      ['POST', 'the repository storage quota is exceeded'],
+      ['PATCH', 'the upload exceeds the size allowed for this repository'],
+    ] as const) {
+      const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+        intercept: (method, path) => (method === refused && path.includes('/blobs/uploads/') ? envelope(message) : undefined),
+      });
+      try {
+        const viaProxy = new RegistryClient(proxy.host);
+        await assert.rejects(
+          uploadBlob(viaProxy, 'prim/refused', digest, bytes.byteLength, () => bytes, { chunkSize: 64 * 1024 }),
+          (err: unknown) => isDigestReleaseError(err, 'DENIED') && err.message.includes(`(DENIED: ${message})`),
+        );
+      } finally {
+        await proxy.close();
+      }
+    }
   });
 
   it('refuses to upload bytes that do not match the digest, and stores nothing', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
 import { uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
+import { putManifest } from '../../src/registry/manifests';
 import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
 import { TestGround, pushSamples, testGround } from '../support/ground';
@@ -125,7 +126,7 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   it('refuses to move a tag that points at other bytes, naming both digests; overwriteTags moves it', async () => {
     succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/conflict:stable` }));
     const run = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable` });
-    failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/conflict:stable`, digests.oci!, digests.v2s2!, 'overwriteTags');
+    failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/conflict:stable`, digests.oci!, digests.v2s2!, 'overwriteTags', 'Nothing was copied');
     assert.equal(atTarget('prod/conflict:stable'), digests.oci);
     assert.equal(await basic.headManifest('prod/conflict', digests.v2s2!), undefined, 'nothing was copied');
 
@@ -136,6 +137,35 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     const moved = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable`, overwriteTags: 'true' });
     succeeded(moved);
     assert.equal(atTarget('prod/conflict:stable'), digests.v2s2);
+  });
+
+  it('refuses a tag that another run took while the blobs were copied, saying the image is at the target by digest and no tag was written', async () => {
+    // The other run's image shares no blob with the one promoted here, so this one has blobs to copy.
+    const index = await open.getManifest('promo/app', digests.multi!);
+    const arm64 = index.manifest.kind === 'index' ? index.manifest.manifests.find((m) => m.platform?.architecture === 'arm64')?.digest : undefined;
+    assert.ok(arm64 !== undefined);
+    succeeded(await promote({ source: `${g.open.host}/promo/app@${arm64}`, target: `${g.basic.host}/prod/race:other` }));
+    const taken = await open.getManifest('promo/app', arm64);
+    let raced = false;
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      intercept: async (method, path) => {
+        if (method === 'GET' && path.includes('/blobs/') && !raced) {
+          raced = true;
+          await putManifest(basic, 'prod/race', 'stable', new Uint8Array(taken.bytes), taken.mediaType);
+        }
+        return undefined;
+      },
+    });
+    try {
+      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/race:stable` });
+      assert.ok(raced, 'the tag was taken during the copy');
+      failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/race:stable`, digests.oci!, arm64, 'overwriteTags', `${g.basic.host}/prod/race@${digests.oci!}`, 'no tag was written');
+      assert.ok(!run.message.includes('Nothing was copied'), run.message);
+      assert.equal(atTarget('prod/race:stable'), arm64);
+      assert.ok((await basic.headManifest('prod/race', digests.oci!)) !== undefined, 'the image is at the target by digest');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('writes additional tags and semver tags only where the version is the highest of its line', async () => {
@@ -173,6 +203,20 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
       assert.equal(cuts > 0, true);
       assert.ok(run.warnings.some((w) => /starting it over/.test(w)), `a retry is reported: ${run.warnings.join('\n')}`);
       assert.equal(atTarget('prod/reset:1.0.0'), digests.multi);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails, naming the source registry and the blob, when the source keeps dropping the connection mid-blob; writes no target tag', async () => {
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
+    });
+    try {
+      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/dropped:1.0.0` });
+      failedWith(run, 'UNREACHABLE', `The source registry ${proxy.host} dropped the connection while sending the blob sha256:`, 'after 40 of');
+      assert.ok(!run.message.includes(`Could not reach the registry ${g.basic.host}`), run.message);
+      assert.equal(await basic.headManifest('prod/dropped', '1.0.0'), undefined);
     } finally {
       await proxy.close();
     }

@@ -131,6 +131,49 @@ describe('registry client sign-in and checks (scripted registries)', () => {
     await assert.rejects(client.headManifest('a', DIGEST), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
   });
 
+  /**
+   * A scripted registry that answers with `status` and offers 64 MiB of body without a
+   * Content-Length, in chunks with backpressure; `sent()` (once the connection is closed) is what
+   * the server got rid of, so how much the client read.
+   */
+  async function endlessBody(status: number): Promise<{ offered: number; sent: () => Promise<number> }> {
+    const offered = 64 * 1024 * 1024;
+    let sent = 0;
+    let done: () => void;
+    const closed = new Promise<void>((resolve) => (done = resolve));
+    server = await startScripted((_req, res) => {
+      res.writeHead(status, { 'Content-Type': status === 200 ? 'application/vnd.oci.image.manifest.v1+json' : 'text/html' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = (): void => {
+        while (sent < offered && !res.destroyed) {
+          sent += chunk.byteLength;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      res.once('close', () => done());
+      more();
+    });
+    return { offered, sent: async () => (await closed, sent) };
+  }
+
+  it('stops reading a manifest sent without Content-Length once it passes 4 MiB', async () => {
+    const body = await endlessBody(200);
+    await assert.rejects(
+      new RegistryClient(server!.host).getManifest('a', '1'),
+      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && err.message.includes('more than a manifest may be (4 MiB)'),
+    );
+    const sent = await body.sent();
+    assert.ok(sent < body.offered / 2, `the client read ${sent} bytes of ${body.offered} before giving up`);
+  });
+
+  it('reads no more of an error answer than an error envelope can be', async () => {
+    const body = await endlessBody(403);
+    await assert.rejects(new RegistryClient(server!.host).getManifest('a', '1'), (err: unknown) => isDigestReleaseError(err, 'DENIED'));
+    const sent = await body.sent();
+    assert.ok(sent < body.offered / 2, `the client read ${sent} bytes of ${body.offered} of an error answer`);
+  });
+
   it('asks for every manifest kind it reads, and no schema 1', async () => {
     server = await startScripted((_req, res) => manifest(res));
     await new RegistryClient(server.host).getManifest('a', '1');
