@@ -5,12 +5,29 @@ import { FoundEvidence, findEvidence, latest } from './find';
 import { RollbackFacts } from './predicate';
 import { repositorySubjects } from './subjects';
 
-// The rollback target: the digest of the latest earlier release to the same environment, taken
-// from the evidence attached to the repository's digests; or a digest given, checked to exist.
+// The rollback target: the digest of the latest earlier release to the same environment whose
+// scan passed, taken from the evidence attached to the repository's digests; or a digest given,
+// checked to exist. A rollback is verified before it deploys and verify needs a passed scan, so a
+// newer release whose scan did not pass is skipped, and the skip said, not hidden.
 
 export interface RollbackSearch {
   readonly facts: RollbackFacts;
   readonly notes: readonly string[];
+}
+
+/** Of the evidence for one environment: the latest whose scan passed, and what newer was skipped for it. */
+export function chooseRollback(candidates: readonly FoundEvidence[]): { chosen: FoundEvidence | undefined; skipped: FoundEvidence[]; nonePassed: boolean } {
+  const newest = latest(candidates);
+  const passed = latest(candidates.filter((c) => c.evidence.scanStatus === 'passed'));
+  if (passed === undefined) return { chosen: newest, skipped: [], nonePassed: newest !== undefined };
+  const time = (c: FoundEvidence) => Date.parse(c.evidence.writtenAt);
+  const skipped = candidates.filter((c) => c.evidence.scanStatus !== 'passed' && time(c) >= time(passed)).sort((a, b) => time(b) - time(a));
+  return { chosen: passed, skipped, nonePassed: false };
+}
+
+function describeSkipped(skipped: readonly FoundEvidence[], environment: string): string {
+  const list = skipped.map((s) => `${s.evidence.subjectDigest} (scan ${s.evidence.scanStatus}, ${s.evidence.writtenAt})`).join(', ');
+  return `Skipped ${skipped.length} newer release${skipped.length === 1 ? '' : 's'} to ${environment} whose scan did not pass: ${list}. A rollback target needs a passed scan.`;
 }
 
 export async function previousRelease(client: RegistryClient, repository: string, environment: string, current: Digest): Promise<RollbackSearch> {
@@ -29,14 +46,20 @@ export async function previousRelease(client: RegistryClient, repository: string
     for (const problem of search.problems) notesOut.push(problem.message);
     candidates.push(...search.found.filter((found) => found.evidence.environment === environment));
   }
-  const previous = latest(candidates);
-  if (previous === undefined) {
+  const { chosen, skipped, nonePassed } = chooseRollback(candidates);
+  if (chosen === undefined) {
     return {
       facts: { digest: null, source: 'auto', evidence: null, reason: `No earlier evidence for environment ${environment} was found in ${client.registry}/${repository}.` },
       notes: notesOut,
     };
   }
-  return { facts: { digest: previous.evidence.subjectDigest, source: 'auto', evidence: previous.evidence.digest, reason: null }, notes: notesOut };
+  let reason: string | null = null;
+  if (skipped.length > 0) reason = describeSkipped(skipped, environment);
+  else if (nonePassed) {
+    reason = `No earlier release to ${environment} has a passed scan; the latest (scan ${chosen.evidence.scanStatus}) is named, and verifying it as a rollback target will fail.`;
+  }
+  if (reason !== null) notesOut.push(reason);
+  return { facts: { digest: chosen.evidence.subjectDigest, source: 'auto', evidence: chosen.evidence.digest, reason }, notes: notesOut };
 }
 
 export async function givenRollback(client: RegistryClient, repository: string, digest: Digest): Promise<RollbackFacts> {

@@ -64,7 +64,7 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   before(async () => {
     g = await testGround();
     ado = await startAdoServer(g.certs);
-    for (const repo of ['shop/web', 'rollback/app', 'verify/app']) pushSamples(g, g.open, g.openAccess, repo);
+    for (const repo of ['shop/web', 'rollback/app', 'rollback/scanned', 'verify/app']) pushSamples(g, g.open, g.openAccess, repo);
     for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = sha256Hex(inspectRaw(`${g.open.host}/shop/web:${tag}`, g.openAccess));
   });
   after(() => ado?.close());
@@ -146,6 +146,21 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     assert.equal(field(doc, 'predicate', 'rollback', 'digest'), digests.oci, 'the previous prod release, not the later staging one');
     assert.equal(field(doc, 'predicate', 'rollback', 'source'), 'auto');
     assert.ok(run.summaries[0]!.includes(digests.oci!));
+  });
+
+  it('rollbackDigest auto prefers the latest earlier release whose scan passed, and says which newer ones it skipped', async () => {
+    const repo = 'rollback/scanned';
+    succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
+    succeeded(await evidence({ image: ref(repo, 'oci'), environment: 'prod', scanStatus: 'failed', approver: 'a' }));
+    const run = await evidence({ image: ref(repo, 'multi'), environment: 'prod', scanStatus: 'passed', approver: 'a', rollbackDigest: 'auto' });
+    succeeded(run);
+    const doc = readJson(run.outputs.EVIDENCE_PATH!);
+    assert.equal(field(doc, 'predicate', 'rollback', 'digest'), digests.v2s2, 'the release with a passed scan, not the newer failed one');
+    const reason = field(doc, 'predicate', 'rollback', 'reason');
+    assert.ok(typeof reason === 'string' && reason.includes(digests.oci!) && reason.includes('scan failed'), String(reason));
+    assert.ok(validatePredicate(field(doc, 'predicate')), JSON.stringify(validatePredicate.errors));
+    assert.ok(run.warnings.some((w) => w.includes('Skipped 1 newer release to prod') && w.includes(digests.oci!)), run.warnings.join('\n'));
+    assert.ok(run.summaries[0]!.includes(digests.v2s2!));
   });
 
   it('rollbackDigest given must be a digest of the repository', async () => {
