@@ -2,8 +2,10 @@
  * Expands an Azure Pipelines YAML file the way the service does at compile time, for the
  * subset templates/ uses: typed template parameters with defaults and `values`,
  * `${{ if }}` / `${{ elseif }}` / `${{ else }}` and `${{ each }}` in mappings and sequences,
- * `${{ expr }}` in values (whole or inside a string) and as a whole key, `template:`
- * includes of steps, jobs and stages, `extends:`, and `path@alias` references mapped to
+ * `${{ expr }}` in values (whole or inside a string) and as a whole key, a `stepList`
+ * parameter inserted into steps as `- ${{ parameters.x }}`, `template:`
+ * includes of steps, jobs and stages, `extends:`, runtime parameters of the pipeline (bound
+ * to their defaults), and `path@alias` references mapped to
  * local directories. Everything else throws, so nothing outside the subset passes
  * through unexpanded.
  */
@@ -33,8 +35,10 @@ function isListKind(k: string | undefined): k is ListKind {
   return k !== undefined && LIST_KINDS.includes(k);
 }
 
-const PARAMETER_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object'];
-const NOT_SUPPORTED_TYPES: readonly string[] = ['step', 'stepList', 'job', 'jobList', 'deployment', 'deploymentList', 'stage', 'stageList'];
+const PARAMETER_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'stepList'];
+const NOT_SUPPORTED_TYPES: readonly string[] = ['step', 'job', 'jobList', 'deployment', 'deploymentList', 'stage', 'stageList'];
+/** The keys one of which makes a mapping a step (a template include in a stepList argument is outside the subset). */
+const STEP_KEYS: readonly string[] = ['task', 'script', 'bash', 'pwsh', 'powershell', 'checkout', 'download', 'downloadBuild', 'getPackage', 'publish', 'reviewApp'];
 
 type Directive =
   | { kind: 'if' | 'elseif'; condition: string }
@@ -87,10 +91,10 @@ export class Expander {
   expandPipeline(pipelineFile: string): ValueMap {
     const file: FileRef = { root: this.options.selfRoot, path: pipelineFile };
     const doc = this.load(file);
-    if ('parameters' in doc) this.fail(file, 'runtime parameters of a pipeline are outside the supported subset');
     this.declared = this.declaredRepositories(doc, file);
-    const ctx = new Context(file, {});
-    const { extends: ext, ...rest } = doc;
+    // Runtime parameters take their defaults, as a run queued without choosing any would.
+    const { extends: ext, parameters: runtime, ...rest } = doc;
+    const ctx = new Context(file, runtime === undefined ? {} : this.bind(file, runtime, {}));
     const out = this.mapping(rest, ctx);
     if (ext === undefined) return out;
     if (!isMap(ext)) this.fail(file, 'extends must be a mapping');
@@ -211,6 +215,12 @@ export class Expander {
         if (typeof v === 'number') return v;
         if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
         return this.fail(file, `parameter ${name}: expected a number, got ${describe(v)}`);
+      case 'stepList':
+        if (!Array.isArray(v)) return this.fail(file, `parameter ${name}: expected a list of steps, got ${describe(v)}`);
+        for (const [i, step] of v.entries()) {
+          if (!isMap(step) || !Object.keys(step).some((k) => STEP_KEYS.includes(k))) this.fail(file, `parameter ${name}: item ${i} is not a step (${describe(step)})`);
+        }
+        return v;
       default:
         return v;
     }
@@ -364,7 +374,11 @@ export class Expander {
         }
       }
       chain = 'none';
-      out.push(this.value(item, ctx, undefined));
+      const v = this.value(item, ctx, undefined);
+      // `- ${{ parameters.steps }}`: a whole expression that yields a sequence in a list of
+      // steps, jobs or stages is inserted item by item, as the service inserts a stepList.
+      if (kind !== undefined && typeof item === 'string' && Array.isArray(v)) out.push(...v);
+      else out.push(v);
     }
     return out;
   }

@@ -192,6 +192,13 @@ const FUNCTION_TABLE: Record<string, Fn> = {
   ne: (a) => (arity('ne', a, 2, 2), !equals(a[0]!, a[1]!)),
   and: (a) => (arity('and', a, 2, 10), a.every(truthy)),
   not: (a) => (arity('not', a, 1, 1), !truthy(a[0]!)),
+  length: (a) => {
+    arity('length', a, 1, 1);
+    const v = a[0]!;
+    if (typeof v === 'string' || Array.isArray(v)) return v.length;
+    if (isMap(v)) return Object.keys(v).length;
+    throw new Error(`length() of ${describe(v)}`);
+  },
   coalesce: (a) => {
     arity('coalesce', a, 1, 10);
     // When every argument is null or empty, the service answers with the last one.

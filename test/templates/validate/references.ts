@@ -12,13 +12,34 @@
  *   VAR is one of that task's output variables.
  * - `$(<step>.<VAR>)` (step names start lower case here; predefined variables such as
  *   Build.BuildId do not): an earlier step of the same job declares VAR.
- * - `$(<NAME>)` with an upper-case NAME: a variable of the job, its stage or the pipeline.
+ * - A named script step (bash, script, pwsh, powershell) declares as outputs the variables
+ *   its text sets with `##vso[task.setvariable variable=<VAR>;isOutput=true]`.
+ * - `$(<NAME>)` with an upper-case NAME: a variable of the job, its stage or the pipeline,
+ *   or one an earlier script step of the job sets with `##vso[task.setvariable variable=<NAME>]`.
  * Any other use of dependencies / stageDependencies is reported as unsupported.
  */
 import { Value, ValueMap, isMap } from '../expander/values';
 import { TaskDefinition } from './tasks';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SCRIPT_KEYS = ['bash', 'script', 'pwsh', 'powershell'];
+
+/** The script text of a script step, or undefined for any other step. */
+function scriptOf(step: Step): string | undefined {
+  for (const k of SCRIPT_KEYS) if (typeof step.node[k] === 'string') return step.node[k];
+  return undefined;
+}
+
+/** Variables a script sets with ##vso[task.setvariable ...]: `output` those with isOutput=true. */
+function setVariables(script: string, output: boolean): string[] {
+  const names: string[] = [];
+  for (const m of script.matchAll(/##vso\[task\.setvariable ([^\]]*)\]/g)) {
+    const props = new Map(m[1]!.split(';').map((p) => p.trim().split('=').map((x) => x.trim()) as [string, string]));
+    const name = props.get('variable');
+    if (name !== undefined && (props.get('isOutput')?.toLowerCase() === 'true') === output) names.push(name);
+  }
+  return names;
+}
 
 interface Step {
   name: string | undefined;
@@ -235,6 +256,12 @@ export class ReferenceChecker {
       this.problems.push(`${where}: no step named ${stepName}`);
       return;
     }
+    const script = scriptOf(step);
+    if (script !== undefined) {
+      const outputs = setVariables(script, true);
+      if (!outputs.includes(variable)) this.problems.push(`${where}: script step ${stepName} sets no output variable ${variable}; it sets ${outputs.join(', ') || 'none'}`);
+      return;
+    }
     const task = step.task === undefined ? undefined : this.tasks.get(step.task);
     if (task === undefined) {
       this.problems.push(`${where}: step ${stepName} is not a task whose outputs are known (${step.task ?? 'a script'})`);
@@ -243,13 +270,20 @@ export class ReferenceChecker {
     if (!task.outputVariables.includes(variable)) this.problems.push(`${where}: ${task.ref} (step ${stepName}) has no output variable ${variable}; it has ${task.outputVariables.join(', ')}`);
   }
 
+  private setEarlier(name: string, job: Job, index: number): boolean {
+    return job.steps.slice(0, index).some((step) => {
+      const script = scriptOf(step);
+      return script !== undefined && setVariables(script, false).includes(name);
+    });
+  }
+
   private resolveMacros(s: string, job: Job, index: number, known: ReadonlySet<string>, where: string): void {
     for (const m of s.matchAll(/\$\(([^)]*)\)/g)) {
       const body = m[1]!;
       const dotted = /^([a-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]+)$/.exec(body);
       if (dotted !== null) {
         this.resolveOutput(dotted[1]!, dotted[2]!, job.steps.slice(0, index), `${where}: $(${body})`);
-      } else if (/^[A-Z][A-Z0-9_]*(_[A-Za-z0-9_]*)?$/.test(body) && !known.has(body)) {
+      } else if (/^[A-Z][A-Z0-9_]*(_[A-Za-z0-9_]*)?$/.test(body) && !known.has(body) && !this.setEarlier(body, job, index)) {
         this.problems.push(`${where}: $(${body}) is not a variable of the job, its stage or the pipeline`);
       }
     }
