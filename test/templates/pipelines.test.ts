@@ -135,7 +135,7 @@ describe('templates: a misspelt name in a copy of the templates is caught', func
   });
 
   it('a stage read through stageDependencies without depending on it', () => {
-    const problems = broken('multi-service.yml', 'dependsOn: env_${{', 'dependsOn: Build\n      # env_${{');
+    const problems = broken('multi-service.yml', "      - env_${{ replace(env.promoteFrom, '-', '_') }}\n      - Build", '      - Build');
     assert.ok(problems.some((p) => p.includes('reads stage env_dev, which stage env_prod does not depend on')), problems.join('\n'));
   });
 });

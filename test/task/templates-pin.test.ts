@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isMap, ValueMap } from '../templates/expander/values';
+import { environments, expand, extending, jobsOf, serviceRepo } from '../templates/harness';
+import { runTask } from '../support/taskrun';
+import { digestOf } from '../unit/pin/helpers';
+
+// One set of Kubernetes manifests, naming the build registry's image, deployed to two
+// environments with their own registries: DigestPin@1 run from the packaged .vsix with the
+// inputs deploy-with-digest.yml generates (read from the expanded pipeline), $(promote.IMAGE_REF)
+// replaced by what DigestPromote@1 outputs in each environment.
+
+const MANIFEST = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: contosobuild.azurecr.io/shop/api:1.4.2 # the build registry's image
+`;
+
+function pinSteps(stage: string): { pin: ValueMap; check: ValueMap } {
+  const pipeline = extending({
+    buildRegistry: 'contosobuild.azurecr.io',
+    buildServiceConnection: 'acr-build',
+    services: [{ name: 'api', repository: 'shop/api', deploy: { method: 'kubernetes', manifests: 'deploy/api/*.yaml' } }],
+    environments: environments(['staging', 'production']),
+  });
+  const repo = serviceRepo(pipeline);
+  const deploy = jobsOf(expand(repo.file, repo.root), stage)[0]!;
+  const strategy = deploy['strategy'];
+  assert.ok(isMap(strategy) && isMap(strategy['runOnce']) && isMap(strategy['runOnce']['deploy']));
+  const steps = strategy['runOnce']['deploy']['steps'];
+  assert.ok(Array.isArray(steps));
+  const find = (name: string): ValueMap => {
+    const s = steps.find((x) => isMap(x) && x['name'] === name);
+    assert.ok(isMap(s) && isMap(s['inputs']), name);
+    return s['inputs'];
+  };
+  return { pin: find('pin'), check: find('pin_check') };
+}
+
+function asInputs(map: ValueMap, imageRef: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map)) out[k] = String(v).split('$(promote.IMAGE_REF)').join(imageRef);
+  return out;
+}
+
+describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', function () {
+  this.timeout(60_000);
+  let work: string;
+
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'digestpin-templates-'));
+    mkdirSync(join(work, 'deploy', 'api'), { recursive: true });
+    writeFileSync(join(work, 'deploy', 'api', 'deployment.yaml'), MANIFEST);
+  });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  for (const [stage, registry] of [
+    ['env_staging', 'contosostaging.azurecr.io'],
+    ['env_production', 'contosoproduction.azurecr.io'],
+  ] as const) {
+    it(`pins manifests naming the build registry image to the ${registry} digest, and the check passes`, async () => {
+      const ref = `${registry}/shop/api@${digestOf(stage)}`;
+      const { pin, check } = pinSteps(stage);
+      assert.equal(pin['images'], 'contosobuild.azurecr.io/shop/api=$(promote.IMAGE_REF)');
+      const env = { SYSTEM_DEFAULTWORKINGDIRECTORY: work };
+
+      const pinned = await runTask('DigestPin', { inputs: asInputs(pin, ref), env });
+      assert.equal(pinned.result, 'Succeeded', pinned.message);
+      assert.equal(pinned.outputs.FILES_CHANGED, '1');
+      const text = readFileSync(join(work, 'deploy', 'api', 'deployment.yaml'), 'utf8');
+      assert.match(text, new RegExp(`image: ${ref.replace(/[.]/g, '\\.')} # the build registry's image`));
+      assert.ok(!text.includes('contosobuild'), text);
+
+      const checked = await runTask('DigestPin', { inputs: asInputs(check, ref), env });
+      assert.equal(checked.result, 'Succeeded', checked.message);
+      assert.equal(checked.outputs.PINNED_COUNT, '1');
+    });
+  }
+
+  it('without the name, the same manifests fail to pin (what the template did before)', async () => {
+    const ref = `contosostaging.azurecr.io/shop/api@${digestOf('staging')}`;
+    const run = await runTask('DigestPin', { inputs: { files: 'deploy/api/*.yaml', images: ref, mode: 'pin' }, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
+    assert.equal(run.result, 'Failed');
+    assert.match(run.message, /IMAGE_NOT_MATCHED/);
+  });
+});
