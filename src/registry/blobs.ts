@@ -161,7 +161,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
   const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
   const first = started.headers.get('location');
   // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
-  if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start an upload of');
+  if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start');
   await started.body?.cancel();
   const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
   const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
@@ -188,7 +188,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
       location = await patchChunks(client, repository, digest, location, body, chunkSize);
       closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' } });
     }
-    if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'upload');
+    if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'close');
     await closing.body?.cancel();
     const claimed = closing.headers.get('docker-content-digest')?.trim();
     if (claimed && claimed !== digest) {
@@ -215,7 +215,7 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       body: chunk,
     });
     const next = response.headers.get('location');
-    if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'upload a chunk of');
+    if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'chunk');
     await response.body?.cancel();
     offset += chunk.byteLength;
     current = next;
@@ -277,13 +277,26 @@ async function cancelUpload(client: RegistryClient, repository: string, location
   }
 }
 
-async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: string): Promise<DigestReleaseError> {
+/** What was asked of the registry, as a gerund for "denied …" and as a verb for "asked to …". */
+type BlobAction = 'HEAD' | 'GET' | 'mount' | 'start' | 'close' | 'chunk';
+
+const ACTIONS: Record<BlobAction, { readonly doing: string; readonly todo: string; readonly needs: 'pull from' | 'push to' }> = {
+  HEAD: { doing: 'looking up', todo: 'look up', needs: 'pull from' },
+  GET: { doing: 'reading', todo: 'read', needs: 'pull from' },
+  mount: { doing: 'mounting', todo: 'mount', needs: 'push to' },
+  start: { doing: 'starting an upload of', todo: 'start an upload of', needs: 'push to' },
+  close: { doing: 'completing the upload of', todo: 'complete the upload of', needs: 'push to' },
+  chunk: { doing: 'uploading a chunk of', todo: 'upload a chunk of', needs: 'push to' },
+};
+
+async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: BlobAction): Promise<DigestReleaseError> {
   const status = response.status;
   const entries = response.body ? await readErrorBody(response) : [];
   const detail = describeErrors(entries);
   const suffix = detail ? ` (${detail})` : '';
   const what = where(client, repository, digest);
-  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${action} ${what}${suffix}. Check that the credentials may push to ${repository}.`, { status });
+  const { doing, todo, needs } = ACTIONS[action];
+  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
   if (status === 404 && entries.some((e) => e.code === 'NAME_UNKNOWN')) {
     return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}.`, { status });
   }
@@ -293,7 +306,7 @@ async function blobError(client: RegistryClient, response: HttpResponse, reposit
   if (status === 400 && entries.some((e) => e.code === 'DIGEST_INVALID')) {
     return new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} refused ${what}: the bytes uploaded do not hash to the digest${suffix}.`, { status });
   }
-  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} to ${action} ${what}${suffix}.`, { status });
+  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} when asked to ${todo} ${what}${suffix}.`, { status });
 }
 
 function errorText(err: unknown): string {
