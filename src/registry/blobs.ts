@@ -4,6 +4,7 @@ import { Digest, sha256Of } from '../reference/digest';
 import { RegistryClient, pullScope, pushScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { HttpResponse } from './http';
+import { backoffDelay, sleep } from './transport';
 import { verifyingStream } from './verify';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
@@ -18,12 +19,16 @@ export interface UploadOptions {
   readonly chunkSize?: number;
   /** Upload attempts in all, each from a new upload session and a newly opened source. */
   readonly attempts?: number;
-  /** Called when an attempt failed and the upload starts over. */
+  /** Called when an attempt failed and the upload starts over (before the pause). */
   readonly onRetry?: (attempt: number, err: unknown) => void;
+  /** The pause before the second attempt; it doubles before each further one (bounded). */
+  readonly retryBackoffMs?: number;
 }
 
 /** Chunks when the registry asks for them but names no minimum. */
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/** A source or target that failed an upload gets a moment before the next attempt, not none. */
+const DEFAULT_RETRY_BACKOFF_MS = 1000;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Failures that another attempt cannot mend. */
 const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
@@ -153,6 +158,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
         throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed after ${attempt} attempts: ${errorText(err)}.`, { cause: err });
       }
       options.onRetry?.(attempt, err);
+      await sleep(backoffDelay(options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS, attempt));
     }
   }
 }

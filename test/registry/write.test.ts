@@ -136,6 +136,7 @@ describe('registry write primitives (real distribution registry)', function () {
       const copy = (chunkSize?: number) =>
         uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlobStream(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
           ...(chunkSize ? { chunkSize } : {}),
+          retryBackoffMs: 10,
           onRetry: (_attempt, err) => retried.push(err),
         });
       const namesSource = (err: unknown): boolean =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
-import { uploadBlob } from '../../src/registry/blobs';
+import { UploadOptions, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
 
@@ -46,5 +46,26 @@ describe('blobs (scripted registries)', () => {
         );
       });
     }
+  });
+
+  it('pauses between upload attempts, longer each time, instead of starting the next at once', async () => {
+    const posts: number[] = [];
+    server = await startScripted((req, res) => {
+      if (req.method === 'POST') posts.push(Date.now());
+      if (req.method === 'PUT') return void res.writeHead(500).end();
+      if (req.method === 'DELETE') return void res.writeHead(204).end();
+      res.writeHead(202, { Location: '/v2/team/app/blobs/uploads/session' }).end();
+    });
+    const retried: number[] = [];
+    const options: UploadOptions = { attempts: 3, retryBackoffMs: 100, onRetry: (attempt) => retried.push(attempt) };
+    await assert.rejects(
+      uploadBlob(client(), 'team/app', DIGEST, BYTES.byteLength, () => BYTES, options),
+      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /Gave up after 3 attempts/.test(err.message),
+    );
+    assert.deepEqual(retried, [1, 2]);
+    assert.equal(posts.length, 3);
+    const pauses = [posts[1]! - posts[0]!, posts[2]! - posts[1]!];
+    assert.ok(pauses[0]! >= 90, `a pause before the second attempt (${pauses.join(', ')} ms)`);
+    assert.ok(pauses[1]! >= 190, `a longer pause before the third (${pauses.join(', ')} ms)`);
   });
 });
