@@ -30,6 +30,8 @@ const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A source or target that failed an upload gets a moment before the next attempt, not none. */
 const DEFAULT_RETRY_BACKOFF_MS = 1000;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed for one blob read; storage needs one or two, more is a misconfiguration. */
+const MAX_REDIRECTS = 5;
 /** Failures that another attempt cannot mend. */
 const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
 
@@ -43,9 +45,8 @@ function where(client: RegistryClient, repository: string, digest: Digest): stri
 
 /** The size of a blob the repository has, or undefined when it has not. */
 export async function headBlob(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number } | undefined> {
-  let response = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const location = response.headers.get('location');
-  if (REDIRECTS.has(response.status) && location) response = await client.follow('HEAD', location);
+  const first = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const response = await followRedirects(client, 'HEAD', first, repository, digest);
   if (response.status === 404) return undefined;
   if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
   const claimed = response.headers.get('docker-content-digest')?.trim();
@@ -62,7 +63,7 @@ export async function headBlob(client: RegistryClient, repository: string, diges
 /**
  * The blob's bytes as a stream that is checked while it flows: it errors with DIGEST_MISMATCH at
  * the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
- * Redirects to storage are followed without the registry's Authorization header.
+ * Redirects to storage are followed (a few, in a chain) without the registry's Authorization header.
  */
 export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<ReadableStream<Uint8Array>> {
   return Readable.toWeb(await openBlobStream(client, repository, digest, size)) as ReadableStream<Uint8Array>;
@@ -75,12 +76,8 @@ export interface OpenBlobOptions {
 
 /** openBlob as a Node stream: what a copy pipes into an upload without web-stream overhead. */
 export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
-  let response = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const location = response.headers.get('location');
-  if (REDIRECTS.has(response.status) && location) {
-    await response.body?.cancel();
-    response = await client.follow('GET', location);
-  }
+  const first = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const response = await followRedirects(client, 'GET', first, repository, digest);
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
   const peer = options.peer ?? 'registry';
   const download = response.stream();
@@ -98,6 +95,41 @@ export async function openBlobStream(client: RegistryClient, repository: string,
   download.pipe(check);
   download.on('data', (chunk: Buffer) => (received += chunk.byteLength));
   return check;
+}
+
+/**
+ * Follows the registry's redirects to storage, a chain of a few at most (a CDN in front of a
+ * bucket redirects again). No hop gets the registry's credentials: each URL carries its own
+ * grant. A Location is resolved against the URL that sent it, not the registry.
+ */
+async function followRedirects(client: RegistryClient, method: 'GET' | 'HEAD', first: HttpResponse, repository: string, digest: Digest): Promise<HttpResponse> {
+  let response = first;
+  let url = client.urlOf(blobPath(repository, digest));
+  const visited = new Set([url]);
+  for (let hops = 0; REDIRECTS.has(response.status); hops++) {
+    const location = response.headers.get('location');
+    if (!location) return response;
+    await response.body?.cancel();
+    const next = new URL(location, url).toString();
+    if (visited.has(next)) {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with redirects that loop (back to ${new URL(next).origin}${new URL(next).pathname} after ${hops + 1}). Check the registry's storage configuration.`,
+        { status: response.status },
+      );
+    }
+    if (hops >= MAX_REDIRECTS) {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with more than ${MAX_REDIRECTS} redirects in a chain; they were not followed further. Check the registry's storage configuration.`,
+        { status: response.status },
+      );
+    }
+    visited.add(next);
+    url = next;
+    response = await client.follow(method, next);
+  }
+  return response;
 }
 
 function droppedWhileSending(peer: string, client: RegistryClient, repository: string, digest: Digest, received: number, size: number | undefined, err: Error): DigestReleaseError {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
-import { UploadOptions, uploadBlob } from '../../src/registry/blobs';
+import { UploadOptions, headBlob, openBlobStream, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
 
@@ -67,5 +67,51 @@ describe('blobs (scripted registries)', () => {
     const pauses = [posts[1]! - posts[0]!, posts[2]! - posts[1]!];
     assert.ok(pauses[0]! >= 90, `a pause before the second attempt (${pauses.join(', ')} ms)`);
     assert.ok(pauses[1]! >= 190, `a longer pause before the third (${pauses.join(', ')} ms)`);
+  });
+
+  describe('redirects to storage', () => {
+    /**
+     * A registry behind Basic auth whose blob answers redirect: `hops` maps a path to the Location
+     * it redirects to ("{host}" stands for this server); any other path serves the blob. Paths
+     * outside /v2/ are storage, which refuses the registry's credentials.
+     */
+    const registry = (hops: Record<string, string>) => (req: Recorded, res: ServerResponse) => {
+      const path = new URL(req.url, 'https://x').pathname;
+      if (path.startsWith('/v2/') && !req.headers.authorization) return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+      if (!path.startsWith('/v2/') && req.headers.authorization) return void res.writeHead(400).end('storage was sent the registry credentials');
+      const location = hops[path]?.replace('{host}', server!.host);
+      if (location) return void res.writeHead(path.startsWith('/v2/') ? 307 : 302, { Location: location }).end();
+      res.writeHead(200, { 'Content-Length': String(BYTES.byteLength) }).end(req.method === 'HEAD' ? undefined : BYTES);
+    };
+    const signedIn = () => new RegistryClient(server!.host, { maxAttempts: 1, credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' } });
+    const read = async (): Promise<Buffer> => {
+      const parts: Buffer[] = [];
+      for await (const chunk of await openBlobStream(signedIn(), 'team/app', DIGEST, BYTES.byteLength)) parts.push(chunk as Buffer);
+      return Buffer.concat(parts);
+    };
+    const blob = `/v2/team/app/blobs/${DIGEST}`;
+    const storagePaths = () => server!.requests.map((r) => new URL(r.url, 'https://x').pathname).filter((p) => !p.startsWith('/v2/'));
+
+    it('follows a chain of storage redirects, relative and absolute, sending storage no credentials', async () => {
+      server = await startScripted(registry({ [blob]: '/storage/one?sig=a', '/storage/one': 'two?sig=b', '/storage/two': 'https://{host}/cdn/three?sig=c' }));
+      assert.ok(Buffer.from(BYTES).equals(await read()));
+      assert.deepEqual(storagePaths(), ['/storage/one', '/storage/two', '/cdn/three']);
+      assert.ok(server.requests.filter((r) => !r.url.startsWith('/v2/')).every((r) => r.headers.authorization === undefined));
+      assert.deepEqual(await headBlob(signedIn(), 'team/app', DIGEST), { size: BYTES.byteLength });
+    });
+
+    it('stops at a redirect loop, saying so', async () => {
+      server = await startScripted(registry({ [blob]: '/storage/one', '/storage/one': '/storage/two', '/storage/two': '/storage/one' }));
+      await assert.rejects(read(), (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /redirects that loop/.test(err.message) && err.message.includes(DIGEST));
+      assert.deepEqual(storagePaths(), ['/storage/one', '/storage/two']);
+    });
+
+    it('follows no more than 5 redirects in a chain', async () => {
+      const hops: Record<string, string> = { [blob]: '/hop/1' };
+      for (let i = 1; i < 20; i++) hops[`/hop/${i}`] = `/hop/${i + 1}`;
+      server = await startScripted(registry(hops));
+      await assert.rejects(read(), (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /more than 5 redirects/.test(err.message));
+      assert.deepEqual(storagePaths(), ['/hop/1', '/hop/2', '/hop/3', '/hop/4', '/hop/5']);
+    });
   });
 });
