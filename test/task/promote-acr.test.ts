@@ -182,6 +182,20 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
     assert.equal(await atProd('release/conflict:1.0'), multi);
   });
 
+  it('says the import put the image at the target when a tag is taken during the import, not that nothing was copied', async () => {
+    arm.afterNextImport(async () => {
+      await pushAsync(other, 'other', `${prod.registry.host}/release/raced:1.0`, prod.directAccess);
+    });
+    const imports = arm.counts.importImage;
+    const run = await promote({ ...fromDev, mode: 'import', source: `${dev.front.host}/team/app@${multi}`, target: `${prod.front.host}/release/raced:1.0` });
+    const taken = await atProd('release/raced:1.0');
+    assert.notEqual(taken, multi, 'the racing push holds the tag');
+    failedWith(run, 'TAG_CONFLICT', taken, multi, 'taken while the image was imported', `${prod.front.host}/release/raced@${multi}`, 'no tag was written', 'overwriteTags: true');
+    assert.ok(!run.message.includes('Nothing was copied'), run.message);
+    assert.equal(arm.counts.importImage, imports + 1, 'the import ran');
+    assert.equal((await prodDirect.headManifest('release/raced', multi))?.digest, multi, 'the image is at the target by digest');
+  });
+
   it('fails when the import reports success but the target does not hold the digest, and writes no tag', async () => {
     arm.sabotageNextImport('other-bytes');
     const run = await promote({ ...fromDev, mode: 'import', source: `${dev.front.host}/team/app@${multi}`, target: `${prod.front.host}/release/sabotaged:1.0` });
