@@ -1,3 +1,5 @@
+import { readBodyUpTo, readJsonUpTo } from '../registry/bounded';
+import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
 import { Transport } from '../registry/transport';
@@ -10,6 +12,11 @@ import { EntraTokenSource } from './exchange';
 // origin are refused, never followed with the token.
 
 export const ARM_CONTAINER_REGISTRY_API_VERSION = '2023-07-01';
+
+/** A page of the registry list: ARM pages at most a thousand or so resources of a few KiB. */
+const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
+/** An operation's status: its state and perhaps an error. */
+const MAX_OPERATION_BYTES = 1024 * 1024;
 
 export interface ArmRegistry {
   /** /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name> */
@@ -77,7 +84,7 @@ export class ArmClient {
     for (let page = 0; url !== undefined; page++) {
       if (page >= 100) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager listed ${what} in more than 100 pages; stopped reading.`);
       const response = await this.send('GET', url, what);
-      const body: unknown = await response.json().catch(() => undefined);
+      const body = await readJsonUpTo(response, { bytes: MAX_LIST_PAGE_BYTES, what: `Azure Resource Manager's list of ${what}`, kind: 'a page of resources', code: 'ARM_ERROR' });
       const value = record(body)?.value;
       if (!Array.isArray(value)) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered the list of ${what} without a "value" array.`);
       for (const item of value) {
@@ -112,7 +119,7 @@ export class ArmClient {
       await response.body?.cancel();
       return { status: 'running', retryAfterMs: retryAfter(response) };
     }
-    const text = await response.text();
+    const text = (await readBodyUpTo(response, { bytes: MAX_OPERATION_BYTES, what: `Azure Resource Manager's status of ${what}`, kind: 'the status of an operation', code: 'ARM_ERROR' })).toString('utf8');
     if (!response.ok) {
       const error = armErrorOf(parseJson(text));
       return { status: 'failed', code: error?.code ?? String(response.status), message: error?.message ?? text.slice(0, 500), terminal: `HTTP ${response.status}` };
@@ -161,7 +168,8 @@ export class ArmClient {
   }
 
   private async failure(response: HttpResponse, what: string): Promise<DigestReleaseError> {
-    const text = await response.text().catch(() => '');
+    // Only as far as an error answer can be: the status is the failure, the body only explains it.
+    const text = ((await response.bytesUpTo(MAX_ERROR_BODY_BYTES).catch(() => undefined)) ?? Buffer.alloc(0)).toString('utf8');
     const error = armErrorOf(parseJson(text));
     const detail = error ? ` (${[error.code, error.message].filter((part) => part).join(': ')})` : '';
     const status = response.status;

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { jwtLifetime } from '../registry/auth';
 import { RefreshTokenSource } from '../registry/credential';
+import { readJsonUpTo } from '../registry/bounded';
 import { describeErrors, readErrorBody } from '../registry/errorbody';
 import { Transport } from '../registry/transport';
 import { acrRealm } from './detect';
@@ -31,6 +32,8 @@ export interface EntraTokenSource {
 /** Refresh tokens whose lifetime cannot be read are asked for again after this long. */
 const FALLBACK_LIFETIME_S = 30 * 60;
 const EXPIRY_MARGIN_MS = 60_000;
+/** An exchange answer is one refresh token, a few KiB. */
+const MAX_EXCHANGE_ANSWER_BYTES = 1024 * 1024;
 
 interface CachedRefreshToken {
   token: Promise<string>;
@@ -117,7 +120,12 @@ export class AcrTokenExchange implements RefreshTokenSource {
         { status: response.status },
       );
     }
-    const body: unknown = await response.json().catch(() => undefined);
+    const body = await readJsonUpTo(response, {
+      bytes: MAX_EXCHANGE_ANSWER_BYTES,
+      what: `The answer of the registry ${registry} at /oauth2/exchange`,
+      kind: 'a token answer',
+      code: 'REGISTRY_ERROR',
+    });
     const token = typeof body === 'object' && body !== null && 'refresh_token' in body ? body.refresh_token : undefined;
     if (typeof token !== 'string' || token === '') {
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${registry} answered /oauth2/exchange without a refresh_token.`);

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
+import { readJsonUpTo } from '../registry/bounded';
 import { describeErrors, readErrorBody } from '../registry/errorbody';
 import { ACR_API_VERSION } from './exchange';
 
@@ -32,6 +33,9 @@ export interface ManifestProperties {
 }
 
 export type AttributePatch = Pick<ChangeableAttributes, 'writeEnabled' | 'deleteEnabled'>;
+
+/** The properties of one tag or manifest are well under a KiB. */
+const MAX_PROPERTIES_BYTES = 1024 * 1024;
 
 const readScope = (repository: string): string => `repository:${repository}:metadata_read`;
 const writeScope = (repository: string): string => `repository:${repository}:metadata_write`;
@@ -103,8 +107,7 @@ async function call(
       status: response.status,
     });
   }
-  const body: unknown = await response.json().catch(() => undefined);
-  return body;
+  return readJsonUpTo(response, { bytes: MAX_PROPERTIES_BYTES, what: `The registry ${client.registry}'s properties of ${what}`, kind: 'the properties of one tag or manifest', code: 'REGISTRY_ERROR' });
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { readJsonUpTo } from '../registry/bounded';
 import { HttpResponse } from '../registry/http';
 import { Transport } from '../registry/transport';
 
@@ -22,6 +23,9 @@ export interface AzureDevOpsClientOptions {
 }
 
 export const API_VERSION = '7.1';
+
+/** The largest answers read are the timelines of big builds, a few MiB. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 export class AzureDevOpsClient {
   private readonly base: string;
@@ -81,10 +85,8 @@ export class AzureDevOpsClient {
         contentType.includes('text/html') ? 'a sign-in page (HTML), which is how it refuses a token it does not accept' : `"${contentType || 'no content type'}"`;
       throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status} and ${why}.`, { status });
     }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch {
+    const body = await readJsonUpTo(response, { bytes: MAX_ANSWER_BYTES, what: `Azure DevOps' answer to ${what}`, kind: 'an answer of its REST API', code: 'AZURE_DEVOPS_ERROR' });
+    if (body === undefined) {
       throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status} and a body that is not JSON.`, { status });
     }
     if (status === 200) return body;

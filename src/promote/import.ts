@@ -99,7 +99,7 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
 
   // 5. The copy path on what is there: referrers (which import does not carry), checks, then tags.
   const referrersAfterImport = request.includeReferrers ? (await listReferrers(request.target, request.targetRepository, request.digest)).length : 0;
-  const copied = await promote(request, log);
+  const copied = await promote(request, log, { imageAtTarget: true });
   return {
     ...copied,
     targetResource,

@@ -28,6 +28,15 @@ export interface PromoteRequest {
   readonly concurrency: number;
 }
 
+/** Options for one promotion, apart from what it promotes. */
+export interface PromoteOptions {
+  /**
+   * The image is already at the target by digest, verified (an ACR import put it there): a tag
+   * found taken at the first check then says so, not that nothing was copied.
+   */
+  readonly imageAtTarget?: boolean;
+}
+
 export interface PromoteLog {
   info(message: string): void;
   warning(message: string): void;
@@ -52,7 +61,7 @@ export interface PromoteResult {
   readonly notes: readonly string[];
 }
 
-export async function promote(request: PromoteRequest, log: PromoteLog): Promise<PromoteResult> {
+export async function promote(request: PromoteRequest, log: PromoteLog, options: PromoteOptions = {}): Promise<PromoteResult> {
   const target = `${request.target.registry}/${request.targetRepository}`;
   const plan = await planCopy(request.source, request.sourceRepository, request.digest, { includeReferrers: request.includeReferrers });
   if (plan.root.digest !== request.digest) {
@@ -66,7 +75,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog): Promise
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
   const tagPlan = planTags(request.tags, request.semverTags, existing);
   for (const note of tagPlan.notes) log.info(note);
-  await checkTags(request, tagPlan, target, 'before-copy');
+  await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy');
 
   const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
@@ -136,8 +145,11 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
   }
 }
 
-/** When tags are checked: before anything is copied, or after the image is in place and before any tag is written. */
-export type TagCheckPhase = 'before-copy' | 'after-copy';
+/**
+ * When tags are checked: before anything is copied; after an import put the image at the target,
+ * before the copy path adds to it; or after the image is in place and before any tag is written.
+ */
+export type TagCheckPhase = 'before-copy' | 'after-import' | 'after-copy';
 
 /** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
 export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string, phase: TagCheckPhase): Promise<Map<string, Digest | undefined>> {
@@ -149,15 +161,21 @@ export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, targe
       throw new DigestReleaseError(
         'TAG_CONFLICT',
         `The tag ${target}:${tag} already points at ${head.digest}, and this promotion would point it at ${request.digest}. ` +
-          (phase === 'before-copy'
-            ? 'Nothing was copied and no tag was changed. '
-            : `The tag was taken while the image was copied: the image is at the target by digest (${target}@${request.digest}), verified, and no tag was written. `) +
+          TAG_CONFLICT_STATE[phase](target, request.digest) +
           'Promote under a new tag, or set overwriteTags: true to move the tag.',
       );
     }
   }
   return current;
 }
+
+/** What a tag conflict found in each phase leaves at the target, for the message. */
+const TAG_CONFLICT_STATE: Record<TagCheckPhase, (target: string, digest: Digest) => string> = {
+  'before-copy': () => 'Nothing was copied and no tag was changed. ',
+  'after-import': (target, digest) =>
+    `The tag was taken while the image was imported: the import put the image at the target by digest (${target}@${digest}), verified, and no tag was written. `,
+  'after-copy': (target, digest) => `The tag was taken while the image was copied: the image is at the target by digest (${target}@${digest}), verified, and no tag was written. `,
+};
 
 async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPlan, target: string): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
   // Looked at again: another run may have taken a tag while the blobs were copied.

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { Challenge, parseChallenge } from './challenge';
 import { RegistryCredential } from './credential';
+import { readJsonUpTo } from './bounded';
 import { describeErrors, readErrorBody } from './errorbody';
 import { HttpResponse } from './http';
 import { Transport } from './transport';
@@ -19,6 +20,8 @@ interface CachedToken {
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 /** Renew this long before expiry, so a token does not run out between check and use. */
 const EXPIRY_MARGIN_MS = 10_000;
+/** A token answer is a few KiB (a JWT and its lifetime). */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
 
 export class Authenticator {
   private challenge: Challenge | undefined;
@@ -158,7 +161,12 @@ export class Authenticator {
         { status: response.status },
       );
     }
-    const body: unknown = await response.json().catch(() => undefined);
+    const body = await readJsonUpTo(response, {
+      bytes: MAX_TOKEN_ANSWER_BYTES,
+      what: `The answer of the token service of ${this.registry} (${realmUrl.origin}${realmUrl.pathname})`,
+      kind: 'a token answer',
+      code: 'REGISTRY_ERROR',
+    });
     const token = tokenFrom(body);
     if (!token) {
       throw new DigestReleaseError('REGISTRY_ERROR', `The token service of ${this.registry} answered without a token.`);

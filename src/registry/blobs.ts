@@ -4,6 +4,7 @@ import { Digest, sha256Of } from '../reference/digest';
 import { RegistryClient, pullScope, pushScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { HttpResponse } from './http';
+import { backoffDelay, sleep } from './transport';
 import { verifyingStream } from './verify';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
@@ -18,13 +19,19 @@ export interface UploadOptions {
   readonly chunkSize?: number;
   /** Upload attempts in all, each from a new upload session and a newly opened source. */
   readonly attempts?: number;
-  /** Called when an attempt failed and the upload starts over. */
+  /** Called when an attempt failed and the upload starts over (before the pause). */
   readonly onRetry?: (attempt: number, err: unknown) => void;
+  /** The pause before the second attempt; it doubles before each further one (bounded). */
+  readonly retryBackoffMs?: number;
 }
 
 /** Chunks when the registry asks for them but names no minimum. */
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/** A source or target that failed an upload gets a moment before the next attempt, not none. */
+const DEFAULT_RETRY_BACKOFF_MS = 1000;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed for one blob read; storage needs one or two, more is a misconfiguration. */
+const MAX_REDIRECTS = 5;
 /** Failures that another attempt cannot mend. */
 const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
 
@@ -38,9 +45,8 @@ function where(client: RegistryClient, repository: string, digest: Digest): stri
 
 /** The size of a blob the repository has, or undefined when it has not. */
 export async function headBlob(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number } | undefined> {
-  let response = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const location = response.headers.get('location');
-  if (REDIRECTS.has(response.status) && location) response = await client.follow('HEAD', location);
+  const first = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const response = await followRedirects(client, 'HEAD', first, repository, digest);
   if (response.status === 404) return undefined;
   if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
   const claimed = response.headers.get('docker-content-digest')?.trim();
@@ -57,7 +63,7 @@ export async function headBlob(client: RegistryClient, repository: string, diges
 /**
  * The blob's bytes as a stream that is checked while it flows: it errors with DIGEST_MISMATCH at
  * the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
- * Redirects to storage are followed without the registry's Authorization header.
+ * Redirects to storage are followed (a few, in a chain) without the registry's Authorization header.
  */
 export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<ReadableStream<Uint8Array>> {
   return Readable.toWeb(await openBlobStream(client, repository, digest, size)) as ReadableStream<Uint8Array>;
@@ -70,12 +76,8 @@ export interface OpenBlobOptions {
 
 /** openBlob as a Node stream: what a copy pipes into an upload without web-stream overhead. */
 export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
-  let response = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const location = response.headers.get('location');
-  if (REDIRECTS.has(response.status) && location) {
-    await response.body?.cancel();
-    response = await client.follow('GET', location);
-  }
+  const first = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
+  const response = await followRedirects(client, 'GET', first, repository, digest);
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
   const peer = options.peer ?? 'registry';
   const download = response.stream();
@@ -93,6 +95,41 @@ export async function openBlobStream(client: RegistryClient, repository: string,
   download.pipe(check);
   download.on('data', (chunk: Buffer) => (received += chunk.byteLength));
   return check;
+}
+
+/**
+ * Follows the registry's redirects to storage, a chain of a few at most (a CDN in front of a
+ * bucket redirects again). No hop gets the registry's credentials: each URL carries its own
+ * grant. A Location is resolved against the URL that sent it, not the registry.
+ */
+async function followRedirects(client: RegistryClient, method: 'GET' | 'HEAD', first: HttpResponse, repository: string, digest: Digest): Promise<HttpResponse> {
+  let response = first;
+  let url = client.urlOf(blobPath(repository, digest));
+  const visited = new Set([url]);
+  for (let hops = 0; REDIRECTS.has(response.status); hops++) {
+    const location = response.headers.get('location');
+    if (!location) return response;
+    await response.body?.cancel();
+    const next = new URL(location, url).toString();
+    if (visited.has(next)) {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with redirects that loop (back to ${new URL(next).origin}${new URL(next).pathname} after ${hops + 1}). Check the registry's storage configuration.`,
+        { status: response.status },
+      );
+    }
+    if (hops >= MAX_REDIRECTS) {
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with more than ${MAX_REDIRECTS} redirects in a chain; they were not followed further. Check the registry's storage configuration.`,
+        { status: response.status },
+      );
+    }
+    visited.add(next);
+    url = next;
+    response = await client.follow(method, next);
+  }
+  return response;
 }
 
 function droppedWhileSending(peer: string, client: RegistryClient, repository: string, digest: Digest, received: number, size: number | undefined, err: Error): DigestReleaseError {
@@ -153,6 +190,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
         throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed after ${attempt} attempts: ${errorText(err)}.`, { cause: err });
       }
       options.onRetry?.(attempt, err);
+      await sleep(backoffDelay(options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS, attempt));
     }
   }
 }
@@ -161,7 +199,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
   const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
   const first = started.headers.get('location');
   // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
-  if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start an upload of');
+  if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start');
   await started.body?.cancel();
   const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
   const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
@@ -188,7 +226,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
       location = await patchChunks(client, repository, digest, location, body, chunkSize);
       closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' } });
     }
-    if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'upload');
+    if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'close');
     await closing.body?.cancel();
     const claimed = closing.headers.get('docker-content-digest')?.trim();
     if (claimed && claimed !== digest) {
@@ -215,7 +253,7 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       body: chunk,
     });
     const next = response.headers.get('location');
-    if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'upload a chunk of');
+    if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'chunk');
     await response.body?.cancel();
     offset += chunk.byteLength;
     current = next;
@@ -277,13 +315,26 @@ async function cancelUpload(client: RegistryClient, repository: string, location
   }
 }
 
-async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: string): Promise<DigestReleaseError> {
+/** What was asked of the registry, as a gerund for "denied …" and as a verb for "asked to …". */
+type BlobAction = 'HEAD' | 'GET' | 'mount' | 'start' | 'close' | 'chunk';
+
+const ACTIONS: Record<BlobAction, { readonly doing: string; readonly todo: string; readonly needs: 'pull from' | 'push to' }> = {
+  HEAD: { doing: 'looking up', todo: 'look up', needs: 'pull from' },
+  GET: { doing: 'reading', todo: 'read', needs: 'pull from' },
+  mount: { doing: 'mounting', todo: 'mount', needs: 'push to' },
+  start: { doing: 'starting an upload of', todo: 'start an upload of', needs: 'push to' },
+  close: { doing: 'completing the upload of', todo: 'complete the upload of', needs: 'push to' },
+  chunk: { doing: 'uploading a chunk of', todo: 'upload a chunk of', needs: 'push to' },
+};
+
+async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: BlobAction): Promise<DigestReleaseError> {
   const status = response.status;
   const entries = response.body ? await readErrorBody(response) : [];
   const detail = describeErrors(entries);
   const suffix = detail ? ` (${detail})` : '';
   const what = where(client, repository, digest);
-  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${action} ${what}${suffix}. Check that the credentials may push to ${repository}.`, { status });
+  const { doing, todo, needs } = ACTIONS[action];
+  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
   if (status === 404 && entries.some((e) => e.code === 'NAME_UNKNOWN')) {
     return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}.`, { status });
   }
@@ -293,7 +344,7 @@ async function blobError(client: RegistryClient, response: HttpResponse, reposit
   if (status === 400 && entries.some((e) => e.code === 'DIGEST_INVALID')) {
     return new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} refused ${what}: the bytes uploaded do not hash to the digest${suffix}.`, { status });
   }
-  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} to ${action} ${what}${suffix}.`, { status });
+  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} when asked to ${todo} ${what}${suffix}.`, { status });
 }
 
 function errorText(err: unknown): string {

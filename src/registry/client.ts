@@ -34,7 +34,7 @@ export interface ManifestHead {
 }
 
 /** Registries cap manifests at 4 MiB; more is not a manifest and is not read into memory. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface RegistryRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

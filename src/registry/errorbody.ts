@@ -9,7 +9,7 @@ export interface RegistryErrorEntry {
 }
 
 /** An error envelope is a few lines; a larger error answer (a proxy's page, a stream) is not read on. */
-const MAX_ERROR_BODY_BYTES = 256 * 1024;
+export const MAX_ERROR_BODY_BYTES = 256 * 1024;
 
 export async function readErrorBody(response: HttpResponse): Promise<RegistryErrorEntry[]> {
   let text: string;

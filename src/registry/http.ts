@@ -70,6 +70,9 @@ export class HttpResponse {
     return this.message;
   }
 
+  // arrayBuffer, bytes, text and json read the whole body, however long: for tests. What a peer
+  // sends is read with bytesUpTo, through registry/bounded.ts, with a limit for its kind.
+
   async arrayBuffer(): Promise<ArrayBuffer> {
     const bytes = await this.bytes();
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

@@ -1,6 +1,7 @@
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
-import { RegistryClient, pullScope } from './client';
+import { readBodyUpTo } from './bounded';
+import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { nextLink } from './link';
 import { Descriptor, parseManifest } from './manifest';
@@ -43,7 +44,8 @@ export async function listReferrers(client: RegistryClient, repository: string, 
       });
     }
     if ((response.headers.get('oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = true;
-    const index = parseManifest(new Uint8Array(await response.arrayBuffer()), OCI_INDEX, where);
+    const body = await readBodyUpTo(response, { bytes: MAX_MANIFEST_BYTES, what: `The registry ${client.registry}'s page of ${where}`, kind: 'an index', code: 'REGISTRY_ERROR' });
+    const index = parseManifest(new Uint8Array(body), OCI_INDEX, where);
     if (index.kind !== 'index') throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the request for ${where} with something other than an index.`);
     found.push(...index.manifests);
     path = nextLink(response.headers.get('link'), path);

@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { readJsonUpTo } from './bounded';
 import { RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { nextLink } from './link';
@@ -8,6 +9,8 @@ import { HttpResponse } from './http';
 
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 1000;
+/** A page of 1000 tags is some 100 KiB; registries that ignore `n` (or add digests per tag) send more, never this much. */
+const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
 export async function listTags(client: RegistryClient, repository: string): Promise<string[]> {
   const tags: string[] = [];
@@ -24,7 +27,7 @@ export async function listTags(client: RegistryClient, repository: string): Prom
         status: response.status,
       });
     }
-    const body: unknown = await response.json().catch(() => undefined);
+    const body = await readJsonUpTo(response, { bytes: MAX_PAGE_BYTES, what: `The registry ${client.registry}'s tag list of ${repository}`, kind: 'a page of tags', code: 'REGISTRY_ERROR' });
     const list = typeof body === 'object' && body !== null ? (body as { tags?: unknown }).tags : undefined;
     if (list !== null && list !== undefined && !Array.isArray(list)) {
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the tag list of ${repository} with something that is not a list.`);

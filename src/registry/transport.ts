@@ -102,11 +102,19 @@ export class Transport {
   }
 
   private backoff(attempt: number): number {
-    return this.backoffMs * 2 ** (attempt - 1);
+    return backoffDelay(this.backoffMs, attempt);
   }
 }
 
-function sleep(ms: number): Promise<void> {
+/** No pause between attempts is longer than this, however many attempts are allowed. */
+const MAX_BACKOFF_MS = 30_000;
+
+/** The pause after failed attempt `attempt` (1 for the first): `baseMs`, doubling with each, bounded. */
+export function backoffDelay(baseMs: number, attempt: number): number {
+  return Math.min(MAX_BACKOFF_MS, Math.max(0, baseMs) * 2 ** (attempt - 1));
+}
+
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

@@ -10,6 +10,7 @@ import { listReferrers, pushReferrer, referrersTag } from '../../src/registry/re
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { startProxy } from '../support/proxy';
+import { pushArtifactReferrer } from '../support/referrer';
 
 // The registry write primitives against a real distribution registry: blobs (HEAD, verified GET,
 // monolithic and chunked upload, mount), manifests by digest and tag, referrers with the tag-schema
@@ -136,6 +137,7 @@ describe('registry write primitives (real distribution registry)', function () {
       const copy = (chunkSize?: number) =>
         uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlobStream(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
           ...(chunkSize ? { chunkSize } : {}),
+          retryBackoffMs: 10,
           onRetry: (_attempt, err) => retried.push(err),
         });
       const namesSource = (err: unknown): boolean =>
@@ -238,24 +240,12 @@ describe('registry write primitives (real distribution registry)', function () {
   });
 
   it('pushes a referrer and finds it, with its artifactType and annotations; pushing again adds nothing', async () => {
-    const empty = new Uint8Array(Buffer.from('{}'));
-    const payload = new Uint8Array(Buffer.from('{"sbom":"a test sbom"}'));
-    await uploadBlob(open, 'prim/app', sha256Of(empty), empty.byteLength, () => empty);
-    await uploadBlob(open, 'prim/app', sha256Of(payload), payload.byteLength, () => payload);
-    const bytes = new Uint8Array(
-      Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
-          artifactType: 'application/vnd.example.sbom+json',
-          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Of(empty), size: 2 },
-          layers: [{ mediaType: 'application/vnd.example.sbom+json', digest: sha256Of(payload), size: payload.byteLength }],
-          subject: { mediaType: OCI_MANIFEST, digest: appDigest, size: (await open.headManifest('prim/app', appDigest))!.size },
-          annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
-        }),
-      ),
+    const { digest, bytes } = await pushArtifactReferrer(
+      open,
+      'prim/app',
+      { digest: appDigest, mediaType: OCI_MANIFEST },
+      { artifactType: 'application/vnd.example.sbom+json', payload: '{"sbom":"a test sbom"}', annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' } },
     );
-    const digest = await pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest);
     const expected = {
       mediaType: OCI_MANIFEST,
       digest,

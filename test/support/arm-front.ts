@@ -46,6 +46,8 @@ export interface RunningArmFront {
   addIssuer(claims: (token: string) => { readonly aud: string; readonly tid: string } | undefined): void;
   /** The next import reports success but leaves other bytes ('other-bytes'), or fails ('fail'). */
   sabotageNextImport(kind: ImportSabotage): void;
+  /** Runs `hook` when the next import has copied the image, before the operation reports success (a push racing the import). */
+  afterNextImport(hook: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
   const counts: ArmCounts = { list: 0, importImage: 0, polls: 0 };
   const imports: unknown[] = [];
   let sabotage: ImportSabotage | undefined;
+  let afterImport: (() => Promise<void>) | undefined;
   let origin = '';
   const pageSize = options.pageSize ?? 1;
 
@@ -212,10 +215,13 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
     const operation: Operation = { status: 'InProgress' };
     operations.set(id, operation);
     const kind = sabotage;
+    const after = afterImport;
+    afterImport = undefined;
     void (async () => {
       try {
         if (kind === 'fail') throw new ArmOperationError('ImportSourceUnauthorized', 'The source image could not be read: unauthorized.');
         await performImport(target, { client: new RegistryClient(host, { credential }), repository, digest }, [...repositories].map(([r, tags]) => ({ repository: r, tags })), mode === 'Force');
+        await after?.();
         operation.status = 'Succeeded';
       } catch (err) {
         operation.status = 'Failed';
@@ -286,6 +292,9 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
     addIssuer: (claims) => issuers.push(claims),
     sabotageNextImport: (kind) => {
       sabotage = kind;
+    },
+    afterNextImport: (hook) => {
+      afterImport = hook;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

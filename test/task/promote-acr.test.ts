@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
-import { uploadBlob } from '../../src/registry/blobs';
+import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { listReferrers, pushReferrer } from '../../src/registry/referrers';
+import { OCI_INDEX } from '../../src/registry/mediatypes';
+import { listReferrers } from '../../src/registry/referrers';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { RunningArmFront, startArmFront } from '../support/arm-front';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { TestGround, testGround } from '../support/ground';
 import { OciLayout, inspectRawAsync, push, pushAsync, sha256Hex } from '../support/images';
+import { pushArtifactReferrer } from '../support/referrer';
 import { Endpoint, TaskRun, runTask } from '../support/taskrun';
 
 // DigestPromote@1's ACR parts, run from the packaged .vsix: mode: import through a Resource
@@ -90,23 +90,14 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   it('imports a two-platform index from a dev ACR by resource id, re-verifies it at the target, then copies its referrer and writes the tag', async () => {
     const devDirect = new RegistryClient(dev.registry.host, { credential: { kind: 'anonymous', source: 'test' } });
     const empty = new Uint8Array(Buffer.from('{}'));
-    const signature = new Uint8Array(Buffer.from('{"signed":"by the dev pipeline"}'));
-    await uploadBlob(devDirect, 'team/app', sha256Of(empty), 2, () => empty);
-    await uploadBlob(devDirect, 'team/app', sha256Of(signature), signature.byteLength, () => signature);
-    const head = await devDirect.headManifest('team/app', multi);
-    const referrer = new Uint8Array(
-      Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
-          artifactType: 'application/vnd.example.signature',
-          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Of(empty), size: 2 },
-          layers: [{ mediaType: 'application/vnd.example.signature', digest: sha256Of(signature), size: signature.byteLength }],
-          subject: { mediaType: OCI_INDEX, digest: multi, size: head!.size },
-        }),
-      ),
+    const signatureText = '{"signed":"by the dev pipeline"}';
+    const signature = new Uint8Array(Buffer.from(signatureText));
+    const { digest: referrerDigest } = await pushArtifactReferrer(
+      devDirect,
+      'team/app',
+      { digest: multi, mediaType: OCI_INDEX },
+      { artifactType: 'application/vnd.example.signature', payload: signatureText },
     );
-    const referrerDigest = await pushReferrer(devDirect, 'team/app', referrer, OCI_MANIFEST, multi);
     const importsBefore = arm.counts.importImage;
 
     const run = await promote({ ...fromDev, mode: 'import', source: `${dev.front.host}/team/app@${multi}`, target: `${prod.front.host}/release/app:1.0` });
@@ -180,6 +171,20 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
     succeeded(forced);
     assert.equal(record(arm.imports[arm.imports.length - 1]).mode, 'Force');
     assert.equal(await atProd('release/conflict:1.0'), multi);
+  });
+
+  it('says the import put the image at the target when a tag is taken during the import, not that nothing was copied', async () => {
+    arm.afterNextImport(async () => {
+      await pushAsync(other, 'other', `${prod.registry.host}/release/raced:1.0`, prod.directAccess);
+    });
+    const imports = arm.counts.importImage;
+    const run = await promote({ ...fromDev, mode: 'import', source: `${dev.front.host}/team/app@${multi}`, target: `${prod.front.host}/release/raced:1.0` });
+    const taken = await atProd('release/raced:1.0');
+    assert.notEqual(taken, multi, 'the racing push holds the tag');
+    failedWith(run, 'TAG_CONFLICT', taken, multi, 'taken while the image was imported', `${prod.front.host}/release/raced@${multi}`, 'no tag was written', 'overwriteTags: true');
+    assert.ok(!run.message.includes('Nothing was copied'), run.message);
+    assert.equal(arm.counts.importImage, imports + 1, 'the import ran');
+    assert.equal((await prodDirect.headManifest('release/raced', multi))?.digest, multi, 'the image is at the target by digest');
   });
 
   it('fails when the import reports success but the target does not hold the digest, and writes no tag', async () => {

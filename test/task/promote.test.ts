@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
-import { uploadBlob } from '../../src/registry/blobs';
+import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
-import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { listReferrers, pushReferrer } from '../../src/registry/referrers';
+import { OCI_INDEX } from '../../src/registry/mediatypes';
+import { listReferrers } from '../../src/registry/referrers';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { startProxy } from '../support/proxy';
+import { pushArtifactReferrer } from '../support/referrer';
 import { runTask } from '../support/taskrun';
 import { failedWith, succeeded } from '../support/outcome';
 
@@ -89,25 +89,12 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   it('copies the referrers of the index and of its children (tag-schema fallback on both sides)', async () => {
     pushSamples(g, g.open, g.openAccess, 'promo/signed');
     const subject = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/promo/signed:multi`, g.openAccess)));
-    const empty = new Uint8Array(Buffer.from('{}'));
-    const signature = new Uint8Array(Buffer.from('{"signed":"by the release pipeline"}'));
-    await uploadBlob(open, 'promo/signed', sha256Of(empty), 2, () => empty);
-    await uploadBlob(open, 'promo/signed', sha256Of(signature), signature.byteLength, () => signature);
-    const head = await open.headManifest('promo/signed', subject);
-    const referrer = new Uint8Array(
-      Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
-          artifactType: 'application/vnd.example.signature',
-          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Of(empty), size: 2 },
-          layers: [{ mediaType: 'application/vnd.example.signature', digest: sha256Of(signature), size: signature.byteLength }],
-          subject: { mediaType: OCI_INDEX, digest: subject, size: head!.size },
-          annotations: { 'org.example.signer': 'release' },
-        }),
-      ),
+    const { digest: referrerDigest } = await pushArtifactReferrer(
+      open,
+      'promo/signed',
+      { digest: subject, mediaType: OCI_INDEX },
+      { artifactType: 'application/vnd.example.signature', payload: '{"signed":"by the release pipeline"}', annotations: { 'org.example.signer': 'release' } },
     );
-    const referrerDigest = await pushReferrer(open, 'promo/signed', referrer, OCI_MANIFEST, subject);
 
     const run = await promote({ source: `${g.open.host}/promo/signed@${subject}`, target: `${g.basic.host}/prod/signed:1.0.0` });
     succeeded(run);

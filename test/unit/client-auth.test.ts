@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { RegistryClient } from '../../src/registry/client';
+import { EndlessBody, endlessBody } from '../support/endless';
 import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
 
 // The registry client's sign-in and checks against scripted registries: Bearer tokens (anonymous,
@@ -131,34 +132,15 @@ describe('registry client sign-in and checks (scripted registries)', () => {
     await assert.rejects(client.headManifest('a', DIGEST), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
   });
 
-  /**
-   * A scripted registry that answers with `status` and offers 64 MiB of body without a
-   * Content-Length, in chunks with backpressure; `sent()` (once the connection is closed) is what
-   * the server got rid of, so how much the client read.
-   */
-  async function endlessBody(status: number): Promise<{ offered: number; sent: () => Promise<number> }> {
-    const offered = 64 * 1024 * 1024;
-    let sent = 0;
-    let done: () => void;
-    const closed = new Promise<void>((resolve) => (done = resolve));
-    server = await startScripted((_req, res) => {
-      res.writeHead(status, { 'Content-Type': status === 200 ? 'application/vnd.oci.image.manifest.v1+json' : 'text/html' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const more = (): void => {
-        while (sent < offered && !res.destroyed) {
-          sent += chunk.byteLength;
-          if (!res.write(chunk)) return void res.once('drain', more);
-        }
-        res.end();
-      };
-      res.once('close', () => done());
-      more();
-    });
-    return { offered, sent: async () => (await closed, sent) };
+  /** A scripted registry that answers with `status` and a 64 MiB body without a Content-Length. */
+  async function endlessAnswer(status: number): Promise<EndlessBody> {
+    const body = endlessBody();
+    server = await startScripted((_req, res) => body.send(res, status, { 'Content-Type': status === 200 ? 'application/vnd.oci.image.manifest.v1+json' : 'text/html' }));
+    return body;
   }
 
   it('stops reading a manifest sent without Content-Length once it passes 4 MiB', async () => {
-    const body = await endlessBody(200);
+    const body = await endlessAnswer(200);
     await assert.rejects(
       new RegistryClient(server!.host).getManifest('a', '1'),
       (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && err.message.includes('more than a manifest may be (4 MiB)'),
@@ -168,7 +150,7 @@ describe('registry client sign-in and checks (scripted registries)', () => {
   });
 
   it('reads no more of an error answer than an error envelope can be', async () => {
-    const body = await endlessBody(403);
+    const body = await endlessAnswer(403);
     await assert.rejects(new RegistryClient(server!.host).getManifest('a', '1'), (err: unknown) => isDigestReleaseError(err, 'DENIED'));
     const sent = await body.sent();
     assert.ok(sent < body.offered / 2, `the client read ${sent} bytes of ${body.offered} of an error answer`);
