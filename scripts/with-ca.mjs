@@ -1,26 +1,32 @@
 // Runs a Node script with a certificate authority made for this run and trusted through
 // NODE_EXTRA_CA_CERTS (Node reads it only at start-up, so the CA must exist first). The script
-// finds the CA and a scratch folder through DIGEST_RELEASE_TEST_DIR. Used by npm run bench.
-import { spawnSync } from 'node:child_process';
+// finds the CA and a scratch folder through DIGEST_RELEASE_TEST_DIR. npm run bench and npm run
+// demo use it as a command; npm test (scripts/test.mjs) through runWithCa.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { makeCertificates } = createRequire(import.meta.url)(join(root, 'out', 'test', 'support', 'tls.js'));
-const dir = mkdtempSync(join(tmpdir(), 'digest-release-run-'));
-let status = 1;
-try {
-  const certs = makeCertificates(join(dir, 'tls'));
-  const result = spawnSync(process.execPath, process.argv.slice(2), {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
-  });
-  status = result.status ?? 1;
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Runs `node <args>` with the run's CA; `onStdout` sees its output (which is then piped), else it is inherited. Resolves to the exit code. */
+export async function runWithCa(args, onStdout) {
+  const { makeCertificates } = createRequire(import.meta.url)(join(root, 'out', 'test', 'support', 'tls.js'));
+  const dir = mkdtempSync(join(tmpdir(), 'digest-release-run-'));
+  try {
+    const certs = makeCertificates(join(dir, 'tls'));
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      stdio: ['ignore', onStdout ? 'pipe' : 'inherit', 'inherit'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
+    });
+    child.stdout?.on('data', onStdout);
+    return await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
-process.exit(status);
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exit(await runWithCa(process.argv.slice(2)));
