@@ -1,11 +1,11 @@
 import { DigestReleaseError } from '../errors';
 import { Digest, isDigest } from '../reference/digest';
 import {
-  DOCKER_MANIFEST,
-  DOCKER_MANIFEST_LIST,
+  MANIFEST_ACCEPT,
   ManifestMediaType,
   OCI_INDEX,
   OCI_MANIFEST,
+  isIndexMediaType,
   isManifestMediaType,
   isSchema1MediaType,
 } from './mediatypes';
@@ -140,11 +140,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string, where: str
     throw new DigestReleaseError(
       'UNSUPPORTED_MEDIA_TYPE',
       `The registry serves ${where} with media type "${mediaType}", which is not an image manifest or index ` +
-        `(expected one of ${[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST].join(', ')}).`,
+        `(expected one of ${MANIFEST_ACCEPT}).`,
     );
   }
   const subject = doc.subject === undefined ? undefined : parseDescriptor(doc.subject, where);
-  if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) {
+  if (isIndexMediaType(mediaType)) {
     return { kind: 'index', mediaType, manifests: descriptorList(doc.manifests, 'manifests', where), ...(subject ? { subject } : {}) };
   }
   const artifactType = optionalString(doc, 'artifactType', where);

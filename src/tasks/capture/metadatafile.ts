@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { DigestReleaseError } from '../../errors';
 import { Digest, isDigest } from '../../reference/digest';
-import { ImageReference, formatReference, parseReference } from '../../reference/reference';
+import { ImageReference, formatReference, parseReference, tagOrDefault } from '../../reference/reference';
 
 // Reads the digest a build tool reported: a `docker buildx build --metadata-file` JSON (its
 // "containerimage.digest"), a `docker buildx bake --metadata-file` JSON (one such object per
@@ -56,7 +56,7 @@ function namesOf(target: Record<string, unknown>): string[] {
 function sameImage(name: string, image: ImageReference): boolean {
   try {
     const other = parseReference(name);
-    return other.registry === image.registry && other.repository === image.repository && (other.tag ?? 'latest') === (image.tag ?? 'latest');
+    return other.registry === image.registry && other.repository === image.repository && tagOrDefault(other) === tagOrDefault(image);
   } catch {
     return false;
   }

@@ -18,6 +18,7 @@ import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
+import { keyValueTable } from '../summary';
 import { evidenceSummary, lockText } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
@@ -89,7 +90,7 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
     ['Lock state when recorded', chosen.evidence.lockState],
     ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
   ];
-  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
+  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n${keyValueTable(rows)}`);
   const locked = lock.state === 'locked' ? ', manifest locked' : '';
   return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}${locked}).`;
 }
