@@ -2,7 +2,7 @@ import { readBodyUpTo, readJsonUpTo } from '../registry/bounded';
 import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
-import { Transport } from '../registry/transport';
+import { Transport, retryAfterMs } from '../registry/transport';
 import { EntraTokenSource } from './exchange';
 
 // The few Azure Resource Manager calls ACR's server-side import needs: list the container
@@ -68,7 +68,7 @@ export class ArmClient {
       throw new DigestReleaseError('CREDENTIALS', `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`);
     }
     this.origin = url.origin;
-    this.transport = options.transport ?? new Transport({ userAgent: 'digest-release', peer: 'Azure Resource Manager endpoint' });
+    this.transport = options.transport ?? new Transport({ peer: 'Azure Resource Manager endpoint' });
   }
 
   get description(): string {
@@ -201,7 +201,5 @@ function parseJson(text: string): unknown {
 }
 
 function retryAfter(response: HttpResponse): number | undefined {
-  const header = response.headers.get('retry-after');
-  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
-  return Number(header.trim()) * 1000;
+  return retryAfterMs(response.headers.get('retry-after'));
 }

@@ -51,7 +51,7 @@ export class AcrTokenExchange implements RefreshTokenSource {
 
   constructor(
     private readonly entra: EntraTokenSource,
-    private readonly transport: Transport = new Transport({ userAgent: 'digest-release' }),
+    private readonly transport: Transport = new Transport(),
     private readonly onSecret: (value: string) => void = () => undefined,
   ) {}
 

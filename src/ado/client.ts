@@ -50,7 +50,7 @@ export class AzureDevOpsClient {
       maxAttempts: options.maxAttempts ?? 3,
       maxRetryAfterMs: (options.maxRetryAfterSeconds ?? 30) * 1000,
       timeoutMs: options.timeoutMs ?? 30_000,
-      userAgent: options.userAgent ?? 'digest-release',
+      ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     });
   }
 

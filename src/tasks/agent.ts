@@ -32,7 +32,8 @@ export interface TaskContext {
   uploadArtifact(artifactName: string, containerFolder: string, path: string): void;
 }
 
-function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
+/** The error for an input whose value cannot be used: names the input, the value and the fix. */
+export function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
   return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
 }
 
