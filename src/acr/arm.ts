@@ -1,3 +1,4 @@
+import { asRecord } from '../json';
 import { readBodyUpTo, readJsonUpTo } from '../registry/bounded';
 import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
@@ -42,13 +43,9 @@ export interface ArmError {
   readonly message: string;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : undefined;
-}
-
 /** `{"error":{"code","message"}}`, ARM's error shape; undefined when the body is not one. */
 export function armErrorOf(body: unknown): ArmError | undefined {
-  const error = record(record(body)?.error);
+  const error = asRecord(asRecord(body)?.error);
   if (!error) return undefined;
   const code = typeof error.code === 'string' ? error.code : '';
   const message = typeof error.message === 'string' ? error.message : '';
@@ -85,16 +82,16 @@ export class ArmClient {
       if (page >= 100) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager listed ${what} in more than 100 pages; stopped reading.`);
       const response = await this.send('GET', url, what);
       const body = await readJsonUpTo(response, { bytes: MAX_LIST_PAGE_BYTES, what: `Azure Resource Manager's list of ${what}`, kind: 'a page of resources', code: 'ARM_ERROR' });
-      const value = record(body)?.value;
+      const value = asRecord(body)?.value;
       if (!Array.isArray(value)) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered the list of ${what} without a "value" array.`);
       for (const item of value) {
-        const resource = record(item);
-        const loginServer = record(resource?.properties)?.loginServer;
+        const resource = asRecord(item);
+        const loginServer = asRecord(resource?.properties)?.loginServer;
         if (typeof resource?.id === 'string' && typeof resource.name === 'string' && typeof loginServer === 'string') {
           registries.push({ id: resource.id, name: resource.name, loginServer });
         }
       }
-      const next = record(body)?.nextLink;
+      const next = asRecord(body)?.nextLink;
       url = typeof next === 'string' && next !== '' ? this.sameOrigin(next, 'nextLink') : undefined;
     }
     return registries;
@@ -124,7 +121,7 @@ export class ArmClient {
       const error = armErrorOf(parseJson(text));
       return { status: 'failed', code: error?.code ?? String(response.status), message: error?.message ?? text.slice(0, 500), terminal: `HTTP ${response.status}` };
     }
-    const body = record(parseJson(text));
+    const body = asRecord(parseJson(text));
     const status = typeof body?.status === 'string' ? body.status : undefined;
     // A Location URL answers 200 or 204 when done, with or without a body; the status resource names its state.
     if (status === undefined || /^succeeded$/i.test(status)) return { status: 'succeeded' };

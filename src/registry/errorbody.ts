@@ -1,3 +1,4 @@
+import { isRecord } from '../json';
 import { HttpResponse } from './http';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
@@ -22,11 +23,11 @@ export async function readErrorBody(response: HttpResponse): Promise<RegistryErr
   }
   try {
     const doc: unknown = JSON.parse(text);
-    if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { errors?: unknown }).errors)) return [];
+    if (!isRecord(doc) || !Array.isArray(doc.errors)) return [];
     const entries: RegistryErrorEntry[] = [];
-    for (const item of (doc as { errors: unknown[] }).errors) {
-      if (typeof item !== 'object' || item === null) continue;
-      const { code, message } = item as { code?: unknown; message?: unknown };
+    for (const item of doc.errors) {
+      if (!isRecord(item)) continue;
+      const { code, message } = item;
       entries.push({ code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' });
     }
     return entries;
