@@ -1,5 +1,5 @@
 import { asRecord } from '../json';
-import { readBodyUpTo, readJsonUpTo } from '../registry/bounded';
+import { parseJson, readBodyUpTo, readJsonUpTo } from '../registry/bounded';
 import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
@@ -166,8 +166,8 @@ export class ArmClient {
 
   private async failure(response: HttpResponse, what: string): Promise<DigestReleaseError> {
     // Only as far as an error answer can be: the status is the failure, the body only explains it.
-    const text = ((await response.bytesUpTo(MAX_ERROR_BODY_BYTES).catch(() => undefined)) ?? Buffer.alloc(0)).toString('utf8');
-    const error = armErrorOf(parseJson(text));
+    const body = await readJsonUpTo(response, { bytes: MAX_ERROR_BODY_BYTES, what: 'The error answer', kind: 'an error answer', code: 'ARM_ERROR' }).catch(() => undefined);
+    const error = armErrorOf(body);
     const detail = error ? ` (${[error.code, error.message].filter((part) => part).join(': ')})` : '';
     const status = response.status;
     if (status === 401) {
@@ -186,14 +186,6 @@ export class ArmClient {
       );
     }
     return new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered ${status} to ${what}${detail}.`, { status });
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 

@@ -2,6 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { apiHost } from '../reference/reference';
 import { Authenticator } from './auth';
+import { readBodyUpTo } from './bounded';
 import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
 import { describeErrors, readErrorBody } from './errorbody';
@@ -77,16 +78,7 @@ export class RegistryClient {
     });
     if (!response.ok) throw await this.manifestError(response, repository, where);
 
-    const declaredLength = Number(response.headers.get('content-length') ?? '0');
-    if (declaredLength > MAX_MANIFEST_BYTES) {
-      await response.body?.cancel();
-      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${declaredLength} bytes, more than a manifest may be (4 MiB).`);
-    }
-    // A Content-Length may be absent (chunked), so the cap is also kept while reading.
-    const body = await response.bytesUpTo(MAX_MANIFEST_BYTES);
-    if (body === undefined) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} runs past ${MAX_MANIFEST_BYTES} bytes, more than a manifest may be (4 MiB); it was not read further.`);
-    }
+    const body = await readBodyUpTo(response, { bytes: MAX_MANIFEST_BYTES, what: `The manifest of ${where}`, kind: 'a manifest', code: 'REGISTRY_ERROR' });
     const bytes = new Uint8Array(body);
     const digest = sha256Of(bytes);
     const claimed = response.headers.get('docker-content-digest');
