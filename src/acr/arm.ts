@@ -1,8 +1,9 @@
-import { readBodyUpTo, readJsonUpTo } from '../registry/bounded';
+import { asRecord } from '../json';
+import { parseJson, readBodyUpTo, readJsonUpTo } from '../registry/bounded';
 import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
-import { Transport } from '../registry/transport';
+import { Transport, retryAfterMs } from '../registry/transport';
 import { EntraTokenSource } from './exchange';
 
 // The few Azure Resource Manager calls ACR's server-side import needs: list the container
@@ -42,13 +43,9 @@ export interface ArmError {
   readonly message: string;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : undefined;
-}
-
 /** `{"error":{"code","message"}}`, ARM's error shape; undefined when the body is not one. */
 export function armErrorOf(body: unknown): ArmError | undefined {
-  const error = record(record(body)?.error);
+  const error = asRecord(asRecord(body)?.error);
   if (!error) return undefined;
   const code = typeof error.code === 'string' ? error.code : '';
   const message = typeof error.message === 'string' ? error.message : '';
@@ -68,7 +65,7 @@ export class ArmClient {
       throw new DigestReleaseError('CREDENTIALS', `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`);
     }
     this.origin = url.origin;
-    this.transport = options.transport ?? new Transport({ userAgent: 'digest-release', peer: 'Azure Resource Manager endpoint' });
+    this.transport = options.transport ?? new Transport({ peer: 'Azure Resource Manager endpoint' });
   }
 
   get description(): string {
@@ -85,16 +82,16 @@ export class ArmClient {
       if (page >= 100) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager listed ${what} in more than 100 pages; stopped reading.`);
       const response = await this.send('GET', url, what);
       const body = await readJsonUpTo(response, { bytes: MAX_LIST_PAGE_BYTES, what: `Azure Resource Manager's list of ${what}`, kind: 'a page of resources', code: 'ARM_ERROR' });
-      const value = record(body)?.value;
+      const value = asRecord(body)?.value;
       if (!Array.isArray(value)) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered the list of ${what} without a "value" array.`);
       for (const item of value) {
-        const resource = record(item);
-        const loginServer = record(resource?.properties)?.loginServer;
+        const resource = asRecord(item);
+        const loginServer = asRecord(resource?.properties)?.loginServer;
         if (typeof resource?.id === 'string' && typeof resource.name === 'string' && typeof loginServer === 'string') {
           registries.push({ id: resource.id, name: resource.name, loginServer });
         }
       }
-      const next = record(body)?.nextLink;
+      const next = asRecord(body)?.nextLink;
       url = typeof next === 'string' && next !== '' ? this.sameOrigin(next, 'nextLink') : undefined;
     }
     return registries;
@@ -124,7 +121,7 @@ export class ArmClient {
       const error = armErrorOf(parseJson(text));
       return { status: 'failed', code: error?.code ?? String(response.status), message: error?.message ?? text.slice(0, 500), terminal: `HTTP ${response.status}` };
     }
-    const body = record(parseJson(text));
+    const body = asRecord(parseJson(text));
     const status = typeof body?.status === 'string' ? body.status : undefined;
     // A Location URL answers 200 or 204 when done, with or without a body; the status resource names its state.
     if (status === undefined || /^succeeded$/i.test(status)) return { status: 'succeeded' };
@@ -169,8 +166,8 @@ export class ArmClient {
 
   private async failure(response: HttpResponse, what: string): Promise<DigestReleaseError> {
     // Only as far as an error answer can be: the status is the failure, the body only explains it.
-    const text = ((await response.bytesUpTo(MAX_ERROR_BODY_BYTES).catch(() => undefined)) ?? Buffer.alloc(0)).toString('utf8');
-    const error = armErrorOf(parseJson(text));
+    const body = await readJsonUpTo(response, { bytes: MAX_ERROR_BODY_BYTES, what: 'The error answer', kind: 'an error answer', code: 'ARM_ERROR' }).catch(() => undefined);
+    const error = armErrorOf(body);
     const detail = error ? ` (${[error.code, error.message].filter((part) => part).join(': ')})` : '';
     const status = response.status;
     if (status === 401) {
@@ -192,16 +189,6 @@ export class ArmClient {
   }
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function retryAfter(response: HttpResponse): number | undefined {
-  const header = response.headers.get('retry-after');
-  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
-  return Number(header.trim()) * 1000;
+  return retryAfterMs(response.headers.get('retry-after'));
 }

@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { jwtLifetime } from '../registry/auth';
 import { RefreshTokenSource } from '../registry/credential';
 import { readJsonUpTo } from '../registry/bounded';
@@ -51,7 +52,7 @@ export class AcrTokenExchange implements RefreshTokenSource {
 
   constructor(
     private readonly entra: EntraTokenSource,
-    private readonly transport: Transport = new Transport({ userAgent: 'digest-release' }),
+    private readonly transport: Transport = new Transport(),
     private readonly onSecret: (value: string) => void = () => undefined,
   ) {}
 
@@ -126,7 +127,7 @@ export class AcrTokenExchange implements RefreshTokenSource {
       kind: 'a token answer',
       code: 'REGISTRY_ERROR',
     });
-    const token = typeof body === 'object' && body !== null && 'refresh_token' in body ? body.refresh_token : undefined;
+    const token = isRecord(body) ? body.refresh_token : undefined;
     if (typeof token !== 'string' || token === '') {
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${registry} answered /oauth2/exchange without a refresh_token.`);
     }

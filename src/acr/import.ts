@@ -1,5 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
+import { sleep } from '../registry/transport';
 import { ArmClient, ArmRegistry } from './arm';
 
 // ACR's server-side import (Registries - Import Image): the registry copies an image from another
@@ -55,7 +56,7 @@ export async function runImport(arm: ArmClient, request: ImportRequest, log: Imp
   const deadline = Date.now() + (request.timeoutMs ?? 60 * 60_000);
   let wait = started.retryAfterMs ?? request.pollMs ?? 2_000;
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 30_000)));
+    await sleep(Math.min(wait, 30_000));
     const state = await arm.pollOperation(started.pollUrl, what);
     if (state.status === 'succeeded') return;
     if (state.status === 'failed') {

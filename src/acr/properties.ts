@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { asRecord } from '../json';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { readJsonUpTo } from '../registry/bounded';
@@ -110,12 +111,8 @@ async function call(
   return readJsonUpTo(response, { bytes: MAX_PROPERTIES_BYTES, what: `The registry ${client.registry}'s properties of ${what}`, kind: 'the properties of one tag or manifest', code: 'REGISTRY_ERROR' });
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value } : undefined;
-}
-
 function attributesFrom(value: unknown, what: string): ChangeableAttributes {
-  const attrs = record(value);
+  const attrs = asRecord(value);
   const writeEnabled = attrs?.writeEnabled;
   const deleteEnabled = attrs?.deleteEnabled;
   if (typeof writeEnabled !== 'boolean' || typeof deleteEnabled !== 'boolean') {
@@ -132,7 +129,7 @@ function attributesFrom(value: unknown, what: string): ChangeableAttributes {
 }
 
 function tagFrom(body: unknown, what: string): TagProperties {
-  const tag = record(record(body)?.tag);
+  const tag = asRecord(asRecord(body)?.tag);
   const name = tag?.name;
   const digest = tag?.digest;
   if (typeof name !== 'string' || typeof digest !== 'string') {
@@ -142,7 +139,7 @@ function tagFrom(body: unknown, what: string): TagProperties {
 }
 
 function manifestFrom(body: unknown, what: string): ManifestProperties {
-  const manifest = record(record(body)?.manifest);
+  const manifest = asRecord(asRecord(body)?.manifest);
   const digest = manifest?.digest;
   if (typeof digest !== 'string') throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the manifest's digest.`);
   return { digest, attributes: attributesFrom(manifest?.changeableAttributes, what) };

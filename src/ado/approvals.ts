@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 
 // Pipeline approvals (`_apis/pipelines/approvals?$expand=steps`): who was asked, who acted, when.
 
@@ -25,32 +26,26 @@ export interface Approval {
   readonly ownerRunId: number | null;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function text(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
 function identity(value: unknown): Identity | null {
-  if (!isObject(value) || typeof value.displayName !== 'string') return null;
+  if (!isRecord(value) || typeof value.displayName !== 'string') return null;
   return { displayName: value.displayName, uniqueName: text(value.uniqueName), id: text(value.id) };
 }
 
 export function parseApprovals(body: unknown): Approval[] {
-  if (!isObject(body) || !Array.isArray(body.value)) {
+  if (!isRecord(body) || !Array.isArray(body.value)) {
     throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the approvals request without a "value" list.');
   }
   const approvals: Approval[] = [];
   for (const raw of body.value) {
-    if (!isObject(raw) || typeof raw.id !== 'string' || typeof raw.status !== 'string') {
+    if (!isRecord(raw) || typeof raw.id !== 'string' || typeof raw.status !== 'string') {
       throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the approvals request with an approval that has no id or status.');
     }
-    const steps = Array.isArray(raw.steps) ? raw.steps.filter(isObject) : [];
-    const owner = isObject(raw.pipeline) && isObject(raw.pipeline.owner) ? raw.pipeline.owner.id : undefined;
+    const steps = Array.isArray(raw.steps) ? raw.steps.filter(isRecord) : [];
+    const owner = isRecord(raw.pipeline) && isRecord(raw.pipeline.owner) ? raw.pipeline.owner.id : undefined;
     approvals.push({
       id: raw.id.toLowerCase(),
       status: raw.status,

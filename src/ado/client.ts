@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { readJsonUpTo } from '../registry/bounded';
 import { HttpResponse } from '../registry/http';
 import { Transport } from '../registry/transport';
@@ -50,7 +51,7 @@ export class AzureDevOpsClient {
       maxAttempts: options.maxAttempts ?? 3,
       maxRetryAfterMs: (options.maxRetryAfterSeconds ?? 30) * 1000,
       timeoutMs: options.timeoutMs ?? 30_000,
-      userAgent: options.userAgent ?? 'digest-release',
+      ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     });
   }
 
@@ -108,7 +109,7 @@ export class AzureDevOpsClient {
 
 /** The `message` of Azure DevOps' error envelope, when the body is one. */
 function serverMessage(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  const message: unknown = Reflect.get(body, 'message');
+  if (!isRecord(body)) return undefined;
+  const message = body.message;
   return typeof message === 'string' ? message : undefined;
 }

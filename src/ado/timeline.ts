@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 
 // The build timeline, read only as far as it leads from the current job to its stage's approval
 // checkpoints: Job (id = System.JobId) -> Phase -> Stage, then Stage -> Checkpoint ->
@@ -12,20 +13,14 @@ export interface TimelineRecord {
   readonly name: string | null;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function parseTimeline(body: unknown): TimelineRecord[] {
-  if (!isObject(body) || !Array.isArray(body.records)) {
+  if (!isRecord(body) || !Array.isArray(body.records)) {
     throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the build timeline request without a "records" list.');
   }
   const records: TimelineRecord[] = [];
   for (const raw of body.records) {
     // A record without an id or type cannot be part of the chain; skip it rather than guess.
-    if (!isObject(raw) || typeof raw.id !== 'string' || typeof raw.type !== 'string') continue;
+    if (!isRecord(raw) || typeof raw.id !== 'string' || typeof raw.type !== 'string') continue;
     records.push({
       id: raw.id.toLowerCase(),
       parentId: typeof raw.parentId === 'string' ? raw.parentId.toLowerCase() : null,

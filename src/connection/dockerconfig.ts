@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { DOCKER_HUB } from '../reference/reference';
 import { ANONYMOUS, RegistryCredential } from '../registry/credential';
 
@@ -31,7 +32,6 @@ export function normaliseAuthKey(key: string): string {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function credentialFromDockerConfig(registry: string, path = dockerConfigPath()): DockerConfigLookup {
   let text: string;
@@ -49,17 +49,17 @@ export function credentialFromDockerConfig(registry: string, path = dockerConfig
   } catch {
     throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} is not valid JSON. Fix or remove it, or set connectionType to dockerRegistry or anonymous.`);
   }
-  if (!isObject(doc)) throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} is not a JSON object.`);
+  if (!isRecord(doc)) throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} is not a JSON object.`);
   const host = registry.toLowerCase();
   const source = `docker config ${path}`;
-  const auths = isObject(doc.auths) ? doc.auths : {};
+  const auths = isRecord(doc.auths) ? doc.auths : {};
   for (const [key, entry] of Object.entries(auths)) {
-    if (normaliseAuthKey(key) !== host || !isObject(entry)) continue;
+    if (normaliseAuthKey(key) !== host || !isRecord(entry)) continue;
     const credential = credentialFromEntry(entry, `${source} (auths "${key}")`);
     if (credential) return { credential, notes: [] };
   }
   const notes: string[] = [];
-  const helpers = isObject(doc.credHelpers) ? doc.credHelpers : {};
+  const helpers = isRecord(doc.credHelpers) ? doc.credHelpers : {};
   const helper = Object.entries(helpers).find(([key]) => normaliseAuthKey(key) === host)?.[1] ?? doc.credsStore;
   if (typeof helper === 'string' && helper !== '') {
     notes.push(

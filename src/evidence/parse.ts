@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { LOCK_STATES, LockState, PREDICATE_TYPE, SCAN_STATUSES, ScanStatus, STATEMENT_TYPE } from './predicate';
 
@@ -20,12 +21,6 @@ export interface ReadEvidence {
   readonly rollbackDigest: string | null;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Parses statement bytes; undefined when they are an in-toto statement of another predicate type
  * (a signature or an SBOM attached next to ours), an error when they claim to be ours and are not.
@@ -38,20 +33,20 @@ export function parseEvidence(bytes: Uint8Array, where: string): ReadEvidence | 
   } catch {
     throw bad('it is not JSON');
   }
-  if (!isObject(doc)) throw bad('it is not a JSON object');
+  if (!isRecord(doc)) throw bad('it is not a JSON object');
   if (doc.predicateType !== PREDICATE_TYPE) return undefined;
   if (doc._type !== STATEMENT_TYPE) throw bad(`"_type" is ${JSON.stringify(doc._type)}, not ${STATEMENT_TYPE}`);
   const subjects = doc.subject;
   if (!Array.isArray(subjects) || subjects.length !== 1) throw bad('it must name exactly one subject');
   const subject: unknown = subjects[0];
-  if (!isObject(subject) || !isObject(subject.digest) || typeof subject.digest.sha256 !== 'string') throw bad('the subject has no sha256 digest');
+  if (!isRecord(subject) || !isRecord(subject.digest) || typeof subject.digest.sha256 !== 'string') throw bad('the subject has no sha256 digest');
   const subjectDigest = `sha256:${subject.digest.sha256}`;
   if (!isDigest(subjectDigest)) throw bad(`the subject's sha256 "${subject.digest.sha256}" is not 64 lowercase hex characters`);
 
   const predicate = doc.predicate;
-  if (!isObject(predicate)) throw bad('it has no predicate object');
+  if (!isRecord(predicate)) throw bad('it has no predicate object');
   const image = predicate.image;
-  if (!isObject(image)) throw bad('the predicate has no image');
+  if (!isRecord(image)) throw bad('the predicate has no image');
   const registry = requireString(image.registry, 'image.registry', bad);
   const repository = requireString(image.repository, 'image.repository', bad);
   const imageDigest = requireString(image.digest, 'image.digest', bad);
@@ -59,13 +54,13 @@ export function parseEvidence(bytes: Uint8Array, where: string): ReadEvidence | 
   const environment = predicate.environment;
   if (environment !== null && typeof environment !== 'string') throw bad('environment is neither a string nor null');
   const scan = predicate.scan;
-  if (!isObject(scan) || !isOneOf(scan.status, SCAN_STATUSES)) throw bad(`scan.status is not one of ${SCAN_STATUSES.join(', ')}`);
+  if (!isRecord(scan) || !isOneOf(scan.status, SCAN_STATUSES)) throw bad(`scan.status is not one of ${SCAN_STATUSES.join(', ')}`);
   const lock = predicate.lock;
-  if (!isObject(lock) || !isOneOf(lock.state, LOCK_STATES)) throw bad(`lock.state is not one of ${LOCK_STATES.join(', ')}`);
+  if (!isRecord(lock) || !isOneOf(lock.state, LOCK_STATES)) throw bad(`lock.state is not one of ${LOCK_STATES.join(', ')}`);
   const writtenAt = requireString(predicate.writtenAt, 'writtenAt', bad);
   if (Number.isNaN(Date.parse(writtenAt))) throw bad(`writtenAt "${writtenAt}" is not a time`);
   const rollback = predicate.rollback;
-  const rollbackDigest = isObject(rollback) && typeof rollback.digest === 'string' && isDigest(rollback.digest) ? rollback.digest : null;
+  const rollbackDigest = isRecord(rollback) && typeof rollback.digest === 'string' && isDigest(rollback.digest) ? rollback.digest : null;
 
   return {
     digest: sha256Of(bytes),

@@ -1,4 +1,5 @@
 import { Scalar, YAMLMap } from 'yaml';
+import { messageOf } from '../errors';
 import { isDigest } from '../reference/digest';
 import { ImageReference, parseReference, repositoryName } from '../reference/reference';
 import { Edit, appendPairs, applyEdits, replaceScalar } from './edits';
@@ -118,7 +119,7 @@ function tryParse(value: string): ImageReference | string {
   try {
     return parseReference(value, 'image');
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return messageOf(err);
   }
 }
 

@@ -1,4 +1,4 @@
-import { DigestReleaseError } from '../errors';
+import { DigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, parseReference, repositoryName } from '../reference/reference';
 import { nameText } from './reftext';
@@ -40,7 +40,7 @@ export function parseTarget(line: string): PinTarget {
   try {
     reference = parseReference(refText, `reference in the ${INPUT} line`);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = messageOf(err);
     throw invalid(line, `${why} Write registry/repository@sha256:<64 hex>, for example $(capture.IMAGE_REF).`);
   }
   if (reference.digest === undefined) {
@@ -55,7 +55,7 @@ export function parseTarget(line: string): PinTarget {
   try {
     named = parseReference(name, `name in the ${INPUT} line`);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = messageOf(err);
     throw invalid(line, `${why} The part before "=" is the repository name used in the files, for example app or registry.example.com/team/app.`);
   }
   if (named.tag !== undefined || named.digest !== undefined) {

@@ -1,4 +1,4 @@
-import { DigestReleaseError } from '../errors';
+import { DigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
@@ -82,7 +82,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
   log.info(`Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`);
   await runPool(plan.blobs, request.concurrency, async (blob) => {
     const outcome = await copyBlob(ends, blob, (digest, attempt, err) =>
-      log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${err instanceof Error ? err.message : String(err)}); starting it over.`),
+      log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`),
     );
     if (outcome === 'uploaded') {
       counts.uploaded++;

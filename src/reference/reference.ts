@@ -145,8 +145,15 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
 
-/** What to ask the registry for: the digest when the reference has one, the tag otherwise. */
-export function manifestSelector(ref: ImageReference): string {
-  if (ref.digest !== undefined) return ref.digest;
-  return ref.tag ?? 'latest';
+/** The tag `docker pull` uses when a reference names none. */
+export const DEFAULT_TAG = 'latest';
+
+/** The tag a reference names, or the default tag when it names none. */
+export function tagOrDefault(ref: ImageReference): string {
+  return ref.tag ?? DEFAULT_TAG;
+}
+
+/** The reference as `docker pull` reads it: with neither tag nor digest it means the default tag. */
+export function withDefaultTag(ref: ImageReference): ImageReference {
+  return ref.tag === undefined && ref.digest === undefined ? { ...ref, tag: DEFAULT_TAG } : ref;
 }

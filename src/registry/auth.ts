@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { Challenge, parseChallenge } from './challenge';
 import { RegistryCredential } from './credential';
 import { readJsonUpTo } from './bounded';
@@ -221,8 +222,8 @@ export class Authenticator {
 }
 
 function tokenFrom(body: unknown): { value: string; expiresIn: number | undefined } | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { token, access_token: accessToken, expires_in: expiresIn } = body as Record<string, unknown>;
+  if (!isRecord(body)) return undefined;
+  const { token, access_token: accessToken, expires_in: expiresIn } = body;
   const value = typeof token === 'string' && token !== '' ? token : typeof accessToken === 'string' && accessToken !== '' ? accessToken : undefined;
   if (value === undefined) return undefined;
   return { value, expiresIn: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : jwtLifetime(value) };
@@ -241,7 +242,7 @@ export function jwtLifetime(token: string, now = Date.now()): number | undefined
   } catch {
     return undefined;
   }
-  if (typeof payload !== 'object' || payload === null || !('exp' in payload)) return undefined;
+  if (!isRecord(payload)) return undefined;
   const exp = payload.exp;
   if (typeof exp !== 'number') return undefined;
   const seconds = Math.floor(exp - now / 1000);

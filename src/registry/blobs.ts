@@ -1,6 +1,7 @@
 import { Readable, finished } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
+import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pullScope, pushScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 import { HttpResponse } from './http';
@@ -49,10 +50,10 @@ export async function headBlob(client: RegistryClient, repository: string, diges
   const response = await followRedirects(client, 'HEAD', first, repository, digest);
   if (response.status === 404) return undefined;
   if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
-  const claimed = response.headers.get('docker-content-digest')?.trim();
-  if (claimed && claimed !== digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} with the digest ${claimed}.`);
-  }
+  checkClaimedDigest(response, {
+    expected: digest,
+    mismatch: (claimed) => `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} with the digest ${claimed}.`,
+  });
   const size = Number(response.headers.get('content-length'));
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} without a usable Content-Length.`);
@@ -228,10 +229,10 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
     }
     if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'close');
     await closing.body?.cancel();
-    const claimed = closing.headers.get('docker-content-digest')?.trim();
-    if (claimed && claimed !== digest) {
-      throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} stored an upload of ${where(client, repository, digest)} as ${claimed}.`);
-    }
+    checkClaimedDigest(closing, {
+      expected: digest,
+      mismatch: (claimed) => `The registry ${client.registry} stored an upload of ${where(client, repository, digest)} as ${claimed}.`,
+    });
   } catch (err) {
     if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
     else if (body instanceof Readable) body.destroy();

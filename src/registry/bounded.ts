@@ -40,8 +40,13 @@ export async function readJsonUpTo(response: HttpResponse, limit: BodyLimit): Pr
     if (isDigestReleaseError(err)) throw err;
     return undefined;
   }
+  return parseJson(body.toString('utf8'));
+}
+
+/** The text parsed as JSON; undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }

@@ -2,6 +2,8 @@ import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { apiHost } from '../reference/reference';
 import { Authenticator } from './auth';
+import { readBodyUpTo } from './bounded';
+import { checkClaimedDigest } from './claimed';
 import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
 import { describeErrors, readErrorBody } from './errorbody';
@@ -77,26 +79,15 @@ export class RegistryClient {
     });
     if (!response.ok) throw await this.manifestError(response, repository, where);
 
-    const declaredLength = Number(response.headers.get('content-length') ?? '0');
-    if (declaredLength > MAX_MANIFEST_BYTES) {
-      await response.body?.cancel();
-      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is ${declaredLength} bytes, more than a manifest may be (4 MiB).`);
-    }
-    // A Content-Length may be absent (chunked), so the cap is also kept while reading.
-    const body = await response.bytesUpTo(MAX_MANIFEST_BYTES);
-    if (body === undefined) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} runs past ${MAX_MANIFEST_BYTES} bytes, more than a manifest may be (4 MiB); it was not read further.`);
-    }
+    const body = await readBodyUpTo(response, { bytes: MAX_MANIFEST_BYTES, what: `The manifest of ${where}`, kind: 'a manifest', code: 'REGISTRY_ERROR' });
     const bytes = new Uint8Array(body);
     const digest = sha256Of(bytes);
-    const claimed = response.headers.get('docker-content-digest');
-    if (claimed !== null && claimed.trim() !== digest) {
-      throw new DigestReleaseError(
-        'DIGEST_MISMATCH',
-        `The registry ${this.registry} sent manifest bytes for ${where} that hash to ${digest}, but its Docker-Content-Digest header says ${claimed.trim()}. ` +
-          'Something between the agent and the registry (a proxy or cache) altered the manifest, or the registry is faulty; do not trust this tag until it is explained.',
-      );
-    }
+    checkClaimedDigest(response, {
+      expected: digest,
+      mismatch: (claimed) =>
+        `The registry ${this.registry} sent manifest bytes for ${where} that hash to ${digest}, but its Docker-Content-Digest header says ${claimed}. ` +
+        'Something between the agent and the registry (a proxy or cache) altered the manifest, or the registry is faulty; do not trust this tag until it is explained.',
+    });
     if (isDigest(selector) && selector !== digest) {
       throw new DigestReleaseError(
         'DIGEST_MISMATCH',
@@ -118,17 +109,12 @@ export class RegistryClient {
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw await this.manifestError(response, repository, where);
-    const claimed = response.headers.get('docker-content-digest')?.trim();
-    if (!claimed || !isDigest(claimed)) {
-      throw new DigestReleaseError(
-        'REGISTRY_ERROR',
-        `The registry ${this.registry} answered HEAD for ${where} without a valid Docker-Content-Digest header (${claimed ?? 'none'}).`,
-      );
-    }
-    if (isDigest(selector) && claimed !== selector) {
-      throw new DigestReleaseError('DIGEST_MISMATCH', `The registry ${this.registry} answered HEAD for ${where} with the digest ${claimed}.`);
-    }
-    return { digest: claimed, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
+    const digest = checkClaimedDigest(response, {
+      expected: isDigest(selector) ? selector : undefined,
+      missing: (claimed) => `The registry ${this.registry} answered HEAD for ${where} without a valid Docker-Content-Digest header (${claimed ?? 'none'}).`,
+      mismatch: (claimed) => `The registry ${this.registry} answered HEAD for ${where} with the digest ${claimed}.`,
+    });
+    return { digest, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
   }
 
   /**

@@ -1,3 +1,5 @@
+import { isRecord } from '../json';
+import { readJsonUpTo } from './bounded';
 import { HttpResponse } from './http';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
@@ -12,27 +14,16 @@ export interface RegistryErrorEntry {
 export const MAX_ERROR_BODY_BYTES = 256 * 1024;
 
 export async function readErrorBody(response: HttpResponse): Promise<RegistryErrorEntry[]> {
-  let text: string;
-  try {
-    const bytes = await response.bytesUpTo(MAX_ERROR_BODY_BYTES);
-    if (bytes === undefined) return [];
-    text = bytes.toString('utf8');
-  } catch {
-    return [];
+  // The status is the failure; a body too large or broken off only leaves it unexplained.
+  const doc = await readJsonUpTo(response, { bytes: MAX_ERROR_BODY_BYTES, what: 'The error answer', kind: 'an error answer', code: 'REGISTRY_ERROR' }).catch(() => undefined);
+  if (!isRecord(doc) || !Array.isArray(doc.errors)) return [];
+  const entries: RegistryErrorEntry[] = [];
+  for (const item of doc.errors) {
+    if (!isRecord(item)) continue;
+    const { code, message } = item;
+    entries.push({ code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' });
   }
-  try {
-    const doc: unknown = JSON.parse(text);
-    if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { errors?: unknown }).errors)) return [];
-    const entries: RegistryErrorEntry[] = [];
-    for (const item of (doc as { errors: unknown[] }).errors) {
-      if (typeof item !== 'object' || item === null) continue;
-      const { code, message } = item as { code?: unknown; message?: unknown };
-      entries.push({ code: typeof code === 'string' ? code : '', message: typeof message === 'string' ? message : '' });
-    }
-    return entries;
-  } catch {
-    return [];
-  }
+  return entries;
 }
 
 export function describeErrors(entries: readonly RegistryErrorEntry[]): string {

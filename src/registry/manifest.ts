@@ -1,11 +1,12 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { Digest, isDigest } from '../reference/digest';
 import {
-  DOCKER_MANIFEST,
-  DOCKER_MANIFEST_LIST,
+  MANIFEST_ACCEPT,
   ManifestMediaType,
   OCI_INDEX,
   OCI_MANIFEST,
+  isIndexMediaType,
   isManifestMediaType,
   isSchema1MediaType,
 } from './mediatypes';
@@ -49,10 +50,6 @@ export type Manifest = ImageManifest | IndexManifest;
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function malformed(where: string, why: string): DigestReleaseError {
   return new DigestReleaseError('REGISTRY_ERROR', `The manifest of ${where} is malformed: ${why}.`);
 }
@@ -66,7 +63,7 @@ function optionalString(obj: Json, key: string, where: string): string | undefin
 
 function parsePlatform(value: unknown, where: string): Platform | undefined {
   if (value === undefined) return undefined;
-  if (!isObject(value) || typeof value.os !== 'string' || typeof value.architecture !== 'string') {
+  if (!isRecord(value) || typeof value.os !== 'string' || typeof value.architecture !== 'string') {
     throw malformed(where, 'a platform lacks "os" or "architecture"');
   }
   const variant = optionalString(value, 'variant', where);
@@ -80,7 +77,7 @@ function parsePlatform(value: unknown, where: string): Platform | undefined {
 }
 
 function parseDescriptor(value: unknown, where: string): Descriptor {
-  if (!isObject(value)) throw malformed(where, 'a descriptor is not an object');
+  if (!isRecord(value)) throw malformed(where, 'a descriptor is not an object');
   const { mediaType, digest, size } = value;
   if (typeof mediaType !== 'string') throw malformed(where, 'a descriptor has no "mediaType"');
   if (typeof digest !== 'string' || !isDigest(digest)) {
@@ -91,7 +88,7 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   const artifactType = optionalString(value, 'artifactType', where);
   let annotations: Record<string, string> | undefined;
   if (value.annotations !== undefined) {
-    if (!isObject(value.annotations)) throw malformed(where, `the annotations of ${digest} are not an object`);
+    if (!isRecord(value.annotations)) throw malformed(where, `the annotations of ${digest} are not an object`);
     annotations = {};
     for (const [k, v] of Object.entries(value.annotations)) {
       if (typeof v !== 'string') throw malformed(where, `the annotation "${k}" of ${digest} is not a string`);
@@ -124,7 +121,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string, where: str
   } catch {
     throw malformed(where, 'it is not JSON');
   }
-  if (!isObject(doc)) throw malformed(where, 'it is not a JSON object');
+  if (!isRecord(doc)) throw malformed(where, 'it is not a JSON object');
   if (doc.schemaVersion === 1 || isSchema1MediaType(contentType)) {
     throw new DigestReleaseError(
       'UNSUPPORTED_MEDIA_TYPE',
@@ -140,11 +137,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string, where: str
     throw new DigestReleaseError(
       'UNSUPPORTED_MEDIA_TYPE',
       `The registry serves ${where} with media type "${mediaType}", which is not an image manifest or index ` +
-        `(expected one of ${[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST].join(', ')}).`,
+        `(expected one of ${MANIFEST_ACCEPT}).`,
     );
   }
   const subject = doc.subject === undefined ? undefined : parseDescriptor(doc.subject, where);
-  if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) {
+  if (isIndexMediaType(mediaType)) {
     return { kind: 'index', mediaType, manifests: descriptorList(doc.manifests, 'manifests', where), ...(subject ? { subject } : {}) };
   }
   const artifactType = optionalString(doc, 'artifactType', where);

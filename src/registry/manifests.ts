@@ -1,5 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
+import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pushScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
 
@@ -42,12 +43,10 @@ export async function writeManifest(client: RegistryClient, repository: string, 
     throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} to writing ${name}${suffix}.`, { status });
   }
   await response.body?.cancel();
-  const claimed = response.headers.get('docker-content-digest')?.trim();
-  if (claimed && claimed !== digest) {
-    throw new DigestReleaseError(
-      'DIGEST_MISMATCH',
+  checkClaimedDigest(response, {
+    expected: digest,
+    mismatch: (claimed) =>
       `The registry ${client.registry} stored the manifest written as ${name} under ${claimed}, but its bytes hash to ${digest}. The registry rewrote the manifest; it cannot hold this digest.`,
-    );
-  }
+  });
   return { digest, ociSubject: response.headers.get('oci-subject')?.trim() || undefined };
 }

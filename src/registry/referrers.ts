@@ -1,4 +1,5 @@
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
 import { readBodyUpTo } from './bounded';
 import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
@@ -134,12 +135,12 @@ function descriptorJson(d: Descriptor): Record<string, unknown> {
 /** artifactType and annotations of a manifest (image or index), checked; parseManifest keeps neither for an index. */
 function topLevelFields(bytes: Uint8Array): { artifactType?: string; annotations?: Record<string, string> } {
   const doc: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return {};
-  const record = doc as Record<string, unknown>;
+  if (!isRecord(doc)) return {};
+  const record = doc;
   const result: { artifactType?: string; annotations?: Record<string, string> } = {};
   if (typeof record.artifactType === 'string') result.artifactType = record.artifactType;
   const annotations = record.annotations;
-  if (typeof annotations === 'object' && annotations !== null && !Array.isArray(annotations)) {
+  if (isRecord(annotations)) {
     const checked: Record<string, string> = {};
     for (const [key, value] of Object.entries(annotations)) if (typeof value === 'string') checked[key] = value;
     result.annotations = checked;

@@ -1,4 +1,5 @@
 import { DigestReleaseError } from '../errors';
+import { isRecord } from '../json';
 import { readJsonUpTo } from './bounded';
 import { RegistryClient, pullScope } from './client';
 import { describeErrors, readErrorBody } from './errorbody';
@@ -28,7 +29,7 @@ export async function listTags(client: RegistryClient, repository: string): Prom
       });
     }
     const body = await readJsonUpTo(response, { bytes: MAX_PAGE_BYTES, what: `The registry ${client.registry}'s tag list of ${repository}`, kind: 'a page of tags', code: 'REGISTRY_ERROR' });
-    const list = typeof body === 'object' && body !== null ? (body as { tags?: unknown }).tags : undefined;
+    const list = isRecord(body) ? body.tags : undefined;
     if (list !== null && list !== undefined && !Array.isArray(list)) {
       throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the tag list of ${repository} with something that is not a list.`);
     }

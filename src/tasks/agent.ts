@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { EndpointReader } from '../connection/endpoint';
 import { DigestReleaseError, messageOf } from '../errors';
+import { isRecord } from '../json';
 
 // The one place that talks to the Azure Pipelines agent: inputs, output variables, secrets, the
 // build summary and the task result. Operations receive a TaskContext and never import the task
@@ -32,7 +33,8 @@ export interface TaskContext {
   uploadArtifact(artifactName: string, containerFolder: string, path: string): void;
 }
 
-function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
+/** The error for an input whose value cannot be used: names the input, the value and the fix. */
+export function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
   return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
 }
 
@@ -109,7 +111,7 @@ export const agentContext: TaskContext = {
 function authorizationParameter(id: string, key: string): string | undefined {
   const auth = tl.getEndpointAuthorization(id, true);
   const parameters: unknown = auth?.parameters;
-  if (typeof parameters !== 'object' || parameters === null) return undefined;
+  if (!isRecord(parameters)) return undefined;
   const wanted = key.toLowerCase();
   for (const [name, value] of Object.entries(parameters)) {
     if (name.toLowerCase() === wanted && typeof value === 'string' && value !== '') return value;

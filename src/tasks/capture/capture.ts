@@ -1,11 +1,12 @@
 import { ConnectionInputs } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
 import { Digest, parseDigest } from '../../reference/digest';
-import { ImageReference, digestReference, formatReference, parseReference, repositoryName } from '../../reference/reference';
+import { ImageReference, digestReference, formatReference, parseReference, repositoryName, withDefaultTag } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { readConnectionInputs, registryClientFor } from '../connection';
+import { keyValueTable, markdownTable } from '../summary';
 import { digestFromMetadataFile } from './metadatafile';
 
 // DigestCapture@1: resolve the pushed tag to the digest the registry holds, check it against what
@@ -42,7 +43,7 @@ export function readCaptureInputs(context: TaskContext): CaptureInputs {
 
 /** Resolves and verifies; writes nothing. */
 export async function captureDigest(inputs: CaptureInputs, client: RegistryClient): Promise<CaptureResult> {
-  const image: ImageReference = inputs.image.tag === undefined && inputs.image.digest === undefined ? { ...inputs.image, tag: 'latest' } : inputs.image;
+  const image = withDefaultTag(inputs.image);
   const claims: { digest: Digest; source: string }[] = [];
   if (inputs.expectedDigest) claims.push({ digest: inputs.expectedDigest, source: 'expectedDigest' });
   if (inputs.metadataFile) claims.push({ digest: digestFromMetadataFile(inputs.metadataFile, image), source: `metadataFile ${inputs.metadataFile}` });
@@ -99,10 +100,10 @@ function captureSummary(result: CaptureResult, ref: string): string {
     ['Media type', `\`${result.mediaType}\``],
     ['Verified against', result.verifiedAgainst.join('; ')],
   ];
-  let markdown = `### Image digest captured\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
+  let markdown = `### Image digest captured\n\n${keyValueTable(rows)}`;
   const platforms = Object.entries(result.platforms);
   if (platforms.length > 0) {
-    markdown += `\n| Platform | Digest |\n|---|---|\n${platforms.map(([p, d]) => `| ${p} | \`${d}\` |`).join('\n')}\n`;
+    markdown += `\n${markdownTable(['Platform', 'Digest'], platforms.map(([p, d]) => [p, `\`${d}\``]))}`;
   }
   return markdown;
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { DigestReleaseError } from '../../errors';
+import { isRecord } from '../../json';
 import { Digest, isDigest } from '../../reference/digest';
-import { ImageReference, formatReference, parseReference } from '../../reference/reference';
+import { ImageReference, formatReference, parseReference, tagOrDefault } from '../../reference/reference';
 
 // Reads the digest a build tool reported: a `docker buildx build --metadata-file` JSON (its
 // "containerimage.digest"), a `docker buildx bake --metadata-file` JSON (one such object per
@@ -30,13 +31,12 @@ export function digestFromMetadataFile(path: string, image: ImageReference): Dig
   } catch {
     throw notUnderstood(path, 'it is neither a digest (as skopeo --digestfile writes) nor JSON (as buildx --metadata-file writes)');
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw notUnderstood(path, 'the JSON is not an object');
-  const record = doc as Record<string, unknown>;
-  if (DIGEST_KEY in record) return digestIn(record, path);
+  if (!isRecord(doc)) throw notUnderstood(path, 'the JSON is not an object');
+  if (DIGEST_KEY in doc) return digestIn(doc, path);
 
   // bake: { "<target>": { "containerimage.digest": ..., "image.name": "a,b" }, ... }
-  const targets = Object.entries(record).filter(
-    (entry): entry is [string, Record<string, unknown>] => typeof entry[1] === 'object' && entry[1] !== null && DIGEST_KEY in entry[1],
+  const targets = Object.entries(doc).filter(
+    (entry): entry is [string, Record<string, unknown>] => isRecord(entry[1]) && DIGEST_KEY in entry[1],
   );
   if (targets.length === 0) throw notUnderstood(path, `it has no "${DIGEST_KEY}"`);
   if (targets.length === 1) return digestIn(targets[0]![1], path);
@@ -56,7 +56,7 @@ function namesOf(target: Record<string, unknown>): string[] {
 function sameImage(name: string, image: ImageReference): boolean {
   try {
     const other = parseReference(name);
-    return other.registry === image.registry && other.repository === image.repository && (other.tag ?? 'latest') === (image.tag ?? 'latest');
+    return other.registry === image.registry && other.repository === image.repository && tagOrDefault(other) === tagOrDefault(image);
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@ import { DigestReleaseError, messageOf } from '../../errors';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
 import { readLockFacts } from '../../evidence/lock';
-import { ApprovalFacts, EvidencePredicate, LockFacts, RollbackFacts, ScanFacts } from '../../evidence/predicate';
+import { ApprovalFacts, EvidencePredicate, LockFacts, RollbackFacts, RunFacts, ScanFacts } from '../../evidence/predicate';
 import { givenRollback, previousRelease } from '../../evidence/rollback';
 import { runFacts } from '../../evidence/run';
 import { serialiseEvidence } from '../../evidence/statement';
@@ -18,6 +18,7 @@ import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
+import { keyValueTable } from '../summary';
 import { evidenceSummary, lockText } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
@@ -36,6 +37,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
   const ref = digestReference(image, image.digest);
   context.info(`Recording release evidence for ${ref}${inputs.environment ? ` in ${inputs.environment}` : ''}.`);
   const subject = await client.getManifest(image.repository, image.digest);
+  const run = runFacts((name) => context.variable(name));
 
   const predicate: EvidencePredicate = {
     image: {
@@ -47,9 +49,9 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
       platforms: subject.manifest.kind === 'index' ? platformDigests(subject.manifest) : {},
     },
     environment: inputs.environment ?? null,
-    run: runFacts((name) => context.variable(name)),
+    run,
     scan: scanFacts(inputs),
-    approval: await approval(context, inputs),
+    approval: await approval(context, inputs, run),
     rollback: await rollback(context, inputs, client),
     lock: await lockState(context, client, inputs),
     writtenAt: now().toISOString(),
@@ -89,7 +91,7 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
     ['Lock state when recorded', chosen.evidence.lockState],
     ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
   ];
-  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
+  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n${keyValueTable(rows)}`);
   const locked = lock.state === 'locked' ? ', manifest locked' : '';
   return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}${locked}).`;
 }
@@ -113,18 +115,18 @@ function scanFacts(inputs: EvidenceInputs): ScanFacts {
   return { status: inputs.scanStatus, report: { name: basename(inputs.scanReport), sha256: createHash('sha256').update(bytes).digest('hex') } };
 }
 
-async function approval(context: TaskContext, inputs: EvidenceInputs): Promise<ApprovalFacts> {
+async function approval(context: TaskContext, inputs: EvidenceInputs, run: RunFacts): Promise<ApprovalFacts> {
   if (inputs.approver.kind === 'given') return givenApprover(inputs.approver.name);
-  const facts = await approvalFromRun(context);
+  const facts = await approvalFromRun(context, run);
   if (facts.status === 'unavailable') context.warning(`The approver is recorded as unknown: ${facts.reason ?? ''}`);
   return facts;
 }
 
-async function approvalFromRun(context: TaskContext): Promise<ApprovalFacts> {
-  const collectionUri = context.variable('System.CollectionUri') ?? context.variable('System.TeamFoundationCollectionUri');
-  const project = context.variable('System.TeamProjectId') ?? context.variable('System.TeamProject');
-  const buildId = context.variable('Build.BuildId');
-  if (collectionUri === undefined || project === undefined || buildId === undefined || !/^\d+$/.test(buildId)) {
+/** The approvals of this run, asked of Azure DevOps with the run facts already read for the evidence. */
+async function approvalFromRun(context: TaskContext, run: RunFacts): Promise<ApprovalFacts> {
+  const { collectionUri, id: buildId } = run;
+  const project = run.project.id ?? run.project.name;
+  if (collectionUri === null || project === null || buildId === null) {
     return unavailableApproval('Not running in an Azure Pipelines run (System.CollectionUri, System.TeamProjectId or Build.BuildId is missing).');
   }
   const token = context.endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
@@ -132,8 +134,7 @@ async function approvalFromRun(context: TaskContext): Promise<ApprovalFacts> {
   context.setSecret(token);
   const client = new AzureDevOpsClient({ collectionUri, project, token, userAgent: 'digest-release DigestEvidence/1' });
   const jobId = context.variable('System.JobId');
-  const stageName = context.variable('System.StageName');
-  return approvalFromAzureDevOps(client, { buildId: Number(buildId), ...(jobId ? { jobId } : {}), ...(stageName ? { stageName } : {}) });
+  return approvalFromAzureDevOps(client, { buildId, ...(jobId ? { jobId } : {}), ...(run.stage ? { stageName: run.stage } : {}) });
 }
 
 async function rollback(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient): Promise<RollbackFacts> {

@@ -1,9 +1,9 @@
 import { ConnectionInputs } from '../../connection/credentials';
-import { DigestReleaseError } from '../../errors';
+import { messageOf } from '../../errors';
 import { SCAN_STATUSES, ScanStatus } from '../../evidence/predicate';
 import { Digest, parseDigest } from '../../reference/digest';
 import { ImageReference, parseReference } from '../../reference/reference';
-import { TaskContext } from '../agent';
+import { TaskContext, invalidInput } from '../agent';
 import { readConnectionInputs } from '../connection';
 
 // DigestEvidence@1 inputs, read once into a typed record whose keys are the input names.
@@ -27,16 +27,12 @@ export interface EvidenceInputs {
 export const DEFAULT_ARTIFACT = 'release-evidence';
 const MODES = ['record', 'verify'] as const;
 
-function invalid(name: string, value: string, fix: string): DigestReleaseError {
-  return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
-}
-
 export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   const mode = context.choiceInput('mode', MODES, 'record');
   const imageText = context.requiredInput('image', '$(capture.IMAGE_REF)');
   const parsed = parseReference(imageText, 'input image');
   if (parsed.digest === undefined) {
-    throw invalid(
+    throw invalidInput(
       'image',
       imageText,
       'it names no digest. Evidence is about a digest, not a tag that can move: pass registry/repository@sha256:..., such as the IMAGE_REF output of DigestCapture@1 ($(capture.IMAGE_REF)).',
@@ -49,7 +45,7 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   let scanStatus: ScanStatus = 'unknown';
   if (scanText !== undefined) {
     const match = SCAN_STATUSES.find((status) => status === scanText.toLowerCase());
-    if (match === undefined) throw invalid('scanStatus', scanText, `use one of ${SCAN_STATUSES.join(', ')}.`);
+    if (match === undefined) throw invalidInput('scanStatus', scanText, `use one of ${SCAN_STATUSES.join(', ')}.`);
     scanStatus = match;
   }
   const scanReport = context.input('scanReport');
@@ -62,7 +58,7 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   let rollbackDigest: EvidenceInputs['rollbackDigest'] = { kind: 'none' };
   if (rollbackText !== undefined && rollbackText.toLowerCase() === 'auto') {
     if (mode === 'record' && environment === undefined) {
-      throw invalid('rollbackDigest', rollbackText, 'auto finds the digest of the previous release to the same environment, so set the input environment too (or give a digest).');
+      throw invalidInput('rollbackDigest', rollbackText, 'auto finds the digest of the previous release to the same environment, so set the input environment too (or give a digest).');
     }
     rollbackDigest = { kind: 'auto' };
   } else if (rollbackText !== undefined) {
@@ -70,7 +66,7 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   }
 
   const publishArtifact = context.input('publishArtifact') ?? DEFAULT_ARTIFACT;
-  if (/[\\/:*?"<>|]/.test(publishArtifact)) throw invalid('publishArtifact', publishArtifact, 'an artifact name may not hold \\ / : * ? " < > |.');
+  if (/[\\/:*?"<>|]/.test(publishArtifact)) throw invalidInput('publishArtifact', publishArtifact, 'an artifact name may not hold \\ / : * ? " < > |.');
 
   const outputPath = context.input('outputPath');
   return {
@@ -101,6 +97,6 @@ function givenDigest(text: string): Digest {
         // fall through to the first error, which names the input
       }
     }
-    throw invalid('rollbackDigest', text, `${err instanceof Error ? err.message : String(err)} Use sha256:<64 hex>, or auto.`);
+    throw invalidInput('rollbackDigest', text, `${messageOf(err)} Use sha256:<64 hex>, or auto.`);
   }
 }

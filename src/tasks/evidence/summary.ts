@@ -1,13 +1,10 @@
 import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
+import { keyValueTable } from '../summary';
 
 // The build summary a release manager reads: one table, the digest first.
 
 function code(value: string): string {
   return `\`${value.replace(/`/g, "'")}\``;
-}
-
-function cell(value: string): string {
-  return value.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
 export function approverText(predicate: EvidencePredicate): string {
@@ -57,5 +54,5 @@ export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExt
     ['Evidence digest', code(extras.evidenceDigest)],
     ['Attached to the image', extras.attachedAs ? code(extras.attachedAs) : 'no'],
   ];
-  return `### ${extras.heading}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${cell(v)} |`).join('\n')}\n`;
+  return `### ${extras.heading}\n\n${keyValueTable(rows)}`;
 }

@@ -1,9 +1,10 @@
 import { LockAction, LockOutcome, LockRequest, applyLock, unsupported } from '../../acr/lock';
 import { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
-import { formatReference, parseReference } from '../../reference/reference';
+import { formatReference, parseReference, withDefaultTag } from '../../reference/reference';
 import { TaskContext } from '../agent';
 import { readConnectionInputs, registryClientFor } from '../connection';
+import { markdownTable } from '../summary';
 
 // DigestLock@1: lock (or unlock) the released manifest and tag in Azure Container Registry, after
 // checking the tag still points at the expected digest, and say plainly whether the lock holds.
@@ -22,7 +23,7 @@ export function readLockInputs(context: TaskContext): LockInputs {
   const action = context.choiceInput('action', ACTIONS, 'lock');
   return {
     request: {
-      image: image.tag === undefined && image.digest === undefined ? { ...image, tag: 'latest' } : image,
+      image: withDefaultTag(image),
       ...(expected ? { expectedDigest: parseDigest(expected, 'input expectedDigest') } : {}),
       action,
       lockManifest: context.booleanInput('lockManifest', true),
@@ -58,11 +59,11 @@ export async function lockTask(context: TaskContext): Promise<string> {
 }
 
 function lockSummary(where: string, request: LockRequest, outcome: LockOutcome): string {
-  const row = (name: string, attributes: LockOutcome['tag']): string =>
-    attributes ? `| ${name} | ${attributes.writeEnabled} | ${attributes.deleteEnabled} |` : `| ${name} | (not asked) | (not asked) |`;
+  const row = (name: string, attributes: LockOutcome['tag']): string[] =>
+    attributes ? [name, String(attributes.writeEnabled), String(attributes.deleteEnabled)] : [name, '(not asked)', '(not asked)'];
   return (
     `### Image ${request.action === 'lock' ? 'locked' : 'unlocked'}${outcome.unchanged ? ' (already so)' : ''}\n\n` +
-    `\`${where}\` is \`${outcome.digest}\`\n\n| | writeEnabled | deleteEnabled |\n|---|---|---|\n` +
-    `${row('Tag', outcome.tag)}\n${row('Manifest', outcome.manifest)}\n`
+    `\`${where}\` is \`${outcome.digest}\`\n\n` +
+    markdownTable(['', 'writeEnabled', 'deleteEnabled'], [row('Tag', outcome.tag), row('Manifest', outcome.manifest)])
   );
 }

@@ -81,7 +81,7 @@ export async function pinTask(context: TaskContext): Promise<string> {
   try {
     if (plan.errors.length > 0) {
       report(context, 'error', plan.errors);
-      context.uploadSummary('DigestPin', pinSummary(plan, mode));
+      context.uploadSummary('DigestPin', pinSummary(plan, mode, inputs.options.allowed.length > 0));
       if (mode === 'check') {
         throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
       }
@@ -107,7 +107,7 @@ export async function pinTask(context: TaskContext): Promise<string> {
   } finally {
     context.setOutput('FILES_CHANGED', String(filesChanged));
   }
-  context.uploadSummary('DigestPin', pinSummary(plan, mode));
+  context.uploadSummary('DigestPin', pinSummary(plan, mode, inputs.options.allowed.length > 0));
   return mode === 'pin'
     ? `${plan.pinnedCount} image references pinned; ${plan.changedFiles.length} of ${sources.length} files changed.`
     : `All ${plan.pinnedCount} image references in ${sources.length} files are pinned by digest${inputs.options.allowed.length > 0 ? ' and come from allowed registries' : ''}.`;

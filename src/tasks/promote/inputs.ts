@@ -1,7 +1,6 @@
 import { ConnectionInputs } from '../../connection/credentials';
-import { DigestReleaseError } from '../../errors';
 import { ImageReference, isValidTag, parseReference } from '../../reference/reference';
-import { TaskContext } from '../agent';
+import { TaskContext, invalidInput } from '../agent';
 import { readConnectionInputs } from '../connection';
 
 // DigestPromote@1's inputs, read once into a typed record whose keys are the input names' meaning.
@@ -27,16 +26,12 @@ export interface PromoteInputs {
   readonly targetConnection: ConnectionInputs;
 }
 
-function invalid(name: string, value: string, fix: string): DigestReleaseError {
-  return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
-}
-
 export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const sourceText = context.requiredInput('source', 'devacr.azurecr.io/app@$(IMAGE_DIGEST)');
   const source = parseReference(sourceText, 'input source');
   const allowTagSource = context.booleanInput('allowTagSource', false);
   if (source.digest === undefined && !allowTagSource) {
-    throw invalid(
+    throw invalidInput(
       'source',
       sourceText,
       'it has no digest, and a tag can move between the build and the promotion. Give the digest (registry/repository@sha256:..., for example from the IMAGE_REF output of DigestCapture@1), or set allowTagSource: true to resolve the tag once.',
@@ -45,7 +40,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const targetText = context.requiredInput('target', 'prodacr.azurecr.io/app:1.4.2');
   const target = parseReference(targetText, 'input target');
   if (target.digest !== undefined) {
-    throw invalid('target', targetText, 'a target is registry/repository[:tag]; the digest is the source\'s and is kept. Remove "@sha256:...".');
+    throw invalidInput('target', targetText, 'a target is registry/repository[:tag]; the digest is the source\'s and is kept. Remove "@sha256:...".');
   }
 
   const additionalTags: string[] = [];
@@ -53,7 +48,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
     const tag = line.trim();
     if (tag === '' || tag.startsWith('#')) continue;
     if (!isValidTag(tag)) {
-      throw invalid('additionalTags', tag, 'a tag has 1 to 128 letters, digits, "_", "." and "-", and does not start with "." or "-". Write one tag a line.');
+      throw invalidInput('additionalTags', tag, 'a tag has 1 to 128 letters, digits, "_", "." and "-", and does not start with "." or "-". Write one tag a line.');
     }
     additionalTags.push(tag);
   }
@@ -67,7 +62,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const concurrencyText = context.input('concurrency') ?? '4';
   const concurrency = Number(concurrencyText);
   if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw invalid('concurrency', concurrencyText, `use a whole number from 1 to ${MAX_CONCURRENCY} (blobs transferred at once; 4 is the default).`);
+    throw invalidInput('concurrency', concurrencyText, `use a whole number from 1 to ${MAX_CONCURRENCY} (blobs transferred at once; 4 is the default).`);
   }
 
   return {
@@ -93,7 +88,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
  */
 function checkImportInputs(context: TaskContext, target: ConnectionInputs): void {
   if (target.connectionType !== 'azureRM') {
-    throw invalid(
+    throw invalidInput(
       'targetConnectionType',
       target.connectionType,
       'mode: import asks Azure Resource Manager to import into an Azure Container Registry, which needs the target\'s Azure Resource Manager service connection. ' +
@@ -102,7 +97,7 @@ function checkImportInputs(context: TaskContext, target: ConnectionInputs): void
   }
   const legacy = context.input('azureSubscription');
   if (legacy !== undefined && legacy !== target.azureSubscription) {
-    throw invalid(
+    throw invalidInput(
       'azureSubscription',
       legacy,
       `mode: import signs in to Azure Resource Manager with the target's connection (targetAzureSubscription${target.azureSubscription ? ` = "${target.azureSubscription}"` : ''}). Remove azureSubscription, or move its value to targetAzureSubscription.`,

@@ -1,5 +1,5 @@
 import { Digest } from '../../reference/digest';
-import { digestReference, formatReference } from '../../reference/reference';
+import { digestReference, formatReference, tagOrDefault } from '../../reference/reference';
 import { ImportPromoteResult, importPromotion } from '../../promote/import';
 import { PromoteRequest, PromoteResult, formatBytes, promote } from '../../promote/promote';
 import { TaskContext } from '../agent';
@@ -21,7 +21,7 @@ export async function promoteTask(context: TaskContext): Promise<string> {
   let digest: Digest;
   if (inputs.source.digest !== undefined) digest = inputs.source.digest;
   else {
-    const tag = inputs.source.tag ?? 'latest';
+    const tag = tagOrDefault(inputs.source);
     digest = (await source.getManifest(inputs.source.repository, tag)).digest;
     context.info(`allowTagSource: ${formatReference({ ...inputs.source, tag })} resolved once to ${digest}; that digest is what is promoted.`);
   }

@@ -1,5 +1,6 @@
 import { ImportPromoteResult } from '../../promote/import';
 import { formatBytes, PromoteResult } from '../../promote/promote';
+import { keyValueTable } from '../summary';
 import { PromotedLock } from './lock';
 
 // The build summary of a promotion: what is now where, what moved, how, and whether it is locked.
@@ -45,7 +46,7 @@ export function promoteSummary(result: PromoteResult | ImportPromoteResult, sour
         ]
       : []),
   ];
-  let markdown = `### Image promoted by digest\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
+  let markdown = `### Image promoted by digest\n\n${keyValueTable(rows)}`;
   if (result.notes.length > 0) markdown += `\n${result.notes.map((n) => `- ${n}`).join('\n')}\n`;
   return markdown;
 }
