@@ -1,5 +1,8 @@
 import { apiHost } from '../reference/reference';
 import { Challenge } from '../registry/challenge';
+import { isDigestReleaseError } from '../errors';
+import { Digest } from '../reference/digest';
+import { RegistryClient } from '../registry/client';
 
 // How an Azure Container Registry is told apart from other registries: by how it asks for sign-in.
 // ACR challenges with a Bearer realm on its own host at /oauth2/token and names itself as the
@@ -32,4 +35,24 @@ export function isAcrChallenge(registry: string, challenge: Challenge | undefine
 export function hasAcrHostName(registry: string): boolean {
   const host = registry.toLowerCase().replace(/:\d+$/, '');
   return ACR_HOST_SUFFIXES.some((suffix) => host.endsWith(suffix));
+}
+
+/**
+ * Whether the client's registry is an ACR. A challenge already seen decides. A client that has
+ * needed no sign-in yet (a registry that allows anonymous pulls, or a cache in front that served the
+ * reads) asks ACR's own API, which ACR always guards with its challenge and other registries do not
+ * have: the challenge that brings, or its absence, decides.
+ */
+export async function isAcr(client: RegistryClient, repository: string, digest: Digest): Promise<boolean> {
+  if (client.challenge === undefined) {
+    try {
+      // ACR signs in before it looks the manifest up, so the digest need not be there yet.
+      const probe = await client.request({ method: 'GET', path: `/acr/v1/${repository}/_manifests/${digest}`, scope: `repository:${repository}:metadata_read` });
+      await probe.body?.cancel();
+    } catch (err) {
+      // Refused sign-in still leaves the challenge behind, which is what is asked here.
+      if (!isDigestReleaseError(err)) throw err;
+    }
+  }
+  return isAcrChallenge(client.registry, client.challenge);
 }

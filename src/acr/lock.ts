@@ -1,8 +1,8 @@
 import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, formatReference } from '../reference/reference';
-import { RegistryClient, pullScope } from '../registry/client';
-import { hasAcrHostName, isAcrChallenge } from './detect';
+import { RegistryClient } from '../registry/client';
+import { hasAcrHostName, isAcr } from './detect';
 import {
   AttributePatch,
   ChangeableAttributes,
@@ -75,13 +75,8 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
     );
   }
 
-  // 2. Only ACR has these locks. ACR is known by its challenge; a read that needed no sign-in (a
-  // cache in front, say) showed none, so ask the API root, which ACR always guards.
-  if (client.challenge === undefined) {
-    const probe = await client.request({ method: 'GET', path: '/v2/', scope: pullScope(repository) });
-    await probe.body?.cancel();
-  }
-  if (!isAcrChallenge(image.registry, client.challenge)) return { digest, supported: false, locked: false, unchanged: true };
+  // 2. Only ACR has these locks.
+  if (!(await isAcr(client, repository, digest))) return { digest, supported: false, locked: false, unchanged: true };
 
   const want = desiredAttributes(request);
   const tag = image.tag;

@@ -7,9 +7,9 @@ import { LockFacts } from './predicate';
 
 // The lock state of the released manifest, read live from the registry. Only Azure Container
 // Registry has manifest locks (changeableAttributes writeEnabled, deleteEnabled). An ACR is
-// recognised by its challenge, as DigestLock does; since a registry that allows anonymous pulls
-// may not have challenged yet, the properties are asked for first (ACR always challenges
-// /acr/v1), and the challenge seen by then decides. A state that cannot be read is `unknown` with
+// recognised by its challenge, as DigestLock does (acr/detect.ts). A registry that allows anonymous
+// pulls may not have challenged yet; rather than probe first (isAcr), the properties read is the
+// probe: ACR always challenges /acr/v1, and the challenge seen by then decides. A state that cannot be read is `unknown` with
 // the registry's reason, never guessed.
 
 /** Who may read lock properties, for messages. */

@@ -1,4 +1,4 @@
-import { isAcrChallenge } from '../../acr/detect';
+import { isAcr } from '../../acr/detect';
 import { LockRequest, applyLock, unsupported } from '../../acr/lock';
 import { ChangeableAttributes } from '../../acr/properties';
 import { DigestReleaseError } from '../../errors';
@@ -14,10 +14,8 @@ import { RegistryClient } from '../../registry/client';
 const NOT_PROMOTED = 'then remove lockAfterPromote from this DigestPromote@1 step. Nothing was promoted.';
 
 /** Before anything moves: the target must be an ACR, or the promotion would end unlockable. */
-export async function requireLockableTarget(target: RegistryClient, repository: string, selector: string): Promise<void> {
-  // Any request teaches the client how the registry signs in; ACR always challenges first.
-  await target.headManifest(repository, selector);
-  if (!isAcrChallenge(target.registry, target.challenge)) throw unsupported(target.registry, NOT_PROMOTED);
+export async function requireLockableTarget(target: RegistryClient, repository: string, digest: Digest): Promise<void> {
+  if (!(await isAcr(target, repository, digest))) throw unsupported(target.registry, NOT_PROMOTED);
 }
 
 export interface PromotedLock {

@@ -28,7 +28,7 @@ export async function promoteTask(context: TaskContext): Promise<string> {
 
   const tags = [...new Set([...(inputs.target.tag !== undefined ? [inputs.target.tag] : []), ...inputs.additionalTags])];
   const log = { info: (m: string) => context.info(m), warning: (m: string) => context.warning(m) };
-  if (inputs.lockAfterPromote) await requireLockableTarget(target, inputs.target.repository, tags[0] ?? digest);
+  if (inputs.lockAfterPromote) await requireLockableTarget(target, inputs.target.repository, digest);
 
   const request: PromoteRequest = {
     source,
