@@ -112,3 +112,24 @@ export function jobsOf(pipeline: ValueMap, stage: string): ValueMap[] {
   if (!Array.isArray(jobs)) throw new Error(`stage ${stage} has no jobs`);
   return jobs.filter((j): j is ValueMap => typeof j === 'object' && j !== null && !Array.isArray(j));
 }
+
+/** One deployment job whose steps come from a template of the templates repository. */
+export function deploymentWith(template: string, parameters: ValueMap, before: ValueMap[] = []): ValueMap {
+  return {
+    trigger: 'none',
+    resources: TEMPLATES_RESOURCE,
+    stages: [
+      {
+        stage: 'Release',
+        jobs: [
+          {
+            deployment: 'release',
+            environment: 'production',
+            pool: { vmImage: 'ubuntu-latest' },
+            strategy: { runOnce: { deploy: { steps: [...before, { template: `templates/${template}@templates`, parameters }] } } },
+          },
+        ],
+      },
+    ],
+  };
+}

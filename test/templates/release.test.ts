@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ROOT } from '../support/paths';
 import { ExpansionError } from './expander/errors';
 import { Value, ValueMap, isMap } from './expander/values';
-import { TEMPLATES_RESOURCE, check, environments, expand, extending, jobsOf, serviceRepo, services, templateRepoCopy } from './harness';
+import { TEMPLATES_RESOURCE, check, deploymentWith, environments, expand, extending, jobsOf, serviceRepo, services, templateRepoCopy } from './harness';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 // What the reviewed fixes promise, proven on the expanded pipelines: sign-in, pin names,
@@ -165,39 +165,13 @@ describe('templates: rollback', function () {
   this.timeout(120_000);
 
   it('with only azureSubscription, every registry step signs in with it', () => {
-    const pipeline: ValueMap = {
-      trigger: 'none',
-      resources: TEMPLATES_RESOURCE,
-      stages: [
-        {
-          stage: 'Release',
-          jobs: [
-            {
-              deployment: 'release',
-              environment: 'production',
-              strategy: {
-                runOnce: {
-                  deploy: {
-                    steps: [
-                      {
-                        template: 'templates/rollback-to-digest.yml@templates',
-                        parameters: {
-                          name: 'api',
-                          image: `contosoprod.azurecr.io/shop/api@${DIGEST}`,
-                          environment: 'production',
-                          azureSubscription: 'arm-prod',
-                          deploy: { method: 'containerApps', azureSubscription: 'arm-prod', resourceGroup: 'rg', containerAppName: 'api' },
-                        },
-                      },
-                    ],
-                  },
-                },
-              },
-            },
-          ],
-        },
-      ],
-    };
+    const pipeline = deploymentWith('rollback-to-digest.yml', {
+      name: 'api',
+      image: `contosoprod.azurecr.io/shop/api@${DIGEST}`,
+      environment: 'production',
+      azureSubscription: 'arm-prod',
+      deploy: { method: 'containerApps', azureSubscription: 'arm-prod', resourceGroup: 'rg', containerAppName: 'api' },
+    });
     const result = clean(pipeline);
     const job = jobsOf(result.pipeline, 'Release')[0]!;
     for (const name of ['rollback', 'rollback_verify', 'rollback_evidence']) {

@@ -1,28 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { ExpansionError } from './expander/errors';
 import { Value, ValueMap, isMap } from './expander/values';
-import { TEMPLATES_RESOURCE, check, expand, serviceRepo } from './harness';
+import { TEMPLATES_RESOURCE, check, deploymentWith, expand, serviceRepo } from './harness';
 
-/** One deployment job whose steps come from a template of the templates repository. */
-function deploymentWith(template: string, parameters: ValueMap, before: ValueMap[] = []): ValueMap {
-  return {
-    trigger: 'none',
-    resources: TEMPLATES_RESOURCE,
-    stages: [
-      {
-        stage: 'Release',
-        jobs: [
-          {
-            deployment: 'release',
-            environment: 'production',
-            pool: { vmImage: 'ubuntu-latest' },
-            strategy: { runOnce: { deploy: { steps: [...before, { template: `templates/${template}@templates`, parameters }] } } },
-          },
-        ],
-      },
-    ],
-  };
-}
 
 function expandChecked(pipeline: ValueMap) {
   const repo = serviceRepo(pipeline);
