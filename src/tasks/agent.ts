@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { EndpointReader } from '../connection/endpoint';
 import { DigestReleaseError, messageOf } from '../errors';
@@ -13,6 +13,12 @@ import { isRecord } from '../json';
 export interface TaskContext {
   /** A trimmed input; undefined when empty. */
   input(name: string): string | undefined;
+  /**
+   * A filePath input; undefined when not given. The agent roots every filePath input against the
+   * repository before the task starts, so an empty one arrives as the sources directory itself:
+   * that value means "not given", as task-lib's filePathSupplied() decides.
+   */
+  filePathInput(name: string): string | undefined;
   requiredInput(name: string, example: string): string;
   /** A boolean input: true/false (any case); anything else is an error naming the input. */
   booleanInput(name: string, defaultValue: boolean): boolean;
@@ -42,6 +48,12 @@ export const agentContext: TaskContext = {
   input(name) {
     const value = tl.getInput(name, false)?.trim();
     return value === '' ? undefined : value;
+  },
+  filePathInput(name) {
+    const value = this.input(name);
+    if (value === undefined) return undefined;
+    const root = this.variable('Build.SourcesDirectory') ?? this.variable('System.DefaultWorkingDirectory');
+    return root !== undefined && resolve(value) === resolve(root) ? undefined : value;
   },
   requiredInput(name, example) {
     const value = this.input(name);

@@ -32,7 +32,7 @@ export interface CaptureResult {
 export function readCaptureInputs(context: TaskContext): CaptureInputs {
   const image = parseReference(context.requiredInput('image', 'myacr.azurecr.io/app:$(Build.BuildId)'), 'input image');
   const expected = context.input('expectedDigest');
-  const metadataFile = context.input('metadataFile');
+  const metadataFile = context.filePathInput('metadataFile');
   return {
     image,
     connection: readConnectionInputs(context),

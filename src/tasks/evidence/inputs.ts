@@ -48,7 +48,7 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
     if (match === undefined) throw invalidInput('scanStatus', scanText, `use one of ${SCAN_STATUSES.join(', ')}.`);
     scanStatus = match;
   }
-  const scanReport = context.input('scanReport');
+  const scanReport = context.filePathInput('scanReport');
 
   const approverText = context.input('approver');
   const approver: EvidenceInputs['approver'] =
