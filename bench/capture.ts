@@ -5,7 +5,8 @@ import { OciLayout, push } from '../test/support/images';
 import { builtVsix } from '../test/support/paths';
 import { startProxy } from '../test/support/proxy';
 import { startRegistry } from '../test/support/registry';
-import { runTask, taskEntry } from '../test/support/taskrun';
+import { runTask } from '../test/support/agent';
+import { taskEntry } from '../test/support/taskrun';
 import { ratio, timeCommand } from './stats';
 
 // DigestCapture against its peers in one run: `skopeo inspect --raw` for the same image (what a
@@ -62,7 +63,7 @@ export async function main(): Promise<void> {
         requests++;
         return body;
       });
-      const run = await runTask('DigestCapture', { inputs: { image: `${proxy.host}/bench/app:1.0`, ...inputs }, endpoints, env: { NODE_EXTRA_CA_CERTS: certs.caFile } });
+      const run = await runTask('DigestCapture', { inputs: { image: `${proxy.host}/bench/app:1.0`, ...inputs }, connections: endpoints, hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile } });
       await proxy.close();
       if (run.result !== 'Succeeded') throw new Error(`capture through the proxy failed: ${run.message}`);
       console.log(`  HTTP requests per capture, ${label}: ${requests}`);

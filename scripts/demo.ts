@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runCertificates, testDir } from '../test/support/ground';
 import { OciLayout, RegistryAccess, push } from '../test/support/images';
 import { RunningRegistry, startRegistry } from '../test/support/registry';
-import { TaskRun, runTask } from '../test/support/taskrun';
+import { AgentJob, TaskRun, runTask } from '../test/support/agent';
 
 // npm run demo: the main job, end to end, on this machine. A local registry (or DEMO_REGISTRY), an
 // image built with umoci and pushed with skopeo, then the tasks from the packaged .vsix run the way
@@ -55,14 +55,15 @@ async function main(): Promise<void> {
     console.log(`Built a two-platform image with umoci and pushed it with skopeo: ${image}`);
 
     // 1. Right after the push: capture the digest and check it against what the push reported.
-    const capture = await runTask('DigestCapture', { inputs: { image, metadataFile: digestFile }, env });
+    const capture = await runTask('DigestCapture', { inputs: { image, metadataFile: digestFile }, hostEnv: env });
     show('DigestCapture@1 (name: capture)  image: ' + image, capture);
     if (capture.result !== 'Succeeded') throw new Error('the capture failed');
     const ref = capture.outputs.IMAGE_REF!;
     console.log(`\n  Later jobs read $[ dependencies.build.outputs['capture.IMAGE_DIGEST'] ] = ${capture.outputs.IMAGE_DIGEST}`);
 
     // 2. Deploy by digest: pin the manifests, then gate on everything being pinned.
-    const work = join(dir, 'work');
+    const deployJob = new AgentJob();
+    const work = deployJob.sourcesDirectory;
     mkdirSync(join(work, 'deploy'), { recursive: true });
     const manifest = join(work, 'deploy', 'deployment.yaml');
     writeFileSync(
@@ -82,20 +83,21 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     const before = readFileSync(manifest, 'utf8');
-    const pin = await runTask('DigestPin', { inputs: { files: 'deploy/*.yaml', images: ref }, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
+    const pin = await deployJob.run('DigestPin', { inputs: { files: 'deploy/*.yaml', images: ref } });
     show('DigestPin@1  images: $(capture.IMAGE_REF)', pin);
     const after = readFileSync(manifest, 'utf8');
     const changed = before.split('\n').map((line, i) => [line, after.split('\n')[i]] as const).filter(([a, b]) => a !== b);
     for (const [a, b] of changed) console.log(`  - ${a.trim()}\n  + ${b!.trim()}`);
-    const gate = await runTask('DigestPin', { inputs: { files: 'deploy/*.yaml', mode: 'check', allowedRegistries: host }, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
+    const gate = await deployJob.run('DigestPin', { inputs: { files: 'deploy/*.yaml', mode: 'check', allowedRegistries: host } });
     show('DigestPin@1  mode: check (the gate before an environment)', gate);
+    deployJob.dispose();
 
     // 3. Promote the digest to production: byte for byte, re-verified, tags last; again moves nothing.
     if (production) {
       const target = `${production.host}/prod/shop-api:1.4.2`;
-      const promote = await runTask('DigestPromote', { inputs: { source: ref, target, semverTags: 'true', sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, env });
+      const promote = await runTask('DigestPromote', { inputs: { source: ref, target, semverTags: 'true', sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, hostEnv: env });
       show(`DigestPromote@1  source: $(capture.IMAGE_REF)  target: ${target}`, promote);
-      const again = await runTask('DigestPromote', { inputs: { source: ref, target, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, env });
+      const again = await runTask('DigestPromote', { inputs: { source: ref, target, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, hostEnv: env });
       show('DigestPromote@1 again (nothing to move)', again);
       if (promote.result !== 'Succeeded' || again.outputs.PROMOTED_BYTES !== '0') process.exitCode = 1;
 
@@ -103,10 +105,10 @@ async function main(): Promise<void> {
       const prodRef = promote.outputs.IMAGE_REF!;
       const evidence = await runTask('DigestEvidence', {
         inputs: { image: prodRef, environment: 'production', scanStatus: 'passed', approver: 'release-manager@example.com', connectionType: 'anonymous' },
-        env,
+        hostEnv: env,
       });
       show('DigestEvidence@1  image: $(promote.IMAGE_REF)  environment: production', evidence);
-      const verify = await runTask('DigestEvidence', { inputs: { image: prodRef, environment: 'production', mode: 'verify', connectionType: 'anonymous' }, env });
+      const verify = await runTask('DigestEvidence', { inputs: { image: prodRef, environment: 'production', mode: 'verify', connectionType: 'anonymous' }, hostEnv: env });
       show('DigestEvidence@1  mode: verify (before a release or a rollback)', verify);
       if (evidence.result !== 'Succeeded' || verify.result !== 'Succeeded') process.exitCode = 1;
     }
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
     const other = new OciLayout(join(dir, 'other'));
     other.image('hotfix', 'amd64', 'bytes nobody tested\n');
     push(other, 'hotfix', image, access);
-    const moved = await runTask('DigestCapture', { inputs: { image, expectedDigest: capture.outputs.IMAGE_DIGEST! }, env });
+    const moved = await runTask('DigestCapture', { inputs: { image, expectedDigest: capture.outputs.IMAGE_DIGEST! }, hostEnv: env });
     show('DigestCapture@1 after the tag was moved  expectedDigest: $(capture.IMAGE_DIGEST)', moved);
 
     console.log(`\n${bold('The release is the digest:')} ${ref}`);

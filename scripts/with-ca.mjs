@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Runs `node <args>` with the run's CA; `onStdout` sees its output (which is then piped), else it is inherited. Resolves to the exit code. */
-export async function runWithCa(args, onStdout) {
+/** Runs `node <args>` with the run's CA (and `extraEnv`); `onStdout` sees its output (which is then piped), else it is inherited. Resolves to the exit code. */
+export async function runWithCa(args, onStdout, extraEnv = {}) {
   const { makeCertificates } = createRequire(import.meta.url)(join(root, 'out', 'test', 'support', 'tls.js'));
   const dir = mkdtempSync(join(tmpdir(), 'digest-release-run-'));
   try {
@@ -20,7 +20,7 @@ export async function runWithCa(args, onStdout) {
     const child = spawn(process.execPath, args, {
       cwd: root,
       stdio: ['ignore', onStdout ? 'pipe' : 'inherit', 'inherit'],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
+      env: { ...process.env, ...extraEnv, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
     });
     child.stdout?.on('data', onStdout);
     return await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));

@@ -648,7 +648,7 @@ export async function startAcrGround(
   });
   const certPem = readFileSync(join(certDir, 'cert.pem'), 'utf8');
   const certificateApp = { clientId: '22222222-3333-4444-8555-666666666666', pem: `${readFileSync(join(certDir, 'key.pem'), 'utf8')}${certPem}` };
-  const federatedApp = { clientId: '33333333-4444-4555-8666-777777777777', serviceConnection: 'acr-wif' };
+  const federatedApp = { clientId: '33333333-4444-4555-8666-777777777777', serviceConnection: '5d0c6f0e-2b8a-4e61-9a57-0c3f1d2e4b6a' };
   front.addApp({ tenantId, ...secretApp });
   front.addApp({ tenantId, clientId: certificateApp.clientId, certificate: certPem });
   front.addApp({ tenantId, clientId: federatedApp.clientId, federatedServiceConnection: federatedApp.serviceConnection });

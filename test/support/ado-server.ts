@@ -3,6 +3,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, Server } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { AgentJobOptions, serverVariablesFromEnv } from './agent';
 import { ROOT } from './paths';
 import { TestCertificates } from './tls';
 
@@ -48,8 +49,8 @@ export interface AdoServer {
   /** The approvals by id, as the service holds them (with steps). */
   approvals: Json[];
   readonly requests: AdoRequest[];
-  /** Agent environment for a task run against this server (from agent_env.json, URLs pointing here). */
-  agentEnv(): Record<string, string>;
+  /** The job a task runs in against this server: agent_env.json's run (a deployment job), its connection pointing here. */
+  agentJob(): AgentJobOptions;
   close(): Promise<void>;
 }
 
@@ -204,19 +205,19 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
       state.approvals = value;
     },
     requests,
-    agentEnv() {
+    agentJob() {
+      // The server's part of the fixture; what the agent sets itself (folders, agent facts) and
+      // the job connection come from the agent model.
       const env: Record<string, string> = {};
       for (const [name, value] of Object.entries(fixture('agent_env.json'))) {
         if (name.startsWith('_') || typeof value !== 'string') continue;
-        // The endpoint comes from TaskRunOptions.endpoints, so the token is set in one place.
-        if (name.startsWith('ENDPOINT_')) continue;
+        if (/^(ENDPOINT_|AGENT_|PIPELINE_|VSTS_|TF_BUILD$)/.test(name)) continue;
         env[name] = value;
       }
-      env.SYSTEM_COLLECTIONURI = collectionUri;
-      env.SYSTEM_TEAMFOUNDATIONCOLLECTIONURI = collectionUri;
-      delete env.AGENT_TEMPDIRECTORY;
-      delete env.PIPELINE_WORKSPACE;
-      return env;
+      const { 'Environment.Name': environment, ...variables } = serverVariablesFromEnv(env);
+      variables['System.CollectionUri'] = collectionUri;
+      variables['System.TeamFoundationCollectionUri'] = collectionUri;
+      return { collection: { url: collectionUri, accessToken: token }, variables, ...(environment !== undefined ? { environment } : {}) };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import { EndpointReader } from '../../src/connection/endpoint';
 import { AcrGround } from './acr-front';
-import { Endpoint } from './taskrun';
+import { ServiceConnection as Endpoint } from './agent';
 
 // Azure Resource Manager service connections for tests, as the agent hands them to tasks, and the
 // same records as an EndpointReader for tests that call the core in this process.

@@ -17,8 +17,8 @@ export interface TestGround {
   readonly openAccess: RegistryAccess;
   readonly basicAccess: RegistryAccess;
   readonly layout: OciLayout;
-  /** Environment every task run needs: trust in the run's CA. */
-  readonly taskEnv: Record<string, string>;
+  /** The agent host's own environment every task inherits: trust in the run's CA (NODE_EXTRA_CA_CERTS, as a self-hosted agent's .env sets it). */
+  readonly hostEnv: Record<string, string>;
 }
 
 export function testDir(): string {
@@ -64,7 +64,7 @@ async function makeGround(): Promise<TestGround> {
     openAccess: { certDir: certs.certDir },
     basicAccess: { certDir: certs.certDir, creds: `${user.username}:${user.password}` },
     layout,
-    taskEnv: { NODE_EXTRA_CA_CERTS: certs.caFile },
+    hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile },
   };
 }
 

@@ -1,27 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtVsix } from './paths';
 import { extractZip } from './vsix';
 
-// Runs a task the way the agent does: the bundled index.js from the built .vsix, in a child
-// process, with INPUT_* and ENDPOINT_* variables, and reads back the ##vso[...] lines it prints.
-
-export interface Endpoint {
-  readonly url?: string;
-  readonly scheme: string;
-  readonly parameters: Record<string, string>;
-  readonly data?: Record<string, string>;
-}
-
-export interface TaskRunOptions {
-  readonly inputs?: Record<string, string>;
-  readonly endpoints?: Record<string, Endpoint>;
-  /** Extra environment (NODE_EXTRA_CA_CERTS, DOCKER_CONFIG, variables as the agent maps them). */
-  readonly env?: Record<string, string>;
-  readonly timeoutMs?: number;
-}
+// What a task step printed, read as the agent reads it (Handlers/NodeHandler.OnDataReceived): both
+// stdout and stderr line by line, `##vso[...]` commands taken out, every other line masked with the
+// secrets known at that moment. The agent model (agent.ts) starts the process; this reads it.
 
 export interface VsoCommand {
   readonly command: string;
@@ -31,12 +16,18 @@ export interface VsoCommand {
 
 export interface TaskRun {
   readonly exitCode: number | null;
+  /** What the process wrote, unmasked: tests assert that no secret is there at all. */
   readonly stdout: string;
   readonly stderr: string;
+  /** The step's log as the agent shows it: command lines consumed, secrets masked as `***`. */
+  readonly log: string;
   readonly commands: readonly VsoCommand[];
-  /** Output variables (isOutput=true) by name. */
+  /** Output variables this step set, by name; later steps read them as `<step>.<NAME>`. */
   readonly outputs: Readonly<Record<string, string>>;
-  readonly result: string | undefined;
+  /** task.json outputVariables, which the agent treats as outputs whatever the command says. */
+  readonly declaredOutputs: readonly string[];
+  /** The step's result as the agent decides it: the worst reported result, Failed on a non-zero exit. */
+  readonly result: string;
   readonly message: string;
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
@@ -65,78 +56,106 @@ export function taskEntry(task: string): string {
   return entry;
 }
 
+/** Agent.Worker/Command: the escapes of a `##vso` property or message, undone. */
 function unescapeVso(value: string): string {
   return value.replace(/%3B/gi, ';').replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%5D/gi, ']').replace(/%AZP25/gi, '%').replace(/%25/g, '%');
 }
 
-export function parseVsoLines(stdout: string): VsoCommand[] {
+function parseVsoLine(line: string): VsoCommand | undefined {
+  const match = /^##vso\[([a-z]+\.[a-z]+)([^\]]*)\](.*)$/i.exec(line.trim());
+  if (!match) return undefined;
+  const properties: Record<string, string> = {};
+  for (const pair of match[2]!.trim().split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) properties[pair.slice(0, eq).trim()] = unescapeVso(pair.slice(eq + 1));
+  }
+  return { command: match[1]!.toLowerCase(), properties, message: unescapeVso(match[3]!) };
+}
+
+export function parseVsoLines(output: string): VsoCommand[] {
+  return output.split(/\r?\n/).flatMap((line) => parseVsoLine(line) ?? []);
+}
+
+function mask(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const secret of secrets) if (secret !== '') out = out.split(secret).join('***');
+  return out;
+}
+
+const RESULT_RANK: Record<string, number> = { Succeeded: 0, SucceededWithIssues: 1, Failed: 2, Canceled: 3, Skipped: 3, Abandoned: 3 };
+
+/** Util/TaskResultUtil.MergeTaskResults (worst wins) and StepsRunner (a non-zero exit fails the step). */
+export function stepResult(reported: readonly string[], exitCode: number | null): string {
+  let result = 'Succeeded';
+  for (const one of reported) {
+    // An unknown result is a command that fails, and a failed command fails the step.
+    const rank = RESULT_RANK[one];
+    if (rank === undefined) return 'Failed';
+    if (rank > RESULT_RANK[result]!) result = one;
+  }
+  return exitCode === 0 ? result : 'Failed';
+}
+
+export interface FinishedProcess {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** What the agent masks from the start: secret variables and endpoint auth parameters. */
+  readonly secrets: readonly string[];
+  readonly outputVariables: readonly string[];
+}
+
+export function readTaskRun(done: FinishedProcess): TaskRun {
+  const masked: string[] = [...done.secrets];
   const commands: VsoCommand[] = [];
-  for (const line of stdout.split(/\r?\n/)) {
-    const match = /^##vso\[([a-z]+\.[a-z]+)([^\]]*)\](.*)$/i.exec(line.trim());
-    if (!match) continue;
-    const properties: Record<string, string> = {};
-    for (const pair of match[2]!.trim().split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) properties[pair.slice(0, eq).trim()] = unescapeVso(pair.slice(eq + 1));
+  const logLines: string[] = [];
+  // stdout and stderr arrive interleaved at the agent; their order between the two is not kept.
+  for (const line of `${done.stdout}\n${done.stderr}`.split(/\r?\n/)) {
+    const command = parseVsoLine(line);
+    if (!command) {
+      logLines.push(mask(line, masked));
+      continue;
     }
-    commands.push({ command: match[1]!.toLowerCase(), properties, message: unescapeVso(match[3]!) });
-  }
-  return commands;
-}
-
-/** The environment a bare agent gives a task: PATH and HOME, nothing of the test process. */
-function baseEnv(tempDir: string): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? tempDir,
-    AGENT_TEMPDIRECTORY: tempDir,
-    AGENT_VERSION: '4.258.1',
-    SYSTEM_DEFAULTWORKINGDIRECTORY: tempDir,
-  };
-  return env;
-}
-
-export async function runTask(task: string, options: TaskRunOptions = {}): Promise<TaskRun> {
-  const tempDir = mkdtempSync(join(tmpdir(), 'digest-release-agent-'));
-  const env = { ...baseEnv(tempDir), ...options.env };
-  for (const [name, value] of Object.entries(options.inputs ?? {})) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
-  for (const [id, endpoint] of Object.entries(options.endpoints ?? {})) {
-    if (endpoint.url !== undefined) env[`ENDPOINT_URL_${id}`] = endpoint.url;
-    env[`ENDPOINT_AUTH_${id}`] = JSON.stringify({ scheme: endpoint.scheme, parameters: endpoint.parameters });
-    env[`ENDPOINT_AUTH_SCHEME_${id}`] = endpoint.scheme;
-    for (const [key, value] of Object.entries(endpoint.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
-    for (const [key, value] of Object.entries(endpoint.data ?? {})) env[`ENDPOINT_DATA_${id}_${key.toUpperCase()}`] = value;
+    commands.push(command);
+    if (command.command === 'task.setsecret' && command.message !== '') masked.push(command.message);
+    if (command.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? '') && command.message !== '') masked.push(command.message);
   }
 
-  const child = spawn(process.execPath, [taskEntry(task)], { env, cwd: tempDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const timeout = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(timeout);
-
-  const commands = parseVsoLines(stdout);
   const outputs: Record<string, string> = {};
   const summaries: string[] = [];
   const secrets: string[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
-  let result: string | undefined;
+  const reported: string[] = [];
   let message = '';
+  const declared = done.outputVariables.map((name) => name.toLowerCase());
   for (const cmd of commands) {
-    if (cmd.command === 'task.setvariable' && cmd.properties.isOutput === 'true') outputs[cmd.properties.variable!] = cmd.message;
+    if (cmd.command === 'task.setvariable') {
+      const name = cmd.properties.variable ?? '';
+      if (/^true$/i.test(cmd.properties.isOutput ?? cmd.properties.isoutput ?? '') || declared.includes(name.toLowerCase())) outputs[name] = cmd.message;
+    }
     if (cmd.command === 'task.uploadsummary') summaries.push(readFileSync(cmd.message, 'utf8'));
     if (cmd.command === 'task.setsecret') secrets.push(cmd.message);
-    if (cmd.command === 'task.issue' && cmd.properties.type === 'error') errors.push(cmd.message);
-    if (cmd.command === 'task.issue' && cmd.properties.type === 'warning') warnings.push(cmd.message);
-    if (cmd.command === 'task.logissue' && cmd.properties.type === 'warning') warnings.push(cmd.message);
+    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'error') errors.push(cmd.message);
+    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'warning') warnings.push(cmd.message);
     if (cmd.command === 'task.complete') {
-      result = cmd.properties.result;
+      reported.push(cmd.properties.result ?? '');
       message = cmd.message;
     }
   }
-  rmSync(tempDir, { recursive: true, force: true });
-  return { exitCode, stdout, stderr, commands, outputs, result, message, errors, warnings, summaries, secrets };
+  return {
+    exitCode: done.exitCode,
+    stdout: done.stdout,
+    stderr: done.stderr,
+    log: logLines.join('\n'),
+    commands,
+    outputs,
+    declaredOutputs: done.outputVariables,
+    result: stepResult(reported, done.exitCode),
+    message,
+    errors,
+    warnings,
+    summaries,
+    secrets,
+  };
 }

@@ -12,7 +12,7 @@ import { visibleOutput } from '../support/outcome';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
-import { Endpoint, TaskRun, runTask } from '../support/taskrun';
+import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../support/agent';
 
 // Signing in to Azure Container Registry with an Azure Resource Manager service connection, through
 // the ACR front: the real @azure/identity code talks to the front as its Entra ID authority, and
@@ -99,11 +99,12 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
   });
 
   describe('DigestCapture@1 with connectionType azureRM (packaged task)', () => {
-    const capture = (endpoint: Endpoint, env: Record<string, string> = {}, id = 'arm'): Promise<TaskRun> =>
+    const capture = (connection: ServiceConnection, job: AgentJobOptions & StepOptions = {}): Promise<TaskRun> =>
       runTask('DigestCapture', {
-        inputs: { image, connectionType: 'azureRM', azureSubscription: id },
-        endpoints: { [id]: endpoint },
-        env: { ...g.taskEnv, ...env },
+        inputs: { image, connectionType: 'azureRM', azureSubscription: 'arm' },
+        connections: { arm: connection },
+        ...job,
+        hostEnv: { ...g.hostEnv, ...job.hostEnv },
       });
 
     it('captures with a service principal secret, masking the secret and the tokens', async () => {
@@ -127,46 +128,55 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
       assert.equal(run.outputs.IMAGE_DIGEST, digest);
     });
 
-    const wif = (): Endpoint => ({
+    // The front's OIDC endpoint issues tokens for this connection id only, as Azure DevOps does.
+    const wif = (): ServiceConnection => ({
+      id: acr.federatedApp.serviceConnection,
       scheme: 'WorkloadIdentityFederation',
       parameters: { tenantid: acr.tenantId, serviceprincipalid: acr.federatedApp.clientId },
       data: { environmentAuthorityUrl: acr.front.authorityHost },
     });
 
+    // The job's Azure DevOps connection carries the pipeline token (System.AccessToken) and the
+    // server sends System.OidcRequestUri, as for any job.
+    const federatedJob = (): AgentJobOptions => ({
+      collection: { accessToken: acr.front.systemAccessToken },
+      variables: { 'System.OidcRequestUri': acr.front.oidcRequestUri },
+    });
+
     it('captures with workload identity federation when System.AccessToken is mapped into the step', async () => {
       acr.front.resetCounts();
-      const run = await capture(wif(), { SYSTEM_ACCESSTOKEN: acr.front.systemAccessToken, SYSTEM_OIDCREQUESTURI: acr.front.oidcRequestUri }, acr.federatedApp.serviceConnection);
+      const run = await capture(wif(), { ...federatedJob(), env: { SYSTEM_ACCESSTOKEN: '$(System.AccessToken)' } });
       assert.equal(run.result, 'Succeeded', `${run.message}\n${run.stdout}\n${run.stderr}`);
       assert.equal(run.outputs.IMAGE_DIGEST, digest);
       assert.ok(acr.front.counts.oidc > 0, 'the OIDC token came from the Azure DevOps endpoint');
       assert.ok(run.secrets.includes(acr.front.systemAccessToken));
     });
 
-    it('says how to map System.AccessToken when workload identity federation has none', async () => {
-      const run = await capture(wif(), { SYSTEM_OIDCREQUESTURI: acr.front.oidcRequestUri }, acr.federatedApp.serviceConnection);
-      assert.equal(run.result, 'Failed');
-      assert.match(run.message, /System\.AccessToken/);
-      assert.match(run.message, /SYSTEM_ACCESSTOKEN: \$\(System\.AccessToken\)/);
-      assert.match(run.message, /\[CREDENTIALS\]$/);
+    it('captures with workload identity federation without the mapping, with the token of the job connection the agent always passes', async () => {
+      acr.front.resetCounts();
+      const run = await capture(wif(), federatedJob());
+      assert.equal(run.result, 'Succeeded', `${run.message}\n${run.stdout}\n${run.stderr}`);
+      assert.ok(acr.front.counts.oidc > 0, 'the OIDC token came from the Azure DevOps endpoint');
+      assert.ok(run.secrets.includes(acr.front.systemAccessToken));
     });
 
     it('honours AZURE_AUTHORITY_HOST when the connection names no authority', async () => {
       const endpoint = secretConnection(acr);
-      const run = await capture({ ...endpoint, data: {} }, { AZURE_AUTHORITY_HOST: acr.front.authorityHost });
+      const run = await capture({ ...endpoint, data: {} }, { hostEnv: { AZURE_AUTHORITY_HOST: acr.front.authorityHost } });
       assert.equal(run.result, 'Succeeded', `${run.message}\n${run.stdout}\n${run.stderr}`);
     });
 
     it('fails on a wrong tenant or secret, naming the service connection and never printing the secret', async () => {
       const wrongTenant = await capture(secretConnection(acr, { tenantid: '00000000-0000-4000-8000-00000000dead' }));
       assert.equal(wrongTenant.result, 'Failed');
-      assert.match(wrongTenant.message, /service connection "arm" given in azureSubscription/);
+      assert.match(wrongTenant.message, new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription`));
       assert.match(wrongTenant.message, /tenant id "00000000-0000-4000-8000-00000000dead" is wrong/);
       assert.ok(!visibleOutput(wrongTenant).includes(acr.secretApp.clientSecret));
 
       const wrong = 'An0ther-wrong~secret';
       const wrongSecret = await capture(secretConnection(acr, { serviceprincipalkey: wrong }));
       assert.equal(wrongSecret.result, 'Failed');
-      assert.match(wrongSecret.message, /service connection "arm" given in azureSubscription.*AADSTS7000215/);
+      assert.match(wrongSecret.message, new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription.*AADSTS7000215`));
       assert.match(wrongSecret.message, /\[CREDENTIALS\]$/);
       assert.ok(!visibleOutput(wrongSecret).includes(wrong));
     });
@@ -174,8 +184,8 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     it('does not send an Entra ID token to a registry that is not an ACR', async () => {
       const run = await runTask('DigestCapture', {
         inputs: { image: `${g.basic.host}/team/app:oci`, connectionType: 'azureRM', azureSubscription: 'arm' },
-        endpoints: { arm: secretConnection(acr) },
-        env: g.taskEnv,
+        connections: { arm: secretConnection(acr) },
+        hostEnv: g.hostEnv,
       });
       assert.equal(run.result, 'Failed');
       assert.match(run.message, /not how Azure Container Registry signs in/);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { startProxy } from '../support/proxy';
-import { runTask } from '../support/taskrun';
+import { AgentJob, ServiceConnection, connectionId, runTask } from '../support/agent';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 
 // DigestCapture@1 run from the packaged .vsix against real registries, as the agent runs it.
@@ -22,8 +22,9 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
     pushSamples(g, g.basic, g.basicAccess, 'team/app');
   });
 
-  const capture = (inputs: Record<string, string>, env: Record<string, string> = {}, endpoints = {}) =>
-    runTask('DigestCapture', { inputs, env: { ...g.taskEnv, ...env }, endpoints });
+  /** One DigestCapture step; `variables` are pipeline variables (DOCKER_CONFIG, as Docker@2 login sets it for later steps). */
+  const capture = (inputs: Record<string, string>, variables: Record<string, string> = {}, connections: Record<string, ServiceConnection> = {}) =>
+    runTask('DigestCapture', { inputs, variables, connections, hostEnv: g.hostEnv });
 
   it('captures the digest of an OCI image manifest: the sha256 of the bytes skopeo inspect --raw returns', async () => {
     const raw = inspectRaw(`${g.open.host}/team/app:oci`, g.openAccess);
@@ -92,7 +93,7 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       {},
       { 'reg-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: wrong } } },
     );
-    failedWith(run, 'UNAUTHORIZED', `refused the credentials from service connection "reg-conn"`, g.user.username);
+    failedWith(run, 'UNAUTHORIZED', `refused the credentials from service connection "${connectionId('reg-conn')}"`, g.user.username);
     assert.ok(!visibleOutput(run).includes(wrong));
   });
 
@@ -155,6 +156,22 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       const run = await capture({ image: `${g.open.host}/team/skopeo:1.0`, connectionType: 'anonymous', metadataFile: digestFile });
       succeeded(run);
       assert.equal(run.outputs.IMAGE_DIGEST, sha256Hex(inspectRaw(`${g.open.host}/team/skopeo:1.0`, g.openAccess)));
+    });
+
+    it('reads a metadataFile given relative to the repository, and takes an empty one as not given (the agent roots both)', async () => {
+      const job = new AgentJob({ hostEnv: g.hostEnv });
+      try {
+        mkdirSync(join(job.sourcesDirectory, 'out'));
+        writeFileSync(join(job.sourcesDirectory, 'out', 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
+        const relative = await job.run('DigestCapture', { inputs: { image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: 'out/metadata.json' } });
+        succeeded(relative);
+        assert.match(relative.log, /metadataFile .*out\/metadata\.json/);
+        const empty = await job.run('DigestCapture', { inputs: { image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: '' } });
+        succeeded(empty);
+        assert.doesNotMatch(empty.log, /metadataFile/);
+      } finally {
+        job.dispose();
+      }
     });
 
     it('fails, naming both digests, when the tag was moved after the push', async () => {

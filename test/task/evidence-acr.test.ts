@@ -16,7 +16,7 @@ import { endpointReader, secretConnection } from '../support/azurerm';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { TaskRun, runTask } from '../support/taskrun';
+import { TaskRun, runTask } from '../support/agent';
 
 // DigestEvidence@1 on Azure Container Registry, run from the packaged .vsix with an Azure Resource
 // Manager service connection, through the ACR front: the evidence is attached and found through the
@@ -58,11 +58,11 @@ describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the re
   const evidence = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestEvidence', {
       inputs: { ...azureRm, outputPath: join(g.dir, 'evidence-acr', `run-${++runs}.json`), approver: 'Release Manager', ...inputs },
-      endpoints: { arm: secretConnection(acr) },
-      env: g.taskEnv,
+      connections: { arm: secretConnection(acr) },
+      hostEnv: g.hostEnv,
     });
   const lock = (image: string, expectedDigest: string): Promise<TaskRun> =>
-    runTask('DigestLock', { inputs: { ...azureRm, image, expectedDigest }, endpoints: { arm: secretConnection(acr) }, env: g.taskEnv });
+    runTask('DigestLock', { inputs: { ...azureRm, image, expectedDigest }, connections: { arm: secretConnection(acr) }, hostEnv: g.hostEnv });
   const ref = (digest: string, tag?: string) => `${acr.front.host}/${repo}${tag ? `:${tag}` : ''}@${digest}`;
   const readEvidence = (run: TaskRun): unknown => JSON.parse(readFileSync(run.outputs.EVIDENCE_PATH!, 'utf8'));
 
@@ -171,7 +171,7 @@ describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the re
   });
 
   it('refuses azureRM without a service connection, naming the input', async () => {
-    const run = await runTask('DigestEvidence', { inputs: { image: ref(v1), connectionType: 'azureRM' }, env: g.taskEnv });
+    const run = await runTask('DigestEvidence', { inputs: { image: ref(v1), connectionType: 'azureRM' }, hostEnv: g.hostEnv });
     failedWith(run, 'INVALID_INPUT', 'connectionType is azureRM but azureSubscription is empty');
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { attachEvidence } from '../../src/evidence/attach';
@@ -12,7 +12,7 @@ import { AdoServer, startAdoServer } from '../support/ado-server';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
-import { TaskRun, runTask } from '../support/taskrun';
+import { AgentJob, TaskRun, runTask } from '../support/agent';
 import { samplePredicate } from '../unit/evidence/helpers';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
@@ -75,12 +75,15 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   const ref = (repo: string, tag: string) => `${g.open.host}/${repo}@${digests[tag]}`;
   let runs = 0;
   // The agent's temp folder goes with the run, so the evidence is written where the test can read it.
-  const evidence = (inputs: Record<string, string>, env: Record<string, string> = {}) =>
-    runTask('DigestEvidence', {
+  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}) => {
+    const job = ado.agentJob();
+    return runTask('DigestEvidence', {
+      ...job,
       inputs: { connectionType: 'anonymous', outputPath: join(g.dir, 'evidence', `run-${++runs}.json`), ...inputs },
-      env: { ...g.taskEnv, ...ado.agentEnv(), ...env },
-      endpoints: { SystemVssConnection: { url: ado.collectionUri, scheme: 'OAuth', parameters: { AccessToken: ado.token } } },
+      variables: { ...job.variables, ...variables },
+      hostEnv: g.hostEnv,
     });
+  };
 
   it('records evidence: a valid in-toto statement naming the digest, the run, the scan report and the approver read from Azure DevOps', async () => {
     const report = join(g.dir, 'trivy.json');
@@ -119,6 +122,23 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     assert.equal(upload?.message, path);
     assert.equal(run.summaries.length, 1);
     for (const text of [digests.multi!, 'passed', 'Dana Reviewer', 'notApplicable']) assert.ok(run.summaries[0]!.includes(text), `summary lacks ${text}`);
+  });
+
+  it('records a scanReport given relative to the repository, and records no report for an empty one (the agent roots both)', async () => {
+    const job = new AgentJob({ ...ado.agentJob(), hostEnv: g.hostEnv });
+    try {
+      mkdirSync(join(job.sourcesDirectory, 'reports'));
+      writeFileSync(join(job.sourcesDirectory, 'reports', 'trivy.json'), '{"Results":[]}\n');
+      const base = { image: ref('shop/web', 'v2s2'), connectionType: 'anonymous', scanStatus: 'passed', approver: 'a', attach: 'false' };
+      const relative = await job.run('DigestEvidence', { inputs: { ...base, scanReport: 'reports/trivy.json', outputPath: join(g.dir, 'evidence', 'relative.json') } });
+      succeeded(relative);
+      assert.equal(field(readJson(relative.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report', 'name'), 'trivy.json');
+      const empty = await job.run('DigestEvidence', { inputs: { ...base, scanReport: '', outputPath: join(g.dir, 'evidence', 'empty.json') } });
+      succeeded(empty);
+      assert.equal(field(readJson(empty.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report'), null);
+    } finally {
+      job.dispose();
+    }
   });
 
   it('attaches the evidence so it is found again through the tag-schema fallback (distribution has no referrers API)', async () => {

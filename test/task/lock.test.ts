@@ -9,7 +9,7 @@ import { captureDigest } from '../../src/tasks/capture/capture';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { TestGround, testGround } from '../support/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { TaskRun, runTask } from '../support/taskrun';
+import { TaskRun, connectionId, runTask } from '../support/agent';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { endpointReader, secretConnection } from '../support/azurerm';
 
@@ -36,11 +36,11 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     acr.registry.stop();
   });
 
-  const lock = (inputs: Record<string, string>, env: Record<string, string> = {}): Promise<TaskRun> =>
+  const lock = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestLock', {
       inputs: { connectionType: 'azureRM', azureSubscription: 'arm', ...inputs },
-      endpoints: { arm: secretConnection(acr) },
-      env: { ...g.taskEnv, ...env },
+      connections: { arm: secretConnection(acr) },
+      hostEnv: g.hostEnv,
     });
 
   it('locks tag and manifest so a push over the tag and a delete are refused; twice is "already locked"; unlock lets the push through', async () => {
@@ -111,10 +111,10 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
   it('on a registry that is not an ACR: a clear error, or a warning and IMAGE_LOCKED=false with failOnUnsupported false', async () => {
     const image = `${g.open.host}/team/notacr:1.0`;
     await pushAsync(g.layout, 'amd64', image, g.openAccess);
-    const run = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous' }, env: g.taskEnv });
+    const run = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous' }, hostEnv: g.hostEnv });
     failedWith(run, 'LOCK_UNSUPPORTED', g.open.host, 'needs ACR', 'Amazon ECR', 'failOnUnsupported: false');
 
-    const soft = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous', failOnUnsupported: 'false' }, env: g.taskEnv });
+    const soft = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous', failOnUnsupported: 'false' }, hostEnv: g.hostEnv });
     succeeded(soft);
     assert.equal(soft.outputs.IMAGE_LOCKED, 'false');
     assert.match(soft.outputs.IMAGE_DIGEST ?? '', /^sha256:/);
@@ -128,10 +128,10 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     const wrong = 'Wr0ng-lock~secret';
     const run = await runTask('DigestLock', {
       inputs: { image, connectionType: 'azureRM', azureSubscription: 'arm' },
-      endpoints: { arm: secretConnection(acr, { serviceprincipalkey: wrong }) },
-      env: g.taskEnv,
+      connections: { arm: secretConnection(acr, { serviceprincipalkey: wrong }) },
+      hostEnv: g.hostEnv,
     });
-    failedWith(run, 'CREDENTIALS', 'service connection "arm"');
+    failedWith(run, 'CREDENTIALS', `service connection "${connectionId('arm')}"`);
     assert.ok(!visibleOutput(run).includes(wrong));
     assert.equal(acr.front.tagAttributes('team/wrong', '1.0'), undefined);
   });

@@ -5,7 +5,7 @@ import { managedIdentityConnection } from '../support/azurerm';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { Endpoint, TaskRun, runTask } from '../support/taskrun';
+import { ServiceConnection, TaskRun, connectionId, runTask } from '../support/agent';
 
 // Managed identity (ManagedServiceIdentity connections) through the ACR front. The real
 // ManagedIdentityCredential of @azure/identity 4.13.1 (MSAL underneath) runs in the packaged task
@@ -39,11 +39,12 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
     acr.registry.stop();
   });
 
-  const run = (task: 'DigestCapture' | 'DigestLock', endpoint: Endpoint, inputs: Record<string, string> = {}, env: Record<string, string> = {}): Promise<TaskRun> =>
+  // The App Service identity endpoint is the agent host's environment (IDENTITY_ENDPOINT, IDENTITY_HEADER), which tasks inherit.
+  const run = (task: 'DigestCapture' | 'DigestLock', endpoint: ServiceConnection, inputs: Record<string, string> = {}, hostEnv: Record<string, string> = {}): Promise<TaskRun> =>
     runTask(task, {
       inputs: { image, connectionType: 'azureRM', azureSubscription: 'arm-mi', ...inputs },
-      endpoints: { 'arm-mi': endpoint },
-      env: { ...g.taskEnv, ...acr.front.managedIdentity.env(), ...env },
+      connections: { 'arm-mi': endpoint },
+      hostEnv: { ...g.hostEnv, ...acr.front.managedIdentity.env(), ...hostEnv },
     });
 
   /** Neither a managed-identity token nor the identity endpoint's secret header shows in the log. */
@@ -81,7 +82,7 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails when the host refuses the identity, naming the service connection and saying what managed identity needs', async () => {
     acr.front.managedIdentity.systemAssigned = false;
     const r = await run('DigestCapture', managedIdentityConnection(acr));
-    failedWith(r, 'CREDENTIALS', 'service connection "arm-mi" given in azureSubscription', 'Managed identity works only on an agent running in Azure whose identity has a role on the registry');
+    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}" given in azureSubscription`, 'Managed identity works only on an agent running in Azure whose identity has a role on the registry');
     assert.match(r.message, /Unable to load the proper Managed Identity/);
     assert.deepEqual(acr.front.managedIdentity.counts, { issued: 0, refused: 1, imds: 0 }, 'a refusal is final: no retries');
     assert.equal(acr.front.counts.exchange, 0);
@@ -91,7 +92,7 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails on a user-assigned identity the host does not have, naming the client id', async () => {
     const unknown = '99999999-8888-4777-8666-555555555555';
     const r = await run('DigestCapture', managedIdentityConnection(acr, { msiclientId: unknown }));
-    failedWith(r, 'CREDENTIALS', 'service connection "arm-mi"', unknown, 'Managed identity works only on an agent running in Azure');
+    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}"`, unknown, 'Managed identity works only on an agent running in Azure');
     assert.deepEqual(acr.front.managedIdentity.requested, [unknown]);
     noSecretsShown(r);
   });
@@ -99,7 +100,7 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails when the identity endpoint refuses the secret header, without printing either header', async () => {
     const wrong = 'mi-wrong-header-value-0123456789';
     const r = await run('DigestCapture', managedIdentityConnection(acr), {}, { IDENTITY_HEADER: wrong });
-    failedWith(r, 'CREDENTIALS', 'service connection "arm-mi"', 'Managed identity works only on an agent running in Azure');
+    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}"`, 'Managed identity works only on an agent running in Azure');
     assert.equal(acr.front.managedIdentity.counts.refused, 1);
     assert.ok(!visibleOutput(r).includes(wrong));
     noSecretsShown(r);

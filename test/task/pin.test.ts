@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from '../support/paths';
-import { TaskRun, runTask } from '../support/taskrun';
+import { AgentJob, TaskRun } from '../support/agent';
 import { digestOf } from '../unit/pin/helpers';
 
 // DigestPin@1 run from the packaged .vsix as the agent runs it, on a copy of the fixtures.
@@ -33,15 +32,18 @@ function snapshot(dir: string): Record<string, string> {
 
 describe('task: DigestPin@1', function () {
   this.timeout(60_000);
+  // One agent job per test, the fixtures checked out as its repository (Build.SourcesDirectory).
+  let job: AgentJob;
   let work: string;
 
   beforeEach(() => {
-    work = mkdtempSync(join(tmpdir(), 'digestpin-task-'));
+    job = new AgentJob();
+    work = job.sourcesDirectory;
     cpSync(join(ROOT, 'test', 'fixtures', 'pin'), work, { recursive: true });
   });
-  afterEach(() => rmSync(work, { recursive: true, force: true }));
+  afterEach(() => job.dispose());
 
-  const run = (inputs: Record<string, string>): Promise<TaskRun> => runTask('DigestPin', { inputs, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
+  const run = (inputs: Record<string, string>): Promise<TaskRun> => job.run('DigestPin', { inputs });
 
   it('pins every kind of file and reports the counts; a second run changes nothing', async () => {
     const before = snapshot(work);

@@ -10,7 +10,7 @@ import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { TestGround, testGround } from '../support/ground';
 import { OciLayout, inspectRawAsync, push, pushAsync, sha256Hex } from '../support/images';
 import { pushArtifactReferrer } from '../support/referrer';
-import { Endpoint, TaskRun, runTask } from '../support/taskrun';
+import { ServiceConnection, TaskRun, runTask } from '../support/agent';
 
 // DigestPromote@1's ACR parts, run from the packaged .vsix: mode: import through a Resource
 // Manager front that really imports (the registry behind the target ACR front receives the image),
@@ -38,13 +38,13 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   let prodDirect: RegistryClient;
 
   /** An Azure Resource Manager service connection in the subscription, signing in at `acr`'s Entra ID. */
-  const armConnection = (acr: AcrGround, data: Record<string, string> = {}): Endpoint => ({
+  const armConnection = (acr: AcrGround, data: Record<string, string> = {}): ServiceConnection => ({
     url: `${arm.url}/`,
     scheme: 'ServicePrincipal',
     parameters: { tenantid: acr.tenantId, serviceprincipalid: acr.secretApp.clientId, serviceprincipalkey: acr.secretApp.clientSecret, authenticationType: 'spnKey' },
     data: { environment: 'AzureCloud', environmentAuthorityUrl: `${acr.front.authorityHost}/`, resourceManagerUrl: `${arm.url}/`, subscriptionId: SUBSCRIPTION, ...data },
   });
-  const endpoints = (): Record<string, Endpoint> => ({
+  const endpoints = (): Record<string, ServiceConnection> => ({
     'prod-arm': armConnection(prod),
     'dev-arm': armConnection(dev),
     'basic-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` } },
@@ -52,8 +52,8 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   const promote = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestPromote', {
       inputs: { targetConnectionType: 'azureRM', targetAzureSubscription: 'prod-arm', ...inputs },
-      endpoints: endpoints(),
-      env: g.taskEnv,
+      connections: endpoints(),
+      hostEnv: g.hostEnv,
       timeoutMs: 90_000,
     });
   const fromDev = { sourceConnectionType: 'azureRM', sourceAzureSubscription: 'dev-arm' };
@@ -228,7 +228,7 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   it('lockAfterPromote into a registry that is not an ACR fails before anything is promoted, with DigestLock\'s message', async () => {
     const run = await runTask('DigestPromote', {
       inputs: { sourceConnectionType: 'anonymous', source: `${g.open.host}/acr/app:1`, allowTagSource: 'true', target: `${g.open.host}/acr/unlockable:1`, targetConnectionType: 'anonymous', lockAfterPromote: 'true' },
-      env: g.taskEnv,
+      hostEnv: g.hostEnv,
     });
     failedWith(run, 'LOCK_UNSUPPORTED', g.open.host, 'not an Azure Container Registry', 'Amazon ECR', 'remove lockAfterPromote', 'Nothing was promoted');
     const open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });

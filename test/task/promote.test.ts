@@ -8,7 +8,7 @@ import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { startProxy } from '../support/proxy';
 import { pushArtifactReferrer } from '../support/referrer';
-import { runTask } from '../support/taskrun';
+import { runTask } from '../support/agent';
 import { failedWith, succeeded } from '../support/outcome';
 
 // DigestPromote@1 run from the packaged .vsix between two real registries: `open` (anonymous) and
@@ -38,8 +38,8 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   const promote = (inputs: Record<string, string>) =>
     runTask('DigestPromote', {
       inputs: { sourceConnectionType: 'anonymous', targetConnectionType: 'dockerRegistry', targetDockerRegistryServiceConnection: 'prod-conn', ...inputs },
-      env: g.taskEnv,
-      endpoints: endpoint(),
+      hostEnv: g.hostEnv,
+      connections: endpoint(),
     });
   const atTarget = (ref: string) => sha256Hex(inspectRaw(`${g.basic.host}/${ref}`, g.basicAccess));
 
@@ -78,7 +78,7 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   it('mounts blobs within one registry instead of copying them', async () => {
     const run = await runTask('DigestPromote', {
       inputs: { source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.open.host}/promo/mounted:1`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
-      env: g.taskEnv,
+      hostEnv: g.hostEnv,
     });
     succeeded(run);
     assert.equal(run.outputs.PROMOTED_BLOBS, '2');

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, ValueMap } from '../templates/expander/values';
 import { environments, expand, extending, jobsOf, serviceRepo } from '../templates/harness';
-import { runTask } from '../support/taskrun';
+import { AgentJob } from '../support/agent';
 import { digestOf } from '../unit/pin/helpers';
 
 // One set of Kubernetes manifests, naming the build registry's image, deployed to two
@@ -45,22 +44,24 @@ function pinSteps(stage: string): { pin: ValueMap; check: ValueMap } {
   return { pin: find('pin'), check: find('pin_check') };
 }
 
-function asInputs(map: ValueMap, imageRef: string): Record<string, string> {
+function asInputs(map: ValueMap): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map)) out[k] = String(v).split('$(promote.IMAGE_REF)').join(imageRef);
+  for (const [k, v] of Object.entries(map)) out[k] = String(v);
   return out;
 }
 
 describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', function () {
   this.timeout(60_000);
+  let job: AgentJob;
   let work: string;
 
   beforeEach(() => {
-    work = mkdtempSync(join(tmpdir(), 'digestpin-templates-'));
+    job = new AgentJob();
+    work = job.sourcesDirectory;
     mkdirSync(join(work, 'deploy', 'api'), { recursive: true });
     writeFileSync(join(work, 'deploy', 'api', 'deployment.yaml'), MANIFEST);
   });
-  afterEach(() => rmSync(work, { recursive: true, force: true }));
+  afterEach(() => job.dispose());
 
   for (const [stage, registry] of [
     ['env_staging', 'contosostaging.azurecr.io'],
@@ -70,16 +71,17 @@ describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', f
       const ref = `${registry}/shop/api@${digestOf(stage)}`;
       const { pin, check } = pinSteps(stage);
       assert.equal(pin['images'], 'contosobuild.azurecr.io/shop/api=$(promote.IMAGE_REF)');
-      const env = { SYSTEM_DEFAULTWORKINGDIRECTORY: work };
+      // What DigestPromote@1 (step name promote) output earlier in the job.
+      job.recordOutput('promote', 'IMAGE_REF', ref);
 
-      const pinned = await runTask('DigestPin', { inputs: asInputs(pin, ref), env });
+      const pinned = await job.run('DigestPin', { inputs: asInputs(pin) });
       assert.equal(pinned.result, 'Succeeded', pinned.message);
       assert.equal(pinned.outputs.FILES_CHANGED, '1');
       const text = readFileSync(join(work, 'deploy', 'api', 'deployment.yaml'), 'utf8');
       assert.match(text, new RegExp(`image: ${ref.replace(/[.]/g, '\\.')} # the build registry's image`));
       assert.ok(!text.includes('contosobuild'), text);
 
-      const checked = await runTask('DigestPin', { inputs: asInputs(check, ref), env });
+      const checked = await job.run('DigestPin', { inputs: asInputs(check) });
       assert.equal(checked.result, 'Succeeded', checked.message);
       assert.equal(checked.outputs.PINNED_COUNT, '1');
     });
@@ -87,7 +89,7 @@ describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', f
 
   it('without the name, the same manifests fail to pin (what the template did before)', async () => {
     const ref = `contosostaging.azurecr.io/shop/api@${digestOf('staging')}`;
-    const run = await runTask('DigestPin', { inputs: { files: 'deploy/api/*.yaml', images: ref, mode: 'pin' }, env: { SYSTEM_DEFAULTWORKINGDIRECTORY: work } });
+    const run = await job.run('DigestPin', { inputs: { files: 'deploy/api/*.yaml', images: ref, mode: 'pin' } });
     assert.equal(run.result, 'Failed');
     assert.match(run.message, /IMAGE_NOT_MATCHED/);
   });
