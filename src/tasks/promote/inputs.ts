@@ -27,7 +27,7 @@ export interface PromoteInputs {
 }
 
 export function readPromoteInputs(context: TaskContext): PromoteInputs {
-  const sourceText = context.requiredInput('source', 'devacr.azurecr.io/app@$(IMAGE_DIGEST)');
+  const sourceText = context.requiredInput('source', '$(capture.IMAGE_REF)');
   const source = parseReference(sourceText, 'input source');
   const allowTagSource = context.booleanInput('allowTagSource', false);
   if (source.digest === undefined && !allowTagSource) {
