@@ -23,8 +23,27 @@ const tasks = readdirSync(join(root, 'tasks'), { withFileTypes: true })
 
 const common = { bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', legalComments: 'external', logLevel: 'warning' };
 
+/**
+ * MSAL's own HTTP client calls the global fetch, which Node 16 (the oldest runtime the agent may fall
+ * back to) lacks and which would bypass the agent's proxy and CA. @azure/identity always hands MSAL
+ * its own client (system.networkClient, in msalClient.js and the managed identity credential), so
+ * MSAL's is never used; it is replaced by one that says so if that ever changes.
+ */
+const noMsalFetch = {
+  name: 'no-msal-fetch',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /msal-node[\\/]dist[\\/]network[\\/]HttpClient\.mjs$/ }, () => ({
+      loader: 'js',
+      contents:
+        'const unused = () => Promise.reject(new Error("MSAL\'s own HTTP client (global fetch) is not bundled: @azure/identity must hand MSAL its network client"));\n' +
+        'export class HttpClient { sendGetRequestAsync() { return unused(); } sendPostRequestAsync() { return unused(); } }\n',
+    }));
+  },
+};
+
 const identity = await build({
   ...common,
+  plugins: [noMsalFetch],
   // Imported, as the task imports it, so the same (ESM) builds of the SDK are bundled.
   stdin: { contents: "export * from '@azure/identity';", resolveDir: root, sourcefile: 'azure-identity.js' },
   write: false,

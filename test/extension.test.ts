@@ -74,6 +74,52 @@ describe('task.json files', () => {
   });
 });
 
+/** Every file under `dir` whose name ends with one of `suffixes`. */
+function filesUnder(dir: string, suffixes: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path, suffixes));
+    else if (suffixes.some((suffix) => entry.name.endsWith(suffix))) out.push(path);
+  }
+  return out;
+}
+
+describe('what the agent does to task inputs and output variables', () => {
+  it('every filePath input is read with filePathInput: the agent hands an empty one over as the repository folder', () => {
+    const sources = filesUnder(join(ROOT, 'src'), ['.ts']).map((path) => ({ path, text: readFileSync(path, 'utf8') }));
+    for (const task of TASKS) {
+      for (const input of readTask(task).inputs ?? []) {
+        if (input.type !== 'filePath') continue;
+        const readers = sources.filter((file) => file.text.includes(`Input('${input.name}'`) || file.text.includes(`input('${input.name}'`));
+        assert.ok(readers.length > 0, `${task}: nothing in src reads the filePath input ${input.name}`);
+        for (const file of readers) {
+          assert.ok(!new RegExp(`\\b(input|requiredInput)\\('${input.name}'`).test(file.text), `${file.path} reads the filePath input ${input.name} with input(); use filePathInput()`);
+        }
+      }
+    }
+  });
+
+  it('help, docs and examples name output variables with their step ($(capture.IMAGE_REF)): the agent defines no other name', () => {
+    const outputs = new Set(TASKS.flatMap((task) => (readTask(task).outputVariables ?? []).map((o) => o.name)));
+    const files = [
+      ...TASKS.map((task) => join(ROOT, 'tasks', task, 'task.json')),
+      ...filesUnder(join(ROOT, 'docs'), ['.md']),
+      ...filesUnder(join(ROOT, 'src'), ['.ts']),
+      ...filesUnder(join(ROOT, 'templates'), ['.yml']),
+      ...filesUnder(join(ROOT, 'examples'), ['.yml']),
+      ...readdirSync(ROOT).filter((name) => name.endsWith('.md')).map((name) => join(ROOT, name)),
+    ];
+    const bare: string[] = [];
+    for (const file of files) {
+      for (const [macro, name] of readFileSync(file, 'utf8').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        if (outputs.has(name!)) bare.push(`${file.slice(ROOT.length + 1)}: ${macro}`);
+      }
+    }
+    assert.deepEqual(bare, []);
+  });
+});
+
 describe('the packaged extension', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'vss-extension.json'), 'utf8')) as {
     files: { path: string }[];
@@ -97,6 +143,13 @@ describe('the packaged extension', () => {
       for (const file of ['index.js', 'task.json', 'icon.png', 'lib.json']) assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
       const files = names.filter((name) => name.startsWith(`tasks/${task}/`)).map((name) => name.slice(`tasks/${task}/`.length));
       assert.deepEqual(files.filter((f) => f.endsWith('.js')), ['index.js'], `${task} ships one bundle`);
+    }
+  });
+
+  it('calls no global fetch: Node 16, which the agent falls back to on old hosts, lacks it, and it would bypass the agent proxy', () => {
+    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
+      const calls = entry.data.toString('utf8').match(/(^|[^.\w$])fetch\(/g) ?? [];
+      assert.deepEqual(calls, [], `${entry.name} calls fetch`);
     }
   });
 

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { openBlob } from '../registry/blobs';
@@ -73,19 +74,16 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
   return evidence;
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+async function readAll(stream: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
   let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).byteLength;
     if (total > MAX_STATEMENT_BYTES) {
-      await reader.cancel();
+      stream.destroy();
       throw new DigestReleaseError('EVIDENCE_INVALID', 'An evidence statement is larger than evidence can be (1 MiB).');
     }
-    chunks.push(value);
+    chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }

@@ -1,5 +1,5 @@
 import { Digest } from '../reference/digest';
-import { headBlob, mountBlob, openBlobStream, uploadBlob } from '../registry/blobs';
+import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { Descriptor } from '../registry/manifest';
 
@@ -25,7 +25,7 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (dige
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
     if (await mountBlob(ends.target, ends.targetRepository, blob.digest, ends.sourceRepository)) return 'mounted';
   }
-  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, () => openBlobStream(ends.source, ends.sourceRepository, blob.digest, blob.size, { peer: 'source registry' }), {
+  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, () => openBlob(ends.source, ends.sourceRepository, blob.digest, blob.size, { peer: 'source registry' }), {
     onRetry: (attempt, err) => onRetry?.(blob.digest, attempt, err),
   });
   return 'uploaded';

@@ -11,7 +11,7 @@ import { verifyingStream } from './verify';
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
 // for it) and cross-repository mount. Every function does one request flow and says what it did.
 
-export type BlobBody = Readable | ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer>;
+export type BlobBody = Readable | Uint8Array<ArrayBuffer>;
 /** Opens the blob's bytes; called again when an upload has to start over. */
 export type BlobOpener = () => BlobBody | Promise<BlobBody>;
 
@@ -61,22 +61,19 @@ export async function headBlob(client: RegistryClient, repository: string, diges
   return { size };
 }
 
-/**
- * The blob's bytes as a stream that is checked while it flows: it errors with DIGEST_MISMATCH at
- * the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
- * Redirects to storage are followed (a few, in a chain) without the registry's Authorization header.
- */
-export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number): Promise<ReadableStream<Uint8Array>> {
-  return Readable.toWeb(await openBlobStream(client, repository, digest, size)) as ReadableStream<Uint8Array>;
-}
-
 export interface OpenBlobOptions {
   /** What the registry read from is called in errors: "registry" unless told ("source registry"). */
   readonly peer?: string;
 }
 
-/** openBlob as a Node stream: what a copy pipes into an upload without web-stream overhead. */
-export async function openBlobStream(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
+/**
+ * The blob's bytes as a Node stream that is checked while it flows: it errors with DIGEST_MISMATCH
+ * at the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
+ * Redirects to storage are followed (a few, in a chain) without the registry's Authorization header.
+ * Node streams, not web streams: a copy pipes it into an upload with backpressure and no extra
+ * copy, and the bundle needs no global that an older Node the agent may fall back to lacks.
+ */
+export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
   const first = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
   const response = await followRedirects(client, 'GET', first, repository, digest);
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
@@ -234,8 +231,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
       mismatch: (claimed) => `The registry ${client.registry} stored an upload of ${where(client, repository, digest)} as ${claimed}.`,
     });
   } catch (err) {
-    if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
-    else if (body instanceof Readable) body.destroy();
+    if (body instanceof Readable) body.destroy();
     await cancelUpload(client, repository, location);
     throw err;
   }
@@ -287,17 +283,8 @@ async function* chunksOf(body: BlobBody, size: number): AsyncGenerator<Uint8Arra
   if (filled > 0) yield buffer.slice(0, filled);
 }
 
-async function* pieces(body: Readable | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  if (body instanceof Readable) {
-    for await (const chunk of body) yield chunk as Buffer;
-    return;
-  }
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    yield value;
-  }
+async function* pieces(body: Readable): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) yield chunk as Buffer;
 }
 
 function withDigest(client: RegistryClient, location: string, digest: Digest): string {

@@ -27,14 +27,14 @@ export interface Request {
   readonly url: string;
   readonly headers?: Record<string, string>;
   /**
-   * A body that can be sent again on a retry, or a stream (web or Node), which is sent once: a
+   * A body that can be sent again on a retry, or a Node stream, which is sent once: a
    * request with a stream body is never retried here, the caller starts over (a new upload, a new
    * source read).
    */
   readonly body?: RequestBody;
 }
 
-export type RequestBody = string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | Readable;
+export type RequestBody = string | Uint8Array<ArrayBuffer> | Readable;
 
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
@@ -65,7 +65,7 @@ export class Transport {
   /** Sends the request; returns the last answer, whatever its status, or throws UNREACHABLE. */
   async send(request: Request): Promise<HttpResponse> {
     const host = new URL(request.url).host;
-    const streaming = request.body instanceof ReadableStream || request.body instanceof Readable;
+    const streaming = request.body instanceof Readable;
     const headers = { 'User-Agent': this.userAgent, ...request.headers };
     for (let attempt = 1; ; attempt++) {
       const last = streaming || attempt >= this.maxAttempts;
@@ -74,8 +74,7 @@ export class Transport {
         // The time-out covers the wait for the answer's headers, not the reading of its body: a
         // layer of gigabytes streams for longer than any sensible time-out (the idle time-out still
         // catches a stalled one). A streamed request body may take as long to send, so it has none.
-        const body = request.body instanceof ReadableStream ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream<Uint8Array>) : request.body;
-        response = await exchange(request.url, request.method, headers, body, {
+        response = await exchange(request.url, request.method, headers, request.body, {
           ...(streaming ? {} : { headersTimeoutMs: this.timeoutMs }),
           idleTimeoutMs: Math.max(IDLE_TIMEOUT_MS, this.timeoutMs),
         });

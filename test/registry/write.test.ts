@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest, sha256Of } from '../../src/reference/digest';
-import { headBlob, mountBlob, openBlob, openBlobStream, uploadBlob } from '../../src/registry/blobs';
+import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
@@ -16,14 +17,10 @@ import { pushArtifactReferrer } from '../support/referrer';
 // monolithic and chunked upload, mount), manifests by digest and tag, referrers with the tag-schema
 // fallback that distribution 2.8 needs.
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+async function readAll(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(parts);
-    parts.push(Buffer.from(value));
-  }
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
 }
 
 function imageManifest(config: { digest: Digest; size: number }, layers: { digest: Digest; size: number }[], extra: Record<string, unknown> = {}): Uint8Array<ArrayBuffer> {
@@ -135,7 +132,7 @@ describe('registry write primitives (real distribution registry)', function () {
       const source = new RegistryClient(proxy.host);
       const retried: unknown[] = [];
       const copy = (chunkSize?: number) =>
-        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlobStream(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
+        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlob(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
           ...(chunkSize ? { chunkSize } : {}),
           retryBackoffMs: 10,
           onRetry: (_attempt, err) => retried.push(err),
@@ -160,13 +157,9 @@ describe('registry write primitives (real distribution registry)', function () {
   it('uploads in PATCH chunks when asked, with relative Location headers', async () => {
     const bytes = new Uint8Array(randomBytes(200_000));
     const digest = sha256Of(bytes);
-    const asStream = () =>
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (let i = 0; i < bytes.byteLength; i += 7_000) controller.enqueue(bytes.slice(i, i + 7_000));
-          controller.close();
-        },
-      });
+    const asStream = () => Readable.from((function* () {
+      for (let i = 0; i < bytes.byteLength; i += 7_000) yield Buffer.from(bytes.slice(i, i + 7_000));
+    })());
     await uploadBlob(basic, 'prim/chunked', digest, bytes.byteLength, asStream, { chunkSize: 64 * 1024 });
     assert.deepEqual(await headBlob(basic, 'prim/chunked', digest), { size: bytes.byteLength });
     const back = await readAll(await openBlob(basic, 'prim/chunked', digest, bytes.byteLength));
@@ -204,13 +197,7 @@ describe('registry write primitives (real distribution registry)', function () {
     const bytes = new Uint8Array(randomBytes(1000));
     const claimed = sha256Of(new Uint8Array(randomBytes(1000)));
     await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, () => bytes), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
-    const stream = () =>
-      new ReadableStream<Uint8Array>({
-        start(c) {
-          c.enqueue(bytes);
-          c.close();
-        },
-      });
+    const stream = () => Readable.from([Buffer.from(bytes)]);
     await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, stream), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
     assert.equal(await headBlob(open, 'prim/bad', claimed), undefined);
   });

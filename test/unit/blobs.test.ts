@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
-import { UploadOptions, headBlob, openBlobStream, uploadBlob } from '../../src/registry/blobs';
+import { UploadOptions, headBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
 
@@ -86,7 +86,7 @@ describe('blobs (scripted registries)', () => {
     const signedIn = () => new RegistryClient(server!.host, { maxAttempts: 1, credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' } });
     const read = async (): Promise<Buffer> => {
       const parts: Buffer[] = [];
-      for await (const chunk of await openBlobStream(signedIn(), 'team/app', DIGEST, BYTES.byteLength)) parts.push(chunk as Buffer);
+      for await (const chunk of await openBlob(signedIn(), 'team/app', DIGEST, BYTES.byteLength)) parts.push(chunk as Buffer);
       return Buffer.concat(parts);
     };
     const blob = `/v2/team/app/blobs/${DIGEST}`;
