@@ -36,8 +36,8 @@ export interface DemoOptions {
   readonly print: (line: string) => void;
   /** Every task run, under a name for the step (`capture`, `lock-1.4.2`, ...). */
   readonly onRun?: (step: string, run: TaskRun) => void;
-  /** The registries, once started. */
-  readonly onHosts?: (hosts: DemoHosts) => void;
+  /** The registries, once started, and the scratch folder the demo works in (removed at the end). */
+  readonly onStart?: (hosts: DemoHosts, scratch: string) => void;
 }
 
 const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
@@ -118,7 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<readonly string[]> 
     }
     const acr = hasCommand('docker-registry') ? await startAcrGround(join(dir, 'acr'), certs) : undefined;
     if (acr) started.push({ stop: () => acr.front.close() }, acr.registry);
-    options.onHosts?.({ build: host, ...(production ? { production: production.host } : {}), ...(acr ? { acr: acr.front.host } : {}) });
+    options.onStart?.({ build: host, ...(production ? { production: production.host } : {}), ...(acr ? { acr: acr.front.host } : {}) }, dir);
 
     await buildAndRelease(say, dir, host, production, access, env);
     if (acr) await lockAndRollBack(say, dir, acr, { NODE_EXTRA_CA_CERTS: certs.caFile });
