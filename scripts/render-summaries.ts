@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     // A host followed by a digit would be another port: 127.0.0.1:4431 is not in 127.0.0.1:44310.
     const markdown = replacements.reduce((text, [from, to]) => text.replace(new RegExp(`${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\d)`, 'g'), to), summary.markdown);
     const png = join(OUT, `${task}.png`);
-    await screenshot(summaryPage(summary.title, markdown), png, { width: 900, scale: 2 });
+    await screenshot(summaryPage(summary.title, markdown), png, { width: 900, scale: 1.5 });
     console.log(`pictured ${task}'s summary (demo step ${step}): images/summaries/${task}.png`);
   }
 }
