@@ -1,5 +1,5 @@
 // Bundles each task under tasks/ into one minified file with esbuild and stages the extension's
-// root in build/: vss-extension.json, README.md, images/ and build/tasks/<Task>/{task.json,
+// root in build/: vss-extension.json, overview.md (the Marketplace page), images/ and build/tasks/<Task>/{task.json,
 // index.js,icon.png,lib.json}. No node_modules. tfx packages build/ as it is, so the paths in
 // vss-extension.json are the paths inside the extension.
 //
@@ -91,6 +91,6 @@ for (const task of tasks) {
   cpSync(join(root, 'node_modules', 'azure-pipelines-task-lib', 'lib.json'), join(target, 'lib.json'));
   console.log(`built ${task}`);
 }
-for (const file of ['vss-extension.json', 'README.md', 'LICENSE', 'images']) {
+for (const file of ['vss-extension.json', 'overview.md', 'LICENSE', 'images']) {
   cpSync(join(root, file), join(out, file), { recursive: true });
 }

