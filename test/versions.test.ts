@@ -113,10 +113,19 @@ const addUnreleased = (dir: string, line: string): void => {
   writeFileSync(path, readFileSync(path, 'utf8').replace(/^## Unreleased\n/m, `## Unreleased\n\n- ${line}\n`));
 };
 
+// The copy starts from a changelog with nothing unreleased, whatever the repository's own holds now.
+const emptyUnreleased = (dir: string): void => {
+  const path = join(dir, 'CHANGELOG.md');
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/^## Unreleased\n[\s\S]*?(?=^## )/m, '## Unreleased\n\n'));
+};
+
 describe('npm run version -- <major|minor|patch|x.y.z>', function () {
   this.timeout(60_000);
   let dir: string;
-  beforeEach(() => (dir = copyRepository()));
+  beforeEach(() => {
+    dir = copyRepository();
+    emptyUnreleased(dir);
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const version = (): string => String(readJson(join(dir, 'package.json')).version);
