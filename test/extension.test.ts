@@ -108,7 +108,8 @@ describe('what the agent does to task inputs and output variables', () => {
       ...filesUnder(join(ROOT, 'src'), ['.ts']),
       ...filesUnder(join(ROOT, 'templates'), ['.yml']),
       ...filesUnder(join(ROOT, 'examples'), ['.yml']),
-      ...readdirSync(ROOT).filter((name) => name.endsWith('.md')).map((name) => join(ROOT, name)),
+      // CHANGELOG.md is left out: it quotes the wrong form when it records the fix.
+      ...readdirSync(ROOT).filter((name) => name.endsWith('.md') && name !== 'CHANGELOG.md').map((name) => join(ROOT, name)),
     ];
     const bare: string[] = [];
     for (const file of files) {
