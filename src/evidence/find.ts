@@ -3,7 +3,9 @@ import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { openBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
+import { Descriptor } from '../registry/manifest';
 import { listReferrers } from '../registry/referrers';
+import { ANNOTATION } from './attach';
 import { ReadEvidence, parseEvidence } from './parse';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';
 
@@ -13,7 +15,10 @@ import { IN_TOTO_MEDIA_TYPE } from './predicate';
 
 /** An evidence statement is a few kilobytes; more is not ours. */
 const MAX_STATEMENT_BYTES = 1024 * 1024;
-/** Referrers read per digest; a digest with more evidence than this is an anomaly. */
+/**
+ * Referrers read per digest, the newest first (by their created annotation, which DigestEvidence
+ * writes): a digest with more evidence than this is an anomaly, and the oldest are what is left out.
+ */
 const MAX_REFERRERS = 200;
 
 export interface FoundEvidence {
@@ -37,7 +42,7 @@ export async function findEvidence(client: RegistryClient, repository: string, s
   const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE });
   const found: FoundEvidence[] = [];
   const problems: EvidenceProblem[] = [];
-  for (const referrer of referrers.slice(0, MAX_REFERRERS)) {
+  for (const referrer of newestFirst(referrers).slice(0, MAX_REFERRERS)) {
     const where = `${client.registry}/${repository}@${referrer.digest} (attached to ${subject})`;
     try {
       const evidence = await readEvidenceManifest(client, repository, referrer.digest, subject, where);
@@ -48,6 +53,12 @@ export async function findEvidence(client: RegistryClient, repository: string, s
     }
   }
   return { found, problems };
+}
+
+/** Referrers by their created annotation, newest first; those without one (not ours) last, in index order. */
+function newestFirst(referrers: readonly Descriptor[]): Descriptor[] {
+  const created = (d: Descriptor) => d.annotations?.[ANNOTATION.created] ?? '';
+  return referrers.map((d, i) => ({ d, i })).sort((a, b) => created(b.d).localeCompare(created(a.d)) || a.i - b.i).map(({ d }) => d);
 }
 
 async function readEvidenceManifest(client: RegistryClient, repository: string, digest: Digest, subject: Digest, where: string): Promise<ReadEvidence | undefined> {

@@ -3,6 +3,7 @@ import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
+import { settle } from '../registry/settle';
 import { listTags } from '../registry/tags';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
@@ -100,7 +101,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
   }
   await verifyTarget(request, plan, target);
 
-  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target);
+  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log);
   return {
     digest: plan.root.digest,
     mediaType: plan.root.mediaType,
@@ -177,8 +178,9 @@ const TAG_CONFLICT_STATE: Record<TagCheckPhase, (target: string, digest: Digest)
   'after-copy': (target, digest) => `The tag was taken while the image was copied: the image is at the target by digest (${target}@${digest}), verified, and no tag was written. `,
 };
 
-async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPlan, target: string): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
-  // Looked at again: another run may have taken a tag while the blobs were copied.
+async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPlan, target: string, log: PromoteLog): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
+  // Looked at again just before writing: another run may have taken a tag while the blobs were copied.
+  const started = Date.now();
   const current = await checkTags(request, tagPlan, target, 'after-copy');
   const tagsWritten: string[] = [];
   const tagsUnchanged: string[] = [];
@@ -190,7 +192,39 @@ async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPl
     await putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType);
     tagsWritten.push(tag);
   }
+  if (tagsWritten.length > 0) {
+    // Another run that checked a tag before our write landed writes it within the settle time.
+    await settle(started);
+    await readBackTags(request, tagPlan, tagsWritten, target, log);
+  }
   return { tagsWritten, tagsUnchanged };
+}
+
+/**
+ * After the settle time, every tag this run wrote must still name its digest. A tag asked for by name
+ * that another run wrote over is a failed promotion (both runs cannot have released under one tag),
+ * unless overwriteTags allowed it to move; a floating tag moved by another run is logged.
+ */
+async function readBackTags(request: PromoteRequest, tagPlan: TagPlan, written: readonly string[], target: string, log: PromoteLog): Promise<void> {
+  const lost: string[] = [];
+  for (const tag of written) {
+    const now = (await request.target.headManifest(request.targetRepository, tag))?.digest;
+    if (now === request.digest) continue;
+    const what = now === undefined ? 'is gone' : `points at ${now}`;
+    if (tagPlan.explicit.includes(tag) && !request.overwriteTags) {
+      lost.push(`${target}:${tag} ${what}`);
+      continue;
+    }
+    log.warning(`${target}:${tag} was written with ${request.digest}, and another run moved it at the same time: it ${what}.`);
+  }
+  if (lost.length > 0) {
+    throw new DigestReleaseError(
+      'TAG_CONFLICT',
+      `Another run wrote the same tag at the same time as this one: this run wrote ${request.digest}, and now ${lost.join('; ')}. ` +
+        `Both tag checks found the tag free or at their own digest just before writing; the registry keeps the last write. ` +
+        `The image is at the target by digest (${target}@${request.digest}), verified. Decide which release the tag names, then promote that one again with overwriteTags: true.`,
+    );
+  }
 }
 
 function sum(values: readonly number[]): number {

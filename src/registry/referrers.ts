@@ -8,6 +8,7 @@ import { nextLink } from './link';
 import { Descriptor, parseManifest } from './manifest';
 import { writeManifest } from './manifests';
 import { OCI_INDEX } from './mediatypes';
+import { settle } from './settle';
 
 // Referrers: the manifests whose `subject` is a digest (signatures, SBOMs, attestations, evidence).
 // Read through the OCI referrers API, or, where the registry has none (404 from the endpoint, as
@@ -55,16 +56,8 @@ export async function listReferrers(client: RegistryClient, repository: string, 
 }
 
 async function fromTagSchema(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter): Promise<Descriptor[]> {
-  let manifests: readonly Descriptor[];
-  try {
-    const result = await client.getManifest(repository, referrersTag(digest));
-    if (result.manifest.kind !== 'index') return [];
-    manifests = result.manifest.manifests;
-  } catch (err) {
-    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) return [];
-    throw err;
-  }
-  return filter.artifactType === undefined ? [...manifests] : manifests.filter((d) => d.artifactType === filter.artifactType);
+  const manifests = await readTagIndex(client, repository, referrersTag(digest));
+  return filter.artifactType === undefined ? manifests : manifests.filter((d) => d.artifactType === filter.artifactType);
 }
 
 /**
@@ -99,18 +92,39 @@ export async function pushReferrer(client: RegistryClient, repository: string, b
   return digest;
 }
 
+/** Rounds of read, merge and write before giving up on a tag-schema index others keep rewriting. */
+const INDEX_ROUNDS = 5;
+
+/**
+ * Adds a referrer to the `sha256-<hex>` index. Another client may be doing the same from the same
+ * starting index, and the last write would drop the other's entry; so after writing, wait for such
+ * a writer to land (settle.ts), read back, and merge again until our entry is there.
+ */
 async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
   const tag = referrersTag(subject);
-  let existing: Descriptor[] = [];
+  for (let round = 1; round <= INDEX_ROUNDS; round++) {
+    const started = Date.now();
+    const existing = await readTagIndex(client, repository, tag);
+    if (existing.some((d) => d.digest === descriptor.digest)) return;
+    const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...existing, descriptor].map(descriptorJson) };
+    await writeManifest(client, repository, tag, new Uint8Array(Buffer.from(JSON.stringify(index))), OCI_INDEX);
+    await settle(started);
+  }
+  throw new DigestReleaseError(
+    'REGISTRY_ERROR',
+    `The referrer ${descriptor.digest} was written to ${client.registry}/${repository}, but other clients rewrote the referrers index ${repository}:${tag} ` +
+      `${INDEX_ROUNDS} times without it, so it cannot be found through the index. Run the task again when the other writers are done.`,
+  );
+}
+
+async function readTagIndex(client: RegistryClient, repository: string, tag: string): Promise<Descriptor[]> {
   try {
     const current = await client.getManifest(repository, tag);
-    if (current.manifest.kind === 'index') existing = [...current.manifest.manifests];
+    return current.manifest.kind === 'index' ? [...current.manifest.manifests] : [];
   } catch (err) {
-    if (!isDigestReleaseError(err, 'MANIFEST_UNKNOWN') && !isDigestReleaseError(err, 'NAME_UNKNOWN')) throw err;
+    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) return [];
+    throw err;
   }
-  if (existing.some((d) => d.digest === descriptor.digest)) return;
-  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...existing, descriptor].map(descriptorJson) };
-  await writeManifest(client, repository, tag, new Uint8Array(Buffer.from(JSON.stringify(index))), OCI_INDEX);
 }
 
 function descriptorJson(d: Descriptor): Record<string, unknown> {

@@ -64,7 +64,7 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   before(async () => {
     g = await testGround();
     ado = await startAdoServer(g.certs);
-    for (const repo of ['shop/web', 'rollback/app', 'rollback/scanned', 'verify/app']) pushSamples(g, g.open, g.openAccess, repo);
+    for (const repo of ['shop/web', 'rollback/app', 'rollback/scanned', 'verify/app', 'race/app']) pushSamples(g, g.open, g.openAccess, repo);
     for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = sha256Hex(inspectRaw(`${g.open.host}/shop/web:${tag}`, g.openAccess));
   });
   after(() => ado?.close());
@@ -153,6 +153,24 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     assert.equal(found[0]!.evidence.digest, run.outputs.EVIDENCE_DIGEST);
     assert.equal(found[0]!.evidence.environment, 'staging');
     assert.deepEqual(readFileSync(run.outputs.EVIDENCE_PATH!), Buffer.from(found[0]!.evidence.bytes));
+  });
+
+  it('two runs recording evidence for one digest at once both keep their entry (tag-schema index): 20 rounds, no entry lost', async () => {
+    const client = new RegistryClient(g.open.host);
+    const digest = parseDigest(digests.oci!);
+    const recorded: string[] = [];
+    for (let round = 1; round <= 20; round++) {
+      const runs = await Promise.all(
+        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' })),
+      );
+      for (const run of runs) succeeded(run);
+      recorded.push(...runs.map((run) => run.outputs.EVIDENCE_DIGEST!));
+      const { found, problems } = await findEvidence(client, 'race/app', digest);
+      assert.deepEqual(problems, []);
+      const kept = new Set(found.map((f) => f.evidence.digest));
+      assert.deepEqual(recorded.filter((d) => !kept.has(parseDigest(d))), [], `round ${round}: every recorded entry is still in the index`);
+    }
+    assert.equal(new Set(recorded).size, 40);
   });
 
   it('rollbackDigest auto takes the digest of the latest earlier release to the same environment, among several', async () => {

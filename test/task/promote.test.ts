@@ -155,6 +155,23 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     }
   });
 
+  it('two runs promoting other digests to one tag at once never both succeed: 20 rounds, one winner each, the tag names the winner', async () => {
+    const rounds = 20;
+    const outcomes: string[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const tag = `round-${round}`;
+      const runs = await Promise.all(
+        (['oci', 'v2s2'] as const).map(async (kind) => ({ kind, run: await promote({ source: `${g.open.host}/promo/app@${digests[kind]!}`, target: `${g.basic.host}/prod/racing:${tag}` }) })),
+      );
+      const winners = runs.filter(({ run }) => run.result === 'Succeeded');
+      outcomes.push(`${tag}: ${runs.map(({ kind, run }) => `${kind} ${run.result}`).join(', ')}`);
+      assert.equal(winners.length, 1, `exactly one run may succeed:\n${outcomes.join('\n')}\n${runs.map(({ run }) => run.message).join('\n')}`);
+      const loser = runs.find(({ run }) => run.result !== 'Succeeded')!;
+      failedWith(loser.run, 'TAG_CONFLICT', `${g.basic.host}/prod/racing:${tag}`, digests[loser.kind]!);
+      assert.equal(atTarget(`prod/racing:${tag}`), digests[winners[0]!.kind], `the tag names the run that succeeded (${tag})`);
+    }
+  });
+
   it('writes additional tags and semver tags only where the version is the highest of its line', async () => {
     succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/semver:1.4.2`, semverTags: 'true', additionalTags: 'release\n# a comment\n\ncandidate' }));
     for (const tag of ['1.4.2', '1.4', '1', 'release', 'candidate']) assert.equal(atTarget(`prod/semver:${tag}`), digests.oci, tag);
