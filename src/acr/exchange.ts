@@ -1,7 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { jwtLifetime } from '../registry/auth';
-import { RefreshTokenSource } from '../registry/credential';
+import { ENTRA_ACR_ONLY, RefreshTokenSource } from '../registry/credential';
 import { readJsonUpTo } from '../registry/bounded';
 import { describeErrors, readErrorBody } from '../registry/errorbody';
 import { Transport } from '../registry/transport';
@@ -92,7 +92,7 @@ export class AcrTokenExchange implements RefreshTokenSource {
         'CREDENTIALS',
         `The registry ${registry} does not sign in the way Azure Container Registry does (its challenge names the token service ${realm.origin}${realm.pathname}` +
           `${service ? ` for "${service}"` : ' and no service'}), so the Entra ID token of ${this.entra.description} is not sent to it. ` +
-          'connectionType azureRM works with Azure Container Registry only; for other registries use a Docker Registry service connection (connectionType: dockerRegistry).',
+          ENTRA_ACR_ONLY,
       );
     }
     const entraToken = await this.entra.getToken();

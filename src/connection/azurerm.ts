@@ -8,13 +8,30 @@ import { EndpointReader } from './endpoint';
 // a certificate, managed identity. The connection's cloud decides where to sign in (its authority)
 // and for what (its Resource Manager URL: ACR accepts Resource Manager tokens at /oauth2/exchange,
 // as `az acr login` sends them). @azure/identity is loaded only when a token is first needed, so
-// tasks signing in any other way never load it.
+// tasks signing in any other way never load it. A Docker Registry connection of type Azure
+// Container Registry holds the same identities under the same names (./dockerregistry.ts), and is
+// read here too, as the Docker Registry connection it is.
 
 export type AzureRmScheme = 'workloadIdentity' | 'servicePrincipalSecret' | 'servicePrincipalCertificate' | 'managedIdentity';
 
+/** The kind of service connection the identity is read from, as messages name it. */
+export type EntraConnectionLabel = 'Azure Resource Manager' | 'Docker Registry';
+
+/**
+ * How to read a connection that is not of type azurerm: a Docker Registry connection of type ACR.
+ * Its URL is the registry's, not Resource Manager's, and its scheme may have been read from its
+ * `scheme` parameter (./dockerregistry.ts).
+ */
+export interface EntraConnectionOf {
+  readonly label: EntraConnectionLabel;
+  readonly scheme: string;
+}
+
+/** An Entra ID identity from a service connection: of type azurerm, or Docker Registry of type ACR. */
 export interface AzureRmConnection {
   readonly id: string;
   readonly inputName: string;
+  readonly label: EntraConnectionLabel;
   readonly scheme: AzureRmScheme;
   readonly tenantId: string | undefined;
   /**
@@ -67,13 +84,14 @@ const WIF_HELP =
   'Workload identity federation needs the pipeline token: map it into the step with `env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }`, ' +
   'and run in Azure Pipelines (the agent sets SYSTEM_OIDCREQUESTURI).';
 
-function credentialsError(connection: { id: string; inputName: string }, why: string): DigestReleaseError {
-  return new DigestReleaseError('CREDENTIALS', `The Azure Resource Manager service connection "${connection.id}" given in ${connection.inputName} ${why}`);
+function credentialsError(connection: { id: string; inputName: string; label: EntraConnectionLabel }, why: string): DigestReleaseError {
+  return new DigestReleaseError('CREDENTIALS', `The ${connection.label} service connection "${connection.id}" given in ${connection.inputName} ${why}`);
 }
 
-export function readAzureRmConnection(endpoints: EndpointReader, id: string, inputName: string, env: NodeJS.ProcessEnv): AzureRmConnection {
-  const where = { id, inputName };
-  const rawScheme = endpoints.authorizationScheme(id);
+export function readAzureRmConnection(endpoints: EndpointReader, id: string, inputName: string, env: NodeJS.ProcessEnv, of?: EntraConnectionOf): AzureRmConnection {
+  const label = of?.label ?? 'Azure Resource Manager';
+  const where = { id, inputName, label };
+  const rawScheme = of ? of.scheme : endpoints.authorizationScheme(id);
   if (rawScheme === undefined) {
     throw credentialsError(where, 'was not found or is not authorised for this pipeline. Check its name and grant the pipeline access to it.');
   }
@@ -115,7 +133,8 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
     }
     disableInstanceDiscovery = !KNOWN_AUTHORITY_HOSTS.has(host);
   }
-  const resourceManager = dataUrl(endpoints, id, 'resourceManagerUrl') ?? endpoints.url(id) ?? PUBLIC_RESOURCE_MANAGER;
+  // An azurerm connection's URL is its cloud's Resource Manager; a Docker Registry connection's is the registry.
+  const resourceManager = dataUrl(endpoints, id, 'resourceManagerUrl') ?? (of ? undefined : endpoints.url(id)) ?? PUBLIC_RESOURCE_MANAGER;
   let resourceManagerUrl: string;
   try {
     resourceManagerUrl = new URL(resourceManager).origin;
@@ -125,7 +144,7 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
 
   const resourceManagerScope = `${resourceManagerUrl}/.default`;
   const registryScope = resourceManagerUrl === new URL(PUBLIC_RESOURCE_MANAGER).origin ? ACR_AUDIENCE_SCOPE : resourceManagerScope;
-  const base = { id, inputName, scheme, tenantId, clientId, authorityHost, disableInstanceDiscovery, resourceManagerUrl, resourceManagerScope, registryScope };
+  const base = { id, inputName, label, scheme, tenantId, clientId, authorityHost, disableInstanceDiscovery, resourceManagerUrl, resourceManagerScope, registryScope };
   switch (scheme) {
     case 'servicePrincipalSecret': {
       const clientSecret = param('serviceprincipalkey');
@@ -165,7 +184,7 @@ export function entraTokenSource(connection: AzureRmConnection, scope: string): 
   const pemLines = (connection.certificate ?? '').split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('-----'));
   const secrets = [connection.clientSecret, connection.systemAccessToken, ...pemLines, ...(connection.hostSecrets ?? [])].filter((s): s is string => s !== undefined);
   return {
-    description: `the Azure Resource Manager service connection "${connection.id}" (${connection.inputName})`,
+    description: `the ${connection.label} service connection "${connection.id}" (${connection.inputName})`,
     tenantId: connection.tenantId,
     secrets: () => secrets,
     async getToken(): Promise<EntraToken> {
@@ -228,7 +247,7 @@ function signInFailed(connection: AzureRmConnection, err: unknown, secrets: read
   };
   return new DigestReleaseError(
     'CREDENTIALS',
-    `Signing in with the Azure Resource Manager service connection "${connection.id}" given in ${connection.inputName} failed: ${detail}. ${fix[connection.scheme]}`,
+    `Signing in with the ${connection.label} service connection "${connection.id}" given in ${connection.inputName} failed: ${detail}. ${fix[connection.scheme]}`,
     { cause: err },
   );
 }

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
 import { RegistryCredential } from '../registry/credential';
-import { entraTokenSource, readAzureRmConnection } from './azurerm';
+import { AzureRmConnection, entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';
-import { credentialFromDockerRegistryConnection } from './dockerregistry';
+import { readDockerRegistryConnection } from './dockerregistry';
 import { EndpointReader } from './endpoint';
 
 // Turns a task's connection inputs into credentials for one registry.
@@ -72,9 +72,10 @@ export function resolveCredential(
           `${names.connectionType} is dockerRegistry but ${names.dockerRegistryServiceConnection} is empty. Name a Docker Registry service connection, or set ${names.connectionType} to auto.`,
         );
       }
-      const connection = credentialFromDockerRegistryConnection(endpoints, id, names.dockerRegistryServiceConnection);
-      // A password goes only to the registry it was made for: a connection for another host is a
-      // mistake in the pipeline, and sending it there would hand the secret to that host.
+      const connection = readDockerRegistryConnection(endpoints, id, names.dockerRegistryServiceConnection, env);
+      // Credentials go only to the registry the connection was made for (its registry, or for one
+      // of type ACR its loginServer): a connection for another host is a mistake in the pipeline,
+      // and signing in there would hand that host the password or a token of the identity.
       if (connection.registry !== undefined && connection.registry !== registry.toLowerCase()) {
         throw new DigestReleaseError(
           'CREDENTIALS',
@@ -82,7 +83,11 @@ export function resolveCredential(
             `Use a service connection for ${registry}; its credentials are not sent to another registry.`,
         );
       }
-      return { credential: connection.credential, notes: [] };
+      if (connection.kind === 'basic') return { credential: connection.credential, notes: [] };
+      return {
+        credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection.connection, setSecret), source: connection.source },
+        notes: [],
+      };
     }
   }
 }
@@ -94,7 +99,7 @@ export function resolveCredential(
  */
 const exchanges = new Map<string, AcrTokenExchange>();
 
-function acrExchangeFor(connection: ReturnType<typeof readAzureRmConnection>, setSecret: (value: string) => void): AcrTokenExchange {
+function acrExchangeFor(connection: AzureRmConnection, setSecret: (value: string) => void): AcrTokenExchange {
   const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
   let exchange = exchanges.get(key);
   if (!exchange) {

@@ -1,7 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { Challenge, parseChallenge } from './challenge';
-import { RegistryCredential } from './credential';
+import { ENTRA_ACR_ONLY, RegistryCredential } from './credential';
 import { readJsonUpTo } from './bounded';
 import { describeErrors, readErrorBody } from './errorbody';
 import { HttpResponse } from './http';
@@ -195,7 +195,7 @@ export class Authenticator {
       return new DigestReleaseError(
         'CREDENTIALS',
         `The registry ${this.registry} asks for a user name and password (Basic), which is not how Azure Container Registry signs in, so ${this.credential.source} cannot sign in to it. ` +
-          'connectionType azureRM works with Azure Container Registry only; for this registry use a Docker Registry service connection (connectionType: dockerRegistry).',
+          ENTRA_ACR_ONLY,
         { status: 401 },
       );
     }

@@ -23,6 +23,11 @@ export interface RefreshTokenSource {
   secrets(): readonly string[];
 }
 
+/** The fix when an Entra ID sign-in (a `refreshTokenSource`) meets a registry that is not an ACR. */
+export const ENTRA_ACR_ONLY =
+  'An Entra ID sign-in (connectionType azureRM, or a Docker Registry service connection of type Azure Container Registry) works with Azure Container Registry only; ' +
+  'for this registry use a Docker Registry service connection with a user name and password (connectionType: dockerRegistry).';
+
 export const ANONYMOUS: RegistryCredential = { kind: 'anonymous', source: 'anonymous access' };
 
 /** The secret parts of a credential, for masking in logs. */

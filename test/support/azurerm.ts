@@ -2,8 +2,9 @@ import { EndpointReader } from '../../src/connection/endpoint';
 import { AcrGround } from './acr-front';
 import { ServiceConnection as Endpoint } from './agent';
 
-// Azure Resource Manager service connections for tests, as the agent hands them to tasks, and the
-// same records as an EndpointReader for tests that call the core in this process.
+// Service connections with a Microsoft Entra ID identity for tests, as the agent hands them to
+// tasks: Azure Resource Manager connections, and Docker Registry connections of type Azure Container
+// Registry; and the same records as an EndpointReader for tests that call the core in this process.
 
 /** An EndpointReader over the same records the task runs get, for tests in this process. */
 export function endpointReader(endpoints: Record<string, Endpoint>): EndpointReader {
@@ -12,7 +13,8 @@ export function endpointReader(endpoints: Record<string, Endpoint>): EndpointRea
     Object.entries(record ?? {}).find(([name]) => name.toLowerCase() === key.toLowerCase())?.[1];
   return {
     url: (id) => find(id)?.url,
-    authorizationScheme: (id) => find(id)?.scheme,
+    // task-lib's getEndpointAuthorizationScheme: an empty scheme reads as none (src/tasks/agent.ts).
+    authorizationScheme: (id) => find(id)?.scheme || undefined,
     authorizationParameter: (id, key) => ci(find(id)?.parameters, key),
     dataParameter: (id, key) => ci(find(id)?.data, key),
   };
@@ -54,4 +56,69 @@ export function managedIdentityConnection(acr: AcrGround, options: { readonly ms
       ...(options.msiclientId !== undefined ? { msiclientId: options.msiclientId } : {}),
     },
   };
+}
+
+export type AcrConnectionScheme = 'ServicePrincipal' | 'WorkloadIdentityFederation' | 'ManagedServiceIdentity';
+
+/**
+ * A Docker Registry service connection of type Azure Container Registry for the front's registry,
+ * with the names and casing Azure DevOps stores (terraform-provider-azuredevops,
+ * resource_serviceendpoint_azurecr.go: authorization `tenantId`, `loginServer` (the host),
+ * `scope` (the registry's resource id), `serviceprincipalid`, and for ServicePrincipal
+ * `authenticationType: spnKey` with the secret `serviceprincipalkey`; data `registrytype: ACR`,
+ * `registryId`, `subscriptionId`, `subscriptionName` and the app's bookkeeping), which the agent and
+ * Docker@2 read (azure-pipelines-agent ContainerOperationProvider.cs; docker-common
+ * registryauthenticationprovider/). A workload identity connection also holds its issuer and subject
+ * once created, and `activeDirectoryServiceEndpointResourceId`, which the agent's own sign-in for
+ * container jobs requires (its value is in no public source: the model gives Resource Manager's
+ * classic audience, and the task does not read it). The id of a workload identity connection is the
+ * one the front's federated app trusts. No authority: the tests point AZURE_AUTHORITY_HOST at the front.
+ */
+/** What a connection to the front's registry needs of its ground; unit tests give these alone. */
+export type AcrIdentities = Pick<AcrGround, 'tenantId' | 'secretApp' | 'federatedApp'> & { readonly front: { readonly host: string } };
+
+export function acrDockerRegistryConnection(acr: AcrIdentities, scheme: AcrConnectionScheme, overrides: { readonly loginServer?: string; readonly serviceprincipalkey?: string } = {}): Endpoint {
+  const loginServer = overrides.loginServer ?? acr.front.host;
+  const subscriptionId = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
+  const registryId = `/subscriptions/${subscriptionId}/resourceGroups/rg-release/providers/Microsoft.ContainerRegistry/registries/releaseacr`;
+  const bookkeeping = {
+    appObjectId: '6e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b',
+    spnObjectId: '7f2a3b4c-5d6e-4f7a-8b9c-0d1e2f3a4b5c',
+    azureSpnRoleAssignmentId: '8a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d',
+    azureSpnPermissions: '[{"roleAssignmentId":"8a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d","resourceProvider":"Microsoft.RoleAssignment","provisioned":true}]',
+  };
+  const data = { registryId, subscriptionId, subscriptionName: 'release', registrytype: 'ACR' };
+  switch (scheme) {
+    case 'ServicePrincipal':
+      return {
+        url: `https://${loginServer}`,
+        scheme,
+        parameters: {
+          authenticationType: 'spnKey',
+          tenantId: acr.tenantId,
+          loginServer,
+          scope: registryId,
+          serviceprincipalid: acr.secretApp.clientId,
+          serviceprincipalkey: overrides.serviceprincipalkey ?? acr.secretApp.clientSecret,
+        },
+        data: { ...data, ...bookkeeping },
+      };
+    case 'WorkloadIdentityFederation':
+      return {
+        id: acr.federatedApp.serviceConnection,
+        url: `https://${loginServer}`,
+        scheme,
+        parameters: {
+          serviceprincipalid: acr.federatedApp.clientId,
+          tenantId: acr.tenantId,
+          loginServer,
+          scope: registryId,
+          workloadIdentityFederationIssuer: 'https://vstoken.dev.azure.com/a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
+          workloadIdentityFederationSubject: 'sc://digest-release-lab/Contoso Shop/releaseacr',
+        },
+        data: { ...data, creationMode: 'Automatic', ...bookkeeping, activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/' },
+      };
+    case 'ManagedServiceIdentity':
+      return { url: `https://${loginServer}`, scheme, parameters: { tenantId: acr.tenantId, loginServer }, data };
+  }
 }

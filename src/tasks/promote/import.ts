@@ -46,6 +46,12 @@ export function sourceAccessFor(context: TaskContext, registry: string, connecti
     case 'refreshToken':
       return { kind: 'unusable', why: `the source sign-in (${names.connectionType}: ${connection.connectionType}, ${credential.source}) is an identity token, which the import cannot use.` };
     case 'refreshTokenSource':
-      return { kind: 'unusable', why: `the source sign-in (${names.azureSubscription}) is an Azure Resource Manager connection whose subscription does not list the source, and an Entra ID token cannot be handed to the import.` };
+      return {
+        kind: 'unusable',
+        why:
+          connection.connectionType === 'azureRM'
+            ? `the source sign-in (${names.azureSubscription}) is an Azure Resource Manager connection whose subscription does not list the source, and an Entra ID token cannot be handed to the import.`
+            : `the source sign-in (${names.dockerRegistryServiceConnection}, ${credential.source}) is an Entra ID identity, whose token cannot be handed to the import.`,
+      };
   }
 }
