@@ -16,8 +16,13 @@ const passes = [
   { title: 'all suites, tasks on the agent with Node 20', args: process.argv.length > 2 ? process.argv.slice(2) : ['out/test/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '20' } },
   { title: 'task suites, tasks on the agent with Node 24', args: ['out/test/task/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '24' } },
 ];
-// A run given its own arguments (npm test -- out/test/unit/x.test.js) is one pass.
-if (process.argv.length > 2) passes.length = 1;
+// A run given its own arguments (npm test -- out/test/unit/x.test.js) is one pass, on the agent's
+// Node 20 unless DIGEST_RELEASE_AGENT_NODE=24 asks for the other.
+if (process.argv.length > 2) {
+  passes.length = 1;
+  const node = process.env.DIGEST_RELEASE_AGENT_NODE ?? '20';
+  passes[0] = { ...passes[0], title: `given suites, tasks on the agent with Node ${node}`, env: { DIGEST_RELEASE_AGENT_NODE: node } };
+}
 
 const totals = { passing: 0, failing: 0, pending: 0 };
 let status = 0;
