@@ -106,11 +106,40 @@ describe('templates: the expander refuses what it does not implement', () => {
   const refuses = (stepsYaml: ValueMap[], text: string): void =>
     assert.throws(() => expandSteps(stepsYaml), (e: unknown) => e instanceof ExpansionError && e.message.includes(text));
 
-  it('a function outside the subset', () => refuses([{ script: "${{ upper('x') }}" }], 'upper() is outside the supported subset'));
+  it('a function outside the subset', () => refuses([{ script: "${{ trim('x') }}" }], 'trim() is outside the supported subset'));
   it('variables in a template expression', () => refuses([{ script: '${{ variables.x }}' }], "unknown name 'variables'"));
   it('an operator', () => refuses([{ script: '${{ 1 + 2 }}' }], "'+' is outside the supported expression subset"));
   it('insert', () => refuses([{ '${{ insert }}': [] }], 'outside the supported subset'));
   it('a template from an undeclared repository', () => refuses([{ template: 'x.yml@other' }], 'repository other is not declared'));
   it('a missing required parameter', () =>
     refuses([{ template: 'templates/promote-by-digest.yml@templates', parameters: { name: 'api', source: image } }], 'parameter target is required'));
+});
+
+describe('templates: the expander evaluates as the service does', () => {
+  function script(expression: string, parameters: ValueMap[] = []): Value {
+    const repo = serviceRepo({ trigger: 'none', parameters, steps: [{ script: expression }] });
+    const steps = expand(repo.file, repo.root)['steps'];
+    assert.ok(Array.isArray(steps) && isMap(steps[0]));
+    return steps[0]['script'] ?? null;
+  }
+  const services: ValueMap = { name: 'services', type: 'object', default: [{ name: 'api' }, { name: 'web', deploy: { method: 'helm' } }, { other: 1 }] };
+
+  it('replace() ignores case, as Functions/v1/Replace.cs does', () => assert.equal(script("${{ replace('sha256:ABCdef', 'c', '') }}"), 'sha256:ABdef'));
+  it('a filtered array takes the property from each item that has it', () => {
+    assert.equal(script("${{ join(',', parameters.services.*.name) }}", [services]), 'api,web');
+    assert.equal(script("${{ containsValue(parameters.services.*.name, 'WEB') }}", [services]), true);
+    assert.equal(script("${{ containsValue(parameters.services.*.name, 'db') }}", [services]), false);
+    assert.equal(script("${{ join(',', parameters.services.*.deploy.method) }}", [services]), 'helm');
+  });
+  it('and() and or() stop at the argument that decides, as the service does', () => {
+    assert.equal(script("${{ and(false, split(parameters.services, '@')) }}", [services]), false);
+    assert.equal(script("${{ or(true, split(parameters.services, '@')) }}", [services]), true);
+  });
+  it('contains(), startsWith() and in() ignore case; split() and upper() as documented', () => {
+    assert.equal(script("${{ contains('$(System.JobAttempt)', 'system.jobattempt') }}"), true);
+    assert.equal(script("${{ startsWith('SHA256:x', 'sha256:') }}"), true);
+    assert.equal(script("${{ in('Task', 'checkout', 'task') }}"), true);
+    assert.equal(script("${{ split('AzureCLI@2', '@')[0] }}"), 'AzureCLI');
+    assert.equal(script("${{ upper('my_api') }}"), 'MY_API');
+  });
 });
