@@ -41,13 +41,14 @@ describe('templates: step templates on their own', function () {
         image,
         environment: 'production',
         azureSubscription: 'arm-prod',
+        artifactName: 'evidence_rollback_production_api',
         deploy: { method: 'kubernetes', manifests: 'deploy/*.yaml', kubernetesServiceConnection: 'aks-prod', allowedRegistries: 'contosoprod.azurecr.io' },
       }),
     );
     const list = steps(result);
     assert.deepEqual(
       list.map((s) => s['name'] ?? s['task']),
-      ['rollback', 'rollback_verify', 'pin', 'pin_check', 'KubernetesManifest@1', 'rollback_evidence'],
+      ['rollback', 'rollback_verify', 'pin', 'pin_check', 'KubernetesManifest@1', 'deployed', 'rollback_evidence'],
     );
     assert.equal(JSON.stringify(list[1]).includes('"mode":"verify"'), true);
     assert.equal(JSON.stringify(list[2]).includes('$(rollback.IMAGE_REF)'), true);
@@ -74,7 +75,8 @@ describe('templates: step templates on their own', function () {
           [{ task: 'DigestPromote@1', name: 'promote', inputs: { source: image, target: 'contosoprod.azurecr.io/shop/api' } }],
         ),
       );
-      const text = JSON.stringify(steps(result)[1]);
+      const deploy = steps(result).find((s) => s['task'] === (method === 'helm' ? 'HelmDeploy@0' : 'AzureContainerApps@1'));
+      const text = JSON.stringify(deploy);
       if (method === 'helm') assert.ok(text.includes('--set image.digest=$(promote.IMAGE_DIGEST)'), text);
       else assert.ok(text.includes('"imageToDeploy":"$(promote.IMAGE_REF)"'), text);
     });
