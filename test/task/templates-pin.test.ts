@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, ValueMap } from '../templates/expander/values';
-import { environments, expand, extending, jobsOf, serviceRepo } from '../templates/harness';
+import { agentInputs, environments, expand, extending, jobsOf, serviceRepo, step } from '../templates/harness';
 import { AgentJob } from '../support/agent';
 import { digestOf } from '../unit/pin/helpers';
 
@@ -23,7 +22,7 @@ spec:
         image: contosobuild.azurecr.io/shop/api:1.4.2 # the build registry's image
 `;
 
-function pinSteps(stage: string): { pin: ValueMap; check: ValueMap } {
+function pinSteps(stage: string): { pin: Record<string, string>; check: Record<string, string> } {
   const pipeline = extending({
     buildRegistry: 'contosobuild.azurecr.io',
     buildServiceConnection: 'acr-build',
@@ -32,22 +31,7 @@ function pinSteps(stage: string): { pin: ValueMap; check: ValueMap } {
   });
   const repo = serviceRepo(pipeline);
   const deploy = jobsOf(expand(repo.file, repo.root), stage)[0]!;
-  const strategy = deploy['strategy'];
-  assert.ok(isMap(strategy) && isMap(strategy['runOnce']) && isMap(strategy['runOnce']['deploy']));
-  const steps = strategy['runOnce']['deploy']['steps'];
-  assert.ok(Array.isArray(steps));
-  const find = (name: string): ValueMap => {
-    const s = steps.find((x) => isMap(x) && x['name'] === name);
-    assert.ok(isMap(s) && isMap(s['inputs']), name);
-    return s['inputs'];
-  };
-  return { pin: find('pin'), check: find('pin_check') };
-}
-
-function asInputs(map: ValueMap): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map)) out[k] = String(v);
-  return out;
+  return { pin: agentInputs(step(deploy, 'pin')), check: agentInputs(step(deploy, 'pin_check')) };
 }
 
 describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', function () {
@@ -74,14 +58,14 @@ describe('task: DigestPin@1 with the inputs deploy-with-digest.yml generates', f
       // What DigestPromote@1 (step name promote) output earlier in the job.
       job.recordOutput('promote', 'IMAGE_REF', ref);
 
-      const pinned = await job.run('DigestPin', { inputs: asInputs(pin) });
+      const pinned = await job.run('DigestPin', { inputs: pin });
       assert.equal(pinned.result, 'Succeeded', pinned.message);
       assert.equal(pinned.outputs.FILES_CHANGED, '1');
       const text = readFileSync(join(work, 'deploy', 'api', 'deployment.yaml'), 'utf8');
       assert.match(text, new RegExp(`image: ${ref.replace(/[.]/g, '\\.')} # the build registry's image`));
       assert.ok(!text.includes('contosobuild'), text);
 
-      const checked = await job.run('DigestPin', { inputs: asInputs(check) });
+      const checked = await job.run('DigestPin', { inputs: check });
       assert.equal(checked.result, 'Succeeded', checked.message);
       assert.equal(checked.outputs.PINNED_COUNT, '1');
     });

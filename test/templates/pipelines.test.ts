@@ -3,10 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../support/paths';
 import { ExpansionError } from './expander/errors';
-import { isMap } from './expander/values';
-import { check, expand, jobsOf, multiService, serviceRepo, templateRepoCopy } from './harness';
+import { ValueMap, isMap } from './expander/values';
+import { check, expand, jobsOf, multiService, platform, serviceRepo } from './harness';
 
-function expandAndCheck(serviceNames: string[], environmentNames: string[], templatesRoot?: string) {
+/** The platform of these tests created every environment they name. */
+const ENVIRONMENTS = ['dev', 'staging', 'prod', 'prod-eu'];
+
+function expandAndCheck(serviceNames: string[], environmentNames: string[], templatesRoot: string = platform({ environments: ENVIRONMENTS })) {
   const repo = serviceRepo(multiService(serviceNames, environmentNames));
   return check(expand(repo.file, repo.root, templatesRoot));
 }
@@ -41,7 +44,7 @@ describe('templates: multi-service through the platform extends template', funct
       const result = expandAndCheck(names, ['dev', 'prod']);
       assert.deepEqual(result.schemaProblems, []);
       assert.deepEqual(result.referenceProblems, []);
-      assert.equal(jobsOf(result.pipeline, 'Build').length, count);
+      assert.equal(jobsOf(result.pipeline, 'Build').filter((j) => j['job'] !== 'digests').length, count);
       const prod = jobsOf(result.pipeline, 'env_prod');
       assert.equal(prod.filter((j) => typeof j['deployment'] === 'string').length, count);
       assert.equal(prod.filter((j) => j['job'] === 'evidence').length, 1);
@@ -53,9 +56,11 @@ describe('templates: multi-service through the platform extends template', funct
     assert.deepEqual(result.schemaProblems, []);
     assert.deepEqual(result.referenceProblems, []);
     const deploy = jobsOf(result.pipeline, 'env_prod_eu')[0]!;
-    assert.deepEqual(deploy['variables'], [
-      { name: 'SOURCE_IMAGE_REF', value: "$[ stageDependencies.env_staging.deploy_api.outputs['deploy_api.promote.IMAGE_REF'] ]" },
-    ]);
+    assert.deepEqual((deploy['variables'] as ValueMap[])[0], {
+      name: 'SOURCE_IMAGE_REF',
+      value: "$[ stageDependencies.env_staging.deploy_api.outputs['deploy_api.promote.IMAGE_REF'] ]",
+      readonly: 'true',
+    });
   });
 
   it('maps - in a service name to _ in job names and in every reference to them', () => {
@@ -65,9 +70,9 @@ describe('templates: multi-service through the platform extends template', funct
     assert.equal(jobsOf(result.pipeline, 'Build')[0]!['job'], 'build_my_api');
     const dev = jobsOf(result.pipeline, 'env_dev');
     assert.equal(dev[0]!['deployment'], 'deploy_my_api');
-    assert.deepEqual(dev[0]!['variables'], [{ name: 'SOURCE_IMAGE_REF', value: "$[ stageDependencies.Build.build_my_api.outputs['capture.IMAGE_REF'] ]" }]);
+    assert.deepEqual((dev[0]!['variables'] as ValueMap[])[0], { name: 'SOURCE_IMAGE_REF', value: "$[ stageDependencies.Build.build_my_api.outputs['capture.IMAGE_REF'] ]", readonly: 'true' });
     const evidence = dev.find((j) => j['job'] === 'evidence')!;
-    assert.ok(JSON.stringify(evidence['variables']).includes("dependencies.deploy_my_api.outputs['deploy_my_api.promote.IMAGE_REF']"));
+    assert.ok(JSON.stringify(evidence['variables']).includes("dependencies.deploy_my_api.outputs['deploy_my_api.deployed.IMAGE_DIGEST']"));
   });
 
   it('fails, naming the service, for a name that cannot become a job name', () => {
@@ -79,8 +84,8 @@ describe('templates: multi-service through the platform extends template', funct
   });
 
   it('fails when two service names map to the same job name', () => {
-    const result = expandAndCheck(['my-api', 'my_api'], ['dev']);
-    assert.ok(result.referenceProblems.some((p) => p.includes('job name build_my_api is used twice')), result.referenceProblems.join('\n'));
+    // The names meet first in the digests summary's environment, a key defined twice.
+    assert.throws(() => expandAndCheck(['my-api', 'my_api'], ['dev']), (e: unknown) => e instanceof ExpansionError && e.message.includes('key DIGEST_MY_API is defined twice'));
   });
 
   it('refuses to compile an environment after the first that does not say where it promotes from', () => {
@@ -91,7 +96,7 @@ describe('templates: multi-service through the platform extends template', funct
     assert.ok(Array.isArray(envs) && isMap(envs[1]));
     delete envs[1]['promoteFrom'];
     const repo = serviceRepo(pipeline);
-    const result = check(expand(repo.file, repo.root));
+    const result = check(expand(repo.file, repo.root, platform({ environments: ENVIRONMENTS })));
     assert.ok(
       result.schemaProblems.some((p) => p.includes('environment prod needs promoteFrom')),
       result.schemaProblems.join('\n'),
@@ -103,7 +108,7 @@ describe('templates: a misspelt name in a copy of the templates is caught', func
   this.timeout(120_000);
 
   function broken(file: string, from: string, to: string): string[] {
-    const root = templateRepoCopy();
+    const root = platform({ environments: ENVIRONMENTS });
     const path = join(root, 'templates', file);
     const text = readFileSync(path, 'utf8');
     assert.ok(text.includes(from), `${file} contains ${from}`);
@@ -125,7 +130,7 @@ describe('templates: a misspelt name in a copy of the templates is caught', func
   });
 
   it('a deployment job output read without the job-name prefix', () => {
-    const problems = broken('multi-service.yml', "outputs['deploy_${{ replace(service.name, '-', '_') }}.promote.IMAGE_REF'] ]\n        - ${{ else }}", "outputs['promote.IMAGE_REF'] ]\n        - ${{ else }}");
+    const problems = broken('multi-service.yml', "outputs['deploy_${{ replace(service.name, '-', '_') }}.promote.IMAGE_REF'] ]\n              readonly: true\n          - ${{ else }}", "outputs['promote.IMAGE_REF'] ]\n              readonly: true\n          - ${{ else }}");
     assert.ok(problems.some((p) => p.includes('is a deployment job') && p.includes('stage env_prod')), problems.join('\n'));
   });
 
@@ -135,7 +140,7 @@ describe('templates: a misspelt name in a copy of the templates is caught', func
   });
 
   it('a stage read through stageDependencies without depending on it', () => {
-    const problems = broken('multi-service.yml', "      - env_${{ replace(env.promoteFrom, '-', '_') }}\n      - Build", '      - Build');
+    const problems = broken('multi-service.yml', "        - env_${{ replace(env.promoteFrom, '-', '_') }}\n        - Build", '        - Build');
     assert.ok(problems.some((p) => p.includes('reads stage env_dev, which stage env_prod does not depend on')), problems.join('\n'));
   });
 });
@@ -143,7 +148,7 @@ describe('templates: a misspelt name in a copy of the templates is caught', func
 describe('templates: expansion errors name the template', () => {
   it('a parameter outside its values', () => {
     const repo = serviceRepo(
-      multiService(['api'], ['dev']),
+      multiService(['api'], ['staging']),
     );
     const text = readFileSync(repo.file, 'utf8').replace('method: kubernetes', 'method: kubectl');
     writeFileSync(repo.file, text);
@@ -151,7 +156,7 @@ describe('templates: expansion errors name the template', () => {
   });
 
   it('an unknown parameter', () => {
-    const repo = serviceRepo(multiService(['api'], ['dev']));
+    const repo = serviceRepo(multiService(['api'], ['staging']));
     const text = readFileSync(repo.file, 'utf8').replace('buildRegistry:', 'lock: false\n    buildRegistry:');
     writeFileSync(repo.file, text);
     assert.throws(() => expand(repo.file, repo.root), (e: unknown) => e instanceof ExpansionError && e.message.includes('templates/pipeline.yml: unexpected parameter lock'));

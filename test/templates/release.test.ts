@@ -1,24 +1,34 @@
 import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
-import { ROOT } from '../support/paths';
-import { ExpansionError } from './expander/errors';
-import { Value, ValueMap, isMap } from './expander/values';
-import { TEMPLATES_RESOURCE, check, deploymentWith, environments, expand, extending, jobsOf, serviceRepo, services, templateRepoCopy } from './harness';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExpansionError } from './expander/errors';
+import { ValueMap, isMap } from './expander/values';
+import {
+  SCANNER,
+  TEMPLATES_RESOURCE,
+  check,
+  deploymentWith,
+  expand,
+  extending,
+  inputs,
+  jobsOf,
+  platform,
+  releaseParameters,
+  serviceRepo,
+  step,
+  stepId,
+  stepsOf,
+  templateRepoCopy,
+} from './harness';
 
 // What the reviewed fixes promise, proven on the expanded pipelines: sign-in, pin names,
 // scan results, evidence names, Helm gate, and rollback through the platform pipeline.
 
 const DIGEST = 'sha256:' + 'c'.repeat(64);
 
-/** A platform's scan step: what scan-digest.yml asks of it. */
-const SCANNER: ValueMap = {
-  bash: 'trivy image --exit-code 1 "$SCAN_IMAGE" && echo "##vso[task.setvariable variable=SCAN_STATUS]passed"',
-  displayName: 'Scan',
-};
-
+/** multi-service.yml included directly, on the environments these tests name. */
 function stagesPipeline(parameters: ValueMap): ValueMap {
-  return { trigger: 'none', resources: TEMPLATES_RESOURCE, stages: [{ template: 'templates/multi-service.yml@templates', parameters }] };
+  return { trigger: 'none', resources: TEMPLATES_RESOURCE, stages: [{ template: 'templates/multi-service.yml@templates', parameters: { allowedEnvironments: ['staging', 'production'], ...parameters } }] };
 }
 
 function expanded(pipeline: ValueMap, templatesRoot?: string) {
@@ -26,39 +36,14 @@ function expanded(pipeline: ValueMap, templatesRoot?: string) {
   return check(expand(repo.file, repo.root, templatesRoot));
 }
 
-function clean(pipeline: ValueMap) {
-  const result = expanded(pipeline);
+function clean(pipeline: ValueMap, templatesRoot?: string) {
+  const result = expanded(pipeline, templatesRoot);
   assert.deepEqual(result.schemaProblems, []);
   assert.deepEqual(result.referenceProblems, []);
   return result;
 }
 
-function stepsOf(job: ValueMap): ValueMap[] {
-  let list: Value | undefined = job['steps'];
-  const strategy = job['strategy'];
-  if (isMap(strategy) && isMap(strategy['runOnce']) && isMap(strategy['runOnce']['deploy'])) list = strategy['runOnce']['deploy']['steps'];
-  assert.ok(Array.isArray(list));
-  return list.filter(isMap);
-}
-
-function step(job: ValueMap, name: string): ValueMap {
-  const found = stepsOf(job).find((s) => s['name'] === name || s['task'] === name);
-  assert.ok(found, `${String(job['job'] ?? job['deployment'])} has a step ${name}: ${stepsOf(job).map((s) => s['name'] ?? s['task']).join(', ')}`);
-  return found;
-}
-
-function inputs(s: ValueMap): ValueMap {
-  assert.ok(isMap(s['inputs']));
-  return s['inputs'];
-}
-
-const base = (extra: ValueMap = {}): ValueMap => ({
-  buildRegistry: 'contosobuild.azurecr.io',
-  buildServiceConnection: 'acr-build',
-  services: services(['api', 'pay-ments', 'web']),
-  environments: environments(['staging', 'production']),
-  ...extra,
-});
+const base = releaseParameters;
 
 describe('templates: the fixes a review asked for', function () {
   this.timeout(120_000);
@@ -91,10 +76,10 @@ describe('templates: the fixes a review asked for', function () {
     const result = clean(extending(base()));
     const prod = jobsOf(result.pipeline, 'env_production').find((j) => j['job'] === 'evidence')!;
     const e = inputs(step(prod, 'evidence_pay_ments'));
-    assert.equal(e['image'], 'contosoproduction.azurecr.io/shop/pay-ments:$(Build.BuildId)@$(IMAGE_DIGEST_pay_ments)');
+    assert.equal(e['image'], 'contosoproduction.azurecr.io/shop/pay-ments:$(RELEASE_TAG_pay_ments)@$(DEPLOYED_pay_ments)');
     assert.equal(e['connectionType'], 'azureRM');
     assert.equal(e['azureSubscription'], 'arm-production');
-    assert.equal(e['publishArtifact'], 'evidence_production_pay_ments_$(System.StageAttempt)');
+    assert.equal(e['publishArtifact'], 'evidence_production_pay_ments_$(System.StageAttempt)_$(System.JobAttempt)');
     assert.equal(e['scanStatus'], 'unknown', 'without scan steps the declared default, which verify does not trust');
     const staging = jobsOf(result.pipeline, 'env_staging').find((j) => j['job'] === 'evidence')!;
     assert.equal(inputs(step(staging, 'evidence_api'))['connectionType'], 'dockerRegistry');
@@ -103,10 +88,7 @@ describe('templates: the fixes a review asked for', function () {
   it('runs the platform scan steps on the captured digest and records what they found, in every environment', () => {
     const result = clean(stagesPipeline(base({ scanSteps: [SCANNER] })));
     const build = jobsOf(result.pipeline, 'Build')[1]!;
-    assert.deepEqual(
-      stepsOf(build).slice(-3).map((s) => s['name'] ?? s['displayName']),
-      ['scan_image', 'Scan', 'scan'],
-    );
+    assert.deepEqual(stepsOf(build).slice(-4).map(stepId), ['scan_image', 'Scan', 'scan', 'lock']);
     assert.equal(isMap(step(build, 'scan_image')['env']) && (step(build, 'scan_image')['env'] as ValueMap)['IMAGE'], '$(capture.IMAGE_REF)');
     for (const stage of ['env_staging', 'env_production']) {
       const evidence = jobsOf(result.pipeline, stage).find((j) => j['job'] === 'evidence')!;
@@ -147,8 +129,8 @@ describe('templates: the fixes a review asked for', function () {
   it('helm deploys render the chart and check every image is pinned before the upgrade', () => {
     const result = clean(extending(base()));
     const deploy = jobsOf(result.pipeline, 'env_production')[1]!;
-    const names = stepsOf(deploy).map((s) => s['name'] ?? s['task']);
-    assert.deepEqual(names.slice(-3), ['helm_render', 'pin_check', 'HelmDeploy@0']);
+    const names = stepsOf(deploy).map(stepId);
+    assert.deepEqual(names.slice(-4), ['helm_render', 'pin_check', 'HelmDeploy@0', 'deployed']);
     const render = step(deploy, 'helm_render');
     const env = render['env'];
     assert.ok(isMap(env));
@@ -164,59 +146,50 @@ describe('templates: the fixes a review asked for', function () {
 describe('templates: rollback', function () {
   this.timeout(120_000);
 
-  it('with only azureSubscription, every registry step signs in with it', () => {
-    const pipeline = deploymentWith('rollback-to-digest.yml', {
-      name: 'api',
-      image: `contosoprod.azurecr.io/shop/api@${DIGEST}`,
-      environment: 'production',
-      azureSubscription: 'arm-prod',
-      deploy: { method: 'containerApps', azureSubscription: 'arm-prod', resourceGroup: 'rg', containerAppName: 'api' },
-    });
-    const result = clean(pipeline);
-    const job = jobsOf(result.pipeline, 'Release')[0]!;
+  it('with only azureSubscription, every registry step signs in with it, before and after the approval', () => {
+    const deploy = clean(
+      deploymentWith('rollback-to-digest.yml', {
+        name: 'api',
+        image: `contosoprod.azurecr.io/shop/api@${DIGEST}`,
+        environment: 'production',
+        azureSubscription: 'arm-prod',
+        artifactName: 'evidence_rollback_production_api',
+        deploy: { method: 'containerApps', azureSubscription: 'arm-prod', resourceGroup: 'rg', containerAppName: 'api' },
+      }),
+    );
+    const job = jobsOf(deploy.pipeline, 'Release')[0]!;
     for (const name of ['rollback', 'rollback_verify', 'rollback_evidence']) {
       assert.equal(inputs(step(job, name))['connectionType'], 'azureRM', name);
       assert.equal(inputs(step(job, name))['azureSubscription'], 'arm-prod', name);
     }
-    assert.equal(inputs(step(job, 'rollback_evidence'))['scanStatus'], undefined, 'no scan status is declared for the rollback');
+    assert.equal(inputs(step(job, 'rollback_evidence'))['scanStatus'], 'unknown', 'no scan ran in this job: unknown, which verification does not trust');
+    const verify = clean({
+      trigger: 'none',
+      resources: TEMPLATES_RESOURCE,
+      stages: [{ stage: 'Verify', jobs: [{ job: 'verify', steps: [{ template: 'templates/rollback-verify.yml@templates', parameters: { name: 'api', image: `contosoprod.azurecr.io/shop/api@${DIGEST}`, environment: 'production', azureSubscription: 'arm-prod' } }] }] }],
+    });
+    const steps = jobsOf(verify.pipeline, 'Verify')[0]!;
+    for (const name of ['rollback', 'rollback_verify']) assert.equal(inputs(step(steps, name))['connectionType'], 'azureRM', name);
   });
 
-  it('the service team rollback pipeline extends pipeline.yml, expands, validates and every reference resolves', () => {
-    const examples = join(ROOT, 'examples');
-    const result = check(expand(join(examples, 'rollback-pipeline.yml'), examples));
-    assert.deepEqual(result.schemaProblems, []);
-    assert.deepEqual(result.referenceProblems, []);
-    const stages = result.pipeline['stages'];
-    assert.ok(Array.isArray(stages) && stages.length === 1 && isMap(stages[0]) && stages[0]['stage'] === 'rollback_production', JSON.stringify(stages));
-    const [job, ...others] = jobsOf(result.pipeline, 'rollback_production');
-    assert.equal(others.length, 0);
-    assert.equal(job!['deployment'], 'rollback_orders_api');
-    assert.equal(job!['environment'], 'production');
-    const names = stepsOf(job!).map((s) => s['name'] ?? s['task'] ?? Object.keys(s)[0]);
-    assert.deepEqual(names, ['checkout', 'rollback', 'rollback_verify', 'pin', 'pin_check', 'KubernetesManifest@1', 'rollback_evidence']);
-    assert.equal(inputs(step(job!, 'rollback'))['image'], 'contosoprod.azurecr.io/shop/orders-api@sha256:' + '0'.repeat(64));
-    assert.equal(inputs(step(job!, 'rollback'))['connectionType'], 'azureRM');
-    assert.equal(inputs(step(job!, 'pin'))['images'], 'contosobuild.azurecr.io/shop/orders-api=$(rollback.IMAGE_REF)');
-    assert.equal(inputs(step(job!, 'pin_check'))['allowedRegistries'], 'contosoprod.azurecr.io');
-  });
-
-  it('rolls several services back in one environment, scanning each again with the platform scan steps', () => {
-    const root = templateRepoCopy();
-    const path = join(root, 'templates', 'pipeline.yml');
-    const text = readFileSync(path, 'utf8');
-    assert.equal(text.split('scanSteps: []').length, 3, 'pipeline.yml holds the platform scan steps for releases and rollbacks');
-    writeFileSync(path, text.split('scanSteps: []').join(`scanSteps:\n      - bash: ${JSON.stringify(SCANNER['bash'])}\n        displayName: Scan`));
-    const release = expanded(extending(base()), root);
-    assert.deepEqual(release.schemaProblems, []);
-    assert.deepEqual(release.referenceProblems, []);
+  it('rolls several services back in one environment, scanning each again with the platform scan steps before the approval', () => {
+    const root = platform({ scanSteps: [SCANNER] });
+    const release = clean(extending(base()), root);
     assert.ok(stepsOf(jobsOf(release.pipeline, 'Build')[0]!).some((s) => s['name'] === 'scan'), 'the release scans');
-    const result = expanded(extending(base({ rollback: { environment: 'staging', services: [{ name: 'pay-ments', digest: DIGEST }, { name: 'web', digest: DIGEST }] } })), root);
-    assert.deepEqual(result.schemaProblems, []);
-    assert.deepEqual(result.referenceProblems, []);
-    const jobs = jobsOf(result.pipeline, 'rollback_staging');
-    assert.deepEqual(jobs.map((j) => j['deployment']), ['rollback_pay_ments', 'rollback_web']);
-    assert.equal(inputs(step(jobs[0]!, 'rollback_evidence'))['scanStatus'], '$(scan.SCAN_STATUS)');
-    const order = stepsOf(jobs[0]!).map((s) => s['name'] ?? s['task'] ?? Object.keys(s)[0]);
-    assert.ok(order.indexOf('rollback_verify') < order.indexOf('scan') && order.indexOf('scan') < order.indexOf('pin_check'), order.join(', '));
+    const result = clean(extending(base({ rollback: { environment: 'staging', digests: { 'pay-ments': DIGEST, web: DIGEST } } })), root);
+    const verify = jobsOf(result.pipeline, 'rollback_verify');
+    assert.deepEqual(verify.map((j) => j['job']), ['verify_pay_ments', 'verify_web']);
+    const order = stepsOf(verify[0]!).map(stepId);
+    assert.ok(order.indexOf('rollback_verify') < order.indexOf('scan'), order.join(', '));
+    for (const service of ['pay_ments', 'web']) {
+      const deploy = jobsOf(result.pipeline, `rollback_staging_${service}`)[0]!;
+      assert.equal(deploy['deployment'], `rollback_${service}`);
+      assert.equal(inputs(step(deploy, 'rollback_evidence'))['scanStatus'], '$(ROLLBACK_SCAN_STATUS)');
+    }
+  });
+
+  it('pipeline.yml holds the platform scan steps once, for releases and rollbacks', () => {
+    const text = readFileSync(join(templateRepoCopy(), 'templates', 'pipeline.yml'), 'utf8');
+    assert.equal(text.split('scanSteps:').length, 2, 'one scanSteps in pipeline.yml');
   });
 });

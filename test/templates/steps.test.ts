@@ -41,13 +41,14 @@ describe('templates: step templates on their own', function () {
         image,
         environment: 'production',
         azureSubscription: 'arm-prod',
+        artifactName: 'evidence_rollback_production_api',
         deploy: { method: 'kubernetes', manifests: 'deploy/*.yaml', kubernetesServiceConnection: 'aks-prod', allowedRegistries: 'contosoprod.azurecr.io' },
       }),
     );
     const list = steps(result);
     assert.deepEqual(
       list.map((s) => s['name'] ?? s['task']),
-      ['rollback', 'rollback_verify', 'pin', 'pin_check', 'KubernetesManifest@1', 'rollback_evidence'],
+      ['rollback', 'rollback_verify', 'pin', 'pin_check', 'KubernetesManifest@1', 'deployed', 'rollback_evidence'],
     );
     assert.equal(JSON.stringify(list[1]).includes('"mode":"verify"'), true);
     assert.equal(JSON.stringify(list[2]).includes('$(rollback.IMAGE_REF)'), true);
@@ -74,7 +75,8 @@ describe('templates: step templates on their own', function () {
           [{ task: 'DigestPromote@1', name: 'promote', inputs: { source: image, target: 'contosoprod.azurecr.io/shop/api' } }],
         ),
       );
-      const text = JSON.stringify(steps(result)[1]);
+      const deploy = steps(result).find((s) => s['task'] === (method === 'helm' ? 'HelmDeploy@0' : 'AzureContainerApps@1'));
+      const text = JSON.stringify(deploy);
       if (method === 'helm') assert.ok(text.includes('--set image.digest=$(promote.IMAGE_DIGEST)'), text);
       else assert.ok(text.includes('"imageToDeploy":"$(promote.IMAGE_REF)"'), text);
     });
@@ -106,11 +108,40 @@ describe('templates: the expander refuses what it does not implement', () => {
   const refuses = (stepsYaml: ValueMap[], text: string): void =>
     assert.throws(() => expandSteps(stepsYaml), (e: unknown) => e instanceof ExpansionError && e.message.includes(text));
 
-  it('a function outside the subset', () => refuses([{ script: "${{ upper('x') }}" }], 'upper() is outside the supported subset'));
+  it('a function outside the subset', () => refuses([{ script: "${{ trim('x') }}" }], 'trim() is outside the supported subset'));
   it('variables in a template expression', () => refuses([{ script: '${{ variables.x }}' }], "unknown name 'variables'"));
   it('an operator', () => refuses([{ script: '${{ 1 + 2 }}' }], "'+' is outside the supported expression subset"));
   it('insert', () => refuses([{ '${{ insert }}': [] }], 'outside the supported subset'));
   it('a template from an undeclared repository', () => refuses([{ template: 'x.yml@other' }], 'repository other is not declared'));
   it('a missing required parameter', () =>
     refuses([{ template: 'templates/promote-by-digest.yml@templates', parameters: { name: 'api', source: image } }], 'parameter target is required'));
+});
+
+describe('templates: the expander evaluates as the service does', () => {
+  function script(expression: string, parameters: ValueMap[] = []): Value {
+    const repo = serviceRepo({ trigger: 'none', parameters, steps: [{ script: expression }] });
+    const steps = expand(repo.file, repo.root)['steps'];
+    assert.ok(Array.isArray(steps) && isMap(steps[0]));
+    return steps[0]['script'] ?? null;
+  }
+  const services: ValueMap = { name: 'services', type: 'object', default: [{ name: 'api' }, { name: 'web', deploy: { method: 'helm' } }, { other: 1 }] };
+
+  it('replace() ignores case, as Functions/v1/Replace.cs does', () => assert.equal(script("${{ replace('sha256:ABCdef', 'c', '') }}"), 'sha256:ABdef'));
+  it('a filtered array takes the property from each item that has it', () => {
+    assert.equal(script("${{ join(',', parameters.services.*.name) }}", [services]), 'api,web');
+    assert.equal(script("${{ containsValue(parameters.services.*.name, 'WEB') }}", [services]), true);
+    assert.equal(script("${{ containsValue(parameters.services.*.name, 'db') }}", [services]), false);
+    assert.equal(script("${{ join(',', parameters.services.*.deploy.method) }}", [services]), 'helm');
+  });
+  it('and() and or() stop at the argument that decides, as the service does', () => {
+    assert.equal(script("${{ and(false, split(parameters.services, '@')) }}", [services]), false);
+    assert.equal(script("${{ or(true, split(parameters.services, '@')) }}", [services]), true);
+  });
+  it('contains(), startsWith() and in() ignore case; split() and upper() as documented', () => {
+    assert.equal(script("${{ contains('$(System.JobAttempt)', 'system.jobattempt') }}"), true);
+    assert.equal(script("${{ startsWith('SHA256:x', 'sha256:') }}"), true);
+    assert.equal(script("${{ in('Task', 'checkout', 'task') }}"), true);
+    assert.equal(script("${{ split('AzureCLI@2', '@')[0] }}"), 'AzureCLI');
+    assert.equal(script("${{ upper('my_api') }}"), 'MY_API');
+  });
 });

@@ -5,7 +5,7 @@
  * `${{ expr }}` in values (whole or inside a string) and as a whole key, a `stepList`
  * parameter inserted into steps as `- ${{ parameters.x }}`, `template:`
  * includes of steps, jobs and stages, `extends:`, runtime parameters of the pipeline (bound
- * to their defaults), and `path@alias` references mapped to
+ * to their defaults, or to the values a run is queued with), and `path@alias` references mapped to
  * local directories. Everything else throws, so nothing outside the subset passes
  * through unexpanded.
  */
@@ -21,6 +21,8 @@ export interface ExpandOptions {
   selfRoot: string;
   /** Repository resource alias to a local directory holding that repository. */
   repositories: Record<string, string>;
+  /** Values for the pipeline's runtime parameters, as chosen when a run is queued; the rest take their defaults. */
+  runtimeParameters?: ValueMap;
 }
 
 interface FileRef {
@@ -92,9 +94,11 @@ export class Expander {
     const file: FileRef = { root: this.options.selfRoot, path: pipelineFile };
     const doc = this.load(file);
     this.declared = this.declaredRepositories(doc, file);
-    // Runtime parameters take their defaults, as a run queued without choosing any would.
+    // Runtime parameters take the values the run was queued with, else their defaults.
     const { extends: ext, parameters: runtime, ...rest } = doc;
-    const ctx = new Context(file, runtime === undefined ? {} : this.bind(file, runtime, {}));
+    const chosen = this.options.runtimeParameters ?? {};
+    if (runtime === undefined && Object.keys(chosen).length > 0) this.fail(file, 'the pipeline has no runtime parameters');
+    const ctx = new Context(file, runtime === undefined ? {} : this.bind(file, runtime, chosen));
     const out = this.mapping(rest, ctx);
     if (ext === undefined) return out;
     if (!isMap(ext)) this.fail(file, 'extends must be a mapping');

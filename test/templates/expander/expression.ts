@@ -1,7 +1,10 @@
 /**
  * The template-expression language (`${{ ... }}`), cut down to what templates/ uses:
- * literals, names, member and index access, and the functions in FUNCTIONS. Anything
- * else (operators, other functions, `variables`) is a parse or evaluation error.
+ * literals, names, member and index access, filtered arrays (`list.*.name`), and the
+ * functions in FUNCTIONS. Anything else (operators, other functions, `variables`) is a
+ * parse or evaluation error. Functions behave as the service's (documented on Microsoft's
+ * Expressions page; the code of the same functions, `Functions/v1` in actions/runner's
+ * DTExpressions2, settles what the page leaves open, such as replace() ignoring case).
  */
 import { Value, describe, interpolationString, isMap, truthy } from './values';
 
@@ -9,6 +12,7 @@ export type Expr =
   | { kind: 'literal'; value: Value }
   | { kind: 'name'; name: string }
   | { kind: 'member'; object: Expr; key: string }
+  | { kind: 'filter'; object: Expr }
   | { kind: 'index'; object: Expr; index: Expr }
   | { kind: 'call'; fn: string; args: Expr[] };
 
@@ -16,7 +20,7 @@ type Token =
   | { t: 'str'; v: string }
   | { t: 'num'; v: number }
   | { t: 'id'; v: string }
-  | { t: 'punct'; v: '(' | ')' | '[' | ']' | ',' | '.' };
+  | { t: 'punct'; v: '(' | ')' | '[' | ']' | ',' | '.' | '*' };
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -53,7 +57,7 @@ function tokenize(src: string): Token[] {
       if (m === null) throw new Error(`bad name in: ${src}`);
       out.push({ t: 'id', v: m[0] });
       i += m[0].length;
-    } else if (c === '(' || c === ')' || c === '[' || c === ']' || c === ',' || c === '.') {
+    } else if (c === '(' || c === ')' || c === '[' || c === ']' || c === ',' || c === '.' || c === '*') {
       out.push({ t: 'punct', v: c });
       i++;
     } else {
@@ -117,6 +121,11 @@ export function parseExpression(src: string): Expr {
       if (tok.v === '.') {
         pos++;
         const key = tokens[pos];
+        if (key !== undefined && key.t === 'punct' && key.v === '*') {
+          pos++;
+          e = { kind: 'filter', object: e };
+          continue;
+        }
         if (key === undefined || key.t !== 'id') throw new Error(`expected a property name after '.' in: ${src}`);
         pos++;
         e = { kind: 'member', object: e, key: key.v };
@@ -177,7 +186,7 @@ function equals(a: Value, b: Value): boolean {
   return a === b;
 }
 
-function arity(fn: string, args: Value[], min: number, max: number): void {
+function arity(fn: string, args: readonly unknown[], min: number, max: number): void {
   if (args.length < min || args.length > max) throw new Error(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
 }
 
@@ -186,12 +195,34 @@ function str(fn: string, v: Value): string {
   return v;
 }
 
+/** A string parameter as the service casts it ("casts parameters to String"); collections are outside the subset. */
+function asString(fn: string, v: Value): string {
+  if (Array.isArray(v) || isMap(v)) throw new Error(`${fn}() of ${describe(v)} is outside the supported subset`);
+  return interpolationString(v, `${fn}()`);
+}
+
+/** replace(): every occurrence, ordinal and ignoring case, as Functions/v1/Replace.cs does. */
+function replaceIgnoringCase(s: string, from: string, to: string): string {
+  const lower = s.toLowerCase();
+  const needle = from.toLowerCase();
+  let out = '';
+  let i = 0;
+  for (let at = lower.indexOf(needle); at >= 0; at = lower.indexOf(needle, i)) {
+    out += s.slice(i, at) + to;
+    i = at + from.length;
+  }
+  return out + s.slice(i);
+}
+
 type Fn = (args: Value[]) => Value;
 const FUNCTION_TABLE: Record<string, Fn> = {
   eq: (a) => (arity('eq', a, 2, 2), equals(a[0]!, a[1]!)),
   ne: (a) => (arity('ne', a, 2, 2), !equals(a[0]!, a[1]!)),
   and: (a) => (arity('and', a, 2, 10), a.every(truthy)),
+  or: (a) => (arity('or', a, 2, 10), a.some(truthy)),
   not: (a) => (arity('not', a, 1, 1), !truthy(a[0]!)),
+  // The right parameters are converted to the left's type, as eq() does.
+  in: (a) => (arity('in', a, 1, 20), a.slice(1).some((v) => equals(a[0]!, v))),
   length: (a) => {
     arity('length', a, 1, 1);
     const v = a[0]!;
@@ -204,12 +235,34 @@ const FUNCTION_TABLE: Record<string, Fn> = {
     // When every argument is null or empty, the service answers with the last one.
     return a.find((v) => v !== null && v !== '') ?? a[a.length - 1]!;
   },
+  contains: (a) => (arity('contains', a, 2, 2), asString('contains', a[0]!).toLowerCase().includes(asString('contains', a[1]!).toLowerCase())),
+  startsWith: (a) => (arity('startsWith', a, 2, 2), asString('startsWith', a[0]!).toLowerCase().startsWith(asString('startsWith', a[1]!).toLowerCase())),
+  // An array: any item equal to the right parameter (the item converted to its type); an
+  // object: any property value; anything else: false.
+  containsValue: (a) => {
+    arity('containsValue', a, 2, 2);
+    const [left, right] = [a[0]!, a[1]!];
+    const items = Array.isArray(left) ? left : isMap(left) ? Object.values(left) : [];
+    return items.some((item) => equals(right, item));
+  },
+  join: (a) => {
+    arity('join', a, 2, 2);
+    const separator = asString('join', a[0]!);
+    const list = a[1]!;
+    // Not an array: the parameter converted to a string (a mapping converts to nothing).
+    if (isMap(list)) return '';
+    if (!Array.isArray(list)) return asString('join', list);
+    return list.map((item) => (Array.isArray(item) || isMap(item) ? '' : interpolationString(item, 'join()'))).join(separator);
+  },
+  upper: (a) => (arity('upper', a, 1, 1), asString('upper', a[0]!).toUpperCase()),
+  // Ordinal, as Functions/v1/Split.cs (String.Split(string)).
+  split: (a) => (arity('split', a, 2, 2), asString('split', a[0]!).split(asString('split', a[1]!))),
   replace: (a) => {
     arity('replace', a, 3, 3);
     const s = a[0] === null ? '' : str('replace', a[0]!);
     const from = str('replace', a[1]!);
     if (from === '') throw new Error('replace() with an empty search string');
-    return s.split(from).join(str('replace', a[2]!));
+    return replaceIgnoringCase(s, from, str('replace', a[2]!));
   },
   format: (a) => {
     arity('format', a, 1, 10);
@@ -227,7 +280,26 @@ const FUNCTION_TABLE: Record<string, Fn> = {
 // A Map, so that names like `constructor` are not found on Object.prototype.
 const FUNCTIONS = new Map<string, Fn>(Object.entries(FUNCTION_TABLE));
 
+/** A filtered array (`list.*`): member access applies to each of its items. */
+class Filtered {
+  constructor(readonly items: Value[]) {}
+}
+
+function settle(v: Value | Filtered): Value {
+  return v instanceof Filtered ? v.items : v;
+}
+
+function elementsOf(v: Value): Value[] {
+  if (Array.isArray(v)) return v;
+  if (isMap(v)) return Object.values(v);
+  return [];
+}
+
 export function evaluate(e: Expr, scope: Scope, src: string): Value {
+  return settle(evaluateInner(e, scope, src));
+}
+
+function evaluateInner(e: Expr, scope: Scope, src: string): Value | Filtered {
   switch (e.kind) {
     case 'literal':
       return e.value;
@@ -236,8 +308,17 @@ export function evaluate(e: Expr, scope: Scope, src: string): Value {
       if (v === undefined) throw new Error(`unknown name '${e.name}' (only parameters and each-variables are supported) in: ${src}`);
       return v;
     }
-    case 'member':
-      return member(evaluate(e.object, scope, src), e.key, src);
+    case 'filter': {
+      const object = evaluateInner(e.object, scope, src);
+      if (object instanceof Filtered) return new Filtered(object.items.flatMap(elementsOf));
+      return new Filtered(elementsOf(object));
+    }
+    case 'member': {
+      const object = evaluateInner(e.object, scope, src);
+      // Items without the property (or that are not mappings) drop out of a filtered array.
+      if (object instanceof Filtered) return new Filtered(object.items.filter(isMap).map((item) => member(item, e.key, src)).filter((v) => v !== null));
+      return member(object, e.key, src);
+    }
     case 'index': {
       const index = evaluate(e.index, scope, src);
       if (typeof index !== 'string' && typeof index !== 'number') throw new Error(`index must be a string or number in: ${src}`);
@@ -246,7 +327,13 @@ export function evaluate(e: Expr, scope: Scope, src: string): Value {
     case 'call': {
       const fn = FUNCTIONS.get(e.fn);
       if (fn === undefined) throw new Error(`function ${e.fn}() is outside the supported subset in: ${src}`);
-      // and() short-circuits in the service; nothing here has side effects, so eager is equivalent.
+      // and() and or() short-circuit, as in the service: what follows the deciding argument is
+      // not evaluated (split() of a mapping after eq(pair.key, 'task') is false, for example).
+      if (e.fn === 'and' || e.fn === 'or') {
+        arity(e.fn, e.args, 2, 10);
+        for (const arg of e.args) if (truthy(evaluate(arg, scope, src)) === (e.fn === 'or')) return e.fn === 'or';
+        return e.fn === 'and';
+      }
       return fn(e.args.map((arg) => evaluate(arg, scope, src)));
     }
   }

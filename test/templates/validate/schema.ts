@@ -82,6 +82,10 @@ export class PipelineSchema {
     if (!isMap(schema)) throw new Error(`${schemaFile}: not a schema object`);
     widen(schema);
     const taskDef = child(child(schema, 'definitions', 'root'), 'task', 'definitions');
+    // Every step takes `target` (Microsoft's steps.task reference: "All steps and tasks support
+    // ... target"; the security page restricts a task's logging commands with it); the editor
+    // schema lists it for script steps only.
+    child(taskDef, 'properties', 'task')['target'] = { $ref: '#/definitions/stepTarget' };
     const taskName = child(child(taskDef, 'properties', 'task'), 'task', 'task.properties');
     const names = anyOfList(taskName, 'task.properties.task');
     const bodies = anyOfList(taskDef, 'task');
