@@ -1,10 +1,11 @@
-import { DigestReleaseError, messageOf } from '../errors';
+import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
 import { settle } from '../registry/settle';
 import { listTags } from '../registry/tags';
+import { backoffDelay, sleep } from '../registry/transport';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
 import { runPool } from './pool';
@@ -97,7 +98,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
 
   let written = 0;
   for (const node of plan.manifests) {
-    if (await writeManifestOnce(request, node)) written++;
+    if (await writeManifestWithBlobs(request, node, () => ensureBlobs(ends, plan))) written++;
   }
   await verifyTarget(request, plan, target);
 
@@ -118,6 +119,32 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
     tagsUnchanged,
     notes: tagPlan.notes,
   };
+}
+
+/** Attempts at a manifest the target says names a blob it lacks, the blobs checked again in between. */
+const MANIFEST_BLOB_ATTEMPTS = 3;
+
+/**
+ * writeManifestOnce, again when the target answers that a blob is unknown though it was just copied:
+ * distribution rewrites a repository's link to a blob in place when two runs copy the same blob at
+ * once, and a manifest written in that moment finds no blob. Every blob is checked again (copied if
+ * really missing) before the next attempt.
+ */
+async function writeManifestWithBlobs(request: PromoteRequest, node: PlannedManifest, recheckBlobs: () => Promise<void>): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeManifestOnce(request, node);
+    } catch (err) {
+      if (!isDigestReleaseError(err, 'BLOB_UNKNOWN') || attempt >= MANIFEST_BLOB_ATTEMPTS) throw err;
+      await sleep(backoffDelay(200, attempt));
+      await recheckBlobs();
+    }
+  }
+}
+
+/** Every blob of the plan at the target, those gone or never there copied. */
+async function ensureBlobs(ends: BlobEnds, plan: CopyPlan): Promise<void> {
+  for (const blob of plan.blobs) await copyBlob(ends, blob);
 }
 
 /** Writes a manifest the target lacks; a referrer is always (re)written so the target indexes it. */

@@ -212,6 +212,32 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     }
   });
 
+  it('writes a manifest again when the target, for a moment, does not find a blob just copied (two runs linking one blob)', async () => {
+    // distribution rewrites a repository's blob link in place; a manifest PUT in that moment is
+    // answered as below. The target here is the open registry behind a proxy that answers so once.
+    const puts: string[] = [];
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      intercept: (method, path) => {
+        if (method !== 'PUT' || !path.includes('/manifests/')) return undefined;
+        puts.push(path);
+        if (puts.length > 1) return undefined;
+        const errors = [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }, { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }];
+        return { status: 400, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify({ errors })) };
+      },
+    });
+    try {
+      const run = await runTask('DigestPromote', {
+        inputs: { source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${proxy.host}/promo/relinked:1`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+        hostEnv: g.hostEnv,
+      });
+      succeeded(run);
+      assert.equal(puts[0], puts[1], 'the refused manifest was written again');
+      assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/relinked:1`, g.openAccess)), digests.oci);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('fails, naming the source registry and the blob, when the source keeps dropping the connection mid-blob; writes no target tag', async () => {
     const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
       cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
