@@ -20,7 +20,7 @@ export function runFacts(variable: VariableReader): RunFacts {
     url: runUrl(collectionUri, projectId ?? projectName, id),
     stage: variable('System.StageName') ?? null,
     stageAttempt: wholeNumber(variable('System.StageAttempt')),
-    job: variable('System.JobName') ?? null,
+    job: jobName(variable),
     repository: {
       uri: variable('Build.Repository.Uri') ?? null,
       name: variable('Build.Repository.Name') ?? null,
@@ -29,6 +29,16 @@ export function runFacts(variable: VariableReader): RunFacts {
     commit: variable('Build.SourceVersion') ?? null,
     branch: variable('Build.SourceBranch') ?? null,
   };
+}
+
+/**
+ * The job as the pipeline names it. A deployment job's System.JobName is the strategy's leg,
+ * `__default` for runOnce; its YAML name is System.PhaseName (the agent's name for a job).
+ */
+function jobName(variable: VariableReader): string | null {
+  const job = variable('System.JobName');
+  if (job === undefined || job === '__default') return variable('System.PhaseName') ?? job ?? null;
+  return job;
 }
 
 /**
