@@ -96,13 +96,14 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
     }
   });
 
+  const recheckBlobs = () => ensureBlobs(ends, plan);
   let written = 0;
   for (const node of plan.manifests) {
-    if (await writeManifestWithBlobs(request, node, () => ensureBlobs(ends, plan))) written++;
+    if (await againIfBlobUnknown(() => writeManifestOnce(request, node), recheckBlobs)) written++;
   }
   await verifyTarget(request, plan, target);
 
-  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log);
+  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log, recheckBlobs);
   return {
     digest: plan.root.digest,
     mediaType: plan.root.mediaType,
@@ -125,15 +126,15 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
 const MANIFEST_BLOB_ATTEMPTS = 3;
 
 /**
- * writeManifestOnce, again when the target answers that a blob is unknown though it was just copied:
- * distribution rewrites a repository's link to a blob in place when two runs copy the same blob at
- * once, and a manifest written in that moment finds no blob. Every blob is checked again (copied if
- * really missing) before the next attempt.
+ * A manifest write (by digest or under a tag), again when the target answers that a blob is unknown
+ * though it was just copied: distribution rewrites a repository's link to a blob in place when two
+ * runs copy the same blob at once, and a manifest written in that moment finds no blob. Every blob
+ * is checked again (copied if really missing) before the next attempt.
  */
-async function writeManifestWithBlobs(request: PromoteRequest, node: PlannedManifest, recheckBlobs: () => Promise<void>): Promise<boolean> {
+async function againIfBlobUnknown<T>(write: () => Promise<T>, recheckBlobs: () => Promise<void>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await writeManifestOnce(request, node);
+      return await write();
     } catch (err) {
       if (!isDigestReleaseError(err, 'BLOB_UNKNOWN') || attempt >= MANIFEST_BLOB_ATTEMPTS) throw err;
       await sleep(backoffDelay(200, attempt));
@@ -205,7 +206,14 @@ const TAG_CONFLICT_STATE: Record<TagCheckPhase, (target: string, digest: Digest)
   'after-copy': (target, digest) => `The tag was taken while the image was copied: the image is at the target by digest (${target}@${digest}), verified, and no tag was written. `,
 };
 
-async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPlan, target: string, log: PromoteLog): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
+async function writeTags(
+  request: PromoteRequest,
+  plan: CopyPlan,
+  tagPlan: TagPlan,
+  target: string,
+  log: PromoteLog,
+  recheckBlobs: () => Promise<void>,
+): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
   // Looked at again just before writing: another run may have taken a tag while the blobs were copied.
   const started = Date.now();
   const current = await checkTags(request, tagPlan, target, 'after-copy');
@@ -216,7 +224,7 @@ async function writeTags(request: PromoteRequest, plan: CopyPlan, tagPlan: TagPl
       tagsUnchanged.push(tag);
       continue;
     }
-    await putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType);
+    await againIfBlobUnknown(() => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType), recheckBlobs);
     tagsWritten.push(tag);
   }
   if (tagsWritten.length > 0) {

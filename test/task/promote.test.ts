@@ -212,15 +212,16 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     }
   });
 
-  it('writes a manifest again when the target, for a moment, does not find a blob just copied (two runs linking one blob)', async () => {
+  it('writes a manifest and a tag again when the target, for a moment, does not find a blob just copied (two runs linking one blob)', async () => {
     // distribution rewrites a repository's blob link in place; a manifest PUT in that moment is
     // answered as below. The target here is the open registry behind a proxy that answers so once.
     const puts: string[] = [];
     const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
       intercept: (method, path) => {
         if (method !== 'PUT' || !path.includes('/manifests/')) return undefined;
+        const first = !puts.includes(path);
         puts.push(path);
-        if (puts.length > 1) return undefined;
+        if (!first) return undefined;
         const errors = [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }, { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }];
         return { status: 400, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify({ errors })) };
       },
@@ -231,7 +232,8 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
         hostEnv: g.hostEnv,
       });
       succeeded(run);
-      assert.equal(puts[0], puts[1], 'the refused manifest was written again');
+      assert.equal(puts.length, 4, `the manifest by digest and the tag, each refused once and written again: ${puts.join(', ')}`);
+      assert.equal(new Set(puts).size, 2);
       assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/relinked:1`, g.openAccess)), digests.oci);
     } finally {
       await proxy.close();
