@@ -23,6 +23,8 @@ export interface SquidOptions {
   readonly users?: readonly SquidUser[];
   /** Host names under PROXY_ONLY_DOMAIN the proxy resolves to 127.0.0.1. */
   readonly hosts: readonly string[];
+  /** Hosts the proxy refuses to connect to (403), whoever asks. */
+  readonly deny?: readonly string[];
   /** Also listen for TLS (an https:// proxy) with this certificate and key. */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -91,12 +93,14 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
     'shutdown_lifetime 0 seconds',
     'logfile_rotate 0',
     'via off',
+    'strip_query_terms off',
   ];
   writeFileSync(join(dir, 'hosts'), `127.0.0.1 ${options.hosts.join(' ')}\n`);
   if (options.tls) {
     writeFileSync(join(dir, 'proxy.crt'), readFileSync(options.tls.cert));
     writeFileSync(join(dir, 'proxy.key'), readFileSync(options.tls.key));
   }
+  if (options.deny && options.deny.length > 0) lines.push(`acl denied dstdomain ${options.deny.join(' ')}`, 'http_access deny denied');
   if (options.users && options.users.length > 0) {
     const passwd = options.users.map((user) => execFileSync('htpasswd', ['-nbm', user.username, user.password], { encoding: 'utf8' }).trim()).join('\n');
     writeFileSync(join(dir, 'passwd'), `${passwd}\n`);
