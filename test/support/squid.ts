@@ -123,10 +123,13 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
 
   const child = spawn(squidBinary(), ['-N', '-f', join(dir, 'squid.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
+  let spawnError: Error | undefined;
+  child.on('error', (err) => (spawnError = err));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 15_000;
   for (;;) {
+    if (spawnError) throw new Error(`squid could not be started (${spawnError.message}): install it (apt-get install squid; .ci/run does)`);
     if (child.exitCode !== null) throw new Error(`squid exited (${child.exitCode}): ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
     if ((await accepting(port)) && (tlsPort === undefined || (await accepting(tlsPort)))) break;
     if (Date.now() > deadline) throw new Error(`squid did not start on port ${port}: ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
