@@ -20,7 +20,7 @@ import { PROXY_ONLY_DOMAIN } from '../support/tls';
 
 const SUBSCRIPTION = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
 const PROXY_USER = { username: 'release-proxy', password: 'Pr0xy-pa55:w0rd;not@for-logs' };
-const NAMES = ['registry', 'acr', 'acr-dev', 'login', 'arm', 'ado'].map((name) => `${name}.${PROXY_ONLY_DOMAIN}`);
+const NAMES = ['registry', 'acr', 'acr-dev', 'login', 'oidc', 'arm', 'ado'].map((name) => `${name}.${PROXY_ONLY_DOMAIN}`);
 
 describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (packaged tasks through squid)", function () {
   this.timeout(300_000);
@@ -218,6 +218,35 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
     assert.deepEqual(tunnels(await logOf(before, prod.front.host, named('login', portOf(prod.front.host)))), [
       `TCP_TUNNEL/200 ${prod.front.host} ${PROXY_USER.username}`,
       `TCP_TUNNEL/200 ${named('login', portOf(prod.front.host))} ${PROXY_USER.username}`,
+    ].sort());
+    noSecretShown(run);
+  });
+
+  it('DigestCapture signs in with workload identity federation through the proxy: the Azure DevOps OIDC token, then Entra ID, then the registry', async () => {
+    const oidc = named('oidc', portOf(prod.front.host));
+    const before = squid.entries().length;
+    prod.front.resetCounts();
+    const run = await runTask('DigestCapture', {
+      inputs: { image: `${prod.front.host}/team/web:2.0`, connectionType: 'azureRM', azureSubscription: 'wif' },
+      connections: {
+        wif: {
+          id: prod.federatedApp.serviceConnection,
+          scheme: 'WorkloadIdentityFederation',
+          parameters: { tenantid: prod.tenantId, serviceprincipalid: prod.federatedApp.clientId },
+          data: { environmentAuthorityUrl: `https://${named('login', portOf(prod.front.host))}/` },
+        },
+      },
+      collection: { accessToken: prod.front.systemAccessToken },
+      variables: { 'System.OidcRequestUri': `https://${oidc}/oidc` },
+      ...agent(),
+    });
+    succeeded(run);
+    assert.equal(run.outputs.IMAGE_DIGEST, web);
+    assert.ok(prod.front.counts.oidc > 0 && prod.front.counts.entraToken > 0);
+    assert.deepEqual(tunnels(await logOf(before, oidc, prod.front.host, named('login', portOf(prod.front.host)))), [
+      `TCP_TUNNEL/200 ${named('login', portOf(prod.front.host))} ${PROXY_USER.username}`,
+      `TCP_TUNNEL/200 ${oidc} ${PROXY_USER.username}`,
+      `TCP_TUNNEL/200 ${prod.front.host} ${PROXY_USER.username}`,
     ].sort());
     noSecretShown(run);
   });
