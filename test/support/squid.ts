@@ -51,9 +51,12 @@ export interface RunningSquid {
   stop(): void;
 }
 
-const running = new Set<ChildProcess>();
+const running = new Map<ChildProcess, string>();
 process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, dir] of running) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function squidBinary(): string {
@@ -122,7 +125,7 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
   }
 
   const child = spawn(squidBinary(), ['-N', '-f', join(dir, 'squid.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
+  running.set(child, dir);
   let spawnError: Error | undefined;
   child.on('error', (err) => (spawnError = err));
   let stderr = '';
@@ -161,7 +164,8 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
     stop() {
       child.kill('SIGTERM');
       running.delete(child);
-      child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      // Its folder goes now: the test process may end before squid has.
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
