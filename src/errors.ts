@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'DIGEST_MISMATCH' // bytes that do not hash to the digest the registry claimed or we asked for
   | 'EXPECTED_DIGEST_MISMATCH' // the registry holds other bytes than the build said it pushed
   | 'UNREACHABLE' // the registry could not be reached (DNS, refused, TLS, time-out)
+  | 'NETWORK_SETTINGS' // the agent's proxy or certificate settings (Agent.ProxyUrl, Agent.CAInfo, ...) cannot be used
+  | 'PROXY' // the agent's proxy could not be reached, refused the proxy credentials, or would not connect to the host
   | 'REGISTRY_ERROR' // any other answer from the registry we cannot act on
   | 'YAML_PARSE' // a file DigestPin was given that is not valid YAML (file and line in the message)
   | 'FILE_ACCESS' // a file that cannot be found, read or written

@@ -3,6 +3,7 @@ import { parseJson, readBodyUpTo, readJsonUpTo } from '../registry/bounded';
 import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
 import { HttpResponse } from '../registry/http';
 import { DigestReleaseError } from '../errors';
+import { Network } from '../http/network';
 import { Transport, retryAfterMs } from '../registry/transport';
 import { EntraTokenSource } from './exchange';
 
@@ -32,6 +33,8 @@ export interface ArmOptions {
   readonly resourceManagerUrl: string;
   readonly tokens: EntraTokenSource;
   readonly transport?: Transport;
+  /** The task's network, for the transport made here when none is given. */
+  readonly network?: Network;
   readonly onSecret?: (value: string) => void;
 }
 
@@ -65,7 +68,7 @@ export class ArmClient {
       throw new DigestReleaseError('CREDENTIALS', `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`);
     }
     this.origin = url.origin;
-    this.transport = options.transport ?? new Transport({ peer: 'Azure Resource Manager endpoint' });
+    this.transport = options.transport ?? new Transport({ peer: 'Azure Resource Manager endpoint', ...(options.network ? { network: options.network } : {}) });
   }
 
   get description(): string {

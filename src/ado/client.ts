@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../registry/bounded';
+import { Network } from '../http/network';
 import { HttpResponse } from '../registry/http';
 import { Transport } from '../registry/transport';
 
@@ -21,6 +22,11 @@ export interface AzureDevOpsClientOptions {
   /** The longest Retry-After honoured, in seconds; a longer one fails at once. */
   readonly maxRetryAfterSeconds?: number;
   readonly timeoutMs?: number;
+  /**
+   * The task's network. Its Agent.SkipCertValidation applies here, and only here: task-lib hands
+   * the setting to azure-devops-node-api, which skips certificate checks for Azure DevOps calls.
+   */
+  readonly network?: Network;
 }
 
 export const API_VERSION = '7.1';
@@ -52,6 +58,8 @@ export class AzureDevOpsClient {
       maxRetryAfterMs: (options.maxRetryAfterSeconds ?? 30) * 1000,
       timeoutMs: options.timeoutMs ?? 30_000,
       ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+      ...(options.network !== undefined ? { network: options.network } : {}),
+      agentMaySkipCertValidation: true,
     });
   }
 

@@ -1,7 +1,9 @@
 import type { TokenCredential } from '@azure/identity';
 import { EntraToken, EntraTokenSource } from '../acr/exchange';
 import { DigestReleaseError, messageOf } from '../errors';
+import { DIRECT_NETWORK, Network } from '../http/network';
 import { EndpointReader } from './endpoint';
+import { sdkHttpClient } from './sdkhttp';
 
 // An Azure Resource Manager service connection (type azurerm) turned into Microsoft Entra ID
 // tokens through @azure/identity: workload identity federation, service principal with a secret or
@@ -177,8 +179,11 @@ function dataUrl(endpoints: EndpointReader, id: string, key: string): string | u
   return nonEmpty(endpoints.dataParameter(id, key));
 }
 
-/** The Entra ID tokens of a connection for one audience: `registryScope` or `resourceManagerScope`. */
-export function entraTokenSource(connection: AzureRmConnection, scope: string): EntraTokenSource {
+/**
+ * The Entra ID tokens of a connection for one audience: `registryScope` or `resourceManagerScope`,
+ * signed in over `network` (the task's: the agent's proxy and trust).
+ */
+export function entraTokenSource(connection: AzureRmConnection, scope: string, network: Network = DIRECT_NETWORK): EntraTokenSource {
   let credential: Promise<TokenCredential> | undefined;
   // The agent masks single lines only: a certificate's PEM is masked line by line (its base64 body).
   const pemLines = (connection.certificate ?? '').split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('-----'));
@@ -188,7 +193,7 @@ export function entraTokenSource(connection: AzureRmConnection, scope: string): 
     tenantId: connection.tenantId,
     secrets: () => secrets,
     async getToken(): Promise<EntraToken> {
-      credential ??= makeCredential(connection);
+      credential ??= makeCredential(connection, network);
       let token;
       try {
         token = await (await credential).getToken(scope);
@@ -201,11 +206,14 @@ export function entraTokenSource(connection: AzureRmConnection, scope: string): 
   };
 }
 
-async function makeCredential(connection: AzureRmConnection): Promise<TokenCredential> {
+async function makeCredential(connection: AzureRmConnection, network: Network): Promise<TokenCredential> {
   const identity = await import('@azure/identity');
+  // Every credential signs in over the task's own connections, never the SDK's.
+  const httpClient = sdkHttpClient(network);
   const options = {
     ...(connection.authorityHost !== undefined ? { authorityHost: connection.authorityHost } : {}),
     disableInstanceDiscovery: connection.disableInstanceDiscovery,
+    httpClient,
   };
   const tenantId = connection.tenantId ?? '';
   const clientId = connection.clientId ?? '';
@@ -221,7 +229,7 @@ async function makeCredential(connection: AzureRmConnection): Promise<TokenCrede
         // Where the token comes from is the host's business (IMDS on an Azure VM or scale set, the
         // App Service, Arc or AKS workload-identity endpoints their environment names); only which
         // identity is the connection's.
-        return connection.clientId !== undefined ? new identity.ManagedIdentityCredential({ clientId: connection.clientId }) : new identity.ManagedIdentityCredential();
+        return new identity.ManagedIdentityCredential({ ...(connection.clientId !== undefined ? { clientId: connection.clientId } : {}), httpClient });
     }
   } catch (err) {
     throw signInFailed(connection, err, []);

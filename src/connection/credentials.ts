@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
+import { DIRECT_NETWORK, Network } from '../http/network';
 import { RegistryCredential } from '../registry/credential';
+import { Transport } from '../registry/transport';
 import { AzureRmConnection, entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';
 import { readDockerRegistryConnection } from './dockerregistry';
@@ -46,6 +48,8 @@ export function resolveCredential(
   endpoints: EndpointReader,
   env: NodeJS.ProcessEnv = process.env,
   setSecret: (value: string) => void = () => undefined,
+  /** The task's network (TaskContext.network): Entra ID and the ACR token exchange go over it. */
+  network: Network = DIRECT_NETWORK,
 ): ResolvedCredential {
   const names = inputs.names ?? PLAIN_CONNECTION_INPUT_NAMES;
   switch (inputs.connectionType) {
@@ -58,7 +62,7 @@ export function resolveCredential(
         );
       }
       const connection = readAzureRmConnection(endpoints, id, names.azureSubscription, env);
-      return { credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection, setSecret), source: `service connection "${id}"` }, notes: [] };
+      return { credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection, setSecret, network), source: `service connection "${id}"` }, notes: [] };
     }
     case 'anonymous':
       return { credential: { kind: 'anonymous', source: 'anonymous access (connectionType: anonymous)' }, notes: [] };
@@ -85,7 +89,7 @@ export function resolveCredential(
       }
       if (connection.kind === 'basic') return { credential: connection.credential, notes: [] };
       return {
-        credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection.connection, setSecret), source: connection.source },
+        credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection.connection, setSecret, network), source: connection.source },
         notes: [],
       };
     }
@@ -97,14 +101,19 @@ export function resolveCredential(
  * then lock) resolve their credential more than once, and each client shares this source and so
  * its refresh tokens. The key is the connection's whole content, so an edited connection is new.
  */
-const exchanges = new Map<string, AcrTokenExchange>();
+const exchanges = new WeakMap<Network, Map<string, AcrTokenExchange>>();
 
-function acrExchangeFor(connection: AzureRmConnection, setSecret: (value: string) => void): AcrTokenExchange {
+function acrExchangeFor(connection: AzureRmConnection, setSecret: (value: string) => void, network: Network): AcrTokenExchange {
   const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
-  let exchange = exchanges.get(key);
+  let byConnection = exchanges.get(network);
+  if (!byConnection) {
+    byConnection = new Map();
+    exchanges.set(network, byConnection);
+  }
+  let exchange = byConnection.get(key);
   if (!exchange) {
-    exchange = new AcrTokenExchange(entraTokenSource(connection, connection.registryScope), undefined, setSecret);
-    exchanges.set(key, exchange);
+    exchange = new AcrTokenExchange(entraTokenSource(connection, connection.registryScope, network), new Transport({ network }), setSecret);
+    byConnection.set(key, exchange);
   }
   return exchange;
 }

@@ -1,18 +1,34 @@
-import { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { ClientRequest, IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { DIRECT_NETWORK, Network } from '../http/network';
+import { refusal } from '../http/tunnel';
 
 // One HTTP/1.1 exchange over node:http(s), and the answer as a small object with the parts of the
 // fetch Response the registry layer reads. Not fetch: Node 20's fetch (undici) compiles its WASM
 // parser on first use, about 100 ms of a task's start-up, and moves bodies through web streams,
 // which cost a copy per chunk and held about 100 MB more for a 200 MB promotion than Node streams
-// with backpressure. https uses the same root store, NODE_EXTRA_CA_CERTS included.
+// with backpressure. Which connection a request takes (straight, or through the agent's proxy) and
+// which authorities it trusts is the Network's business (http/network.ts).
 
 export interface ExchangeOptions {
   /** Time allowed for the answer's headers; none when undefined. */
   readonly headersTimeoutMs?: number;
   /** Time a connection may sit idle (no byte sent or received) before it is dropped. */
   readonly idleTimeoutMs: number;
+  /** The agent's proxy and trust; none (Node's defaults) unless given. */
+  readonly network?: Network;
+  /** Azure DevOps only: the agent's Agent.SkipCertValidation applies (see Network.route). */
+  readonly agentMaySkipCertValidation?: boolean;
+  /** Aborts the request (an SDK's cancellation); rejects with an AbortError. */
+  readonly signal?: AbortSignalLike;
+}
+
+/** What an AbortSignal offers that exchange needs (the Azure SDK's AbortSignalLike). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export type ExchangeBody = string | Uint8Array | Readable;
@@ -30,11 +46,6 @@ export interface ResponseBody {
 /** Bodies up to this size are read to the end when dropped, so the connection is kept for reuse. */
 const DRAIN_LIMIT = 256 * 1024;
 const NO_BODY_STATUS = new Set([204, 205, 304]);
-
-// Connections are kept open between requests (tokens, HEADs and uploads go to the same hosts);
-// idle sockets do not keep the process alive.
-const httpsAgent = new HttpsAgent({ keepAlive: true });
-const httpAgent = new HttpAgent({ keepAlive: true });
 
 export class HttpResponse {
   readonly status: number;
@@ -62,6 +73,11 @@ export class HttpResponse {
     const empty = method === 'HEAD' || NO_BODY_STATUS.has(this.status);
     if (empty) message.resume();
     this.body = empty ? null : { cancel: () => this.cancel() };
+  }
+
+  /** Every header, names in lower case, several values joined as headers.get() joins them. */
+  headerEntries(): [string, string][] {
+    return Object.keys(this.message.headers).map((name) => [name, this.headers.get(name) ?? '']);
   }
 
   /** The body as a Node stream; read once. */
@@ -144,8 +160,6 @@ export class HttpResponse {
 export function exchange(url: string, method: string, headers: Record<string, string>, body: ExchangeBody | undefined, options: ExchangeOptions): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
     const target = new URL(url);
-    const secure = target.protocol === 'https:';
-    const send = secure ? httpsRequest : httpRequest;
     const outgoing: Record<string, string> = { ...headers };
     if (!hasHeader(outgoing, 'content-length')) {
       if (typeof body === 'string') outgoing['Content-Length'] = String(Buffer.byteLength(body));
@@ -154,14 +168,35 @@ export function exchange(url: string, method: string, headers: Record<string, st
     }
     let settled = false;
     let headersTimer: NodeJS.Timeout | undefined;
+    const signal = options.signal;
+    const onAbort = (): void => {
+      req.destroy(abortError());
+    };
     const fail = (err: unknown): void => {
       if (headersTimer) clearTimeout(headersTimer);
+      signal?.removeEventListener('abort', onAbort);
       if (settled) return;
       settled = true;
       reject(err);
     };
-    const req = send(target, { method, headers: outgoing, agent: secure ? httpsAgent : httpAgent });
+    if (signal?.aborted) {
+      fail(abortError());
+      return;
+    }
+    const route = (options.network ?? DIRECT_NETWORK).route(target, { agentMaySkipCertValidation: options.agentMaySkipCertValidation === true });
+    let req: ClientRequest;
+    if (route.kind === 'forward') {
+      // Plain http through the proxy: the whole URL in the request line, the target in Host.
+      const proxy = route.proxy.url;
+      const headers = { ...outgoing, Host: target.host, ...(route.authorization ? { 'Proxy-Authorization': route.authorization } : {}) };
+      const at = { hostname: proxy.hostname.replace(/^\[(.*)\]$/, '$1'), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80), path: target.href };
+      req = (proxy.protocol === 'https:' ? httpsRequest : httpRequest)({ ...at, method, headers, agent: route.agent });
+    } else {
+      req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method, headers: outgoing, agent: route.agent });
+    }
     req.on('error', fail);
+    signal?.addEventListener('abort', onAbort);
+    req.on('close', () => signal?.removeEventListener('abort', onAbort));
     req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
     if (options.headersTimeoutMs !== undefined) headersTimer = setTimeout(() => req.destroy(timeoutError()), options.headersTimeoutMs);
     req.on('response', (message) => {
@@ -171,6 +206,13 @@ export function exchange(url: string, method: string, headers: Record<string, st
         return;
       }
       settled = true;
+      if (route.kind === 'forward' && message.statusCode === 407) {
+        // The proxy's answer, not the host's: its credentials were refused.
+        message.resume();
+        const headers = new Map(Object.entries(message.headers).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
+        reject(refusal(route.proxy, target.host, 407, message.statusMessage ?? '', headers));
+        return;
+      }
       resolve(new HttpResponse(message, method));
     });
     if (body instanceof Readable) {
@@ -189,6 +231,12 @@ export function exchange(url: string, method: string, headers: Record<string, st
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {
   return Object.keys(headers).some((key) => key.toLowerCase() === name);
+}
+
+function abortError(): Error {
+  const err = new Error('The operation was aborted.');
+  err.name = 'AbortError';
+  return err;
 }
 
 function timeoutError(): Error {

@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
 import { DigestReleaseError, messageOf } from '../errors';
+import { DIRECT_NETWORK, Network } from '../http/network';
+import { proxyName } from '../http/settings';
+import { ProxyError } from '../http/tunnel';
 import { HttpResponse, exchange } from './http';
 
 // One HTTP request with bounded retries. Retried: 429 and 503 (after Retry-After), other 5xx,
@@ -20,6 +23,10 @@ export interface TransportOptions {
   readonly peer?: string;
   /** Called once per request sent over the wire, for counting in tests and benchmarks. */
   readonly onRequest?: (method: string, url: string, status: number | undefined) => void;
+  /** The agent's proxy and trust (TaskContext.network); none unless given. */
+  readonly network?: Network;
+  /** Azure DevOps only: Agent.SkipCertValidation applies, as azure-devops-node-api applies it. */
+  readonly agentMaySkipCertValidation?: boolean;
 }
 
 export interface Request {
@@ -51,6 +58,8 @@ export class Transport {
   private readonly userAgent: string;
   private readonly peer: string;
   private readonly onRequest: TransportOptions['onRequest'];
+  private readonly network: Network;
+  private readonly agentMaySkipCertValidation: boolean;
 
   constructor(options: TransportOptions = {}) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
@@ -60,6 +69,8 @@ export class Transport {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.peer = options.peer ?? 'registry';
     this.onRequest = options.onRequest;
+    this.network = options.network ?? DIRECT_NETWORK;
+    this.agentMaySkipCertValidation = options.agentMaySkipCertValidation === true;
   }
 
   /** Sends the request; returns the last answer, whatever its status, or throws UNREACHABLE. */
@@ -77,6 +88,8 @@ export class Transport {
         response = await exchange(request.url, request.method, headers, request.body, {
           ...(streaming ? {} : { headersTimeoutMs: this.timeoutMs }),
           idleTimeoutMs: Math.max(IDLE_TIMEOUT_MS, this.timeoutMs),
+          network: this.network,
+          agentMaySkipCertValidation: this.agentMaySkipCertValidation,
         });
       } catch (err) {
         this.onRequest?.(request.method, request.url, undefined);
@@ -84,12 +97,22 @@ export class Transport {
         // aborts the request; that check's error is the one to report, not a network one.
         const own = ownError(err);
         if (own) throw own;
+        if (err instanceof ProxyError) {
+          // A proxy that could not reach the host or dropped the connection may do better on a
+          // second try; refused credentials or a host its rules forbid will not.
+          const transient = (err.status !== undefined && err.status >= 502 && err.status <= 504) || (err.code !== undefined && RETRY_NETWORK_CODES.has(err.code));
+          if (!last && transient) {
+            await sleep(this.backoff(attempt));
+            continue;
+          }
+          throw new DigestReleaseError('PROXY', `${err.message}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`, { cause: err, ...(err.status !== undefined ? { status: err.status } : {}) });
+        }
         const code = networkCode(err);
         if (!last && (RETRY_NETWORK_CODES.has(code) || code === 'TimeoutError')) {
           await sleep(this.backoff(attempt));
           continue;
         }
-        throw unreachable(this.peer, host, code, err, attempt);
+        throw unreachable(this.peer, host, code, err, attempt, this.network, new URL(request.url));
       }
       this.onRequest?.(request.method, request.url, response.status);
       if (last || !RETRY_STATUS.has(response.status)) return response;
@@ -161,14 +184,25 @@ function innermostMessage(err: unknown): string {
   return message;
 }
 
-function unreachable(peer: string, host: string, code: string, err: unknown, attempts: number): DigestReleaseError {
+/** The error for a request that got no answer: what went wrong, and where to fix it. */
+export function unreachable(peer: string, host: string, code: string, err: unknown, attempts: number, network: Network = DIRECT_NETWORK, url?: URL): DigestReleaseError {
+  const proxy = url === undefined ? undefined : network.proxyFor(url);
+  const caFile = network.settings.caFile;
   let why: string;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the ${peer} name`;
-  else if (code === 'ECONNREFUSED') why = `the connection was refused; check the host and port, and that the ${peer} is running`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the ${peer} name`;
+    // Behind a proxy only the proxy may resolve outside names: a host that bypassed it must resolve here.
+    if (network.settings.proxy !== undefined && proxy === undefined) why += `, and whether it should go through the agent's proxy (it matches the bypass list, Agent.ProxyBypassList, or is a loopback or link-local address)`;
+  } else if (code === 'ECONNREFUSED') why = `the connection was refused; check the host and port, and that the ${peer} is running`;
   else if (code === 'TimeoutError' || code.includes('TIMEOUT')) why = 'it did not answer in time';
   else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code)) {
-    why = `its TLS certificate was not accepted (${code}); if the ${peer} uses a private CA, point NODE_EXTRA_CA_CERTS at the CA file for the agent`;
+    why =
+      caFile !== undefined
+        ? `its TLS certificate was not accepted (${code}): it is not signed by an authority the agent trusts (the system's, and Agent.CAInfo "${caFile}"); if the ${peer} uses another private CA, add it to the agent's CA file`
+        : `its TLS certificate was not accepted (${code}); if the ${peer} uses a private CA, configure the agent with it (./config.sh --sslcacert, which tasks read as Agent.CAInfo) or point NODE_EXTRA_CA_CERTS at the CA file in the agent's environment`;
+    if (network.settings.skipCertValidation) why += '; Agent.SkipCertValidation applies only to Azure DevOps, never to registries, Entra ID or Resource Manager';
   } else why = code === 'UNKNOWN' ? innermostMessage(err) : code;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-  return new DigestReleaseError('UNREACHABLE', `Could not reach the ${peer} ${host}${tries}: ${why}.`, { cause: err });
+  const via = proxy !== undefined ? ` through the agent's proxy ${proxyName(proxy)}` : '';
+  return new DigestReleaseError('UNREACHABLE', `Could not reach the ${peer} ${host}${via}${tries}: ${why}.`, { cause: err });
 }

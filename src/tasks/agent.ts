@@ -4,6 +4,9 @@ import { join, resolve } from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { EndpointReader } from '../connection/endpoint';
 import { DigestReleaseError, messageOf } from '../errors';
+import { Network } from '../http/network';
+import { AGENT_PROXY_HELP, describeNetwork, parseNetworkSettings } from '../http/settings';
+import { proxyAuthorization } from '../http/tunnel';
 import { isRecord } from '../json';
 
 // The one place that talks to the Azure Pipelines agent: inputs, output variables, secrets, the
@@ -35,6 +38,11 @@ export interface TaskContext {
   /** Paths (files and folders) matching glob patterns, `!` patterns excluding; relative patterns are rooted at root. */
   findMatch(root: string, patterns: readonly string[]): string[];
   readonly endpoints: EndpointReader;
+  /**
+   * The agent's proxy and certificate authority, read once on first use: every client a task
+   * makes (registry, ACR, Resource Manager, Azure DevOps, Entra ID) takes its connections from it.
+   */
+  readonly network: Network;
   /** Publishes a file as a build artifact (`##vso[artifact.upload]`); only in build (YAML) runs. */
   uploadArtifact(artifactName: string, containerFolder: string, path: string): void;
 }
@@ -43,6 +51,8 @@ export interface TaskContext {
 export function invalidInput(name: string, value: string, fix: string): DigestReleaseError {
   return new DigestReleaseError('INVALID_INPUT', `The input ${name} has the value "${value}": ${fix}`);
 }
+
+let network: Network | undefined;
 
 export const agentContext: TaskContext = {
   input(name) {
@@ -107,6 +117,10 @@ export const agentContext: TaskContext = {
   uploadArtifact(artifactName, containerFolder, path) {
     tl.uploadArtifact(containerFolder, path, artifactName);
   },
+  get network(): Network {
+    network ??= networkFromAgent(this);
+    return network;
+  },
   endpoints: {
     url: (id) => tl.getEndpointUrl(id, true) || undefined,
     authorizationScheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
@@ -114,6 +128,45 @@ export const agentContext: TaskContext = {
     dataParameter: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
   },
 };
+
+/**
+ * The agent's network settings, as the agent publishes them (Agent.ProxyUrl, Agent.ProxyUsername,
+ * Agent.ProxyPassword, Agent.ProxyBypassList, Agent.CAInfo, Agent.SkipCertValidation) and task-lib
+ * reads them. The proxy password is masked before anything else happens with it.
+ */
+function networkFromAgent(context: TaskContext): Network {
+  let proxy: tl.ProxyConfiguration | null;
+  try {
+    proxy = tl.getHttpProxyConfiguration();
+  } catch (err) {
+    // task-lib parses Agent.ProxyBypassList as JSON.
+    throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's proxy bypass list (Agent.ProxyBypassList) is not a JSON list of regular expressions (${messageOf(err)}); ${AGENT_PROXY_HELP}.`);
+  }
+  const bypass: unknown = proxy?.proxyBypassHosts;
+  if (bypass !== undefined && !Array.isArray(bypass)) {
+    throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's proxy bypass list (Agent.ProxyBypassList) is ${JSON.stringify(bypass)}, not a JSON list of regular expressions; ${AGENT_PROXY_HELP}.`);
+  }
+  if (proxy?.proxyPassword) context.setSecret(proxy.proxyPassword);
+  const cert = tl.getHttpCertConfiguration();
+  const { settings, warnings } = parseNetworkSettings({
+    proxyUrl: proxy?.proxyUrl,
+    proxyUsername: proxy?.proxyUsername,
+    proxyPassword: proxy?.proxyPassword,
+    proxyBypassList: bypass,
+    caFile: cert?.caFile,
+    skipCertValidation: tl.getVariable('Agent.SkipCertValidation'),
+  });
+  if (settings.proxy !== undefined) {
+    // Also as it would travel (a password written into the proxy URL is taken from there).
+    if (settings.proxy.password !== undefined) context.setSecret(settings.proxy.password);
+    const authorization = proxyAuthorization(settings.proxy);
+    if (authorization !== undefined) context.setSecret(authorization.slice('Basic '.length));
+  }
+  for (const warning of warnings) context.warning(warning);
+  const described = describeNetwork(settings);
+  if (described !== undefined) context.info(described);
+  return new Network(settings);
+}
 
 /**
  * One authorization parameter of a service connection. The task library's

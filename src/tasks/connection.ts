@@ -32,9 +32,9 @@ export function readConnectionInputs(context: TaskContext, side?: 'source' | 'ta
 /** Resolves the credential, masks its secrets, says how it signs in, and makes the client. */
 export function registryClientFor(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string, role = 'Registry'): RegistryClient {
   const setSecret = (value: string): void => context.setSecret(value);
-  const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints, process.env, setSecret);
+  const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints, process.env, setSecret, context.network);
   for (const secret of secretsOf(credential)) context.setSecret(secret);
   for (const note of notes) context.warning(note);
   context.info(`${role}: ${repositoryName(image)} (${credential.source}).`);
-  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret });
+  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret, network: context.network });
 }

@@ -40,6 +40,11 @@ export interface AcrFrontOptions {
    * only tokens for ACR's own audience, as ACR does.
    */
   readonly acceptResourceManagerTokens?: boolean;
+  /**
+   * The name clients address the front by (its login server is `<name>:<port>`), for a name only
+   * the test proxy resolves; 127.0.0.1 unless given. Challenges and OpenID metadata name it.
+   */
+  readonly name?: string;
 }
 
 /** The audience of Entra ID tokens issued for Azure Container Registry itself. */
@@ -307,17 +312,19 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
 
   // --- Microsoft Entra ID and Azure DevOps OIDC ---
 
-  const openIdConfiguration = (res: ServerResponse, tenant: string): void => {
+  /** The metadata names the authority as the client addressed it (Host), as Entra ID's own names itself: MSAL checks the issuer against the authority. */
+  const openIdConfiguration = (req: IncomingMessage, res: ServerResponse, tenant: string): void => {
     counts.openIdConfiguration++;
     if (!apps.some((app) => app.tenantId === tenant)) {
       entraError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
       return;
     }
-    const base = `https://${host}/${tenant}`;
+    const authority = req.headers.host ?? host;
+    const base = `https://${authority}/${tenant}`;
     send(res, 200, {
       token_endpoint: `${base}/oauth2/v2.0/token`,
       token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
-      jwks_uri: `https://${host}/${tenant}/discovery/v2.0/keys`,
+      jwks_uri: `${base}/discovery/v2.0/keys`,
       response_modes_supported: ['query', 'fragment', 'form_post'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
@@ -554,7 +561,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     const form = new URLSearchParams(method === 'POST' ? body.toString('utf8') : '');
     let m: RegExpExecArray | null;
     if (managedIdentity.answer(req, res, url)) return;
-    if (method === 'GET' && (m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path))) return openIdConfiguration(res, m[1]!);
+    if (method === 'GET' && (m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path))) return openIdConfiguration(req, res, m[1]!);
     if (method === 'POST' && (m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path))) return entraToken(res, m[1]!, form);
     if (method === 'POST' && path === '/oidc') return oidc(req, res, url);
     if (method === 'POST' && path === '/oauth2/exchange') return exchange(res, form);
@@ -577,7 +584,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  host = `127.0.0.1:${port}`;
+  host = `${options.name ?? '127.0.0.1'}:${port}`;
 
   return {
     host,
@@ -627,7 +634,7 @@ export interface AcrGround {
 export async function startAcrGround(
   dir: string,
   certs: TestCertificates,
-  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean } = {},
+  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean; readonly name?: string } = {},
 ): Promise<AcrGround> {
   const registry = await startRegistry(join(dir, 'registry-acr'), certs);
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
@@ -637,6 +644,7 @@ export async function startAcrGround(
     admin,
     ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}),
     ...(options.acceptResourceManagerTokens === undefined ? {} : { acceptResourceManagerTokens: options.acceptResourceManagerTokens }),
+    ...(options.name ? { name: options.name } : {}),
   });
   const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };

@@ -83,7 +83,8 @@ function envelope(message: string, typeKey: string): Json {
   return { $id: '1', innerException: null, message, typeName: `${typeKey}, Microsoft.VisualStudio.Services.WebApi`, typeKey, errorCode: 0, eventId: 3000 };
 }
 
-export async function startAdoServer(certs: TestCertificates, token = 'test-token-abc'): Promise<AdoServer> {
+/** `name`: the host name the collection URI gives (one only the test proxy resolves); 127.0.0.1 unless given. */
+export async function startAdoServer(certs: TestCertificates, token = 'test-token-abc', options: { readonly name?: string } = {}): Promise<AdoServer> {
   const requests: AdoRequest[] = [];
   const approvalsFixture = response('approvals_4711.json').value;
   if (!Array.isArray(approvalsFixture)) throw new Error('approvals_4711.json has no value list');
@@ -180,7 +181,7 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
   const server: Server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const collectionUri = `https://127.0.0.1:${port}/${ORGANIZATION}/`;
+  const collectionUri = `https://${options.name ?? '127.0.0.1'}:${port}/${ORGANIZATION}/`;
 
   return {
     collectionUri,

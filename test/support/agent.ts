@@ -40,6 +40,16 @@ export interface AgentJobOptions {
    */
   readonly hostEnv?: Readonly<Record<string, string>>;
   /**
+   * The agent's proxy as its administrator configured it: ./config.sh --proxyurl, --proxyusername,
+   * --proxypassword and --usebasicauthforproxy (the .proxy and .proxycredentials files) and the lines
+   * of its .proxybypass file. Without it, the agent takes a proxy from its environment (hostEnv:
+   * VSTS_HTTP_PROXY or http_proxy, VSTS_HTTP_PROXY_USERNAME, VSTS_HTTP_PROXY_PASSWORD, no_proxy).
+   * Either way a task sees it only as the variables agentNetworkVariables() derives.
+   */
+  readonly agentProxy?: AgentProxyConfig;
+  /** The agent's certificate settings: ./config.sh --sslcacert and --sslskipcertvalidation (the .certificates file). */
+  readonly agentCertificates?: AgentCertificateConfig;
+  /**
    * The agent's home folder, for jobs that should run one after another on one agent (the demo);
    * a new temporary folder by default. A given home is the caller's: dispose() leaves it.
    */
@@ -88,6 +98,21 @@ interface TaskDefinition {
   readonly inputs?: readonly TaskInput[];
   readonly outputVariables?: readonly { readonly name: string }[];
   readonly execution: Readonly<Record<string, { readonly target: string; readonly workingDirectory?: string }>>;
+}
+
+export interface AgentProxyConfig {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** The .proxybypass file's lines: regular expressions. */
+  readonly bypass?: readonly string[];
+  readonly basicAuth?: boolean;
+}
+
+export interface AgentCertificateConfig {
+  /** A PEM file of the CA the agent trusts; it must exist (the agent checks at start). */
+  readonly caFile?: string;
+  readonly skipCertValidation?: boolean;
 }
 
 /** A connection as the agent holds it: with its name and id. */
@@ -203,6 +228,79 @@ const UNMASKED_AUTH_PARAMETERS = new Set(
   ].map((key) => key.toLowerCase()),
 );
 
+/** The job variables the agent publishes for its proxy and certificates, under the agent's own (lower-case) names. */
+export interface AgentNetworkVariable {
+  readonly name: string;
+  readonly value: string;
+  readonly secret: boolean;
+}
+
+/**
+ * The agent's proxy and certificate settings as a job sees them, and the agent environment tasks
+ * inherit, from the agent's source:
+ * - VstsAgentWebProxy.LoadProxySetting: the address from the .proxy file (first line, trimmed), else
+ *   the knob ProxyAddress (env VSTS_HTTP_PROXY, then http_proxy; AgentKnobs.cs); an address that is
+ *   not a well-formed absolute URI is dropped. Credentials from .proxycredentials (written only when
+ *   both were given), else VSTS_HTTP_PROXY_USERNAME / VSTS_HTTP_PROXY_PASSWORD; Basic from the .proxy
+ *   file's basicauth=true, else VSTS_HTTP_PROXY_BASICAUTH.
+ * - LoadProxyBypassList: the .proxybypass lines (blank ones skipped, trimmed), then no_proxy split on
+ *   `,` and `;`, each with its dots escaped unless already escaped or followed by `*`
+ *   (ProcessProxyByPassFromEnv).
+ * - ExecutionContext.InitializeJob: with an address, agent.proxyurl, agent.proxyusername (when set),
+ *   agent.proxypassword (when set; a secret variable), agent.proxybypasslist (a JSON array, when not
+ *   empty) and agent.usebasicauthforproxy (True/False); and VSTS_HTTP_PROXY, then
+ *   VSTS_HTTP_PROXY_USERNAME and VSTS_HTTP_PROXY_PASSWORD when they were used, are removed from the
+ *   environment tasks inherit (set to empty, which .NET treats as removal). http_proxy, https_proxy
+ *   and no_proxy stay. agent.skipcertvalidation = True and agent.cainfo = the CA file from the
+ *   .certificates file (AgentCertificateManager, which refuses a CA file that does not exist).
+ */
+export function agentNetworkVariables(
+  proxy: AgentProxyConfig | undefined,
+  certificates: AgentCertificateConfig | undefined,
+  hostEnv: Readonly<Record<string, string>>,
+): { variables: AgentNetworkVariable[]; env: Record<string, string> } {
+  const variables: AgentNetworkVariable[] = [];
+  const env: Record<string, string> = { ...hostEnv };
+  const knob = (name: string): string => hostEnv[name] ?? '';
+  let address = proxy?.url.trim() || knob('VSTS_HTTP_PROXY') || knob('http_proxy');
+  if (address !== '') {
+    try {
+      new URL(address);
+    } catch {
+      address = '';
+    }
+  }
+  if (address !== '') {
+    const fromFile = proxy?.username && proxy.password ? { username: proxy.username, password: proxy.password } : undefined;
+    const username = fromFile?.username || knob('VSTS_HTTP_PROXY_USERNAME');
+    const password = fromFile?.password || knob('VSTS_HTTP_PROXY_PASSWORD');
+    const basicAuth = proxy?.basicAuth === true || /^(true|1)$/i.test(knob('VSTS_HTTP_PROXY_BASICAUTH').trim());
+    const bypass = (proxy?.bypass ?? []).map((line) => line.trim()).filter((line) => line !== '');
+    for (const entry of knob('no_proxy').split(/[,;]/).map((e) => e.trim()).filter((e) => e !== '')) bypass.push(entry.replace(/(?<!\\)([.])(?!\*)/g, '\\$1'));
+    variables.push({ name: 'agent.proxyurl', value: address, secret: false });
+    delete env.VSTS_HTTP_PROXY;
+    if (username !== '') {
+      variables.push({ name: 'agent.proxyusername', value: username, secret: false });
+      delete env.VSTS_HTTP_PROXY_USERNAME;
+    }
+    if (password !== '') {
+      variables.push({ name: 'agent.proxypassword', value: password, secret: true });
+      delete env.VSTS_HTTP_PROXY_PASSWORD;
+    }
+    if (bypass.length > 0) variables.push({ name: 'agent.proxybypasslist', value: JSON.stringify(bypass), secret: false });
+    variables.push({ name: 'agent.usebasicauthforproxy', value: basicAuth ? 'True' : 'False', secret: false });
+  }
+  if (certificates?.skipCertValidation) variables.push({ name: 'agent.skipcertvalidation', value: 'True', secret: false });
+  if (certificates?.caFile !== undefined) {
+    if (!existsSync(certificates.caFile)) throw new Error(`the agent's CA file ${certificates.caFile} does not exist: the agent would not start (AgentCertificateManager)`);
+    variables.push({ name: 'agent.cainfo', value: certificates.caFile, secret: false });
+  }
+  return { variables, env };
+}
+
+/** Variables only the agent sets from its own configuration; a pipeline that sets them is not modelled. */
+const AGENT_NETWORK_VARIABLES = ['agent.proxyurl', 'agent.proxyusername', 'agent.proxypassword', 'agent.proxybypasslist', 'agent.usebasicauthforproxy', 'agent.skipcertvalidation', 'agent.cainfo', 'agent.clientcert', 'agent.clientcertkey', 'agent.clientcertarchive', 'agent.clientcertpassword'];
+
 /** VarUtil.ConvertToEnvVariableFormat: `.` and space to `_`, then upper case; nothing else is mapped. */
 export function envName(name: string): string {
   return name.replace(/\./g, '_').replace(/ /g, '_').toUpperCase();
@@ -279,7 +377,8 @@ export class AgentJob {
       mkdirSync(dir, { recursive: true });
     }
     this.collection = { url: options.collection?.url ?? DEFAULT_COLLECTION, accessToken: options.collection?.accessToken ?? DEFAULT_ACCESS_TOKEN };
-    this.hostEnv = options.hostEnv ?? {};
+    const network = agentNetworkVariables(options.agentProxy, options.agentCertificates, options.hostEnv ?? {});
+    this.hostEnv = network.env;
     this.node24 = options.node24 ?? agentNode24();
 
     const connections = new Map<string, Endpoint>();
@@ -331,10 +430,12 @@ export class AgentJob {
       'Common.TestResultsDirectory': join(this.buildDirectory, 'TestResults'),
       'System.TeamFoundationServerUri': this.collection.url,
     };
-    for (const [name, value] of Object.entries(agentSet)) {
+    for (const name of [...Object.keys(agentSet), ...AGENT_NETWORK_VARIABLES]) {
       if (this.variables.has(name.toLowerCase())) throw new Error(`a test set ${name}, which the agent itself sets: the pipeline cannot`);
-      this.set(name, value, false);
     }
+    for (const [name, value] of Object.entries(agentSet)) this.set(name, value, false);
+    // ExecutionContext.InitializeJob, after the job's variables.
+    for (const variable of network.variables) this.set(variable.name, variable.value, variable.secret);
   }
 
   /** A job variable as a later step's `$(name)` reads it, output variables (`step.NAME`) included. */

@@ -75,7 +75,8 @@ function strings(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((v): v is string => typeof v === 'string') ? value : undefined;
 }
 
-export async function startArmFront(certs: TestCertificates, options: { readonly pageSize?: number } = {}): Promise<RunningArmFront> {
+/** `name`: the host name clients address the front by (one only the test proxy resolves); 127.0.0.1 unless given. */
+export async function startArmFront(certs: TestCertificates, options: { readonly pageSize?: number; readonly name?: string } = {}): Promise<RunningArmFront> {
   const registries: (ArmRegistryEntry & { id: string })[] = [];
   const issuers: ((token: string) => { aud: string; tid: string } | undefined)[] = [];
   const operations = new Map<string, Operation>();
@@ -278,7 +279,7 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the ARM front is not listening on a TCP port');
-  origin = `https://127.0.0.1:${address.port}`;
+  origin = `https://${options.name ?? '127.0.0.1'}:${address.port}`;
 
   return {
     url: origin,

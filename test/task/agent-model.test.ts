@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentJob, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../support/agent';
+import { AgentJob, agentNetworkVariables, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../support/agent';
 import { ROOT } from '../support/paths';
 import { stepResult } from '../support/taskrun';
 
@@ -98,6 +98,62 @@ describe('the agent model (test/support/agent.ts)', function () {
     const { env } = job.prepare('DigestCapture', { inputs: { image: '$(capture.IMAGE_REF)', expectedDigest: '$(IMAGE_REF)' } });
     assert.equal(env.INPUT_IMAGE, 'registry.example/app@sha256:abc');
     assert.equal(env.INPUT_EXPECTEDDIGEST, '$(IMAGE_REF)');
+  });
+
+  it("publishes the agent's configured proxy and CA as job variables, the proxy password only as a secret, and nothing as proxy environment", () => {
+    const caFile = join(job.tempDirectory, 'corp-ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    const proxied = new AgentJob({
+      agentProxy: { url: ' http://proxy.corp.example:8080 ', username: 'build-bot', password: 'Pr0xy-pw;secret', bypass: ['github\\.com', '  ', ' \\.internal\\.example$ '] },
+      agentCertificates: { caFile, skipCertValidation: true },
+    });
+    try {
+      const { env, secrets } = proxied.prepare('DigestCapture', { inputs: { image: 'a/b:1' } });
+      assert.equal(env.AGENT_PROXYURL, 'http://proxy.corp.example:8080', 'the .proxy file\'s first line, trimmed');
+      assert.equal(env.AGENT_PROXYUSERNAME, 'build-bot');
+      assert.equal(env.AGENT_PROXYPASSWORD, undefined, 'a secret variable is not in the environment');
+      assert.equal(env.SECRET_AGENT_PROXYPASSWORD, 'Pr0xy-pw;secret');
+      assert.deepEqual(JSON.parse(env.AGENT_PROXYBYPASSLIST!), ['github\\.com', '\\.internal\\.example$'], '.proxybypass lines, blank ones skipped, trimmed');
+      assert.equal(env.AGENT_USEBASICAUTHFORPROXY, 'False');
+      assert.equal(env.AGENT_CAINFO, caFile);
+      assert.equal(env.AGENT_SKIPCERTVALIDATION, 'True');
+      assert.ok(JSON.parse(env.VSTS_SECRET_VARIABLES!).includes('agent.proxypassword'), 'under the agent\'s own (lower-case) name');
+      assert.ok(JSON.parse(env.VSTS_PUBLIC_VARIABLES!).includes('agent.proxyurl'));
+      assert.ok(secrets.includes('Pr0xy-pw;secret'), 'masked from the start');
+      for (const name of ['VSTS_HTTP_PROXY', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NODE_EXTRA_CA_CERTS']) assert.equal(env[name], undefined, `${name} is not set for the task`);
+    } finally {
+      proxied.dispose();
+    }
+    assert.throws(() => new AgentJob({ variables: { 'Agent.ProxyUrl': 'http://elsewhere:1' } }), /the agent itself sets/);
+    assert.throws(() => new AgentJob({ agentCertificates: { caFile: join(job.tempDirectory, 'missing.pem') } }), /does not exist/);
+    const plain = job.prepare('DigestCapture', { inputs: { image: 'a/b:1' } }).env;
+    assert.ok(!Object.keys(plain).some((name) => /^AGENT_(PROXY|CAINFO|SKIPCERT|USEBASICAUTH)/.test(name)), 'an agent without a proxy publishes none of them');
+  });
+
+  it("takes the proxy from the agent's environment when it has no .proxy file, and removes VSTS_HTTP_PROXY* from what tasks inherit, not http_proxy or no_proxy", () => {
+    const hostEnv = {
+      VSTS_HTTP_PROXY: 'http://proxy.corp.example:3128',
+      VSTS_HTTP_PROXY_USERNAME: 'env-user',
+      VSTS_HTTP_PROXY_PASSWORD: 'env-pw',
+      VSTS_HTTP_PROXY_BASICAUTH: 'true',
+      http_proxy: 'http://other.example:1',
+      no_proxy: 'localhost, .corp.example;10.0.*,already\\.escaped',
+    };
+    const { variables, env } = agentNetworkVariables(undefined, undefined, hostEnv);
+    const value = (name: string) => variables.find((v) => v.name === name);
+    assert.equal(value('agent.proxyurl')?.value, 'http://proxy.corp.example:3128', 'VSTS_HTTP_PROXY before http_proxy');
+    assert.equal(value('agent.proxyusername')?.value, 'env-user');
+    assert.deepEqual(value('agent.proxypassword'), { name: 'agent.proxypassword', value: 'env-pw', secret: true });
+    assert.equal(value('agent.usebasicauthforproxy')?.value, 'True');
+    assert.deepEqual(JSON.parse(value('agent.proxybypasslist')!.value), ['localhost', '\\.corp\\.example', '10\\.0.*', 'already\\.escaped'], 'no_proxy split on , and ;, dots escaped unless escaped or before *');
+    assert.deepEqual(Object.keys(env).sort(), ['VSTS_HTTP_PROXY_BASICAUTH', 'http_proxy', 'no_proxy'], 'VSTS_HTTP_PROXY, its user name and password are cleared; the rest stays');
+    assert.equal(agentNetworkVariables(undefined, undefined, { http_proxy: 'http://fallback.example:8080' }).variables[0]?.value, 'http://fallback.example:8080', 'http_proxy when VSTS_HTTP_PROXY is not set');
+    assert.deepEqual(agentNetworkVariables({ url: 'not a uri' }, undefined, {}).variables, [], 'an address that is not an absolute URI is dropped');
+    const fileWins = agentNetworkVariables({ url: 'http://file.example:1', username: 'file-user', password: 'file-pw' }, undefined, hostEnv);
+    assert.equal(fileWins.variables.find((v) => v.name === 'agent.proxyusername')?.value, 'file-user', 'the .proxycredentials before the environment');
+    assert.deepEqual(Object.keys(fileWins.env).sort(), ['VSTS_HTTP_PROXY_BASICAUTH', 'http_proxy', 'no_proxy'], 'cleared because the agent has a proxy, user and password, wherever they came from');
+    const userOnly = agentNetworkVariables({ url: 'http://file.example:1' }, undefined, { VSTS_HTTP_PROXY_PASSWORD: 'pw-only' });
+    assert.deepEqual(userOnly.variables.map((v) => v.name), ['agent.proxyurl', 'agent.proxypassword', 'agent.usebasicauthforproxy'], 'a user name is published only when there is one');
   });
 
   it('decides the step result as the agent does: the worst reported result, Failed on a non-zero exit', () => {

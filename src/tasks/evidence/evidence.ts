@@ -132,7 +132,7 @@ async function approvalFromRun(context: TaskContext, run: RunFacts): Promise<App
   const token = context.endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
   if (token === undefined) return unavailableApproval('The job has no access token (the SystemVssConnection endpoint is missing).');
   context.setSecret(token);
-  const client = new AzureDevOpsClient({ collectionUri, project, token, userAgent: 'digest-release DigestEvidence/1' });
+  const client = new AzureDevOpsClient({ collectionUri, project, token, userAgent: 'digest-release DigestEvidence/1', network: context.network });
   const jobId = context.variable('System.JobId');
   return approvalFromAzureDevOps(client, { buildId, ...(jobId ? { jobId } : {}), ...(run.stage ? { stageName: run.stage } : {}) });
 }

@@ -24,10 +24,10 @@ export function armScopeFor(context: TaskContext, connection: ConnectionInputs):
         'mode: import finds the target registry among the container registries of the connection\'s subscription: use a connection scoped to the subscription that holds the target ACR.',
     );
   }
-  const tokens = entraTokenSource(arm, arm.resourceManagerScope);
+  const tokens = entraTokenSource(arm, arm.resourceManagerScope, context.network);
   for (const secret of tokens.secrets()) context.setSecret(secret);
   return {
-    arm: new ArmClient({ resourceManagerUrl: arm.resourceManagerUrl, tokens, onSecret: (value) => context.setSecret(value) }),
+    arm: new ArmClient({ resourceManagerUrl: arm.resourceManagerUrl, tokens, onSecret: (value) => context.setSecret(value), network: context.network }),
     subscriptionId,
     inputName: names.azureSubscription,
   };
@@ -36,7 +36,7 @@ export function armScopeFor(context: TaskContext, connection: ConnectionInputs):
 /** The source sign-in as the import can use it: nothing, or a user name and password. */
 export function sourceAccessFor(context: TaskContext, registry: string, connection: ConnectionInputs): SourceAccess {
   const names = connection.names ?? PLAIN_CONNECTION_INPUT_NAMES;
-  const { credential } = resolveCredential(registry, connection, context.endpoints, process.env, (value) => context.setSecret(value));
+  const { credential } = resolveCredential(registry, connection, context.endpoints, process.env, (value) => context.setSecret(value), context.network);
   switch (credential.kind) {
     case 'anonymous':
       return { kind: 'anonymous' };
