@@ -2,8 +2,8 @@ import { DigestReleaseError } from '../errors';
 import { asRecord } from '../json';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { readJsonUpTo } from '../registry/bounded';
-import { describeErrors, readErrorBody } from '../registry/errorbody';
+import { parseJson } from '../registry/bounded';
+import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
 import { ACR_API_VERSION } from './exchange';
 
 // ACR's tag and manifest properties (/acr/v1/{repository}/_tags/{tag} and /_manifests/{digest}),
@@ -78,14 +78,20 @@ async function call(
   req: { method: 'GET' | 'PATCH'; path: string; scope: string; json?: AttributePatch },
   what: string,
 ): Promise<unknown> {
-  const response = await client.request({
-    method: req.method,
-    path: req.path,
-    scope: req.scope,
-    headers: { Accept: 'application/json', ...(req.json ? { 'Content-Type': 'application/json' } : {}) },
-    ...(req.json ? { body: JSON.stringify(req.json) } : {}),
-  });
-  if (!response.ok) {
+  // A PATCH of the same attributes may be sent again: the second leaves them as the first did.
+  const { response, body } = await client.readWhole(
+    (stalls) =>
+      client.request({
+        method: req.method,
+        path: req.path,
+        scope: req.scope,
+        headers: { Accept: 'application/json', ...(req.json ? { 'Content-Type': 'application/json' } : {}) },
+        ...(req.json ? { body: JSON.stringify(req.json) } : {}),
+        stalls,
+      }),
+    { bytes: MAX_PROPERTIES_BYTES, what: `The ${client.name}'s properties of ${what}`, kind: 'the properties of one tag or manifest', code: 'REGISTRY_ERROR' },
+  );
+  if (!response.ok || body === undefined) {
     const entries = await readErrorBody(response);
     const detail = describeErrors(entries);
     const codes = new Set(entries.map((entry) => entry.code));
@@ -99,16 +105,14 @@ async function call(
     if (response.status === 403) {
       throw new DigestReleaseError(
         'DENIED',
-        `The registry ${client.registry} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
+        `The ${client.name} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
           'The identity needs a role that allows reading and writing repository metadata (for example Contributor on the registry, or Container Registry Repository Writer on registries with repository permissions).',
         { status: 403 },
       );
     }
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} to ${req.method} of the properties of ${what}${suffix}.`, {
-      status: response.status,
-    });
+    throw unexpectedAnswer(client.name, response, `to ${req.method} of the properties of ${what}`, entries);
   }
-  return readJsonUpTo(response, { bytes: MAX_PROPERTIES_BYTES, what: `The registry ${client.registry}'s properties of ${what}`, kind: 'the properties of one tag or manifest', code: 'REGISTRY_ERROR' });
+  return parseJson(body.toString('utf8'));
 }
 
 function attributesFrom(value: unknown, what: string): ChangeableAttributes {

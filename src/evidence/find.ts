@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
-import { Digest, sha256Of } from '../reference/digest';
-import { openBlob } from '../registry/blobs';
+import { Digest } from '../reference/digest';
+import { readBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { Descriptor } from '../registry/manifest';
 import { listReferrers } from '../registry/referrers';
@@ -72,8 +71,8 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
   if (layer.size > MAX_STATEMENT_BYTES) {
     throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of ${layer.size} bytes, more than evidence can be (1 MiB).`);
   }
-  const bytes = await readAll(await openBlob(client, repository, layer.digest, layer.size));
-  if (sha256Of(bytes) !== layer.digest) throw new DigestReleaseError('DIGEST_MISMATCH', `The statement of ${where} does not hash to ${layer.digest}.`);
+  // Read whole through the registry's retrying path, checked against the layer's digest and size.
+  const bytes = await readBlob(client, repository, layer.digest, layer.size, MAX_STATEMENT_BYTES);
   const evidence = parseEvidence(bytes, where);
   if (evidence === undefined) return undefined;
   if (evidence.subjectDigest !== subject) {
@@ -83,20 +82,6 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
     );
   }
   return evidence;
-}
-
-async function readAll(stream: Readable): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).byteLength;
-    if (total > MAX_STATEMENT_BYTES) {
-      stream.destroy();
-      throw new DigestReleaseError('EVIDENCE_INVALID', 'An evidence statement is larger than evidence can be (1 MiB).');
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The latest by writtenAt; ties broken by evidence digest so the choice is stable. */
