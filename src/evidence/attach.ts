@@ -1,3 +1,4 @@
+import { withMore } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
 import { headBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
@@ -49,11 +50,19 @@ export function evidenceManifest(evidence: SerialisedEvidence, subject: SubjectD
 
 /** Pushes the evidence as a referrer of `subject`; the digest of the evidence manifest. */
 export async function attachEvidence(client: RegistryClient, repository: string, evidence: SerialisedEvidence, subject: SubjectDescriptor): Promise<Digest> {
-  for (const blob of [EMPTY_CONFIG, evidence.bytes]) {
-    const digest = sha256Of(blob);
-    if ((await headBlob(client, repository, digest)) === undefined) {
-      await uploadBlob(client, repository, digest, blob.byteLength, () => new Uint8Array(blob));
+  let uploaded = 0;
+  try {
+    for (const blob of [EMPTY_CONFIG, evidence.bytes]) {
+      const digest = sha256Of(blob);
+      if ((await headBlob(client, repository, digest)) === undefined) {
+        await uploadBlob(client, repository, digest, blob.byteLength, () => new Uint8Array(blob));
+        uploaded++;
+      }
     }
+    return await pushReferrer(client, repository, evidenceManifest(evidence, subject), OCI_MANIFEST, subject.digest);
+  } catch (err) {
+    // Blobs, and a manifest no index lists, are harmless leftovers: nothing finds them as evidence.
+    const left = uploaded > 0 ? ` ${uploaded} blob${uploaded === 1 ? '' : 's'} of it ${uploaded === 1 ? 'was' : 'were'} written to ${client.registry}/${repository}, which nothing uses.` : '';
+    throw withMore(err, `The evidence is not attached to ${subject.digest}.${left} A rerun records the evidence again and attaches it.`.trim());
   }
-  return pushReferrer(client, repository, evidenceManifest(evidence, subject), OCI_MANIFEST, subject.digest);
 }
