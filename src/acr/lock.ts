@@ -6,6 +6,8 @@ import { hasAcrHostName, isAcr } from './detect';
 import {
   AttributePatch,
   ChangeableAttributes,
+  ManifestProperties,
+  TagProperties,
   getManifestProperties,
   getTagProperties,
   updateManifestProperties,
@@ -89,11 +91,11 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
   }
   const unchanged = (before.tag === undefined || matches(before.tag.attributes, want)) && (before.manifest === undefined || matches(before.manifest.attributes, want));
 
+  // What changed is kept as the registry answered it: a failure after a change says exactly what
+  // is locked and what is not (a half-done lock is reported, not hidden; a rerun completes it).
+  const changed: string[] = [];
   if (!unchanged) {
     // 3. The tag first: once it is write-locked it cannot move, so the check after it is final.
-    // What changed is kept as the registry answered it: a failure after a change says exactly what
-    // is locked and what is not (a half-done lock is reported, not hidden; a rerun completes it).
-    const changed: string[] = [];
     const pending = [before.tag && tag !== undefined && !matches(before.tag.attributes, want) ? `the tag ${where}` : '', before.manifest && !matches(before.manifest.attributes, want) ? `the manifest ${digest}` : ''].filter((part) => part);
     try {
       if (before.tag && tag !== undefined && !matches(before.tag.attributes, want)) {
@@ -108,7 +110,10 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
         changed.push(`the tag ${where} is ${describe(updated.attributes)}`);
         pending.shift();
       }
-      if (before.manifest && !matches(before.manifest.attributes, want)) await updateManifestProperties(client, repository, digest, want);
+      if (before.manifest && !matches(before.manifest.attributes, want)) {
+        const updated = await updateManifestProperties(client, repository, digest, want);
+        changed.push(`the manifest ${digest} is ${describe(updated.attributes)}`);
+      }
     } catch (err) {
       if (isDigestReleaseError(err, 'EXPECTED_DIGEST_MISMATCH')) throw err;
       throw withMore(err, halfDone(request.action, changed, pending, err));
@@ -116,10 +121,17 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
   }
 
   // 4. Read back: the registry's word, not the PATCH answer, decides.
-  const after = {
-    tag: request.lockTag && tag !== undefined ? await getTagProperties(client, repository, tag) : undefined,
-    manifest: request.lockManifest ? await getManifestProperties(client, repository, digest) : undefined,
-  };
+  let after: { tag: TagProperties | undefined; manifest: ManifestProperties | undefined };
+  try {
+    after = {
+      tag: request.lockTag && tag !== undefined ? await getTagProperties(client, repository, tag) : undefined,
+      manifest: request.lockManifest ? await getManifestProperties(client, repository, digest) : undefined,
+    };
+  } catch (err) {
+    if (changed.length === 0) throw err;
+    const done = request.action === 'lock' ? 'locked' : 'unlocked';
+    throw withMore(err, `Reading the ${request.action} back failed after the change: ${changed.join(' and ')}, as the registry answered the change, but that is not confirmed. A rerun finds what is ${done} already and reads it back.`);
+  }
   const wrong: string[] = [];
   if (after.tag && (!matches(after.tag.attributes, want) || after.tag.digest !== digest)) wrong.push(`the tag ${where} reads back ${describe(after.tag.attributes)} on ${after.tag.digest}`);
   if (after.manifest && !matches(after.manifest.attributes, want)) wrong.push(`the manifest ${digest} reads back ${describe(after.manifest.attributes)}`);

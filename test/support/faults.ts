@@ -20,7 +20,7 @@ export const COLUMNS: readonly { readonly key: Column; readonly title: string }[
  * Which requests of a task a fault is played on: its first manifest read, a blob (read from the
  * source, or written to the target), every request, the token request, or one write.
  */
-export type Target = 'manifest' | 'blob' | 'all' | 'token' | 'second-tag' | 'lock-manifest' | 'index-write';
+export type Target = 'manifest' | 'blob' | 'all' | 'token' | 'second-tag' | 'lock-manifest' | 'lock-readback' | 'index-write';
 
 export interface Cell {
   /** 'ok', or the error code the step fails with. */
@@ -265,6 +265,14 @@ export const ROWS: readonly Row[] = [
     key: '503-lock-manifest',
     title: '503 on locking the manifest after the tag, every time (says what is locked)',
     target: 'lock-manifest',
+    once: false,
+    fault: () => ({ kind: 'answer', answer: { status: 503 } }),
+    cells: { lock: { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } } },
+  },
+  {
+    key: '503-lock-readback',
+    title: '503 on reading the lock back after it was set, every time (says what was changed)',
+    target: 'lock-readback',
     once: false,
     fault: () => ({ kind: 'answer', answer: { status: 503 } }),
     cells: { lock: { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } } },

@@ -54,6 +54,8 @@ interface Route {
   readonly prepared: Prepared;
   active: boolean;
   played: number;
+  /** DigestLock: the manifest's lock was asked for (what 'lock-readback' waits for). */
+  lockAsked: boolean;
   /** Requests of the faulted kind, in order: their identity and whether the fault was played. */
   readonly seen: { readonly identity: string; readonly faulted: boolean }[];
 }
@@ -111,6 +113,8 @@ function targets(route: Route, method: string, path: string, headers: Record<str
       return method === 'PUT' && pathname === `/v2/${R}/manifests/2`;
     case 'lock-manifest':
       return method === 'PATCH' && pathname === `/acr/v1/${R}/_manifests/${p.digest}`;
+    case 'lock-readback':
+      return route.lockAsked && method === 'GET' && pathname === `/acr/v1/${R}/_manifests/${p.digest}`;
     case 'index-write':
       return method === 'PUT' && pathname === `/v2/${R}/manifests/${referrersTag(p.digest)}`;
   }
@@ -145,6 +149,7 @@ describe('faults: every task under every fault (real registries behind a fault p
     (method: string, path: string, headers: Record<string, string>): Fault | undefined => {
       const repo = repositoryOf(path);
       const route = repo === undefined ? undefined : routes.get(`${kind}:${repo}`);
+      if (route !== undefined && method === 'PATCH' && path.includes('/_manifests/')) route.lockAsked = true;
       if (!route?.active || !targets(route, method, path, headers)) return undefined;
       const play = !route.row.once || route.played === 0;
       route.seen.push({ identity: identity(method, path), faulted: play });
@@ -189,7 +194,7 @@ describe('faults: every task under every fault (real registries behind a fault p
         statement = evidence.digest;
       }
     }
-    const route: Route = { row, column, prepared: { registry, repo, digest: seeded.digest, layer: seeded.layer, ...(statement ? { statement } : {}) }, active: false, played: 0, seen: [] };
+    const route: Route = { row, column, prepared: { registry, repo, digest: seeded.digest, layer: seeded.layer, ...(statement ? { statement } : {}) }, active: false, played: 0, lockAsked: false, seen: [] };
     routes.set(`${registry}:${repo}`, route);
     return route;
   };
@@ -284,6 +289,7 @@ describe('faults: every task under every fault (real registries behind a fault p
     if (row.key === 'redirect-loop') fragments.push('redirects that loop');
     if (column === 'promoteTarget') fragments.push(row.target === 'all' || row.target === 'token' ? 'Nothing was copied and no tag was changed' : 'A rerun');
     if (row.key === '503-second-tag') fragments.push('the tag 1 now points at it', '2 was not written (it does not exist)');
+    if (row.key === '503-lock-readback') fragments.push('Reading the lock back failed after the change', `the tag ${host}/${p.repo}:v1 is writeEnabled=false`, `the manifest ${p.digest} is writeEnabled=false`, 'A rerun');
     if (row.key === '503-lock-manifest') fragments.push('The lock is half done', `the tag ${host}/${p.repo}:v1 is writeEnabled=false`, `the manifest ${p.digest}`, 'not locked', 'A rerun');
     if (row.key === '503-index') fragments.push('is not listed in the referrers index', 'A rerun records the evidence again');
     return fragments;
@@ -320,6 +326,10 @@ describe('faults: every task under every fault (real registries behind a fault p
               assert.equal(tag1?.digest, p.digest, 'the first tag was written');
               assert.equal(await clientFor(p.registry).headManifest(p.repo, '2'), undefined, 'the second was not');
             } else assert.equal(tag1, undefined, 'a failed promotion writes no tag');
+          }
+          if (row.key === '503-lock-readback') {
+            assert.equal(acr.front.tagAttributes(p.repo, 'v1')?.writeEnabled, false);
+            assert.equal(acr.front.manifestAttributes(p.repo, p.digest)?.writeEnabled, false, 'both were locked, as the message says');
           }
           if (row.key === '503-lock-manifest') {
             assert.equal(acr.front.tagAttributes(p.repo, 'v1')?.writeEnabled, false, 'the tag is locked, as the message says');
