@@ -45,7 +45,13 @@ export function sdkHttpClient(network: Network, peer = 'Microsoft Entra ID endpo
       }
       let bodyAsText: string | null = null;
       if (response.body !== null) {
-        const bytes = await response.bytesUpTo(MAX_BODY_BYTES);
+        let bytes: Buffer | undefined;
+        try {
+          bytes = await response.bytesUpTo(MAX_BODY_BYTES);
+        } catch (err) {
+          // A body that stalled or broke off: said the way a failed send is, for the SDK to retry.
+          throw sendError(err, request, network, peer);
+        }
         if (bytes === undefined) throw restError(`${peer} ${new URL(request.url).host} sent an answer of more than ${MAX_BODY_BYTES} bytes to ${request.method} ${new URL(request.url).pathname}.`, 'REQUEST_SEND_ERROR', request);
         bodyAsText = decoded(bytes, response.headers.get('content-encoding')).toString('utf8');
       }

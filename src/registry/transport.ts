@@ -285,7 +285,9 @@ export function stallError(peer: string, request: SentRequest, stall: StallError
   const what =
     stall.phase === 'answer'
       ? `did not answer ${requestName(request)} within ${seconds(stall.waitedMs)} of receiving it${stall.bytesSent > 0 ? ` (${stall.bytesSent} bytes)` : ''}`
-      : `stopped taking the request ${requestName(request)} after ${stall.bytesSent}${of} bytes: nothing moved for ${seconds(stall.waitedMs)}`;
+      : stall.phase === 'body'
+        ? `stopped sending its answer to ${requestName(request)}: nothing came for ${seconds(stall.waitedMs)}`
+        : `stopped taking the request ${requestName(request)} after ${stall.bytesSent}${of} bytes: nothing moved for ${seconds(stall.waitedMs)}`;
   return new DigestReleaseError('STALLED', `The ${peer} ${url.host} ${what}.${triesText(context)} ${stallAdvice(url.host, context.stallMs, context.network ?? DIRECT_NETWORK, url)}`, { cause: stall, host: url.host });
 }
 
