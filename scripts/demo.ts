@@ -239,7 +239,9 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
   layout.image('1.4.2', 'amd64', 'shop api release 1.4.2\n');
   layout.image('1.5.0', 'amd64', 'shop api release 1.5.0\n');
   layout.image('unreviewed', 'amd64', 'bytes nobody reviewed\n');
-  const evidenceDir = join(dir, 'evidence');
+
+  // Where each release's evidence was written (EVIDENCE_PATH), in its job's staging directory.
+  const evidenceFiles = new Map<string, string>();
 
   /** Push, capture, lock and record evidence for one release; its digest. */
   const release = async (tag: string, extra: Record<string, string> = {}): Promise<string> => {
@@ -258,11 +260,12 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
       environment: 'production',
       scanStatus: 'passed',
       approver: 'Release Manager <release-manager@example.com>',
-      outputPath: join(evidenceDir, `${tag}.json`),
+      outputPath: `$(Build.ArtifactStagingDirectory)/evidence/${tag}.json`,
       ...extra,
     });
     say.expect(evidence.result === 'Succeeded', `evidence for ${tag} is recorded`);
     await showLock(tag, digest);
+    evidenceFiles.set(tag, evidence.outputs.EVIDENCE_PATH ?? '');
     return digest;
   };
 
@@ -279,7 +282,7 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
 
   // 6. Release 1.5.0: its evidence names 1.4.2 as the rollback target (the last release that passed its scan).
   const second = await release('1.5.0', { rollbackDigest: 'auto' });
-  const recorded = JSON.parse(readFileSync(join(evidenceDir, '1.5.0.json'), 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
+  const recorded = JSON.parse(readFileSync(evidenceFiles.get('1.5.0') ?? '', 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
   const target = recorded.predicate?.rollback?.digest ?? '';
   say.print(`  rollback target in the evidence of 1.5.0: ${target}`);
   say.expect(target === first, 'the evidence of 1.5.0 names 1.4.2 as its rollback target');
@@ -310,10 +313,10 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
     scanStatus: 'passed',
     approver: 'Release Manager <release-manager@example.com>',
     rollbackDigest: 'auto',
-    outputPath: join(evidenceDir, 'rollback.json'),
+    outputPath: '$(Build.ArtifactStagingDirectory)/evidence/rollback.json',
   });
   say.expect(evidence.result === 'Succeeded', 'the rollback is recorded');
-  const rolledBack = JSON.parse(readFileSync(join(evidenceDir, 'rollback.json'), 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
+  const rolledBack = JSON.parse(readFileSync(evidence.outputs.EVIDENCE_PATH ?? '', 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
   say.print(`  the rollback's own evidence names ${rolledBack.predicate?.rollback?.digest ?? 'no digest'} (1.5.0) as the way back`);
   say.expect(rolledBack.predicate?.rollback?.digest === second, "the rollback's evidence names 1.5.0 as the way back");
   await showLock('1.4.2', first);

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'REGISTRY_ERROR' // any other answer from the registry we cannot act on
   | 'YAML_PARSE' // a file DigestPin was given that is not valid YAML (file and line in the message)
   | 'FILE_ACCESS' // a file that cannot be found, read or written
+  | 'OUTSIDE_JOB_FOLDERS' // a path a task would read or write that lies outside the job's folders (after every link)
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
   | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood

@@ -57,7 +57,9 @@ describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the re
   const azureRm = { connectionType: 'azureRM', azureSubscription: 'arm' };
   const evidence = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestEvidence', {
-      inputs: { ...azureRm, outputPath: join(g.dir, 'evidence-acr', `run-${++runs}.json`), approver: 'Release Manager', ...inputs },
+      // The agent keeps its work folder between jobs: the evidence can be read after the run.
+      home: join(g.dir, 'agent-evidence-acr'),
+      inputs: { ...azureRm, outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`, approver: 'Release Manager', ...inputs },
       connections: { arm: secretConnection(acr) },
       hostEnv: g.hostEnv,
     });
