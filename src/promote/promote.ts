@@ -6,7 +6,7 @@ import { pushReferrer } from '../registry/referrers';
 import { listTags } from '../registry/tags';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
-import { runPool } from './pool';
+import { runPool } from '../pool';
 import { TagPlan, planTags } from './tags';
 
 // A promotion: one digest from a source repository to a target repository, byte for byte.

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { AzureDevOpsClient } from '../../ado/client';
 import { DigestReleaseError, messageOf } from '../../errors';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
@@ -17,6 +16,7 @@ import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
+import { fileNamePart, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
 import { keyValueTable } from '../summary';
 import { evidenceSummary, lockText } from './summary';
@@ -154,17 +154,8 @@ async function rollback(context: TaskContext, inputs: EvidenceInputs, client: Re
 }
 
 function writeEvidence(context: TaskContext, inputs: EvidenceInputs, bytes: Uint8Array): string {
-  const name = `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${inputs.environment.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}.json`;
-  const base = context.variable('Agent.TempDirectory') ?? tmpdir();
-  const path = resolve(inputs.outputPath ?? join(base, 'digest-evidence', name));
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes);
-  } catch (err) {
-    throw new DigestReleaseError('FILE_ACCESS', `The input outputPath has the value "${path}": the evidence cannot be written there (${messageOf(err)}). Give a writable file path.`);
-  }
-  context.info(`Wrote the evidence to ${path}.`);
-  return path;
+  const name = `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${fileNamePart(inputs.environment)}` : ''}.json`;
+  return writeOutputFile(context, { input: 'outputPath', given: inputs.outputPath, folder: 'digest-evidence', name, bytes, what: 'the evidence' });
 }
 
 function publish(context: TaskContext, artifact: string, path: string): void {
