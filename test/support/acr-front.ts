@@ -84,6 +84,12 @@ export interface RunningAcrFront {
   resetCounts(): void;
   tagAttributes(repository: string, tag: string): Attributes | undefined;
   manifestAttributes(repository: string, digest: string): Attributes | undefined;
+  /**
+   * Plays another writer (a policy, a second pipeline) that puts a manifest's attributes back right
+   * after every PATCH: the PATCH is answered as ACR answers it, a read after it finds the old values.
+   * Returns what stops it.
+   */
+  revertPatches(repository: string, digest: string): () => void;
   close(): Promise<void>;
   /** What the referrers API was asked (see referrersApi at the end of this file). */
   readonly referrerCounts: ReferrerCounts;
@@ -172,6 +178,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   const accessTokens = new Map<string, AccessGrant>();
   const tags = new Map<string, TagState>();
   const manifests = new Map<string, ManifestState>();
+  const reverted = new Set<string>();
   const systemAccessToken = `sat-${randomBytes(16).toString('hex')}`;
   const resourceManager = (options.resourceManager ?? 'https://management.azure.com').replace(/\/+$/, '');
   let host = '';
@@ -484,8 +491,10 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     }
     const state = manifestState(repository, reference);
     if (method === 'DELETE') return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'Delete a manifest at /v2/<name>/manifests/<digest>.' }] });
+    const before = { ...state.attributes };
     // A PATCH changes the attributes only: lastUpdateTime stays (js-sets_manifest_properties.json).
     if (method === 'PATCH' && !applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+    if (method === 'PATCH' && reverted.has(tagKey(repository, reference))) res.once('finish', () => Object.assign(state.attributes, before));
     const platform = storedFacts(reference);
     const tagNames = [...tags].filter(([key, tag]) => key.startsWith(`${repository}\n`) && tag.digest === reference).map(([key]) => key.slice(repository.length + 1));
     return send(res, 200, {
@@ -675,6 +684,10 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     manifestAttributes: (repository, digest) => {
       const state = manifests.get(tagKey(repository, digest));
       return state ? { ...state.attributes } : undefined;
+    },
+    revertPatches: (repository, digest) => {
+      reverted.add(tagKey(repository, digest));
+      return () => reverted.delete(tagKey(repository, digest));
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
     referrerCounts: referrers.counts,
