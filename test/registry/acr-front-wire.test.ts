@@ -5,6 +5,7 @@ import { ROOT } from '../support/paths';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { testGround, TestGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
+import { field } from '../support/field';
 
 // The ACR test front against recorded Azure Container Registry traffic (test/fixtures/acr-wire): the
 // same requests get answers of the same shape, the same codes and, for the lock attributes that
@@ -30,12 +31,6 @@ const header = (entry: Entry, name: string): string | undefined => Object.entrie
 /** The keys of an object, sorted: the shape of an answer without its values. */
 function keys(value: unknown): string[] {
   return typeof value === 'object' && value !== null ? Object.keys(value).sort() : [];
-}
-
-function field(value: unknown, ...path: (string | number)[]): unknown {
-  let current = value;
-  for (const key of path) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
 }
 
 /** A recorded body with the recorded repository and host written as ours. */

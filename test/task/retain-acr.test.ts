@@ -15,6 +15,7 @@ import { TestGround, testGround } from '../support/ground';
 import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { TaskRun, runTask } from '../support/agent';
+import { field } from '../support/field';
 
 // DigestRetain@1 protect on Azure Container Registry, run from the packaged .vsix with an Azure
 // Resource Manager service connection through the ACR front: releases recorded by DigestEvidence@1
@@ -22,12 +23,6 @@ import { TaskRun, runTask } from '../support/agent';
 // moved on (found through ACR's manifest listing only), one with evidence that cannot be read.
 // Runs for one environment at a time, as templates/retention.yml makes them, release only what no
 // environment keeps, and never a lock this task did not set.
-
-function field(value: unknown, ...keys: (string | number)[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
-}
 
 describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', function () {
   this.timeout(300_000);

@@ -12,18 +12,13 @@ import { TestGround, testGround } from '../support/ground';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
 import { failedWith, succeeded } from '../support/outcome';
 import { AgentJob, TaskRun, runTask } from '../support/agent';
+import { field } from '../support/field';
 
 // DigestRetain@1 run from the packaged .vsix against the real distribution registry (no referrers
 // API: the releases are found through the sha256-<hex> tag schema), on releases recorded by the
 // packaged DigestEvidence@1 itself: two environments, releases made up to 120 days ago (the
 // evidence task run on an agent whose clock reads that day, see support/clock.ts), each naming the
 // one before as its rollback target, and one digest with evidence that cannot be read.
-
-function field(value: unknown, ...keys: (string | number)[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
-}
 
 const short = (digest: string): string => digest.slice(0, 19);
 

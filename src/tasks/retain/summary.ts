@@ -1,6 +1,6 @@
 import { EnvironmentInventory, KeepDecision, KeepReason, ReleasedDigest, RetentionPolicy } from '../../retain/decide';
 import { ProtectOutcome } from '../../retain/protect';
-import { markdownTable } from '../summary';
+import { inlineCode, markdownTable } from '../summary';
 
 // The build summary of DigestRetain@1: what runs where, and what a rollback would go to, per
 // environment; which digests a clean-up must leave and why; and, with protect, what is locked.
@@ -10,7 +10,7 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, 19);
 }
 
-const code = (value: string): string => `\`${value.replace(/`/g, "'")}\``;
+const code = inlineCode;
 
 export function reasonText(reason: KeepReason, policy: RetentionPolicy): string {
   switch (reason) {
