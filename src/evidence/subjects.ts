@@ -64,7 +64,7 @@ export async function repositorySubjects(client: RegistryClient, repository: str
     if (tag.startsWith('sha256-') && isDigest(subject)) digests.add(subject);
     else ordinary.push(tag);
   }
-  if (tags.length > 0 && !(await hasReferrersApi(client, repository))) {
+  if (tags.length > 0 && !(await referrersApiOrUnknown(client, repository))) {
     return { digests: [...digests], source: 'tagSchema', referrers: 'tagSchema', complete: notes.length === 0, notes };
   }
   if (ordinary.length > MAX_TAG_LOOKUPS) notes.push(`${ordinary.length} tags; the digests of only ${MAX_TAG_LOOKUPS} were resolved.`);
@@ -73,4 +73,14 @@ export async function repositorySubjects(client: RegistryClient, repository: str
     if (head !== undefined) digests.add(head.digest);
   }
   return { digests: [...digests], source: 'tags', referrers: 'auto', complete: false, notes };
+}
+
+/** Whether the registry has the referrers API; when the probe answers neither way, it is assumed to (the path that misses nothing tagged). */
+async function referrersApiOrUnknown(client: RegistryClient, repository: string): Promise<boolean> {
+  try {
+    return await hasReferrersApi(client, repository);
+  } catch (err) {
+    if (isDigestReleaseError(err)) return true;
+    throw err;
+  }
 }

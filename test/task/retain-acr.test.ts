@@ -131,6 +131,9 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     };
     assert.equal(await del(r.r3!), 405);
     assert.equal(await del(evidenceOf['r2/prod']!), 405);
+    const untag = await admin.request({ method: 'DELETE', path: `/acr/v1/${repo}/_tags/${RECORD_TAG}?api-version=2021-07-01`, scope: `repository:${repo}:delete` });
+    await untag.body?.cancel();
+    assert.equal(untag.status, 405, 'the record tag cannot be deleted');
 
     // 2. staging keeps r3 too: its claim joins prod's.
     succeeded(await retain({ environments: 'staging', keepReleases: '1' }));
