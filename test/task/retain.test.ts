@@ -9,6 +9,7 @@ import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { pushReferrer } from '../../src/registry/referrers';
 import { daysAgoEnv } from '../support/clock';
 import { TestGround, testGround } from '../support/ground';
+import { startProxy } from '../support/proxy';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
 import { failedWith, succeeded } from '../support/outcome';
 import { AgentJob, TaskRun, runTask } from '../support/agent';
@@ -164,6 +165,22 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
     assert.equal(field(keepList(run), 'protection'), null);
     assert.ok(run.warnings.some((w) => w.includes('failOnUnsupported is false')));
     assert.ok(run.summaries[0]!.includes('**Not protected:**'));
+  });
+
+  it('decides nothing when the evidence of a digest cannot be read: the keep list would be incomplete', async () => {
+    // A proxy before the registry refuses the referrers index of r5, as a registry with a broken permission would.
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      intercept: (_method, path) =>
+        path.endsWith(`/manifests/${r.r5!.replace(':', '-')}`)
+          ? { status: 403, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}') }
+          : undefined,
+    });
+    try {
+      const run = await runTask('DigestRetain', { inputs: { repository: `${proxy.host}/${repo}`, connectionType: 'anonymous', outputPath: join(g.dir, 'retain-out', 'incomplete.json') }, hostEnv: g.hostEnv });
+      failedWith(run, 'KEEP_LIST_INCOMPLETE', `The evidence of 1 digest in ${proxy.host}/${repo} could not be read`, r.r5!, 'denied', 'do not clean up this repository before');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses inputs it cannot use, naming the input, the value and the fix', async () => {
