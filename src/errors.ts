@@ -37,7 +37,9 @@ export type ErrorCode =
   | 'ARM_ERROR' // an answer from Azure Resource Manager we cannot act on
   | 'REGISTRY_NOT_FOUND' // no Azure Container Registry resource with the image's login server in the subscription
   | 'IMPORT_FAILED' // ACR's importImage operation failed or did not finish
-  | 'IMPORT_NOT_VERIFIED'; // the import reported success, but the target does not hold the digest's bytes
+  | 'IMPORT_NOT_VERIFIED' // the import reported success, but the target does not hold the digest's bytes
+  | 'KEEP_LIST_INCOMPLETE' // DigestRetain could not read the evidence of every digest, so it decides nothing
+  | 'RECORD_INVALID'; // DigestRetain's record of what it protected is there but cannot be read
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest, sha256Of } from '../reference/digest';
-import { openBlob } from '../registry/blobs';
+import { readSmallBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { Descriptor } from '../registry/manifest';
-import { listReferrers } from '../registry/referrers';
+import { ReferrerSource, listReferrers } from '../registry/referrers';
 import { ANNOTATION } from './attach';
 import { ReadEvidence, parseEvidence } from './parse';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';
@@ -38,8 +37,9 @@ export interface EvidenceSearch {
   readonly problems: readonly EvidenceProblem[];
 }
 
-export async function findEvidence(client: RegistryClient, repository: string, subject: Digest): Promise<EvidenceSearch> {
-  const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE });
+/** `via` is how the repository's referrers are read, when the caller has found out once for many digests. */
+export async function findEvidence(client: RegistryClient, repository: string, subject: Digest, via: ReferrerSource = 'auto'): Promise<EvidenceSearch> {
+  const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE }, via);
   const found: FoundEvidence[] = [];
   const problems: EvidenceProblem[] = [];
   for (const referrer of newestFirst(referrers).slice(0, MAX_REFERRERS)) {
@@ -69,10 +69,13 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
   }
   const layer = manifest.layers.find((l) => l.mediaType === IN_TOTO_MEDIA_TYPE);
   if (layer === undefined) return undefined;
-  if (layer.size > MAX_STATEMENT_BYTES) {
-    throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of ${layer.size} bytes, more than evidence can be (1 MiB).`);
-  }
-  const bytes = await readAll(await openBlob(client, repository, layer.digest, layer.size));
+  const bytes = await readSmallBlob(
+    client,
+    repository,
+    layer,
+    MAX_STATEMENT_BYTES,
+    () => new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of more than evidence can be (1 MiB): ${layer.size} bytes declared.`),
+  );
   if (sha256Of(bytes) !== layer.digest) throw new DigestReleaseError('DIGEST_MISMATCH', `The statement of ${where} does not hash to ${layer.digest}.`);
   const evidence = parseEvidence(bytes, where);
   if (evidence === undefined) return undefined;
@@ -83,20 +86,6 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
     );
   }
   return evidence;
-}
-
-async function readAll(stream: Readable): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).byteLength;
-    if (total > MAX_STATEMENT_BYTES) {
-      stream.destroy();
-      throw new DigestReleaseError('EVIDENCE_INVALID', 'An evidence statement is larger than evidence can be (1 MiB).');
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The latest by writtenAt; ties broken by evidence digest so the choice is stable. */

@@ -96,6 +96,32 @@ export async function openBlob(client: RegistryClient, repository: string, diges
 }
 
 /**
+ * A small blob (a statement, a record) read whole into memory, verified as openBlob verifies it.
+ * More than `maxBytes`, declared or received, is not read: `tooLarge` says what that means here.
+ */
+export async function readSmallBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: { readonly digest: Digest; readonly size: number },
+  maxBytes: number,
+  tooLarge: () => DigestReleaseError,
+): Promise<Uint8Array> {
+  if (blob.size > maxBytes) throw tooLarge();
+  const stream = await openBlob(client, repository, blob.digest, blob.size);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).byteLength;
+    if (total > maxBytes) {
+      stream.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
  * Follows the registry's redirects to storage, a chain of a few at most (a CDN in front of a
  * bucket redirects again). No hop gets the registry's credentials: each URL carries its own
  * grant. A Location is resolved against the URL that sent it, not the registry.

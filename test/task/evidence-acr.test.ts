@@ -17,17 +17,12 @@ import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { TaskRun, runTask } from '../support/agent';
+import { field } from '../support/field';
 
 // DigestEvidence@1 on Azure Container Registry, run from the packaged .vsix with an Azure Resource
 // Manager service connection, through the ACR front: the evidence is attached and found through the
 // referrers API (the front answers OCI-Subject, so no client keeps the tag-schema fallback), the
 // lock state is read live from /acr/v1, and verify accepts a digest only once its manifest is locked.
-
-function field(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
-}
 
 describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the referrers API)', function () {
   this.timeout(240_000);

@@ -15,6 +15,7 @@ import { inspectRaw, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun, runTask } from '../support/agent';
 import { samplePredicate } from '../unit/evidence/helpers';
+import { field } from '../support/field';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
 // referrers API: evidence is found through the sha256-<hex> tag schema) and a local server that
@@ -39,12 +40,6 @@ function visibleOutput(run: TaskRun): string {
 
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));
-}
-
-function field(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
 }
 
 describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test server)', function () {

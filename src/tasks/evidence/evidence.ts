@@ -14,8 +14,8 @@ import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
+import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
-import { EvidenceFile, evidenceFile, writeEvidenceFile } from './output';
 import { keyValueTable } from '../summary';
 import { evidenceSummary, lockText } from './summary';
 
@@ -28,14 +28,22 @@ export async function evidenceTask(context: TaskContext, now: () => Date = () =>
   const inputs = readEvidenceInputs(context);
   // Local files first: a place outside the job's folders or an unreadable scan report fails
   // before any registry is asked anything (and before evidence is attached).
-  const file = evidenceFile(context, inputs);
+  const file = outputFile(context, {
+    input: 'outputPath',
+    given: inputs.outputPath,
+    folder: 'digest-evidence',
+    name: `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${fileNamePart(inputs.environment)}` : ''}.json`,
+    what: 'the evidence',
+    task: 'DigestEvidence',
+    example: 'evidence/release.json',
+  });
   const client = () => registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestEvidence/1');
   if (inputs.mode === 'verify') return verify(context, inputs, client(), file);
   const scan = scanFacts(inputs);
   return record(context, inputs, client(), file, scan, now);
 }
 
-async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: EvidenceFile, scan: ScanFacts, now: () => Date): Promise<string> {
+async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile, scan: ScanFacts, now: () => Date): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Recording release evidence for ${ref}${inputs.environment ? ` in ${inputs.environment}` : ''}.`);
@@ -77,7 +85,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
   return `Evidence ${evidence.digest} recorded for ${ref}: scan ${predicate.scan.status}, approval ${predicate.approval.status}, lock ${predicate.lock.state}.`;
 }
 
-async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: EvidenceFile): Promise<string> {
+async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
@@ -163,10 +171,8 @@ async function rollback(context: TaskContext, inputs: EvidenceInputs, client: Re
   }
 }
 
-function writeEvidence(context: TaskContext, file: EvidenceFile, bytes: Uint8Array): string {
-  writeEvidenceFile(file, bytes);
-  context.info(`Wrote the evidence to ${file.path}.`);
-  return file.path;
+function writeEvidence(context: TaskContext, file: OutputFile, bytes: Uint8Array): string {
+  return writeOutputFile(context, file, bytes);
 }
 
 function publish(context: TaskContext, artifact: string, path: string): void {
