@@ -20,7 +20,6 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
   let acr: AcrGround;
   let image: string;
   let digest: string;
-  let runs = 0;
 
   before(async () => {
     g = await testGround();
@@ -145,7 +144,6 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
       environment: 'prod',
       scanStatus: 'passed',
       approver: 'Release Manager',
-      outputPath: join(g.dir, 'evidence-dockerregistry-acr', `run-${++runs}.json`),
       ...viaConnection,
     });
     succeeded(r);

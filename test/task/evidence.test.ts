@@ -72,11 +72,13 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   let runs = 0;
   // One agent home for these runs, kept after each (as an agent keeps its work folder), so the
   // evidence written to the staging directory can be read after the run.
-  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}) => {
+  // Runs at the same moment each take their own agent, as two jobs do: task-lib keeps the key of its
+  // secret store in the agent's temp folder (.taskkey), which one run would rewrite under the other.
+  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}, agent = 'agent-evidence') => {
     const job = ado.agentJob();
     return runTask('DigestEvidence', {
       ...job,
-      home: join(g.dir, 'agent-evidence'),
+      home: join(g.dir, agent),
       inputs: { connectionType: 'anonymous', outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`, ...inputs },
       variables: { ...job.variables, ...variables },
       hostEnv: g.hostEnv,
@@ -160,7 +162,7 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const recorded: string[] = [];
     for (let round = 1; round <= 20; round++) {
       const runs = await Promise.all(
-        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' })),
+        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' }, {}, `agent-race-${side}`)),
       );
       for (const run of runs) succeeded(run);
       recorded.push(...runs.map((run) => run.outputs.EVIDENCE_DIGEST!));

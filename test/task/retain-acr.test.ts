@@ -43,9 +43,8 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     r[name] = parseDigest(sha256Hex(await inspectRawAsync(`${acr.front.host}/${repo}:${tag}`, acr.access)));
   };
   const evidence = async (name: string, environment: string, daysAgo = 0, rollbackDigest?: string): Promise<void> => {
-    const path = join(g.dir, 'retain-acr-evidence', `${++runs}.json`);
     const run = await runTask('DigestEvidence', {
-      inputs: { ...azureRm, image: `${acr.front.host}/${repo}@${r[name]}`, environment, scanStatus: 'passed', approver: 'Release Manager', outputPath: path, ...(rollbackDigest ? { rollbackDigest } : {}) },
+      inputs: { ...azureRm, image: `${acr.front.host}/${repo}@${r[name]}`, environment, scanStatus: 'passed', approver: 'Release Manager', ...(rollbackDigest ? { rollbackDigest } : {}) },
       connections: connections(),
       hostEnv: { ...g.hostEnv, ...(daysAgo > 0 ? daysAgoEnv(join(g.dir, 'retain-acr-clock'), daysAgo) : {}) },
     });
@@ -56,8 +55,10 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
   };
   const retain = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestRetain', {
-      inputs: { ...azureRm, repository: `${acr.front.host}/${repo}`, action: 'protect', keepDays: '0', outputPath: join(g.dir, 'retain-acr-out', `${++runs}.json`), ...inputs },
+      inputs: { ...azureRm, repository: `${acr.front.host}/${repo}`, action: 'protect', keepDays: '0', outputPath: `$(Build.ArtifactStagingDirectory)/retain/${++runs}.json`, ...inputs },
       connections: connections(),
+      // One agent home, kept after each run, so the keep list in the staging directory can be read.
+      home: join(g.dir, 'agent-retain-acr'),
       hostEnv: g.hostEnv,
     });
   const attributes = (digest: Digest): { writeEnabled: boolean; deleteEnabled: boolean } => {

@@ -28,7 +28,6 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
   let g: TestGround;
   const repo = 'retain/shop';
   const r: Record<string, Digest> = {};
-  let evidenceRuns = 0;
 
   const image = (tag: string): string => `${g.open.host}/${repo}:${tag}`;
   const evidence = async (tag: string, environment: string, daysAgo: number, rollbackDigest?: string): Promise<void> => {
@@ -39,7 +38,6 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
         scanStatus: 'passed',
         approver: 'Release Manager',
         connectionType: 'anonymous',
-        outputPath: join(g.dir, 'retain-evidence', `${++evidenceRuns}.json`),
         ...(rollbackDigest ? { rollbackDigest } : {}),
       },
       hostEnv: { ...g.hostEnv, ...(daysAgo > 0 ? daysAgoEnv(join(g.dir, 'retain-clock'), daysAgo) : {}) },
@@ -49,7 +47,9 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
   let retainRuns = 0;
   const retain = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestRetain', {
-      inputs: { repository: `${g.open.host}/${repo}`, connectionType: 'anonymous', outputPath: join(g.dir, 'retain-out', `keep-${++retainRuns}.json`), ...inputs },
+      // One agent home, kept after each run, so the keep list in the staging directory can be read.
+      home: join(g.dir, 'agent-retain'),
+      inputs: { repository: `${g.open.host}/${repo}`, connectionType: 'anonymous', outputPath: `$(Build.ArtifactStagingDirectory)/retain/keep-${++retainRuns}.json`, ...inputs },
       hostEnv: g.hostEnv,
     });
   const keepList = (run: TaskRun): unknown => JSON.parse(readFileSync(run.outputs.KEEP_LIST_PATH!, 'utf8'));
@@ -158,9 +158,9 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
 
   it('protect on a registry without locks fails with the reason, or with failOnUnsupported false writes the keep list and warns', async () => {
     failedWith(await retain({ action: 'protect' }), 'LOCK_UNSUPPORTED', 'is not an Azure Container Registry', 'action: report', 'failOnUnsupported: false');
-    const run = await retain({ action: 'protect', failOnUnsupported: 'false', outputPath: join(g.dir, 'retain-out', 'keep.json') });
+    const run = await retain({ action: 'protect', failOnUnsupported: 'false', outputPath: '$(Build.ArtifactStagingDirectory)/retain/keep.json' });
     succeeded(run);
-    assert.equal(run.outputs.KEEP_LIST_PATH, join(g.dir, 'retain-out', 'keep.json'));
+    assert.equal(run.outputs.KEEP_LIST_PATH, join(g.dir, 'agent-retain', '_work', '1', 'a', 'retain', 'keep.json'));
     assert.equal(run.outputs.PROTECTED_COUNT, '0');
     assert.equal(field(keepList(run), 'protection'), null);
     assert.ok(run.warnings.some((w) => w.includes('failOnUnsupported is false')));
@@ -176,7 +176,7 @@ describe('DigestRetain@1 report (packaged task, real registry, evidence by Diges
           : undefined,
     });
     try {
-      const run = await runTask('DigestRetain', { inputs: { repository: `${proxy.host}/${repo}`, connectionType: 'anonymous', outputPath: join(g.dir, 'retain-out', 'incomplete.json') }, hostEnv: g.hostEnv });
+      const run = await runTask('DigestRetain', { inputs: { repository: `${proxy.host}/${repo}`, connectionType: 'anonymous' }, hostEnv: g.hostEnv });
       failedWith(run, 'KEEP_LIST_INCOMPLETE', `The evidence of 1 digest in ${proxy.host}/${repo} could not be read`, r.r5!, 'denied', 'do not clean up this repository before');
     } finally {
       await proxy.close();
