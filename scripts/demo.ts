@@ -203,9 +203,9 @@ async function buildAndRelease(say: Narrator, dir: string, host: string, product
 
     // What a clean-up of the production repository must leave, from the evidence in it.
     const report = await say.task('retain-report', `DigestRetain@1  repository: ${production.host}/prod/shop-api  (report)`, deploy, 'DigestRetain', {
-      inputs: { repository: `${production.host}/prod/shop-api`, connectionType: 'anonymous', outputPath: join(dir, 'keep-production.json') },
+      inputs: { repository: `${production.host}/prod/shop-api`, connectionType: 'anonymous', outputPath: '$(Build.ArtifactStagingDirectory)/retain/keep-production.json' },
     });
-    printKeepList(say, join(dir, 'keep-production.json'));
+    if (report.outputs.KEEP_LIST_PATH) printKeepList(say, report.outputs.KEEP_LIST_PATH);
     say.expect(report.result === 'Succeeded' && report.outputs.KEEP_COUNT === '1', 'the production release is in the keep list');
   }
 
@@ -334,16 +334,16 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
 
   // 8. Before a scheduled clean-up: keep what runs and what a rollback goes to, undeletable.
   say.print('\nA clean-up of the repository is scheduled. Before it, keep every digest that is deployed or is a rollback target (templates/retention.yml):');
-  const keepPath = join(dir, 'keep-acr.json');
   const retain = await run(job(), 'retain-protect', `DigestRetain@1  repository: ${host}/${repository}  action: protect  keepReleases: 2  keepDays: 0`, 'DigestRetain', {
     repository: `${host}/${repository}`,
     action: 'protect',
     keepReleases: '2',
     keepDays: '0',
-    outputPath: keepPath,
+    outputPath: '$(Build.ArtifactStagingDirectory)/retain/keep-acr.json',
   });
-  printKeepList(say, keepPath);
-  const kept = (JSON.parse(readFileSync(keepPath, 'utf8')) as { digests?: string[] }).digests ?? [];
+  const keepPath = retain.outputs.KEEP_LIST_PATH;
+  if (keepPath) printKeepList(say, keepPath);
+  const kept = keepPath ? ((JSON.parse(readFileSync(keepPath, 'utf8')) as { digests?: string[] }).digests ?? []) : [];
   say.expect(retain.result === 'Succeeded' && kept.includes(first) && kept.includes(second) && !kept.includes(oldest), 'the running release and its rollback target are kept, the oldest is not');
   const undeletable = await Promise.all(kept.map(async (digest) => (await getManifestProperties(properties, repository, parseDigest(digest))).attributes.deleteEnabled === false));
   say.print(`  deleteEnabled read back from /acr/v1 for the kept digests: ${undeletable.every(Boolean) ? 'false for each' : 'NOT false for each'}`);
