@@ -3,14 +3,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { planBatch } from '../src/pin/batch';
+import { SourceFile, planBatch } from '../src/pin/batch';
 import { parseHelmDigestKey } from '../src/pin/helmkey';
 import { PinOptions } from '../src/pin/plan';
 import { parseTargets } from '../src/pin/targets';
 
 // DigestPin against the floor: pinning 1,000 manifests (about 5 MB) in memory, next to a plain
 // yaml parse-and-stringify of the same files in the same run. The ratio is what finding and
-// splicing the image scalars costs on top of reading the YAML at all. Printed, not asserted.
+// splicing the image scalars costs on top of reading the YAML at all. Then how it scales: the time
+// an image at 1k, 10k and 100k images (each with its own images line), and the time a MiB of a
+// values file with one image at 1 and 8 MiB (the limit), each as a ratio to the smallest size:
+// linear work stays near 1x, quadratic work grows with the size (it was 10x to 100x). Printed, not
+// asserted.
 
 const FILES = 1000;
 const SERVICES = 20;
@@ -61,9 +65,9 @@ data:
 ${data}`;
 }
 
-function time(run: () => void): number {
+function time(run: () => void, rounds = 3): number {
   let best = Infinity;
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < rounds; round++) {
     const start = process.hrtime.bigint();
     run();
     best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e6);
@@ -71,7 +75,73 @@ function time(run: () => void): number {
   return best;
 }
 
+const IMAGES_A_FILE = 10_000;
+
+/**
+ * Helm values files with `count` image maps in all, 10,000 a file (about 1.1 MB, well under the
+ * 8 MiB a file DigestPin reads), each image its own repository (the digest key is added to each),
+ * and the images lines that pin them.
+ */
+function manyImages(count: number): { files: SourceFile[]; bytes: number; images: string[] } {
+  const files: SourceFile[] = [];
+  for (let first = 0; first < count; first += IMAGES_A_FILE) {
+    const n = Math.min(IMAGES_A_FILE, count - first);
+    const text = Array.from({ length: n }, (_, k) => {
+      const i = first + k;
+      return `svc${i}:\n  replicas: 2\n  image:\n    repository: myacr.azurecr.io/team/svc-${i}\n    tag: "1.${i % 9}.0" # the release\n`;
+    }).join('');
+    files.push({ path: `values-${files.length}.yaml`, display: `values-${files.length}.yaml`, text });
+  }
+  const bytes = files.reduce((sum, file) => sum + file.text.length, 0);
+  return { files, bytes, images: Array.from({ length: count }, (_, i) => `myacr.azurecr.io/team/svc-${i}@${digest(`svc-${i}`)}`) };
+}
+
+/** Helm values of about `mib` MiB with one image and one big map of settings (the shape that used to be quadratic). */
+function bigValues(mib: number): string {
+  const parts = ['image:\n  repository: myacr.azurecr.io/team/web\n  tag: "1.4.2"\nsettings:\n'];
+  let size = 0;
+  for (let i = 0; size < mib * 1024 * 1024 - 100; i++) {
+    const line = `  setting_${i}: "a configuration value long enough to look real, ${i}"\n`;
+    parts.push(line);
+    size += line.length;
+  }
+  return parts.join('');
+}
+
+function scaling(): void {
+  const helmKey = parseHelmDigestKey('image.digest');
+  console.log('DigestPin scaling, best of 3 (2 at the largest size):');
+  let perImageAt1k = 0;
+  for (const count of [1_000, 10_000, 100_000]) {
+    const { files, bytes, images } = manyImages(count);
+    const options: PinOptions = { mode: 'pin', targets: parseTargets(images), allowed: [], keepTag: false, helmKey };
+    let pinned = 0;
+    const ms = time(() => {
+      pinned = planBatch(files, options).pinnedCount;
+    }, count === 100_000 ? 2 : 3);
+    if (pinned !== count) throw new Error(`pinned ${pinned} of ${count} images`);
+    const perImage = ms / count;
+    if (count === 1_000) perImageAt1k = perImage;
+    console.log(`  ${count.toLocaleString('en')} images (${files.length} file${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB)`.padEnd(40) + `${ms.toFixed(0)} ms, ${(perImage * 1000).toFixed(0)} µs an image, ${(perImage / perImageAt1k).toFixed(2)}x the time an image at 1,000 (goal < 2)`);
+  }
+  const options: PinOptions = { mode: 'pin', targets: parseTargets([`myacr.azurecr.io/team/web@${digest('web')}`]), allowed: [], keepTag: false, helmKey };
+  let perMiBAt1 = 0;
+  for (const mib of [1, 8]) {
+    const text = bigValues(mib);
+    const ms = time(() => planBatch([{ path: 'values.yaml', display: 'values.yaml', text }], options), mib === 8 ? 2 : 3);
+    const perMiB = ms / mib;
+    if (mib === 1) perMiBAt1 = perMiB;
+    console.log(`  ${mib} MiB values file, one image`.padEnd(40) + `${ms.toFixed(0)} ms, ${perMiB.toFixed(0)} ms a MiB, ${(perMiB / perMiBAt1).toFixed(2)}x the time a MiB at 1 MiB (goal < 2)`);
+  }
+}
+
 export function main(): void {
+  floor();
+  console.log('');
+  scaling();
+}
+
+function floor(): void {
   const dir = mkdtempSync(join(tmpdir(), 'digestpin-bench-'));
   try {
     const paths: string[] = [];

@@ -16,7 +16,8 @@ import { AgentJob, AgentJobOptions, StepOptions, TaskRun } from '../test/support
 // the agent runs them, and what a pipeline would see is printed. Then the lock and the rollback on
 // Azure Container Registry, played by the ACR test front (test/support/acr-front.ts) before a real
 // distribution registry: lock a release, watch the registry refuse a push onto its tag, record
-// evidence for two releases and roll back to the first after verifying its evidence. Every step
+// evidence for two releases and roll back to the first after verifying its evidence, and before a
+// scheduled clean-up keep what runs and what a rollback goes to, undeletable. Every step
 // prints when it ran and how long it took; the ACR steps also print the lock state, read back
 // from the registry's /acr/v1 API. Everything started is stopped and removed at the end.
 //
@@ -199,6 +200,13 @@ async function buildAndRelease(say: Narrator, dir: string, host: string, product
       inputs: { image: '$(promote.IMAGE_REF)', environment: 'production', mode: 'verify', connectionType: 'anonymous' },
     });
     say.expect(evidence.result === 'Succeeded' && verify.result === 'Succeeded', 'evidence is recorded and verified');
+
+    // What a clean-up of the production repository must leave, from the evidence in it.
+    const report = await say.task('retain-report', `DigestRetain@1  repository: ${production.host}/prod/shop-api  (report)`, deploy, 'DigestRetain', {
+      inputs: { repository: `${production.host}/prod/shop-api`, connectionType: 'anonymous', outputPath: '$(Build.ArtifactStagingDirectory)/retain/keep-production.json' },
+    });
+    if (report.outputs.KEEP_LIST_PATH) printKeepList(say, report.outputs.KEEP_LIST_PATH);
+    say.expect(report.result === 'Succeeded' && report.outputs.KEEP_COUNT === '1', 'the production release is in the keep list');
   }
 
   // 4. Someone pushes other bytes under the released tag: the next capture notices.
@@ -236,10 +244,13 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
   say.print(`\nStarted the ACR test front at https://${host}: it answers as Azure Container Registry does (Entra ID sign-in, /acr/v1 properties, locks)`);
   say.print('before a real distribution registry. The tasks sign in through an Azure Resource Manager service connection (service principal).');
   const layout = new OciLayout(join(dir, 'acr-layout'));
+  layout.image('1.3.9', 'amd64', 'shop api release 1.3.9\n');
   layout.image('1.4.2', 'amd64', 'shop api release 1.4.2\n');
   layout.image('1.5.0', 'amd64', 'shop api release 1.5.0\n');
   layout.image('unreviewed', 'amd64', 'bytes nobody reviewed\n');
-  const evidenceDir = join(dir, 'evidence');
+
+  // Where each release's evidence was written (EVIDENCE_PATH), in its job's staging directory.
+  const evidenceFiles = new Map<string, string>();
 
   /** Push, capture, lock and record evidence for one release; its digest. */
   const release = async (tag: string, extra: Record<string, string> = {}): Promise<string> => {
@@ -258,15 +269,17 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
       environment: 'production',
       scanStatus: 'passed',
       approver: 'Release Manager <release-manager@example.com>',
-      outputPath: join(evidenceDir, `${tag}.json`),
+      outputPath: `$(Build.ArtifactStagingDirectory)/evidence/${tag}.json`,
       ...extra,
     });
     say.expect(evidence.result === 'Succeeded', `evidence for ${tag} is recorded`);
     await showLock(tag, digest);
+    evidenceFiles.set(tag, evidence.outputs.EVIDENCE_PATH ?? '');
     return digest;
   };
 
-  // 5. Release 1.4.2: captured, locked, and a push of other bytes onto its tag refused by the registry.
+  // 5. Release 1.3.9, the one before; then 1.4.2: captured, locked, and a push of other bytes onto its tag refused by the registry.
+  const oldest = await release('1.3.9');
   const first = await release('1.4.2');
   const tagged = `${host}/${repository}:1.4.2`;
   const refused = await say.step(`skopeo copy of other bytes onto ${tagged} (a push over the locked tag)`, () => pushAsync(layout, 'unreviewed', tagged, acr.access, false));
@@ -279,7 +292,7 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
 
   // 6. Release 1.5.0: its evidence names 1.4.2 as the rollback target (the last release that passed its scan).
   const second = await release('1.5.0', { rollbackDigest: 'auto' });
-  const recorded = JSON.parse(readFileSync(join(evidenceDir, '1.5.0.json'), 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
+  const recorded = JSON.parse(readFileSync(evidenceFiles.get('1.5.0') ?? '', 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
   const target = recorded.predicate?.rollback?.digest ?? '';
   say.print(`  rollback target in the evidence of 1.5.0: ${target}`);
   say.expect(target === first, 'the evidence of 1.5.0 names 1.4.2 as its rollback target');
@@ -310,14 +323,37 @@ async function lockAndRollBack(say: Narrator, dir: string, acr: AcrGround, env: 
     scanStatus: 'passed',
     approver: 'Release Manager <release-manager@example.com>',
     rollbackDigest: 'auto',
-    outputPath: join(evidenceDir, 'rollback.json'),
+    outputPath: '$(Build.ArtifactStagingDirectory)/evidence/rollback.json',
   });
   say.expect(evidence.result === 'Succeeded', 'the rollback is recorded');
-  const rolledBack = JSON.parse(readFileSync(join(evidenceDir, 'rollback.json'), 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
+  const rolledBack = JSON.parse(readFileSync(evidence.outputs.EVIDENCE_PATH ?? '', 'utf8')) as { predicate?: { rollback?: { digest?: string | null } } };
   say.print(`  the rollback's own evidence names ${rolledBack.predicate?.rollback?.digest ?? 'no digest'} (1.5.0) as the way back`);
   say.expect(rolledBack.predicate?.rollback?.digest === second, "the rollback's evidence names 1.5.0 as the way back");
   await showLock('1.4.2', first);
   say.print(`\n${bold('Rolled back to')} ${host}/${repository}@${first}: locked, verified, and recorded.`);
+
+  // 8. Before a scheduled clean-up: keep what runs and what a rollback goes to, undeletable.
+  say.print('\nA clean-up of the repository is scheduled. Before it, keep every digest that is deployed or is a rollback target (templates/retention.yml):');
+  const retain = await run(job(), 'retain-protect', `DigestRetain@1  repository: ${host}/${repository}  action: protect  keepReleases: 2  keepDays: 0`, 'DigestRetain', {
+    repository: `${host}/${repository}`,
+    action: 'protect',
+    keepReleases: '2',
+    keepDays: '0',
+    outputPath: '$(Build.ArtifactStagingDirectory)/retain/keep-acr.json',
+  });
+  const keepPath = retain.outputs.KEEP_LIST_PATH;
+  if (keepPath) printKeepList(say, keepPath);
+  const kept = keepPath ? ((JSON.parse(readFileSync(keepPath, 'utf8')) as { digests?: string[] }).digests ?? []) : [];
+  say.expect(retain.result === 'Succeeded' && kept.includes(first) && kept.includes(second) && !kept.includes(oldest), 'the running release and its rollback target are kept, the oldest is not');
+  const undeletable = await Promise.all(kept.map(async (digest) => (await getManifestProperties(properties, repository, parseDigest(digest))).attributes.deleteEnabled === false));
+  say.print(`  deleteEnabled read back from /acr/v1 for the kept digests: ${undeletable.every(Boolean) ? 'false for each' : 'NOT false for each'}`);
+  say.expect(undeletable.every(Boolean), 'every kept digest reads back deleteEnabled=false');
+}
+
+/** The keep list DigestRetain@1 wrote: each kept digest, for which environment, and why. */
+function printKeepList(say: Narrator, path: string): void {
+  const list = JSON.parse(readFileSync(path, 'utf8')) as { keep?: { digest: string; environment: string; reasons: string[] }[] };
+  for (const entry of list.keep ?? []) say.print(`  keep ${short(entry.digest)} for ${entry.environment}: ${entry.reasons.join(', ')}`);
 }
 
 function writeDeployment(work: string, image: string): string {

@@ -23,6 +23,7 @@ const PICTURED: readonly { readonly task: string; readonly step: string }[] = [
   { task: 'DigestPromote', step: 'promote' },
   { task: 'DigestPin', step: 'pin' },
   { task: 'DigestEvidence', step: 'evidence-1.5.0' },
+  { task: 'DigestRetain', step: 'retain-protect' },
 ];
 
 /** The example names the local registries are shown under, and the folder the demo's scratch folder is. */

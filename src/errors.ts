@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'REGISTRY_ERROR' // any other answer from the registry we cannot act on
   | 'YAML_PARSE' // a file DigestPin was given that is not valid YAML (file and line in the message)
   | 'FILE_ACCESS' // a file that cannot be found, read or written
+  | 'OUTSIDE_JOB_FOLDERS' // a path a task would read or write that lies outside the job's folders (after every link)
   | 'IMAGE_NOT_MATCHED' // an images line that matched no image in the files (a typo guard)
   | 'DISALLOWED_REGISTRY' // an image from a registry outside allowedRegistries
   | 'PIN_CHECK_FAILED' // check mode found images that are not pinned, not allowed or not understood
@@ -37,7 +38,9 @@ export type ErrorCode =
   | 'ARM_ERROR' // an answer from Azure Resource Manager we cannot act on
   | 'REGISTRY_NOT_FOUND' // no Azure Container Registry resource with the image's login server in the subscription
   | 'IMPORT_FAILED' // ACR's importImage operation failed or did not finish
-  | 'IMPORT_NOT_VERIFIED'; // the import reported success, but the target does not hold the digest's bytes
+  | 'IMPORT_NOT_VERIFIED' // the import reported success, but the target does not hold the digest's bytes
+  | 'KEEP_LIST_INCOMPLETE' // DigestRetain could not read the evidence of every digest, so it decides nothing
+  | 'RECORD_INVALID'; // DigestRetain's record of what it protected is there but cannot be read
 
 export class DigestReleaseError extends Error {
   readonly code: ErrorCode;

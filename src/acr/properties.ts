@@ -1,14 +1,17 @@
 import { DigestReleaseError } from '../errors';
 import { asRecord } from '../json';
-import { Digest } from '../reference/digest';
+import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { parseJson } from '../registry/bounded';
 import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
+import { nextLink } from '../registry/link';
 import { ACR_API_VERSION } from './exchange';
 
 // ACR's tag and manifest properties (/acr/v1/{repository}/_tags/{tag} and /_manifests/{digest}),
-// read and updated over the registry client, which signs each call for the metadata scopes. Tags
-// and manifests are separate resources: locking one says nothing about the other.
+// read and updated over the registry client, which signs each call for the metadata scopes, and the
+// listing of a repository's manifests with theirs (/acr/v1/{repository}/_manifests, pages linked as
+// the tag listing's are). Tags and manifests are separate resources: locking one says nothing about
+// the other.
 //
 // Written by hand over RegistryClient.request rather than with @azure/container-registry: the
 // client already holds the ACR sign-in (one exchange per process, shared with the digest reads),
@@ -34,6 +37,19 @@ export interface ManifestProperties {
 }
 
 export type AttributePatch = Pick<ChangeableAttributes, 'writeEnabled' | 'deleteEnabled'>;
+/**
+ * What a PATCH sets: ACR takes a partial body and leaves the attributes it does not name as they
+ * are, so a change to one attribute never overwrites what someone else set on the other.
+ */
+export type AttributeChange = Partial<AttributePatch>;
+
+/** One manifest of a repository listing: ACR lists every manifest, tagged or not. */
+export interface ListedManifest {
+  readonly digest: Digest;
+  readonly mediaType: string | undefined;
+  readonly tags: readonly string[];
+  readonly attributes: ChangeableAttributes;
+}
 
 /** The properties of one tag or manifest are well under a KiB. */
 const MAX_PROPERTIES_BYTES = 1024 * 1024;
@@ -49,35 +65,60 @@ function manifestPath(repository: string, digest: Digest): string {
   return `/acr/v1/${repository}/_manifests/${digest}?api-version=${ACR_API_VERSION}`;
 }
 
+/** Manifests asked for per page of the listing. */
+const LISTING_PAGE = 100;
+/** Pages followed: 100 000 manifests in one repository is more than any release history needs. */
+const MAX_LISTING_PAGES = 1000;
+
 export async function getTagProperties(client: RegistryClient, repository: string, tag: string): Promise<TagProperties> {
   const what = `the tag ${client.registry}/${repository}:${tag}`;
-  const body = await call(client, { method: 'GET', path: tagPath(repository, tag), scope: readScope(repository) }, what);
+  const { body } = await call(client, { method: 'GET', path: tagPath(repository, tag), scope: readScope(repository) }, what);
   return tagFrom(body, what);
 }
 
 export async function getManifestProperties(client: RegistryClient, repository: string, digest: Digest): Promise<ManifestProperties> {
   const what = `the manifest ${client.registry}/${repository}@${digest}`;
-  const body = await call(client, { method: 'GET', path: manifestPath(repository, digest), scope: readScope(repository) }, what);
+  const { body } = await call(client, { method: 'GET', path: manifestPath(repository, digest), scope: readScope(repository) }, what);
   return manifestFrom(body, what);
 }
 
-export async function updateTagProperties(client: RegistryClient, repository: string, tag: string, patch: AttributePatch): Promise<TagProperties> {
+export async function updateTagProperties(client: RegistryClient, repository: string, tag: string, patch: AttributeChange): Promise<TagProperties> {
   const what = `the tag ${client.registry}/${repository}:${tag}`;
-  const body = await call(client, { method: 'PATCH', path: tagPath(repository, tag), scope: writeScope(repository), json: patch }, what);
+  const { body } = await call(client, { method: 'PATCH', path: tagPath(repository, tag), scope: writeScope(repository), json: patch }, what);
   return tagFrom(body, what);
 }
 
-export async function updateManifestProperties(client: RegistryClient, repository: string, digest: Digest, patch: AttributePatch): Promise<ManifestProperties> {
+export async function updateManifestProperties(client: RegistryClient, repository: string, digest: Digest, patch: AttributeChange): Promise<ManifestProperties> {
   const what = `the manifest ${client.registry}/${repository}@${digest}`;
-  const body = await call(client, { method: 'PATCH', path: manifestPath(repository, digest), scope: writeScope(repository), json: patch }, what);
+  const { body } = await call(client, { method: 'PATCH', path: manifestPath(repository, digest), scope: writeScope(repository), json: patch }, what);
   return manifestFrom(body, what);
+}
+
+/** Every manifest of the repository with its attributes, following the listing's pages. */
+export async function listManifestProperties(client: RegistryClient, repository: string): Promise<ListedManifest[]> {
+  const what = `the manifests of ${client.registry}/${repository}`;
+  const listed: ListedManifest[] = [];
+  let path: string | undefined = `/acr/v1/${repository}/_manifests?n=${LISTING_PAGE}&api-version=${ACR_API_VERSION}`;
+  for (let page = 0; path !== undefined; page++) {
+    if (page >= MAX_LISTING_PAGES) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} listed more than ${MAX_LISTING_PAGES * LISTING_PAGE} manifests in ${repository}; they were not all read.`);
+    }
+    const answer = await call(client, { method: 'GET', path, scope: readScope(repository) }, what);
+    const entries = asRecord(answer.body)?.manifests;
+    if (entries !== undefined && entries !== null && !Array.isArray(entries)) {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} answered the listing of ${what} with manifests that are not a list.`);
+    }
+    for (const entry of (entries ?? []) as unknown[]) listed.push(listedFrom(entry, what));
+    path = nextLink(answer.link, path);
+  }
+  return listed;
 }
 
 async function call(
   client: RegistryClient,
-  req: { method: 'GET' | 'PATCH'; path: string; scope: string; json?: AttributePatch },
+  req: { method: 'GET' | 'PATCH'; path: string; scope: string; json?: AttributeChange },
   what: string,
-): Promise<unknown> {
+): Promise<{ body: unknown; link: string | null }> {
   // A PATCH of the same attributes may be sent again: the second leaves them as the first did.
   const { response, body } = await client.readWhole(
     (stalls) =>
@@ -89,7 +130,7 @@ async function call(
         ...(req.json ? { body: JSON.stringify(req.json) } : {}),
         stalls,
       }),
-    { bytes: MAX_PROPERTIES_BYTES, what: `The ${client.name}'s properties of ${what}`, kind: 'the properties of one tag or manifest', code: 'REGISTRY_ERROR' },
+    { bytes: MAX_PROPERTIES_BYTES, what: `The ${client.name}'s properties of ${what}`, kind: 'the properties of one tag or manifest, or a page of them', code: 'REGISTRY_ERROR' },
   );
   if (!response.ok || body === undefined) {
     const entries = await readErrorBody(response);
@@ -112,7 +153,7 @@ async function call(
     }
     throw unexpectedAnswer(client.name, response, `to ${req.method} of the properties of ${what}`, entries);
   }
-  return parseJson(body.toString('utf8'));
+  return { body: parseJson(body.toString('utf8')), link: response.headers.get('link') };
 }
 
 function attributesFrom(value: unknown, what: string): ChangeableAttributes {
@@ -140,6 +181,20 @@ function tagFrom(body: unknown, what: string): TagProperties {
     throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the tag's name and digest.`);
   }
   return { name, digest, attributes: attributesFrom(tag?.changeableAttributes, what) };
+}
+
+function listedFrom(entry: unknown, what: string): ListedManifest {
+  const manifest = asRecord(entry);
+  const digest = manifest?.digest;
+  if (typeof digest !== 'string' || !isDigest(digest)) throw new DigestReleaseError('REGISTRY_ERROR', `The registry listed ${what} with an entry that has no sha256 digest.`);
+  const tags = manifest?.tags;
+  const mediaType = manifest?.mediaType;
+  return {
+    digest,
+    mediaType: typeof mediaType === 'string' ? mediaType : undefined,
+    tags: Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [],
+    attributes: attributesFrom(manifest?.changeableAttributes, `${digest} in ${what}`),
+  };
 }
 
 function manifestFrom(body: unknown, what: string): ManifestProperties {

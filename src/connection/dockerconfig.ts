@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DigestReleaseError } from '../errors';
+import { isMissingFile, readLocalFile } from '../files/read';
 import { isRecord } from '../json';
 import { DOCKER_HUB } from '../reference/reference';
 import { ANONYMOUS, RegistryCredential } from '../registry/credential';
@@ -33,15 +33,22 @@ export function normaliseAuthKey(key: string): string {
 
 type Json = Record<string, unknown>;
 
+/** The most a docker config may hold: `docker login` writes a few hundred bytes a registry. */
+const DOCKER_CONFIG_LIMIT = 4 * 1024 * 1024;
+
 export function credentialFromDockerConfig(registry: string, path = dockerConfigPath()): DockerConfigLookup {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readLocalFile(path, {
+      what: `The docker config ${path}`,
+      limit: DOCKER_CONFIG_LIMIT,
+      kind: 'a docker config',
+      code: 'CREDENTIALS',
+      fix: 'Fix or remove it (DOCKER_CONFIG names its folder), or set connectionType to dockerRegistry or anonymous.',
+    }).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { credential: { kind: 'anonymous', source: `anonymous access (no docker config at ${path})` }, notes: [] };
-    }
-    throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} could not be read: ${(err as Error).message}.`);
+    if (isMissingFile(err)) return { credential: { kind: 'anonymous', source: `anonymous access (no docker config at ${path})` }, notes: [] };
+    throw err;
   }
   let doc: unknown;
   try {

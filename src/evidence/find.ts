@@ -1,9 +1,9 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
-import { readBlob } from '../registry/blobs';
+import { readSmallBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { Descriptor } from '../registry/manifest';
-import { listReferrers } from '../registry/referrers';
+import { ReferrerSource, listReferrers } from '../registry/referrers';
 import { ANNOTATION } from './attach';
 import { ReadEvidence, parseEvidence } from './parse';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';
@@ -37,8 +37,9 @@ export interface EvidenceSearch {
   readonly problems: readonly EvidenceProblem[];
 }
 
-export async function findEvidence(client: RegistryClient, repository: string, subject: Digest): Promise<EvidenceSearch> {
-  const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE });
+/** `via` is how the repository's referrers are read, when the caller has found out once for many digests. */
+export async function findEvidence(client: RegistryClient, repository: string, subject: Digest, via: ReferrerSource = 'auto'): Promise<EvidenceSearch> {
+  const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE }, via);
   const found: FoundEvidence[] = [];
   const problems: EvidenceProblem[] = [];
   for (const referrer of newestFirst(referrers).slice(0, MAX_REFERRERS)) {
@@ -68,11 +69,14 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
   }
   const layer = manifest.layers.find((l) => l.mediaType === IN_TOTO_MEDIA_TYPE);
   if (layer === undefined) return undefined;
-  if (layer.size > MAX_STATEMENT_BYTES) {
-    throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of ${layer.size} bytes, more than evidence can be (1 MiB).`);
-  }
   // Read whole through the registry's retrying path, checked against the layer's digest and size.
-  const bytes = await readBlob(client, repository, layer.digest, layer.size, MAX_STATEMENT_BYTES);
+  const bytes = await readSmallBlob(
+    client,
+    repository,
+    layer,
+    MAX_STATEMENT_BYTES,
+    () => new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of more than evidence can be (1 MiB): ${layer.size} bytes declared.`),
+  );
   const evidence = parseEvidence(bytes, where);
   if (evidence === undefined) return undefined;
   if (evidence.subjectDigest !== subject) {

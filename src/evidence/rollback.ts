@@ -1,9 +1,9 @@
-import { DigestReleaseError, messageOf } from '../errors';
+import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { FoundEvidence, findEvidence, latest } from './find';
+import { FoundEvidence, latest } from './find';
 import { RollbackFacts } from './predicate';
-import { repositorySubjects } from './subjects';
+import { repositoryEvidence } from './repository';
 
 // The rollback target: the digest of the latest earlier release to the same environment whose
 // scan passed, taken from the evidence attached to the repository's digests; or a digest given,
@@ -31,21 +31,11 @@ function describeSkipped(skipped: readonly FoundEvidence[], environment: string)
 }
 
 export async function previousRelease(client: RegistryClient, repository: string, environment: string, current: Digest): Promise<RollbackSearch> {
-  const { digests, notes } = await repositorySubjects(client, repository);
-  const notesOut = [...notes];
-  const candidates: FoundEvidence[] = [];
-  for (const subject of digests) {
-    if (subject === current) continue;
-    let search;
-    try {
-      search = await findEvidence(client, repository, subject);
-    } catch (err) {
-      notesOut.push(`The evidence of ${subject} could not be read: ${messageOf(err)}`);
-      continue;
-    }
-    for (const problem of search.problems) notesOut.push(problem.message);
-    candidates.push(...search.found.filter((found) => found.evidence.environment === environment));
-  }
+  const scan = await repositoryEvidence(client, repository, { exclude: current });
+  const notesOut = [...scan.subjects.notes];
+  for (const failure of scan.failures) notesOut.push(`The evidence of ${failure.subject} could not be read: ${failure.message}`);
+  for (const problem of scan.problems) notesOut.push(problem.message);
+  const candidates = scan.found.filter((found) => found.evidence.environment === environment);
   const { chosen, skipped, nonePassed } = chooseRollback(candidates);
   if (chosen === undefined) {
     return {

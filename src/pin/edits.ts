@@ -40,6 +40,17 @@ function lineStartOf(text: string, offset: number): number {
 }
 
 /**
+ * The line ending (`\r\n` or `\n`) of the line that ends at or after `end`, else of the line before
+ * it: the ending the added lines take, found without scanning the whole text (once per map).
+ */
+function lineEndingNear(text: string, end: number): string {
+  const from = Math.max(0, end - 1);
+  let newline = text.indexOf('\n', from);
+  if (newline < 0) newline = text.lastIndexOf('\n', from);
+  return newline > 0 && text[newline - 1] === '\r' ? '\r\n' : '\n';
+}
+
+/**
  * Adds keys at the end of a map, in its style: a new line at the indentation of its keys for a
  * block map, `, key: value` before the `}` of a flow map. Undefined when the map has no position.
  */
@@ -55,7 +66,7 @@ export function appendPairs(text: string, map: YAMLMap, pairs: ReadonlyArray<rea
   }
   const keyStart = first.key.range[0];
   const indent = text.slice(lineStartOf(text, keyStart), keyStart).replace(/[^ \t]/g, ' ');
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const eol = lineEndingNear(text, lastRange[1]);
   const valueEnd = lastRange[1];
   let at: number;
   let lead = '';

@@ -1,83 +1,40 @@
-import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { DigestReleaseError, messageOf } from '../errors';
+import { DigestReleaseError } from '../errors';
+import { LocalInput, readLocalFile } from '../files/read';
 
-// File I/O for DigestPin: read as strict UTF-8, write atomically. A batch is written in two steps:
-// every new text to a temporary file beside its target first, then each renamed over its target,
-// so a full disk or a read-only folder fails before any target is touched.
+// Reading a file for DigestPin: a regular file of at most YAML_FILE_LIMIT bytes, as strict UTF-8.
+// A byte order mark is kept as the text's first character, so that it is written back as it was.
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const MIB = 1024 * 1024;
+
+/**
+ * The most one file may hold: five times the largest object Kubernetes stores (etcd takes 1.5 MiB
+ * a request), far above any values file or kustomization. Parsing holds 30 to 120 times a file's
+ * size in memory (measured: 8 MiB of manifests 280 MB, 8 MiB of one-line flow maps 950 MB), so this
+ * also bounds what one file can cost.
+ */
+export const YAML_FILE_LIMIT = 8 * MIB;
+
+/** The most all files of one run may hold together; they are all planned before any is written. */
+export const YAML_TOTAL_LIMIT = 64 * MIB;
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** How messages name a file that the input `files` matched. */
+export function matchedFile(display: string): LocalInput {
+  return {
+    what: `The input files matches ${display}`,
+    limit: YAML_FILE_LIMIT,
+    kind: 'a file DigestPin reads',
+    code: 'FILE_ACCESS',
+    fix: `Leave it out of the files input (!${display}).`,
+  };
+}
 
 export function readText(path: string, display: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new DigestReleaseError('FILE_ACCESS', `${display} cannot be read: ${messageOf(err)}.`, { cause: err });
-  }
+  const bytes = readLocalFile(path, matchedFile(display));
   try {
     return decoder.decode(bytes);
   } catch (err) {
     throw new DigestReleaseError('FILE_ACCESS', `${display} is not UTF-8 text; DigestPin reads YAML, which is UTF-8. Leave it out of the files input.`, { cause: err });
-  }
-}
-
-export interface FileWrite {
-  readonly path: string;
-  readonly display: string;
-  readonly text: string;
-}
-
-function writeTemp(target: string, text: string, mode: number): string {
-  const temp = join(dirname(target), `.${basename(target)}.digestpin-${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temp, 'wx', mode);
-  try {
-    const bytes = Buffer.from(text, 'utf8');
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return temp;
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
-/** Writes every file or, when a temporary file cannot be written, none. Symbolic links are written through. */
-export function writeAtomically(writes: readonly FileWrite[]): void {
-  const staged: Array<{ write: FileWrite; target: string; temp: string }> = [];
-  try {
-    for (const write of writes) {
-      const target = realpathSync(write.path);
-      const mode = statSync(target).mode & 0o7777;
-      staged.push({ write, target, temp: writeTemp(target, write.text, mode) });
-    }
-  } catch (err) {
-    for (const { temp } of staged) removeQuietly(temp);
-    const failed = writes[staged.length]?.display ?? 'a file';
-    throw new DigestReleaseError('FILE_ACCESS', `${failed} cannot be written (${messageOf(err)}). No file was changed.`, { cause: err });
-  }
-  const done: string[] = [];
-  for (const [i, { write, target, temp }] of staged.entries()) {
-    try {
-      renameSync(temp, target);
-      done.push(write.display);
-    } catch (err) {
-      for (const rest of staged.slice(i)) removeQuietly(rest.temp);
-      const left = staged.slice(i).map((s) => s.write.display);
-      throw new DigestReleaseError(
-        'FILE_ACCESS',
-        `${write.display} cannot be replaced (${messageOf(err)}). Changed: ${done.join(', ') || 'none'}; unchanged: ${left.join(', ')}. Fix the permissions and run the task again; pinning is idempotent.`,
-        { cause: err },
-      );
-    }
   }
 }

@@ -87,7 +87,22 @@ export function parseTargets(lines: readonly string[]): PinTarget[] {
   return targets;
 }
 
-/** The line that pins a normalised `registry/repository`, if any. */
+// Each list's lines by the names they pin, built once per list: a lookup per image found, so that
+// pinning stays linear in the number of images whatever the number of lines.
+const indexes = new WeakMap<readonly PinTarget[], ReadonlyMap<string, PinTarget>>();
+
+function indexOf(targets: readonly PinTarget[]): ReadonlyMap<string, PinTarget> {
+  let index = indexes.get(targets);
+  if (index === undefined) {
+    const byName = new Map<string, PinTarget>();
+    for (const target of targets) for (const name of target.matches) if (!byName.has(name)) byName.set(name, target);
+    index = byName;
+    indexes.set(targets, index);
+  }
+  return index;
+}
+
+/** The line that pins a normalised `registry/repository`, if any (the first, as the lines are listed). */
 export function targetFor(targets: readonly PinTarget[], name: string): PinTarget | undefined {
-  return targets.find((target) => target.matches.has(name));
+  return indexOf(targets).get(name);
 }

@@ -8,7 +8,7 @@ import { listTags } from '../registry/tags';
 import { backoffDelay, sleep } from '../registry/transport';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
-import { runPool } from './pool';
+import { runPool } from '../pool';
 import { TagPlan, planTags } from './tags';
 import { Written } from './written';
 

@@ -104,15 +104,25 @@ export async function openBlob(client: RegistryClient, repository: string, diges
 }
 
 /**
- * A small blob read whole (an evidence statement, a config), at most `maxBytes`, checked against
- * its digest and size: read through the same path as manifests, so a read lost midway is asked
- * for again.
+/**
+ * A small blob (an evidence statement, a record) read whole into memory, checked against its
+ * digest and size: read through the same path as manifests, so a read lost midway (dropped, cut
+ * short, stalled) is asked for again. A descriptor of more than `maxBytes` is not read: `tooLarge`
+ * says what that means here; a registry that sends more than the descriptor says is refused.
  */
-export async function readBlob(client: RegistryClient, repository: string, digest: Digest, size: number, maxBytes: number): Promise<Buffer> {
+export async function readSmallBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: { readonly digest: Digest; readonly size: number },
+  maxBytes: number,
+  tooLarge: () => DigestReleaseError,
+): Promise<Buffer> {
+  if (blob.size > maxBytes) throw tooLarge();
+  const { digest, size } = blob;
   const what = where(client, repository, digest);
   const { response, body } = await client.readWhole(
     (stalls) => client.requestFollowing({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), stalls }, what),
-    { bytes: Math.min(maxBytes, size), what: `The ${client.name}'s answer for ${what}`, kind: `this blob (its descriptor says ${size} bytes)`, code: 'DIGEST_MISMATCH' },
+    { bytes: size, what: `The ${client.name}'s answer for ${what}`, kind: `this blob (its descriptor says ${size} bytes)`, code: 'DIGEST_MISMATCH' },
   );
   if (!response.ok || body === undefined) throw await blobError(client, response, repository, digest, 'GET');
   if (body.byteLength !== size || sha256Of(body) !== digest) {

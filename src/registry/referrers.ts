@@ -18,6 +18,30 @@ export interface ReferrerFilter {
   readonly artifactType?: string;
 }
 
+/**
+ * Where referrers are read: `auto` asks the referrers API and falls back to the tag schema on a
+ * 404; `tagSchema` goes to the tag schema at once, for a caller that knows the registry has no API
+ * (hasReferrersApi) and reads the referrers of many digests.
+ */
+export type ReferrerSource = 'auto' | 'tagSchema';
+
+/** A digest no manifest has: the probe of hasReferrersApi asks for its referrers. */
+const NO_SUBJECT = `sha256:${'0'.repeat(64)}`;
+
+/**
+ * Whether the registry serves the referrers API for the repository. The distribution spec has a
+ * registry with the API answer 200 (an empty index) for any digest of a repository that exists, and
+ * never 404; without the API the route is unknown and answers 404.
+ */
+export async function hasReferrersApi(client: RegistryClient, repository: string): Promise<boolean> {
+  const response = await client.request({ method: 'GET', path: `/v2/${repository}/referrers/${NO_SUBJECT}`, scope: pullScope(repository), headers: { Accept: OCI_INDEX } });
+  if (response.status === 404 || response.ok) {
+    await response.body?.cancel();
+    return response.ok;
+  }
+  throw unexpectedAnswer(client.name, response, `when asked whether ${repository} has the referrers API`, await readErrorBody(response));
+}
+
 /** The tag the referrers tag schema keeps the index of `digest`'s referrers under. */
 export function referrersTag(digest: Digest): string {
   return digest.replace(':', '-');
@@ -26,7 +50,8 @@ export function referrersTag(digest: Digest): string {
 /** Pages of the referrers API followed; a subject with more referrers than this is an anomaly. */
 const MAX_PAGES = 100;
 
-export async function listReferrers(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter = {}): Promise<Descriptor[]> {
+export async function listReferrers(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter = {}, via: ReferrerSource = 'auto'): Promise<Descriptor[]> {
+  if (via === 'tagSchema') return fromTagSchema(client, repository, digest, filter);
   const where = `the referrers of ${client.registry}/${repository}@${digest}`;
   const query = filter.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: filter.artifactType }).toString()}`;
   let path: string | undefined = `/v2/${repository}/referrers/${digest}${query}`;

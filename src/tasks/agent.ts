@@ -27,6 +27,8 @@ export interface TaskContext {
   booleanInput(name: string, defaultValue: boolean): boolean;
   /** One of the allowed values; anything else is an error listing them. */
   choiceInput<T extends string>(name: string, allowed: readonly T[], defaultValue: T): T;
+  /** A whole number from min to max; anything else is an error naming the range and what it counts. */
+  wholeNumberInput(name: string, defaultValue: number, range: { readonly min: number; readonly max: number; readonly counts: string }): number;
   variable(name: string): string | undefined;
   setOutput(name: string, value: string): void;
   setSecret(value: string): void;
@@ -85,6 +87,15 @@ export const agentContext: TaskContext = {
     const match = allowed.find((option) => option.toLowerCase() === value.toLowerCase());
     if (match === undefined) throw invalidInput(name, value, `use one of ${allowed.join(', ')}.`);
     return match;
+  },
+  wholeNumberInput(name, defaultValue, range) {
+    const value = this.input(name);
+    if (value === undefined) return defaultValue;
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < range.min || number > range.max) {
+      throw invalidInput(name, value, `use a whole number from ${range.min} to ${range.max} (${range.counts}; ${defaultValue} is the default).`);
+    }
+    return number;
   },
   variable(name) {
     const value = tl.getVariable(name);

@@ -18,3 +18,8 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 export function keyValueTable(rows: readonly (readonly string[])[]): string {
   return `| | |\n|---|---|\n${rows.map(row).join('\n')}\n`;
 }
+
+/** A value shown as code; a backquote in it, which would end the code span, becomes a quote. */
+export function inlineCode(value: string): string {
+  return `\`${value.replace(/`/g, "'")}\``;
+}

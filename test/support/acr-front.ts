@@ -1,7 +1,7 @@
 import { X509Certificate, createPublicKey, constants as cryptoConstants, randomBytes, randomUUID, verify } from 'node:crypto';
 import { createHash } from 'node:crypto'; // the referrers API block at the end of this file
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Server, createServer } from 'node:https';
 import { AddressInfo } from 'node:net';
@@ -30,6 +30,8 @@ export interface EntraApp {
 
 export interface AcrFrontOptions {
   readonly upstream: string;
+  /** The storage of the registry behind (its filesystem rootdirectory), which ACR's manifest listing is read from. */
+  readonly upstreamStorage: string;
   readonly certs: TestCertificates;
   /** The ACR admin user (Basic at the token realm), which is how skopeo signs in in the tests. */
   readonly admin: { readonly username: string; readonly password: string };
@@ -94,6 +96,12 @@ export interface RunningAcrFront {
   resetCounts(): void;
   tagAttributes(repository: string, tag: string): Attributes | undefined;
   manifestAttributes(repository: string, digest: string): Attributes | undefined;
+  /**
+   * Plays another writer (a policy, a second pipeline) that puts a manifest's attributes back right
+   * after every PATCH: the PATCH is answered as ACR answers it, a read after it finds the old values.
+   * Returns what stops it.
+   */
+  revertPatches(repository: string, digest: string): () => void;
   close(): Promise<void>;
   /** What the referrers API was asked (see referrersApi at the end of this file). */
   readonly referrerCounts: ReferrerCounts;
@@ -182,6 +190,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   const accessTokens = new Map<string, AccessGrant>();
   const tags = new Map<string, TagState>();
   const manifests = new Map<string, ManifestState>();
+  const reverted = new Set<string>();
   const systemAccessToken = `sat-${randomBytes(16).toString('hex')}`;
   const resourceManager = (options.resourceManager ?? 'https://management.azure.com').replace(/\/+$/, '');
   let host = '';
@@ -457,6 +466,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
 
   const properties = async (req: IncomingMessage, res: ServerResponse, rawPath: string, body: Buffer): Promise<void> => {
     const method = req.method ?? 'GET';
+    if (rawPath.endsWith('/_manifests')) return manifestListing(req, res, decodeURIComponent(rawPath.slice(0, -'/_manifests'.length)));
     const kind = rawPath.includes('/_tags/') ? '_tags' : rawPath.includes('/_manifests/') ? '_manifests' : undefined;
     if (!kind) return send(res, 404, '404 page not found\n');
     const at = rawPath.lastIndexOf(`/${kind}/`);
@@ -485,10 +495,8 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
         tags.delete(tagKey(repository, reference));
         return send(res, answer.ok ? 202 : answer.status, answer.ok ? '' : 'the registry behind the front cannot delete a tag alone\n', { 'X-Ms-Int-Docker-Content-Digest': head.digest });
       }
-      if (method === 'PATCH') {
-        if (!applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
-        state.lastUpdateTime = now();
-      }
+      // A PATCH changes the attributes only: lastUpdateTime stays (js-sets_tag_properties.json).
+      if (method === 'PATCH' && !applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
       return send(res, 200, {
         registry: host,
         imageName: repository,
@@ -497,10 +505,11 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     }
     const state = manifestState(repository, reference);
     if (method === 'DELETE') return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'Delete a manifest at /v2/<name>/manifests/<digest>.' }] });
-    if (method === 'PATCH') {
-      if (!applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
-      state.lastUpdateTime = now();
-    }
+    const before = { ...state.attributes };
+    // A PATCH changes the attributes only: lastUpdateTime stays (js-sets_manifest_properties.json).
+    if (method === 'PATCH' && !applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+    if (method === 'PATCH' && reverted.has(tagKey(repository, reference))) res.once('finish', () => Object.assign(state.attributes, before));
+    const platform = storedFacts(reference);
     const tagNames = [...tags].filter(([key, tag]) => key.startsWith(`${repository}\n`) && tag.digest === reference).map(([key]) => key.slice(repository.length + 1));
     return send(res, 200, {
       registry: host,
@@ -510,6 +519,7 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
         imageSize: head.size,
         createdTime: state.createdTime,
         lastUpdateTime: state.lastUpdateTime,
+        ...(platform?.architecture ? { architecture: platform.architecture, os: platform.os } : {}),
         mediaType: head.mediaType,
         ...(tagNames.length > 0 ? { tags: tagNames } : {}),
         changeableAttributes: { ...state.attributes },
@@ -518,6 +528,80 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   };
 
   const referrers = referrersApi({ upstream, send, repositoryExists });
+  // --- /acr/v1/<repository>/_manifests: every manifest, tagged or not, with its attributes ---
+  //
+  // Shape from Azure/azure-sdk-for-js recording_should_list_registry_manifests.js (test/fixtures/acr-wire):
+  // {registry, imageName, manifests: [{digest, imageSize, createdTime, lastUpdateTime, mediaType,
+  // [tags], changeableAttributes}]}, ordered by digest, metadata_read; pages follow ?n= and ?last=
+  // with a Link to the next, as the tag listing's recording shows them. The registry behind has no
+  // such listing, so the manifests are read from its storage (a revision link per manifest, a
+  // current link per tag), which is what it serves. The front's own referrers indexes (sha256-<hex>
+  // tags, see the end of this file) are not ACR's and are left out, as in the tag list.
+  const blobData = (digest: string): string => join(options.upstreamStorage, 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data');
+  /** What ACR tells of a manifest beside its digest: size, media type, and the platform of a single image. */
+  const storedFacts = (digest: string): { size: number; mediaType: string; architecture?: string; os?: string } | undefined => {
+    const data = blobData(digest);
+    if (!existsSync(data)) return undefined;
+    const doc = parseJsonRecord(readFileSync(data));
+    const mediaType = typeof doc?.mediaType === 'string' ? doc.mediaType : Array.isArray(doc?.manifests) ? OCI_INDEX_MEDIA_TYPE : 'application/vnd.oci.image.manifest.v1+json';
+    const configDigest = jsonRecord(doc?.config)?.digest;
+    const config = typeof configDigest === 'string' && DIGEST.test(configDigest) && existsSync(blobData(configDigest)) ? parseJsonRecord(readFileSync(blobData(configDigest))) : undefined;
+    const platform = typeof config?.architecture === 'string' && typeof config.os === 'string' ? { architecture: config.architecture, os: config.os } : {};
+    return { size: statSync(data).size, mediaType, ...platform };
+  };
+  const storedManifests = (repository: string): { digest: string; tags: string[] }[] => {
+    const repo = join(options.upstreamStorage, 'docker', 'registry', 'v2', 'repositories', repository, '_manifests');
+    const revisions = join(repo, 'revisions', 'sha256');
+    if (!existsSync(revisions)) return [];
+    const tagsOf = new Map<string, string[]>();
+    const hidden = new Set<string>();
+    const tagDir = join(repo, 'tags');
+    for (const tag of existsSync(tagDir) ? readdirSync(tagDir) : []) {
+      const link = join(tagDir, tag, 'current', 'link');
+      if (!existsSync(link)) continue;
+      const digest = readFileSync(link, 'utf8').trim();
+      if (TAG_SCHEMA.test(tag)) hidden.add(digest);
+      else tagsOf.set(digest, [...(tagsOf.get(digest) ?? []), tag]);
+    }
+    const out: { digest: string; tags: string[] }[] = [];
+    for (const hex of readdirSync(revisions)) {
+      const digest = `sha256:${hex}`;
+      if (!existsSync(join(revisions, hex, 'link')) || hidden.has(digest) || referrers.ownIndexes.has(`${repository}\n${digest}`)) continue;
+      out.push({ digest, tags: (tagsOf.get(digest) ?? []).sort() });
+    }
+    return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  };
+
+  const manifestListing = async (req: IncomingMessage, res: ServerResponse, repository: string): Promise<void> => {
+    if ((req.method ?? 'GET') !== 'GET') return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] });
+    if (!authorized(req, res, repository, ['metadata_read'])) return;
+    if (!(await repositoryExists(repository))) return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+    const url = new URL(req.url ?? '/', `https://${host}`);
+    const n = Math.max(1, Math.min(1000, Number(url.searchParams.get('n') ?? '100') || 100));
+    const last = url.searchParams.get('last') ?? '';
+    const all = storedManifests(repository).filter((m) => m.digest > last);
+    const page = all.slice(0, n);
+    const entries = page.map((m) => {
+      const state = manifestState(repository, m.digest);
+      const facts = storedFacts(m.digest);
+      return {
+        digest: m.digest,
+        imageSize: facts?.size ?? 0,
+        createdTime: state.createdTime,
+        lastUpdateTime: state.lastUpdateTime,
+        ...(facts?.architecture ? { architecture: facts.architecture, os: facts.os } : {}),
+        mediaType: facts?.mediaType ?? '',
+        ...(m.tags.length > 0 ? { tags: m.tags } : {}),
+        changeableAttributes: { ...state.attributes },
+      };
+    });
+    const more = all.length > n;
+    const rawRepository = (req.url ?? '').split('?')[0]!.slice('/acr/v1/'.length, -'/_manifests'.length);
+    const link: Record<string, string> = more ? { Link: `</acr/v1/${rawRepository}/_manifests?last=${page[page.length - 1]!.digest}&n=${n}&orderby=>; rel="next"` } : {};
+    return send(res, 200, { registry: host, imageName: repository, manifests: entries }, link);
+  };
+
+
   const managedIdentity = managedIdentityEndpoint({
     tenantId: () => apps[0]?.tenantId ?? '00000000-0000-4000-8000-0000000000aa',
     host: () => host,
@@ -549,12 +633,9 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
         if (tag && !tag.attributes.writeEnabled) return send(res, 405, DISALLOWED);
       }
       if (method === 'DELETE') {
-        if (DIGEST.test(reference) ? manifestDeleteLocked(repository, reference) : (() => {
-          const tag = tags.get(tagKey(repository, reference));
-          return tag !== undefined && (!tag.attributes.writeEnabled || !tag.attributes.deleteEnabled);
-        })()) {
-          return send(res, 405, DISALLOWED);
-        }
+        // go-TestClient_DeleteManifest_wrongDigest.json: a tag is deleted at /acr/v1/<repo>/_tags/<tag>, never here.
+        if (!DIGEST.test(reference)) return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'A manifest can only be deleted by digest.' }] });
+        if (manifestDeleteLocked(repository, reference)) return send(res, 405, DISALLOWED);
       }
     }
     if (await referrers.answer(req, res, { repository, kind: match[2]!, rest: match[3]! }, body, relay)) return;
@@ -619,6 +700,10 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
       const state = manifests.get(tagKey(repository, digest));
       return state ? { ...state.attributes } : undefined;
     },
+    revertPatches: (repository, digest) => {
+      reverted.add(tagKey(repository, digest));
+      return () => reverted.delete(tagKey(repository, digest));
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
     referrerCounts: referrers.counts,
     managedIdentity: managedIdentity.host,
@@ -648,6 +733,7 @@ export async function startAcrGround(
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
   const front = await startAcrFront({
     upstream: registry.url,
+    upstreamStorage: registry.storage,
     certs,
     admin,
     ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}),
@@ -760,9 +846,12 @@ function describeReferrer(doc: Record<string, unknown>, size: number, digest: st
 
 function referrersApi(deps: ReferrersDeps): {
   readonly counts: ReferrerCounts;
+  /** `<repository>\n<digest>` of every referrers index the front wrote: its storage, not ACR's. */
+  readonly ownIndexes: ReadonlySet<string>;
   answer(req: IncomingMessage, res: ServerResponse, target: { repository: string; kind: string; rest: string }, body: Buffer, relay: Relay): Promise<boolean>;
 } {
   const counts: ReferrerCounts = { lists: 0, subjectPuts: 0, tagSchemaPuts: 0 };
+  const ownIndexes = new Set<string>();
   const chains = new Map<string, Promise<unknown>>();
   /** One index update at a time per subject: each is a read, a change and a write. */
   const serial = <T>(key: string, work: () => Promise<T>): Promise<T> => {
@@ -805,6 +894,7 @@ function referrersApi(deps: ReferrersDeps): {
       const listed = current ? parseJsonRecord(current.bytes)?.manifests : undefined;
       const manifests = (Array.isArray(listed) ? listed : []).filter((entry) => jsonRecord(entry)?.digest !== descriptor.digest);
       const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [...manifests, descriptor] }));
+      ownIndexes.add(`${repository}\n${sha256(bytes)}`);
       const answer = await deps.upstream('PUT', `/v2/${repository}/manifests/${tag}`, { 'Content-Type': OCI_INDEX_MEDIA_TYPE }, bytes);
       await answer.body?.cancel();
       if (answer.status !== 201) throw new Error(`the registry behind the front refused the referrers index ${repository}:${tag} (${answer.status})`);
@@ -833,6 +923,7 @@ function referrersApi(deps: ReferrersDeps): {
 
   return {
     counts,
+    ownIndexes,
     /** True when the request was the referrers API's to answer (and is answered). */
     answer: async (req, res, target, body, relay) => {
       const method = req.method ?? 'GET';

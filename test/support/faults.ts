@@ -5,7 +5,7 @@ import { Fault } from './proxy';
 // must do under each: the README's "Reliability" table is rendered from this and checked against
 // it (test/reliability.test.ts), so every cell of it is a test of the suite that can fail.
 
-export type Column = 'capture' | 'lock' | 'promoteSource' | 'promoteTarget' | 'evidenceRecord' | 'evidenceVerify';
+export type Column = 'capture' | 'lock' | 'promoteSource' | 'promoteTarget' | 'evidenceRecord' | 'evidenceVerify' | 'retain';
 
 export const COLUMNS: readonly { readonly key: Column; readonly title: string }[] = [
   { key: 'capture', title: 'DigestCapture' },
@@ -14,6 +14,7 @@ export const COLUMNS: readonly { readonly key: Column; readonly title: string }[
   { key: 'promoteTarget', title: 'DigestPromote, at the target' },
   { key: 'evidenceRecord', title: 'DigestEvidence record' },
   { key: 'evidenceVerify', title: 'DigestEvidence verify' },
+  { key: 'retain', title: 'DigestRetain (report)' },
 ];
 
 /**
@@ -64,11 +65,20 @@ export interface Row {
 /** The stall time the README states bounds at: the default of DigestRelease.StallSeconds. */
 export const DEFAULT_STALL_SECONDS = 20;
 
-const EVERY: readonly Column[] = ['capture', 'lock', 'promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify'];
-const BLOBS: readonly Column[] = ['promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify'];
+const EVERY: readonly Column[] = ['capture', 'lock', 'promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify', 'retain'];
+const BLOBS: readonly Column[] = ['promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify', 'retain'];
 
 function each(columns: readonly Column[], cell: Cell): Partial<Record<Column, Cell>> {
   return Object.fromEntries(columns.map((column) => [column, cell]));
+}
+
+/**
+ * The cell for `columns`, where DigestRetain reads the faulted evidence: it decides nothing on a
+ * partial picture, so evidence it cannot read fails the step with KEEP_LIST_INCOMPLETE, which names
+ * each digest and why (the fault's own message).
+ */
+function readsEvidence(columns: readonly Column[], cell: Cell): Partial<Record<Column, Cell>> {
+  return { ...each(columns, cell), retain: { ...cell, outcome: 'KEEP_LIST_INCOMPLETE' } };
 }
 
 const MANIFEST_OFFSET = 20;
@@ -88,7 +98,8 @@ export const ROWS: readonly Row[] = [
     target: 'all',
     once: false,
     fault: () => ({ kind: 'answer', answer: { status: 503 } }),
-    cells: each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } }),
+    // DigestRetain's ACR probe takes the 503s for "not an ACR" and goes on to the tag list, which fails.
+    cells: { ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } }), retain: { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 9 } } },
   },
   {
     key: 'reset-manifest',
@@ -120,7 +131,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'stall-body', after: MANIFEST_OFFSET }),
-    cells: each(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 1 } }),
   },
   {
     key: 'no-answer',
@@ -128,7 +139,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'no-answer' }),
-    cells: each(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2, seconds: 1 } }),
   },
   {
     key: 'length-long',
@@ -136,7 +147,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'wrong-length', delta: 64 }),
-    cells: each(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 1 } }),
   },
   {
     key: 'length-short',
@@ -144,7 +155,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'wrong-length', delta: -16 }),
-    cells: each(EVERY, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
     key: 'tampered-manifest',
@@ -152,7 +163,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'tamper' }),
-    cells: each(EVERY, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
     key: 'oversize-manifest',
@@ -160,7 +171,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'answer', answer: { status: 200, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: Buffer.alloc(5 * 1024 * 1024, 0x20) } }),
-    cells: each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
     key: 'endless-manifest',
@@ -168,7 +179,7 @@ export const ROWS: readonly Row[] = [
     target: 'manifest',
     once: false,
     fault: () => ({ kind: 'endless' }),
-    cells: each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
     key: 'redirect-loop',
@@ -181,7 +192,7 @@ export const ROWS: readonly Row[] = [
       url.searchParams.set('hop', url.searchParams.get('hop') === '1' ? '2' : '1');
       return { kind: 'answer', answer: { status: 307, headers: { Location: `${url.pathname}${url.search}` } } };
     },
-    cells: each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    cells: readsEvidence(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
     key: 'reset-blob',
@@ -198,7 +209,7 @@ export const ROWS: readonly Row[] = [
     once: false,
     image: 'big',
     fault: ({ method }) => (method === 'GET' ? { kind: 'stall-body', after: 1024 } : { kind: 'stop-taking', after: 1024 * 1024 }),
-    cells: each(BLOBS, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 3 } }),
+    cells: readsEvidence(BLOBS, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 3 } }),
   },
   {
     key: 'no-answer-upload',
@@ -225,7 +236,7 @@ export const ROWS: readonly Row[] = [
     target: 'blob',
     once: false,
     fault: () => ({ kind: 'tamper' }),
-    cells: each(BLOBS, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 2 } }),
+    cells: readsEvidence(BLOBS, { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 2 } }),
   },
   {
     key: 'endless-blob',
@@ -233,7 +244,7 @@ export const ROWS: readonly Row[] = [
     target: 'blob',
     once: false,
     fault: () => ({ kind: 'endless' }),
-    cells: each(['promoteSource', 'evidenceVerify'], { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 2 } }),
+    cells: readsEvidence(['promoteSource', 'evidenceVerify', 'retain'], { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 2 } }),
   },
   {
     key: 'redirect-storage',
@@ -242,7 +253,7 @@ export const ROWS: readonly Row[] = [
     once: false,
     registry: 'basic',
     fault: ({ path, storageHost }) => ({ kind: 'answer', answer: { status: 307, headers: { Location: `https://${storageHost}${path}${path.includes('?') ? '&' : '?'}sig=grant` } } }),
-    cells: each(['promoteSource', 'evidenceVerify'], { outcome: 'ok', tries: 1 }),
+    cells: each(['promoteSource', 'evidenceVerify', 'retain'], { outcome: 'ok', tries: 1 }),
   },
   {
     key: 'token-garbage',
@@ -251,7 +262,8 @@ export const ROWS: readonly Row[] = [
     once: false,
     registry: 'acr',
     fault: () => ({ kind: 'answer', answer: { status: 200, headers: { 'Content-Type': 'text/html' }, body: Buffer.from('<html><body>Sign in to continue</body></html>') } }),
-    cells: each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
+    // DigestRetain asks for a token twice: its ACR probe only needs the challenge, the listing fails.
+    cells: { ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }), retain: { outcome: 'REGISTRY_ERROR', tries: 2, within: { stalls: 0, seconds: 1 } } },
   },
   {
     key: '503-second-tag',

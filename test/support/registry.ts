@@ -19,6 +19,8 @@ export interface RunningRegistry {
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /** The filesystem driver's rootdirectory: the registry's own storage (the ACR front lists manifests from it). */
+  readonly storage: string;
   stop(): void;
 }
 
@@ -83,6 +85,7 @@ export async function startRegistry(dir: string, certs: TestCertificates, option
     host: `127.0.0.1:${port}`,
     port,
     url,
+    storage: join(dir, 'data'),
     stop() {
       child.kill('SIGTERM');
       running.delete(child);

@@ -11,6 +11,7 @@ import { endpointReader, secretConnection } from '../support/azurerm';
 import { visibleOutput } from '../support/outcome';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
+import { acrWithImage } from '../support/acr-image';
 import { ROOT } from '../support/paths';
 import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../support/agent';
 
@@ -27,10 +28,7 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-capture'), g.certs);
-    image = `${acr.front.host}/team/api:1.0`;
-    await pushAsync(g.layout, 'amd64', image, acr.access);
-    digest = sha256Hex(await inspectRawAsync(image, acr.access));
+    ({ acr, image, digest } = await acrWithImage(g, 'acr-capture', 'team/api:1.0'));
   });
   after(async () => {
     await acr.front.close();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
 import { TestGround, pushSamples, testGround } from '../support/ground';
@@ -189,6 +190,23 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       failedWith(byInput, 'EXPECTED_DIGEST_MISMATCH', pushed, now, 'expectedDigest');
       const byFile = await capture({ image: `${g.open.host}/team/moved:release`, connectionType: 'anonymous', metadataFile: digestFile });
       failedWith(byFile, 'EXPECTED_DIGEST_MISMATCH', pushed, now, 'metadataFile');
+    });
+
+    it('refuses a metadataFile that is /dev/zero, a named pipe or over the limit without reading it, naming the input, the size and the limit', async () => {
+      const fifo = join(g.dir, 'metadata.pipe');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const huge = join(g.dir, 'huge-metadata.json');
+      writeFileSync(huge, '');
+      truncateSync(huge, 16 * 1024 * 1024 + 1);
+      const cases: Array<[string, string]> = [
+        ['/dev/zero', 'it is a character device, not a regular file; only regular files are read.'],
+        [fifo, 'it is a named pipe, not a regular file; only regular files are read.'],
+        [huge, 'the file is 16.0 MiB (16777217 bytes), over the 16 MiB limit for a build metadata file; it was not read.'],
+      ];
+      for (const [metadataFile, why] of cases) {
+        const run = await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile });
+        failedWith(run, 'METADATA_FILE', `The input metadataFile names "${metadataFile}": ${why} Check the path, and that the build step wrote it`);
+      }
     });
 
     it('rejects an expectedDigest that is not a digest, naming the input', async () => {

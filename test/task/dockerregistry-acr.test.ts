@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../support/acr-front';
+import { AcrGround } from '../support/acr-front';
 import { AcrConnectionScheme, acrDockerRegistryConnection } from '../support/azurerm';
+import { acrWithImage } from '../support/acr-image';
 import { TestGround, testGround } from '../support/ground';
 import { inspectRaw, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
@@ -20,14 +20,10 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
   let acr: AcrGround;
   let image: string;
   let digest: string;
-  let runs = 0;
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-dockerregistry'), g.certs, { acceptResourceManagerTokens: false });
-    image = `${acr.front.host}/team/api:1.0`;
-    await pushAsync(g.layout, 'amd64', image, acr.access);
-    digest = sha256Hex(await inspectRawAsync(image, acr.access));
+    ({ acr, image, digest } = await acrWithImage(g, 'acr-dockerregistry', 'team/api:1.0', { acceptResourceManagerTokens: false }));
   });
   beforeEach(() => {
     acr.front.resetCounts();
@@ -145,7 +141,6 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
       environment: 'prod',
       scanStatus: 'passed',
       approver: 'Release Manager',
-      outputPath: join(g.dir, 'evidence-dockerregistry-acr', `run-${++runs}.json`),
       ...viaConnection,
     });
     succeeded(r);

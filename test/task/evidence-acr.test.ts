@@ -17,17 +17,12 @@ import { TestGround, testGround } from '../support/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { TaskRun, runTask } from '../support/agent';
+import { field } from '../support/field';
 
 // DigestEvidence@1 on Azure Container Registry, run from the packaged .vsix with an Azure Resource
 // Manager service connection, through the ACR front: the evidence is attached and found through the
 // referrers API (the front answers OCI-Subject, so no client keeps the tag-schema fallback), the
 // lock state is read live from /acr/v1, and verify accepts a digest only once its manifest is locked.
-
-function field(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
-}
 
 describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the referrers API)', function () {
   this.timeout(240_000);
@@ -57,7 +52,9 @@ describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the re
   const azureRm = { connectionType: 'azureRM', azureSubscription: 'arm' };
   const evidence = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestEvidence', {
-      inputs: { ...azureRm, outputPath: join(g.dir, 'evidence-acr', `run-${++runs}.json`), approver: 'Release Manager', ...inputs },
+      // The agent keeps its work folder between jobs: the evidence can be read after the run.
+      home: join(g.dir, 'agent-evidence-acr'),
+      inputs: { ...azureRm, outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`, approver: 'Release Manager', ...inputs },
       connections: { arm: secretConnection(acr) },
       hostEnv: g.hostEnv,
     });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import { attachEvidence } from '../../src/evidence/attach';
 import { findEvidence } from '../../src/evidence/find';
@@ -14,6 +15,7 @@ import { inspectRaw, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun, runTask } from '../support/agent';
 import { samplePredicate } from '../unit/evidence/helpers';
+import { field } from '../support/field';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
 // referrers API: evidence is found through the sha256-<hex> tag schema) and a local server that
@@ -38,12 +40,6 @@ function visibleOutput(run: TaskRun): string {
 
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));
-}
-
-function field(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
-  return current;
 }
 
 describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test server)', function () {
@@ -74,12 +70,16 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
 
   const ref = (repo: string, tag: string) => `${g.open.host}/${repo}@${digests[tag]}`;
   let runs = 0;
-  // The agent's temp folder goes with the run, so the evidence is written where the test can read it.
-  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}) => {
+  // One agent home for these runs, kept after each (as an agent keeps its work folder), so the
+  // evidence written to the staging directory can be read after the run.
+  // Runs at the same moment each take their own agent, as two jobs do: task-lib keeps the key of its
+  // secret store in the agent's temp folder (.taskkey), which one run would rewrite under the other.
+  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}, agent = 'agent-evidence') => {
     const job = ado.agentJob();
     return runTask('DigestEvidence', {
       ...job,
-      inputs: { connectionType: 'anonymous', outputPath: join(g.dir, 'evidence', `run-${++runs}.json`), ...inputs },
+      home: join(g.dir, agent),
+      inputs: { connectionType: 'anonymous', outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`, ...inputs },
       variables: { ...job.variables, ...variables },
       hostEnv: g.hostEnv,
     });
@@ -130,10 +130,11 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
       mkdirSync(join(job.sourcesDirectory, 'reports'));
       writeFileSync(join(job.sourcesDirectory, 'reports', 'trivy.json'), '{"Results":[]}\n');
       const base = { image: ref('shop/web', 'v2s2'), connectionType: 'anonymous', scanStatus: 'passed', approver: 'a', attach: 'false' };
-      const relative = await job.run('DigestEvidence', { inputs: { ...base, scanReport: 'reports/trivy.json', outputPath: join(g.dir, 'evidence', 'relative.json') } });
+      const relative = await job.run('DigestEvidence', { inputs: { ...base, scanReport: 'reports/trivy.json', outputPath: 'evidence/relative.json' } });
       succeeded(relative);
+      assert.equal(relative.outputs.EVIDENCE_PATH, join(job.sourcesDirectory, 'evidence', 'relative.json'), 'a relative outputPath starts at System.DefaultWorkingDirectory');
       assert.equal(field(readJson(relative.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report', 'name'), 'trivy.json');
-      const empty = await job.run('DigestEvidence', { inputs: { ...base, scanReport: '', outputPath: join(g.dir, 'evidence', 'empty.json') } });
+      const empty = await job.run('DigestEvidence', { inputs: { ...base, scanReport: '', outputPath: 'evidence/empty.json' } });
       succeeded(empty);
       assert.equal(field(readJson(empty.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report'), null);
     } finally {
@@ -161,7 +162,7 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const recorded: string[] = [];
     for (let round = 1; round <= 20; round++) {
       const runs = await Promise.all(
-        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' })),
+        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' }, {}, `agent-race-${side}`)),
       );
       for (const run of runs) succeeded(run);
       recorded.push(...runs.map((run) => run.outputs.EVIDENCE_DIGEST!));
@@ -261,5 +262,79 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   it('refuses a scan status it does not know', async () => {
     const run = await evidence({ image: ref('shop/web', 'oci'), scanStatus: 'ok' });
     failedWith(run, 'INVALID_INPUT', 'scanStatus', '"ok"', 'passed, warned, failed, unknown');
+  });
+
+  describe('local files', () => {
+    // A registry nobody answers at: a task that asked it would fail UNREACHABLE, so a failure with
+    // any other code shows the task refused before asking a registry anything.
+    const nowhere = `127.0.0.1:9/shop/web@sha256:${'a'.repeat(64)}`;
+    let job: AgentJob;
+    let outside: string;
+    beforeEach(() => {
+      job = new AgentJob({ ...ado.agentJob(), hostEnv: g.hostEnv });
+      outside = mkdtempSync(join(g.dir, 'outside-'));
+    });
+    afterEach(() => job.dispose());
+    const run = (inputs: Record<string, string>) => job.run('DigestEvidence', { inputs: { connectionType: 'anonymous', approver: 'a', attach: 'false', ...inputs } });
+
+    it('refuses an outputPath outside the job\'s folders (.., absolute, through a folder or file link) before asking the registry, and writes nothing there', async () => {
+      symlinkSync(outside, join(job.artifactStagingDirectory, 'shared'));
+      writeFileSync(join(outside, 'old.json'), 'keep');
+      symlinkSync(join(outside, 'old.json'), join(job.artifactStagingDirectory, 'old.json'));
+      const cases: Array<[string, string]> = [
+        ['../../../evidence.json', join(job.workFolder, '..', 'evidence.json')],
+        [join(outside, 'evidence.json'), join(outside, 'evidence.json')],
+        ['$(Build.ArtifactStagingDirectory)/shared/new/evidence.json', join(outside, 'new', 'evidence.json')],
+        ['$(Build.ArtifactStagingDirectory)/old.json', join(outside, 'old.json')],
+      ];
+      for (const [outputPath, leadsTo] of cases) {
+        const result = await run({ image: nowhere, outputPath });
+        failedWith(result, 'OUTSIDE_JOB_FOLDERS', `The input outputPath has the value "${outputPath.replace('$(Build.ArtifactStagingDirectory)', job.artifactStagingDirectory)}", which leads to ${leadsTo},`, `Pipeline.Workspace (${job.buildDirectory})`, `Agent.TempDirectory (${job.tempDirectory})`, '$(Build.ArtifactStagingDirectory)/evidence/release.json');
+        assert.equal(result.outputs.EVIDENCE_PATH, undefined);
+      }
+      assert.deepEqual(readdirSync(outside), ['old.json'], 'nothing was written or created outside');
+      assert.ok(!existsSync(join(job.workFolder, '..', 'evidence.json')));
+      assert.equal(readFileSync(join(outside, 'old.json'), 'utf8'), 'keep');
+    });
+
+    it('writes the evidence whole into new folders in the staging directory, over an older file, and through a link that stays inside', async () => {
+      const target = join(job.artifactStagingDirectory, 'evidence', 'prod', 'release.json');
+      const first = await run({ image: ref('shop/web', 'oci'), outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json' });
+      succeeded(first);
+      assert.equal(first.outputs.EVIDENCE_PATH, target);
+      assert.equal(sha256Hex(readFileSync(target)), first.outputs.EVIDENCE_DIGEST);
+      const again = await run({ image: ref('shop/web', 'v2s2'), outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json' });
+      succeeded(again);
+      assert.equal(sha256Hex(readFileSync(target)), again.outputs.EVIDENCE_DIGEST);
+      assert.deepEqual(readdirSync(dirname(target)), ['release.json'], 'no temporary file is left');
+
+      symlinkSync(target, join(job.sourcesDirectory, 'latest.json'));
+      const linked = await run({ image: ref('shop/web', 'multi'), outputPath: 'latest.json' });
+      succeeded(linked);
+      assert.ok(lstatSync(join(job.sourcesDirectory, 'latest.json')).isSymbolicLink(), 'the link is kept');
+      assert.equal(sha256Hex(readFileSync(target)), linked.outputs.EVIDENCE_DIGEST, 'its target inside the job\'s folders is written');
+
+      const folder = await run({ image: nowhere, outputPath: '$(Build.ArtifactStagingDirectory)/evidence' });
+      failedWith(folder, 'FILE_ACCESS', `${join(job.artifactStagingDirectory, 'evidence')} is a folder; give the path of a file`);
+    });
+
+    it('refuses a scanReport that is /dev/zero, a named pipe, a folder or over the limit without reading it, naming the input, the size and the limit', async () => {
+      const fifo = join(job.sourcesDirectory, 'report.pipe');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const huge = join(job.sourcesDirectory, 'huge.json');
+      writeFileSync(huge, '');
+      truncateSync(huge, 256 * 1024 * 1024 + 1);
+      const cases: Array<[string, string]> = [
+        ['/dev/zero', 'it is a character device, not a regular file; only regular files are read.'],
+        ['report.pipe', 'it is a named pipe, not a regular file'],
+        ['reports', 'it is a directory, not a regular file'],
+        ['huge.json', 'the file is 256.0 MiB (268435457 bytes), over the 256 MiB limit for a scan report; it was not read.'],
+      ];
+      mkdirSync(join(job.sourcesDirectory, 'reports'));
+      for (const [scanReport, why] of cases) {
+        const result = await run({ image: nowhere, scanReport, scanStatus: 'passed' });
+        failedWith(result, 'FILE_ACCESS', `The input scanReport has the value "${scanReport.startsWith('/') ? scanReport : join(job.sourcesDirectory, scanReport)}": ${why}`, "Give the path of the scanner's report file");
+      }
+    });
   });
 });

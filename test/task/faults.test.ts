@@ -17,7 +17,7 @@ import { failedWith, succeeded } from '../support/outcome';
 import { Fault, RunningProxy, startProxy } from '../support/proxy';
 import { samplePredicate } from '../unit/evidence/helpers';
 
-// Every task under every fault of test/support/faults.ts, the way a pipeline meets them: the
+// Every task that talks to a registry under every fault of test/support/faults.ts, the way a pipeline meets them: the
 // packaged task in a child process through the agent model, real registries (distribution, and the
 // ACR front before one) behind a fault proxy that plays the fault on the task's own requests. Each
 // cell of the table gets its own repository and its own route through the proxy, so the cells run
@@ -100,13 +100,13 @@ function targets(route: Route, method: string, path: string, headers: Record<str
     case 'token':
       return pathname === '/oauth2/token';
     case 'manifest': {
-      const selector = column === 'capture' || column === 'lock' ? 'v1' : column === 'evidenceVerify' ? referrersTag(p.digest) : p.digest;
+      const selector = column === 'capture' || column === 'lock' ? 'v1' : column === 'evidenceVerify' || column === 'retain' ? referrersTag(p.digest) : p.digest;
       return signed && method === 'GET' && pathname === `/v2/${R}/manifests/${selector}`;
     }
     case 'blob':
       if (!signed) return false;
       if (column === 'promoteSource') return method === 'GET' && pathname === `/v2/${R}/blobs/${p.layer}`;
-      if (column === 'evidenceVerify') return method === 'GET' && pathname === `/v2/${R}/blobs/${p.statement}`;
+      if (column === 'evidenceVerify' || column === 'retain') return method === 'GET' && pathname === `/v2/${R}/blobs/${p.statement}`;
       if (column === 'promoteTarget') return method === 'PUT' && pathname.startsWith(`/v2/${R}/blobs/uploads/`) && url.searchParams.get('digest') === p.layer;
       return method === 'PUT' && pathname.startsWith(`/v2/${R}/blobs/uploads/`);
     case 'second-tag':
@@ -188,7 +188,7 @@ describe('faults: every task under every fault (real registries behind a fault p
       seeded = await seed('open', `${repo}-src`, image);
     } else {
       seeded = await seed(registry, repo, image);
-      if (column === 'evidenceVerify') {
+      if (column === 'evidenceVerify' || column === 'retain') {
         const evidence = serialiseEvidence(samplePredicate({ image: { ...samplePredicate().image, repository: repo, digest: seeded.digest, mediaType: seeded.mediaType }, scan: { status: 'passed', report: null } }));
         await attachEvidence(clientFor(registry), repo, evidence, { mediaType: seeded.mediaType, digest: seeded.digest, size: seeded.size });
         statement = evidence.digest;
@@ -237,6 +237,8 @@ describe('faults: every task under every fault (real registries behind a fault p
         return runTask('DigestEvidence', { ...common, inputs: { image: `${at}/${p.repo}@${p.digest}`, environment: 'prod', scanStatus: 'passed', approver: 'Release Manager', ...signIn(p.registry) } });
       case 'evidenceVerify':
         return runTask('DigestEvidence', { ...common, inputs: { mode: 'verify', image: `${at}/${p.repo}@${p.digest}`, environment: 'prod', ...signIn(p.registry) } });
+      case 'retain':
+        return runTask('DigestRetain', { ...common, inputs: { repository: `${at}/${p.repo}`, environments: 'prod', action: 'report', ...signIn(p.registry) } });
     }
   };
 
@@ -284,6 +286,7 @@ describe('faults: every task under every fault (real registries behind a fault p
     const peer = column === 'promoteSource' ? 'source registry' : column === 'promoteTarget' ? 'target registry' : 'registry';
     const fragments: string[] = [];
     if (cell.outcome === 'STALLED') fragments.push(`The ${peer} ${host}`, p.repo, 'DigestRelease.StallSeconds');
+    if (cell.outcome === 'KEEP_LIST_INCOMPLETE') fragments.push('could not be read', 'nothing was decided', `The registry ${host}`, p.repo);
     if (row.key === '503-always') fragments.push('answered 503', 'all 4 attempts');
     if (row.key === 'token-garbage') fragments.push('instead of a token', 'answers in its place');
     if (row.key === 'redirect-loop') fragments.push('redirects that loop');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../support/acr-front';
+import { AcrGround } from '../support/acr-front';
 import { managedIdentityConnection } from '../support/azurerm';
+import { acrWithImage } from '../support/acr-image';
 import { TestGround, testGround } from '../support/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
+import { pushAsync } from '../support/images';
 import { failedWith, succeeded, visibleOutput } from '../support/outcome';
 import { ServiceConnection, TaskRun, connectionId, runTask } from '../support/agent';
 
@@ -22,10 +22,7 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-msi'), g.certs);
-    image = `${acr.front.host}/team/msi:1.0`;
-    await pushAsync(g.layout, 'amd64', image, acr.access);
-    digest = sha256Hex(await inspectRawAsync(image, acr.access));
+    ({ acr, image, digest } = await acrWithImage(g, 'acr-msi', 'team/msi:1.0'));
   });
   beforeEach(() => {
     acr.front.resetCounts();

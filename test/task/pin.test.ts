@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun } from '../support/agent';
 import { digestOf } from '../unit/pin/helpers';
@@ -172,5 +173,99 @@ describe('task: DigestPin@1', function () {
     const names = (list: unknown[]) => list.map((item) => (item !== null && typeof item === 'object' && 'name' in item ? item.name : undefined));
     assert.deepEqual(names(task.inputs), ['files', 'images', 'mode', 'allowedRegistries', 'keepTag', 'helmDigestKey', 'requireAllImagesMatched']);
     assert.deepEqual(names(task.outputVariables), ['PINNED_COUNT', 'FILES_CHANGED']);
+  });
+
+  describe('files: only in the job\'s folders, only regular files, within limits', () => {
+    let outside: string;
+    const OUTSIDE_TEXT = 'services:\n  web:\n    image: myacr.azurecr.io/team/web:1.4.2\n';
+    beforeEach(() => {
+      outside = join(job.workFolder, '..', 'outside');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'x.yaml'), OUTSIDE_TEXT);
+    });
+    const folders = () => `outside the job's folders (Pipeline.Workspace (${job.buildDirectory}), Agent.TempDirectory (${job.tempDirectory})); DigestPin reads and writes files only there`;
+
+    it('refuses a committed link that leads out of the job\'s folders, in both modes, naming it and the fix, and changes nothing', async () => {
+      mkdirSync(join(work, 'deploy'));
+      writeFileSync(join(work, 'deploy', 'web.yaml'), OUTSIDE_TEXT);
+      symlinkSync(join(outside, 'x.yaml'), join(work, 'deploy', 'link.yaml'));
+      const before = snapshot(work);
+      for (const mode of ['pin', 'check']) {
+        const result = await run({ files: 'deploy/*.yaml', images: WEB, mode });
+        assert.equal(result.result, 'Failed', result.message);
+        assert.equal(
+          result.message,
+          `The input files matches deploy/link.yaml, a symbolic link that leads to ${join(outside, 'x.yaml')}, ${folders()}, never through a link that leads out. Replace the link with the file, or leave it out (!deploy/link.yaml).\nNo file was read or changed. [OUTSIDE_JOB_FOLDERS]`,
+        );
+        assert.equal(result.outputs.FILES_CHANGED, undefined, 'the task stopped before planning');
+      }
+      assert.equal(readFileSync(join(outside, 'x.yaml'), 'utf8'), OUTSIDE_TEXT);
+      assert.deepEqual(snapshot(work), before);
+      const excluded = await run({ files: 'deploy/*.yaml\n!deploy/link.yaml', images: WEB });
+      assert.equal(excluded.result, 'Succeeded', excluded.message);
+      assert.equal(readFileSync(join(outside, 'x.yaml'), 'utf8'), OUTSIDE_TEXT);
+    });
+
+    it('refuses every pattern that leads out, literal or glob, .. or absolute, and every file under a folder link that does, all named at once', async () => {
+      symlinkSync(outside, join(work, 'shared'));
+      const patterns = ['deploy/../../../../outside/x.yaml', '../../../outside/*.yaml', `${outside}/*.yaml`];
+      const result = await run({ files: [...patterns, 'compose.yaml'].join('\n'), images: WEB });
+      assert.equal(result.result, 'Failed', result.message);
+      for (const pattern of patterns) assert.ok(result.message.includes(`The input files has the pattern "${pattern}", which leads to ${outside}${pattern.endsWith('x.yaml') ? '/x.yaml' : ''}, ${folders()}. Check out or download the files into`), result.message);
+      assert.match(result.message, /\[OUTSIDE_JOB_FOLDERS\]$/);
+      const throughFolder = await run({ files: '**/*.yaml', images: WEB, requireAllImagesMatched: 'false' });
+      assert.equal(throughFolder.result, 'Failed');
+      assert.ok(throughFolder.message.includes(`The input files matches shared/x.yaml, which leads through a symbolic link to ${join(outside, 'x.yaml')}, ${folders()}`), throughFolder.message);
+      assert.equal(readFileSync(join(outside, 'x.yaml'), 'utf8'), OUTSIDE_TEXT);
+    });
+
+    it('pins files anywhere in the job\'s folders: a downloaded artifact, the temp folder, a link that stays inside, a pattern with ..', async () => {
+      const artifact = join(job.buildDirectory, 'manifests', 'web');
+      mkdirSync(artifact, { recursive: true });
+      writeFileSync(join(artifact, 'web.yaml'), OUTSIDE_TEXT);
+      writeFileSync(join(job.tempDirectory, 'rendered.yaml'), OUTSIDE_TEXT);
+      mkdirSync(join(work, 'deploy'));
+      symlinkSync(join(artifact, 'web.yaml'), join(work, 'deploy', 'web.yaml'));
+      const result = await run({ files: '$(Pipeline.Workspace)/manifests/**/*.yaml\n$(Agent.TempDirectory)/rendered.yaml\ndeploy/../deploy/*.yaml', images: WEB });
+      assert.equal(result.result, 'Succeeded', result.message);
+      assert.equal(result.outputs.FILES_CHANGED, '2', 'the link and its target are one file');
+      for (const path of [join(artifact, 'web.yaml'), join(job.tempDirectory, 'rendered.yaml')]) assert.equal(readFileSync(path, 'utf8'), OUTSIDE_TEXT.replace('web:1.4.2', `web@${digestOf('web')}`));
+      assert.ok(lstatSync(join(work, 'deploy', 'web.yaml')).isSymbolicLink(), 'the link stays a link');
+    });
+
+    it('refuses a named pipe and a file over the limits without reading them, naming the file, its size and the limit', async () => {
+      assert.equal(spawnSync('mkfifo', [join(work, 'pipe.yaml')]).status, 0);
+      const pipe = await run({ files: '*.yaml', images: WEB, requireAllImagesMatched: 'false' });
+      assert.equal(pipe.result, 'Failed');
+      assert.match(pipe.message, /^The input files matches pipe\.yaml: it is a named pipe, not a regular file; only regular files are read\. Leave it out of the files input \(!pipe\.yaml\)\.\nNo file was read or changed\. \[FILE_ACCESS\]$/);
+      rmSync(join(work, 'pipe.yaml'));
+
+      const big = join(work, 'big', 'values.yaml');
+      mkdirSync(dirname(big));
+      writeFileSync(big, '');
+      truncateSync(big, 52 * 1024 * 1024);
+      const tooLarge = await run({ files: 'big/values.yaml', images: WEB });
+      assert.equal(tooLarge.result, 'Failed');
+      assert.equal(tooLarge.message, 'The input files matches big/values.yaml: the file is 52 MiB, over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big/values.yaml).\nNo file was read or changed. [FILE_ACCESS]');
+
+      rmSync(big);
+      for (let i = 0; i < 9; i++) {
+        writeFileSync(join(work, 'big', `part-${i}.yaml`), '');
+        truncateSync(join(work, 'big', `part-${i}.yaml`), 7.5 * 1024 * 1024);
+      }
+      const total = await run({ files: 'big/*.yaml', images: WEB });
+      assert.equal(total.result, 'Failed');
+      assert.equal(total.message, 'The input files matches 9 files of 67.5 MiB (70778880 bytes) in all, over the 64 MiB DigestPin reads in one step; no file was read or changed. Narrow the patterns, or split the files over several DigestPin steps. [FILE_ACCESS]');
+    });
+
+    it('keeps a byte order mark and CRLF line endings byte for byte, changing only the image value', async () => {
+      const text = '\uFEFF# deployed by the release\r\nservices:\r\n  web:\r\n    image: myacr.azurecr.io/team/web:1.4.2\r\n';
+      writeFileSync(join(work, 'bom.yaml'), Buffer.from(text, 'utf8'));
+      const result = await run({ files: 'bom.yaml', images: WEB });
+      assert.equal(result.result, 'Succeeded', result.message);
+      const after = readFileSync(join(work, 'bom.yaml'));
+      assert.deepEqual([...after.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+      assert.deepEqual(after, Buffer.from(text.replace('web:1.4.2', `web@${digestOf('web')}`), 'utf8'));
+    });
   });
 });

@@ -34,7 +34,6 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
   let amd64: string;
   let multi: string;
   let web: string;
-  let runs = 0;
 
   /** A host of the test ground by a name only the proxy resolves. */
   const named = (name: string, port: number | string): string => `${name}.${PROXY_ONLY_DOMAIN}:${port}`;
@@ -258,7 +257,7 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
     const before = squid.entries().length;
     const run = await runTask('DigestEvidence', {
       ...job,
-      inputs: { image: `${registry}/proxy/app@${amd64}`, connectionType: 'anonymous', environment: 'prod', scanStatus: 'passed', approver: 'auto', outputPath: join(g.dir, 'proxy-evidence', `run-${++runs}.json`) },
+      inputs: { image: `${registry}/proxy/app@${amd64}`, connectionType: 'anonymous', environment: 'prod', scanStatus: 'passed', approver: 'auto' },
       ...agent(),
     });
     succeeded(run);

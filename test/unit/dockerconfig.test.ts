@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentialFromDockerConfig, dockerConfigPath, normaliseAuthKey } from '../../src/connection/dockerconfig';
@@ -18,6 +19,20 @@ describe('docker config.json credentials', () => {
     return path;
   };
   const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it('goes anonymous without a config, and refuses one that is a named pipe or too large without reading it', () => {
+    assert.equal(credentialFromDockerConfig('myacr.azurecr.io', join(dir, 'none.json')).credential.kind, 'anonymous');
+    const fifo = join(dir, 'config.json');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    assert.throws(
+      () => credentialFromDockerConfig('myacr.azurecr.io', fifo),
+      (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && err.message === `The docker config ${fifo}: it is a named pipe, not a regular file; only regular files are read. Fix or remove it (DOCKER_CONFIG names its folder), or set connectionType to dockerRegistry or anonymous.`,
+    );
+    rmSync(fifo);
+    writeFileSync(fifo, '');
+    truncateSync(fifo, 4 * 1024 * 1024 + 1);
+    assert.throws(() => credentialFromDockerConfig('myacr.azurecr.io', fifo), (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /over the 4 MiB limit for a docker config; it was not read\./.test(err.message));
+  });
 
   it('finds the file at $DOCKER_CONFIG, else ~/.docker', () => {
     assert.equal(dockerConfigPath({ DOCKER_CONFIG: '/agent/_temp/DockerConfig_1' }), '/agent/_temp/DockerConfig_1/config.json');

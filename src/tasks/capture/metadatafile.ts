@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { DigestReleaseError } from '../../errors';
+import { readLocalFile } from '../../files/read';
 import { isRecord } from '../../json';
 import { Digest, isDigest } from '../../reference/digest';
 import { ImageReference, formatReference, parseReference, tagOrDefault } from '../../reference/reference';
@@ -11,17 +11,20 @@ import { ImageReference, formatReference, parseReference, tagOrDefault } from '.
 const DIGEST_KEY = 'containerimage.digest';
 const NAME_KEY = 'image.name';
 
+/**
+ * The most a metadata file may hold, far above what the tools write: buildx a few KiB (more with its
+ * provenance inline), skopeo 71 bytes.
+ */
+export const METADATA_FILE_LIMIT = 16 * 1024 * 1024;
+
 export function digestFromMetadataFile(path: string, image: ImageReference): Digest {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new DigestReleaseError(
-      'METADATA_FILE',
-      `The input metadataFile names "${path}", which could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). ` +
-        'Check the path, and that the build step wrote it (docker buildx build --metadata-file, skopeo copy --digestfile).',
-    );
-  }
+  const text = readLocalFile(path, {
+    what: `The input metadataFile names "${path}"`,
+    limit: METADATA_FILE_LIMIT,
+    kind: 'a build metadata file',
+    code: 'METADATA_FILE',
+    fix: 'Check the path, and that the build step wrote it (docker buildx build --metadata-file, skopeo copy --digestfile).',
+  }).toString('utf8');
   const trimmed = text.trim();
   if (isDigest(trimmed)) return trimmed;
 

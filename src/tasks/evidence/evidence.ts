@@ -1,9 +1,6 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { AzureDevOpsClient } from '../../ado/client';
-import { DigestReleaseError, messageOf } from '../../errors';
+import { hashLocalFile } from '../../files/read';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
 import { readLockFacts } from '../../evidence/lock';
@@ -17,6 +14,7 @@ import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
+import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
 import { keyValueTable } from '../summary';
 import { evidenceSummary, lockText } from './summary';
@@ -28,11 +26,24 @@ const WRITER = { name: 'DigestEvidence', version: '1.0.0' } as const;
 
 export async function evidenceTask(context: TaskContext, now: () => Date = () => new Date()): Promise<string> {
   const inputs = readEvidenceInputs(context);
-  const client = registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestEvidence/1');
-  return inputs.mode === 'verify' ? verify(context, inputs, client) : record(context, inputs, client, now);
+  // Local files first: a place outside the job's folders or an unreadable scan report fails
+  // before any registry is asked anything (and before evidence is attached).
+  const file = outputFile(context, {
+    input: 'outputPath',
+    given: inputs.outputPath,
+    folder: 'digest-evidence',
+    name: `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${fileNamePart(inputs.environment)}` : ''}.json`,
+    what: 'the evidence',
+    task: 'DigestEvidence',
+    example: 'evidence/release.json',
+  });
+  const client = () => registryClientFor(context, inputs.image, inputs.connection, 'digest-release DigestEvidence/1');
+  if (inputs.mode === 'verify') return verify(context, inputs, client(), file);
+  const scan = scanFacts(inputs);
+  return record(context, inputs, client(), file, scan, now);
 }
 
-async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, now: () => Date): Promise<string> {
+async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile, scan: ScanFacts, now: () => Date): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Recording release evidence for ${ref}${inputs.environment ? ` in ${inputs.environment}` : ''}.`);
@@ -50,7 +61,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
     },
     environment: inputs.environment ?? null,
     run,
-    scan: scanFacts(inputs),
+    scan,
     approval: await approval(context, inputs, run),
     rollback: await rollback(context, inputs, client),
     lock: await lockState(context, client, inputs),
@@ -58,7 +69,7 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
     writer: WRITER,
   };
   const evidence = serialiseEvidence(predicate);
-  const path = writeEvidence(context, inputs, evidence.bytes);
+  const path = writeEvidence(context, file, evidence.bytes);
 
   let attachedAs: string | undefined;
   if (inputs.attach) {
@@ -74,12 +85,12 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
   return `Evidence ${evidence.digest} recorded for ${ref}: scan ${predicate.scan.status}, approval ${predicate.approval.status}, lock ${predicate.lock.state}.`;
 }
 
-async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient): Promise<string> {
+async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
   const { chosen, lock } = await verifyEvidence(client, image.repository, image.digest, inputs.environment);
-  const path = writeEvidence(context, inputs, chosen.evidence.bytes);
+  const path = writeEvidence(context, file, chosen.evidence.bytes);
   context.setOutput('EVIDENCE_PATH', path);
   context.setOutput('EVIDENCE_DIGEST', chosen.evidence.digest);
   const rows = [
@@ -104,15 +115,22 @@ async function lockState(context: TaskContext, client: RegistryClient, inputs: E
   return lock;
 }
 
+/**
+ * The most a scan report may hold. Only its name and sha256 are recorded, and it is hashed in
+ * chunks, so the limit bounds the time, not the memory: far above a scanner's JSON or SARIF report.
+ */
+export const SCAN_REPORT_LIMIT = 256 * 1024 * 1024;
+
 function scanFacts(inputs: EvidenceInputs): ScanFacts {
   if (inputs.scanReport === undefined) return { status: inputs.scanStatus, report: null };
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(inputs.scanReport);
-  } catch (err) {
-    throw new DigestReleaseError('FILE_ACCESS', `The input scanReport has the value "${inputs.scanReport}": the file cannot be read (${messageOf(err)}). Give the path of the scanner's report, or leave it empty.`);
-  }
-  return { status: inputs.scanStatus, report: { name: basename(inputs.scanReport), sha256: createHash('sha256').update(bytes).digest('hex') } };
+  const { sha256 } = hashLocalFile(inputs.scanReport, {
+    what: `The input scanReport has the value "${inputs.scanReport}"`,
+    limit: SCAN_REPORT_LIMIT,
+    kind: 'a scan report',
+    code: 'FILE_ACCESS',
+    fix: "Give the path of the scanner's report file, or leave it empty.",
+  });
+  return { status: inputs.scanStatus, report: { name: basename(inputs.scanReport), sha256 } };
 }
 
 async function approval(context: TaskContext, inputs: EvidenceInputs, run: RunFacts): Promise<ApprovalFacts> {
@@ -153,18 +171,8 @@ async function rollback(context: TaskContext, inputs: EvidenceInputs, client: Re
   }
 }
 
-function writeEvidence(context: TaskContext, inputs: EvidenceInputs, bytes: Uint8Array): string {
-  const name = `evidence-${inputs.image.digest.slice(7, 19)}${inputs.environment ? `-${inputs.environment.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}.json`;
-  const base = context.variable('Agent.TempDirectory') ?? tmpdir();
-  const path = resolve(inputs.outputPath ?? join(base, 'digest-evidence', name));
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes);
-  } catch (err) {
-    throw new DigestReleaseError('FILE_ACCESS', `The input outputPath has the value "${path}": the evidence cannot be written there (${messageOf(err)}). Give a writable file path.`);
-  }
-  context.info(`Wrote the evidence to ${path}.`);
-  return path;
+function writeEvidence(context: TaskContext, file: OutputFile, bytes: Uint8Array): string {
+  return writeOutputFile(context, file, bytes);
 }
 
 function publish(context: TaskContext, artifact: string, path: string): void {

@@ -1,11 +1,9 @@
 import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
-import { keyValueTable } from '../summary';
+import { inlineCode, keyValueTable } from '../summary';
 
 // The build summary a release manager reads: one table, the digest first.
 
-function code(value: string): string {
-  return `\`${value.replace(/`/g, "'")}\``;
-}
+const code = inlineCode;
 
 export function approverText(predicate: EvidencePredicate): string {
   const { approval } = predicate;

@@ -1,11 +1,13 @@
 import { DigestReleaseError } from '../../errors';
 import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } from '../../pin/batch';
-import { readText, writeAtomically } from '../../pin/files';
+import { writeFilesAtomically } from '../../files/write';
+import { readText } from '../../pin/files';
 import { parseHelmDigestKey } from '../../pin/helmkey';
 import { Mode, PinOptions } from '../../pin/plan';
 import { parseRegistryRules } from '../../pin/registries';
 import { inputLines, parseTargets } from '../../pin/targets';
 import { TaskContext } from '../agent';
+import { jobFolders } from '../folders';
 import { matchFiles } from './files';
 import { pinSummary } from './summary';
 
@@ -66,8 +68,8 @@ function unmatchedError(plan: BatchPlan, mode: Mode): DigestReleaseError {
 export async function pinTask(context: TaskContext): Promise<string> {
   const inputs = readPinInputs(context);
   const { mode } = inputs.options;
-  const matched = matchFiles(context, inputs.root, inputs.files);
-  const sources: SourceFile[] = matched.map((file) => ({ ...file, text: readText(file.path, file.display) }));
+  const matched = matchFiles(context, inputs.root, inputs.files, jobFolders(context));
+  const sources: SourceFile[] = matched.map((file) => ({ path: file.path, display: file.display, text: readText(file.path, file.display) }));
   context.info(`${mode === 'pin' ? 'Pinning' : 'Checking'} ${sources.length} files under ${inputs.root}.`);
 
   const plan = planBatch(sources, inputs.options);
@@ -100,7 +102,7 @@ export async function pinTask(context: TaskContext): Promise<string> {
     }
 
     if (mode === 'pin') {
-      writeAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, text: file.updated })));
+      writeFilesAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, bytes: Buffer.from(file.updated, 'utf8') })));
       for (const file of plan.changedFiles) context.info(`Pinned ${file.display}.`);
       filesChanged = plan.changedFiles.length;
     }

@@ -1,12 +1,10 @@
 import { BatchPlan, Finding } from '../../pin/batch';
 import { Mode } from '../../pin/plan';
-import { markdownTable } from '../summary';
+import { inlineCode, markdownTable } from '../summary';
 
 // The build summary a release manager reads: what was pinned where, or why the gate failed.
 
-function code(text: string): string {
-  return `\`${text.replace(/`/g, "'")}\``;
-}
+const code = inlineCode;
 
 function findingTable(heading: string, findings: readonly Finding[]): string {
   return markdownTable(['Where', heading], findings.map((f) => [`${f.file}:${f.line}`, f.message]));

@@ -59,11 +59,7 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const targetConnection = readConnectionInputs(context, 'target');
   if (mode === 'import') checkImportInputs(context, targetConnection);
 
-  const concurrencyText = context.input('concurrency') ?? '4';
-  const concurrency = Number(concurrencyText);
-  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw invalidInput('concurrency', concurrencyText, `use a whole number from 1 to ${MAX_CONCURRENCY} (blobs transferred at once; 4 is the default).`);
-  }
+  const concurrency = context.wholeNumberInput('concurrency', 4, { min: 1, max: MAX_CONCURRENCY, counts: 'blobs transferred at once' });
 
   return {
     source,

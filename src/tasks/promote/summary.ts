@@ -1,6 +1,6 @@
 import { ImportPromoteResult } from '../../promote/import';
 import { formatBytes, PromoteResult } from '../../promote/promote';
-import { keyValueTable } from '../summary';
+import { inlineCode, keyValueTable } from '../summary';
 import { PromotedLock } from './lock';
 
 // The build summary of a promotion: what is now where, what moved, how, and whether it is locked.
@@ -10,7 +10,7 @@ export interface SummaryExtras {
   readonly lock?: PromotedLock;
 }
 
-const code = (value: string): string => `\`${value}\``;
+const code = inlineCode;
 
 export function promoteSummary(result: PromoteResult | ImportPromoteResult, source: string, ref: string, extras: SummaryExtras): string {
   const imported = 'targetResource' in result ? result : undefined;

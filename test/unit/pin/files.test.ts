@@ -1,46 +1,19 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDigestReleaseError } from '../../../src/errors';
-import { readText, writeAtomically } from '../../../src/pin/files';
+import { YAML_FILE_LIMIT, readText } from '../../../src/pin/files';
 
-describe('pin: reading and writing files', () => {
+describe('pin: reading a file', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'digestpin-files-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('replaces files by rename, keeping their mode and leaving no temporary file', () => {
-    const a = join(dir, 'a.yaml');
-    writeFileSync(a, 'old\n');
-    chmodSync(a, 0o640);
-    writeAtomically([{ path: a, display: 'a.yaml', text: 'new\n' }]);
-    assert.equal(readFileSync(a, 'utf8'), 'new\n');
-    assert.equal(statSync(a).mode & 0o777, 0o640);
-    assert.deepEqual(readdirSync(dir), ['a.yaml']);
-  });
-
-  it('writes through a symbolic link and keeps the link', () => {
-    const real = join(dir, 'real.yaml');
-    const link = join(dir, 'link.yaml');
-    writeFileSync(real, 'old\n');
-    symlinkSync(real, link);
-    writeAtomically([{ path: link, display: 'link.yaml', text: 'new\n' }]);
-    assert.equal(readFileSync(real, 'utf8'), 'new\n');
-    assert.ok(statSync(link).isFile());
-  });
-
-  it('changes no file when one of the batch cannot be written', () => {
-    const ok = join(dir, 'ok.yaml');
-    writeFileSync(ok, 'old\n');
-    // The second file went away between planning and writing: its temporary file cannot be staged.
-    const gone = join(dir, 'gone', 'b.yaml');
-    assert.throws(
-      () => writeAtomically([{ path: ok, display: 'ok.yaml', text: 'new\n' }, { path: gone, display: 'gone/b.yaml', text: 'new\n' }]),
-      (err: unknown) => isDigestReleaseError(err, 'FILE_ACCESS') && /gone\/b\.yaml cannot be written .*No file was changed/.test(err.message),
-    );
-    assert.equal(readFileSync(ok, 'utf8'), 'old\n');
-    assert.deepEqual(readdirSync(dir), ['ok.yaml']);
+  it('keeps a byte order mark as the first character, so that it is written back', () => {
+    const path = join(dir, 'bom.yaml');
+    writeFileSync(path, Buffer.from('\uFEFFimage: app:1\r\n', 'utf8'));
+    assert.equal(readText(path, 'bom.yaml'), '\uFEFFimage: app:1\r\n');
   });
 
   it('refuses a file that is not UTF-8 rather than corrupt it', () => {
@@ -50,6 +23,20 @@ describe('pin: reading and writing files', () => {
   });
 
   it('names a file that cannot be read', () => {
-    assert.throws(() => readText(join(dir, 'nope.yaml'), 'nope.yaml'), /nope\.yaml cannot be read/);
+    assert.throws(() => readText(join(dir, 'nope.yaml'), 'nope.yaml'), /^DigestReleaseError: The input files matches nope\.yaml: the file cannot be read \(ENOENT/);
+  });
+
+  it('reads a file up to the limit and refuses a larger one without reading it', () => {
+    const path = join(dir, 'big.yaml');
+    writeFileSync(path, '');
+    truncateSync(path, YAML_FILE_LIMIT);
+    assert.equal(readText(path, 'big.yaml').length, YAML_FILE_LIMIT);
+    truncateSync(path, YAML_FILE_LIMIT + 1);
+    assert.throws(
+      () => readText(path, 'big.yaml'),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'FILE_ACCESS') &&
+        err.message === 'The input files matches big.yaml: the file is 8.0 MiB (8388609 bytes), over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big.yaml).',
+    );
   });
 });

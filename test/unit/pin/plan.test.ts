@@ -105,6 +105,15 @@ describe('pin: rewriting real-world files', () => {
     assert.equal(plan.updated, `\uFEFFservices:\r\n  a:\r\n    image:   "app@${WEB}"   # x\r\n    ports: [ "80:80" ]\r\n`);
   });
 
+  it('adds a Helm digest key with the line ending of the lines around it', () => {
+    const crlf = 'image:\r\n  repository: app\r\n  tag: "1"\r\n';
+    assert.equal(planFile('values.yaml', 'values.yaml', crlf, options([`app@${WEB}`])).updated, `${crlf}  digest: ${WEB}\r\n`);
+    const mixed = '# written on Windows\r\nimage:\n  repository: app\n  tag: "1"';
+    assert.equal(planFile('values.yaml', 'values.yaml', mixed, options([`app@${WEB}`])).updated, `${mixed}\n  digest: ${WEB}\n`);
+    const lastCrlf = 'image:\r\n  repository: app\r\n  tag: "1"';
+    assert.equal(planFile('values.yaml', 'values.yaml', lastCrlf, options([`app@${WEB}`])).updated, `${lastCrlf}\r\n  digest: ${WEB}\r\n`);
+  });
+
   it('is idempotent: pinning what it pinned changes nothing', () => {
     for (const name of ['rendered-chart.yaml', 'cronjob.yaml', 'compose.yaml', 'values.yaml', 'kustomize/overlays/prod/kustomization.yaml']) {
       const first = pin(name);
@@ -161,6 +170,25 @@ describe('pin: rewriting real-world files', () => {
     for (const [text, line] of templates) {
       assert.equal(planFile('t.yaml', 't.yaml', text, options([`app@${WEB}`])).templateLine, line, JSON.stringify(text));
     }
+  });
+
+  it('refuses a map that sets a key twice, as YAML readers do, naming both lines; merge keys may repeat', () => {
+    const duplicates: Array<[string, string]> = [
+      ['a: 1\nb: 2\na: 3\n', 'dup.yaml:3 is not valid YAML: Map keys must be unique; the key "a" is already set at line 1'],
+      ['image: {repository: app, tag: "1", tag: "2"}\n', 'dup.yaml:1 is not valid YAML: Map keys must be unique; the key "tag" is already set at line 1'],
+      ['x:\n  "a": 1\n  a: 2\n', 'dup.yaml:3 is not valid YAML: Map keys must be unique; the key "a" is already set at line 2'],
+      ['~: 1\nnull: 2\n', 'dup.yaml:2 is not valid YAML: Map keys must be unique; the key null is already set at line 1'],
+      ['---\nok: 1\n---\nb: 1\nc: 2\nb: 3\nc: 4\n', 'dup.yaml:6 is not valid YAML: Map keys must be unique; the key "b" is already set at line 4'],
+    ];
+    for (const [text, message] of duplicates) {
+      assert.throws(
+        () => planFile('dup.yaml', 'dup.yaml', text, options([`app@${WEB}`])),
+        (err: unknown) => isDigestReleaseError(err, 'YAML_PARSE') && err.message === `${message}. Fix the file, or leave it out of the files input.`,
+        JSON.stringify(text),
+      );
+    }
+    const fine = ['a: &a {x: 1}\nb: &b {y: 1}\nc:\n  <<: *a\n  <<: *b\n', '1: x\n"1": y\n', '.nan: 1\n.NaN: 2\n', 'a: {x: 1}\nb: {x: 1}\n'];
+    for (const text of fine) assert.doesNotThrow(() => planFile('ok.yaml', 'ok.yaml', text, options([`app@${WEB}`])), JSON.stringify(text));
   });
 
   it('reports a block scalar image as not understood instead of reflowing it', () => {
