@@ -270,6 +270,7 @@ describe('faults: every task under every fault (real registries behind a fault p
       const run = await runCell(route);
       route.active = false;
       results.set(`${route.row.key}:${route.column}`, { run, seconds: (Date.now() - started) / 1000, route });
+      // DIGEST_RELEASE_FAULTS_LOG=1 prints each cell's time and message, for reading them all at once.
       if (process.env.DIGEST_RELEASE_FAULTS_LOG) console.log(`${route.row.key} ${route.column} ${((Date.now() - started) / 1000).toFixed(1)} s: ${run.result} ${run.message}`);
     });
   });
