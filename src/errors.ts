@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE' // a manifest kind we refuse (Docker schema 1) or do not know
   | 'DIGEST_MISMATCH' // bytes that do not hash to the digest the registry claimed or we asked for
   | 'EXPECTED_DIGEST_MISMATCH' // the registry holds other bytes than the build said it pushed
-  | 'UNREACHABLE' // the registry could not be reached (DNS, refused, TLS, time-out)
+  | 'UNREACHABLE' // the registry could not be reached (DNS, refused, TLS, no connection in time), or dropped the connection midway
+  | 'STALLED' // a connection on which nothing moved while something should: the peer stopped taking the request, did not answer, or stopped sending (DigestRelease.StallSeconds)
   | 'NETWORK_SETTINGS' // the agent's proxy or certificate settings (Agent.ProxyUrl, Agent.CAInfo, ...) cannot be used
   | 'PROXY' // the agent's proxy could not be reached, refused the proxy credentials, or would not connect to the host
   | 'REGISTRY_ERROR' // any other answer from the registry we cannot act on
@@ -45,13 +46,26 @@ export class DigestReleaseError extends Error {
   readonly code: ErrorCode;
   /** HTTP status of the answer that caused the error, when there was one. */
   readonly status: number | undefined;
+  /** For UNREACHABLE and STALLED: the host whose connection failed. */
+  readonly host: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown; host?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DigestReleaseError';
     this.code = code;
     this.status = options.status;
+    this.host = options.host;
   }
+}
+
+/** The same failure, its message completed (what was written before it, a count of attempts). */
+export function withMore(err: unknown, more: string): unknown {
+  if (!(err instanceof DigestReleaseError) || more === '') return err;
+  return new DigestReleaseError(err.code, `${err.message} ${more}`, {
+    cause: err,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(err.host !== undefined ? { host: err.host } : {}),
+  });
 }
 
 export function isDigestReleaseError(err: unknown, code?: ErrorCode): err is DigestReleaseError {

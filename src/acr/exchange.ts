@@ -2,9 +2,9 @@ import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { jwtLifetime } from '../registry/auth';
 import { ENTRA_ACR_ONLY, RefreshTokenSource } from '../registry/credential';
-import { readJsonUpTo } from '../registry/bounded';
+import { parseJson } from '../registry/bounded';
 import { describeErrors, readErrorBody } from '../registry/errorbody';
-import { Transport } from '../registry/transport';
+import { Transport, retriesNote } from '../registry/transport';
 import { acrRealm } from './detect';
 
 // The ACR token exchange: a Microsoft Entra ID access token is traded at POST /oauth2/exchange for
@@ -102,13 +102,11 @@ export class AcrTokenExchange implements RefreshTokenSource {
     const url = new URL('/oauth2/exchange', acr);
     url.searchParams.set('api-version', ACR_API_VERSION);
     this.counters.exchanges++;
-    const response = await this.transport.send({
-      method: 'POST',
-      url: url.toString(),
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
-    });
-    if (!response.ok) {
+    const { response, body } = await this.transport.readWhole(
+      (stalls) => this.transport.send({ method: 'POST', url: url.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString(), stalls }),
+      { bytes: MAX_EXCHANGE_ANSWER_BYTES, what: `The answer of the registry ${registry} at /oauth2/exchange`, kind: 'a token answer', code: 'REGISTRY_ERROR' },
+    );
+    if (!response.ok || body === undefined) {
       const detail = describeErrors(await readErrorBody(response));
       const refused = response.status === 401 || response.status === 403;
       throw new DigestReleaseError(
@@ -117,19 +115,18 @@ export class AcrTokenExchange implements RefreshTokenSource {
           `${detail ? ` (${detail})` : ''}. ` +
           (refused
             ? 'Check that the service connection is for the tenant of the registry and that its identity has a role on the registry (AcrPull to read, a role with metadata write to lock).'
-            : 'Try again; if it persists, check the registry in the Azure portal.'),
+            : `${retriesNote(response).trim() || 'Try again;'} If it persists, check the registry's health in the Azure portal.`),
         { status: response.status },
       );
     }
-    const body = await readJsonUpTo(response, {
-      bytes: MAX_EXCHANGE_ANSWER_BYTES,
-      what: `The answer of the registry ${registry} at /oauth2/exchange`,
-      kind: 'a token answer',
-      code: 'REGISTRY_ERROR',
-    });
-    const token = isRecord(body) ? body.refresh_token : undefined;
+    const parsed = parseJson(body.toString('utf8'));
+    const token = isRecord(parsed) ? parsed.refresh_token : undefined;
     if (typeof token !== 'string' || token === '') {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${registry} answered /oauth2/exchange without a refresh_token.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${registry} answered /oauth2/exchange with ${isRecord(parsed) ? 'JSON without a refresh_token' : 'something that is not JSON'} instead of a refresh token. ` +
+          `Check that nothing between the agent and ${registry} (a proxy, a captive portal) answers in its place.`,
+      );
     }
     this.onSecret(token);
     return token;

@@ -1,4 +1,4 @@
-import { DigestReleaseError } from '../errors';
+import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, formatReference } from '../reference/reference';
 import { RegistryClient } from '../registry/client';
@@ -6,6 +6,8 @@ import { hasAcrHostName, isAcr } from './detect';
 import {
   AttributePatch,
   ChangeableAttributes,
+  ManifestProperties,
+  TagProperties,
   getManifestProperties,
   getTagProperties,
   updateManifestProperties,
@@ -89,26 +91,47 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
   }
   const unchanged = (before.tag === undefined || matches(before.tag.attributes, want)) && (before.manifest === undefined || matches(before.manifest.attributes, want));
 
+  // What changed is kept as the registry answered it: a failure after a change says exactly what
+  // is locked and what is not (a half-done lock is reported, not hidden; a rerun completes it).
+  const changed: string[] = [];
   if (!unchanged) {
     // 3. The tag first: once it is write-locked it cannot move, so the check after it is final.
-    if (before.tag && tag !== undefined && !matches(before.tag.attributes, want)) {
-      const updated = await updateTagProperties(client, repository, tag, want);
-      if (updated.digest !== digest) {
-        await updateTagProperties(client, repository, tag, { writeEnabled: before.tag.attributes.writeEnabled, deleteEnabled: before.tag.attributes.deleteEnabled });
-        throw new DigestReleaseError(
-          'EXPECTED_DIGEST_MISMATCH',
-          `The tag ${where} moved to ${updated.digest} while it was being locked; its lock was undone and the manifest was not touched. Find out who pushed over it.`,
-        );
+    const pending = [before.tag && tag !== undefined && !matches(before.tag.attributes, want) ? `the tag ${where}` : '', before.manifest && !matches(before.manifest.attributes, want) ? `the manifest ${digest}` : ''].filter((part) => part);
+    try {
+      if (before.tag && tag !== undefined && !matches(before.tag.attributes, want)) {
+        const updated = await updateTagProperties(client, repository, tag, want);
+        if (updated.digest !== digest) {
+          await updateTagProperties(client, repository, tag, { writeEnabled: before.tag.attributes.writeEnabled, deleteEnabled: before.tag.attributes.deleteEnabled });
+          throw new DigestReleaseError(
+            'EXPECTED_DIGEST_MISMATCH',
+            `The tag ${where} moved to ${updated.digest} while it was being locked; its lock was undone and the manifest was not touched. Find out who pushed over it.`,
+          );
+        }
+        changed.push(`the tag ${where} is ${describe(updated.attributes)}`);
+        pending.shift();
       }
+      if (before.manifest && !matches(before.manifest.attributes, want)) {
+        const updated = await updateManifestProperties(client, repository, digest, want);
+        changed.push(`the manifest ${digest} is ${describe(updated.attributes)}`);
+      }
+    } catch (err) {
+      if (isDigestReleaseError(err, 'EXPECTED_DIGEST_MISMATCH')) throw err;
+      throw withMore(err, halfDone(request.action, changed, pending, err));
     }
-    if (before.manifest && !matches(before.manifest.attributes, want)) await updateManifestProperties(client, repository, digest, want);
   }
 
   // 4. Read back: the registry's word, not the PATCH answer, decides.
-  const after = {
-    tag: request.lockTag && tag !== undefined ? await getTagProperties(client, repository, tag) : undefined,
-    manifest: request.lockManifest ? await getManifestProperties(client, repository, digest) : undefined,
-  };
+  let after: { tag: TagProperties | undefined; manifest: ManifestProperties | undefined };
+  try {
+    after = {
+      tag: request.lockTag && tag !== undefined ? await getTagProperties(client, repository, tag) : undefined,
+      manifest: request.lockManifest ? await getManifestProperties(client, repository, digest) : undefined,
+    };
+  } catch (err) {
+    if (changed.length === 0) throw err;
+    const done = request.action === 'lock' ? 'locked' : 'unlocked';
+    throw withMore(err, `Reading the ${request.action} back failed after the change: ${changed.join(' and ')}, as the registry answered the change, but that is not confirmed. A rerun finds what is ${done} already and reads it back.`);
+  }
   const wrong: string[] = [];
   if (after.tag && (!matches(after.tag.attributes, want) || after.tag.digest !== digest)) wrong.push(`the tag ${where} reads back ${describe(after.tag.attributes)} on ${after.tag.digest}`);
   if (after.manifest && !matches(after.manifest.attributes, want)) wrong.push(`the manifest ${digest} reads back ${describe(after.manifest.attributes)}`);
@@ -127,6 +150,17 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
     ...(after.tag ? { tag: after.tag.attributes } : {}),
     ...(after.manifest ? { manifest: after.manifest.attributes } : {}),
   };
+}
+
+/** The state a lock or unlock that failed midway left, and what a rerun does. */
+function halfDone(action: LockAction, changed: readonly string[], pending: readonly string[], failure: unknown): string {
+  const done = action === 'lock' ? 'locked' : 'unlocked';
+  const them = pending.length === 1 ? 'it' : 'them';
+  // A change whose answer never came may have been made: say so rather than guess.
+  const lost = isDigestReleaseError(failure, 'STALLED') || isDigestReleaseError(failure, 'UNREACHABLE');
+  const pendingState = lost ? `${pending.join(' and ')} may or may not be ${done} (the answer to the change was lost)` : `${pending.join(' and ')} ${pending.length === 1 ? 'is' : 'are'} not ${done}`;
+  if (changed.length === 0) return `Nothing was confirmed ${done}: ${pendingState}. A rerun ${action}s ${them}.`;
+  return `The ${action} is half done: ${changed.join(' and ')} (as the registry answered), but ${pendingState}. A rerun finds what is ${done} already and ${action}s the rest.`;
 }
 
 function describe(attributes: AttributePatch): string {

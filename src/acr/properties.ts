@@ -2,8 +2,8 @@ import { DigestReleaseError } from '../errors';
 import { asRecord } from '../json';
 import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { readJsonUpTo } from '../registry/bounded';
-import { describeErrors, readErrorBody } from '../registry/errorbody';
+import { parseJson } from '../registry/bounded';
+import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
 import { nextLink } from '../registry/link';
 import { ACR_API_VERSION } from './exchange';
 
@@ -101,12 +101,12 @@ export async function listManifestProperties(client: RegistryClient, repository:
   let path: string | undefined = `/acr/v1/${repository}/_manifests?n=${LISTING_PAGE}&api-version=${ACR_API_VERSION}`;
   for (let page = 0; path !== undefined; page++) {
     if (page >= MAX_LISTING_PAGES) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} listed more than ${MAX_LISTING_PAGES * LISTING_PAGE} manifests in ${repository}; they were not all read.`);
+      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} listed more than ${MAX_LISTING_PAGES * LISTING_PAGE} manifests in ${repository}; they were not all read.`);
     }
     const answer = await call(client, { method: 'GET', path, scope: readScope(repository) }, what);
     const entries = asRecord(answer.body)?.manifests;
     if (entries !== undefined && entries !== null && !Array.isArray(entries)) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the listing of ${what} with manifests that are not a list.`);
+      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} answered the listing of ${what} with manifests that are not a list.`);
     }
     for (const entry of (entries ?? []) as unknown[]) listed.push(listedFrom(entry, what));
     path = nextLink(answer.link, path);
@@ -119,14 +119,20 @@ async function call(
   req: { method: 'GET' | 'PATCH'; path: string; scope: string; json?: AttributeChange },
   what: string,
 ): Promise<{ body: unknown; link: string | null }> {
-  const response = await client.request({
-    method: req.method,
-    path: req.path,
-    scope: req.scope,
-    headers: { Accept: 'application/json', ...(req.json ? { 'Content-Type': 'application/json' } : {}) },
-    ...(req.json ? { body: JSON.stringify(req.json) } : {}),
-  });
-  if (!response.ok) {
+  // A PATCH of the same attributes may be sent again: the second leaves them as the first did.
+  const { response, body } = await client.readWhole(
+    (stalls) =>
+      client.request({
+        method: req.method,
+        path: req.path,
+        scope: req.scope,
+        headers: { Accept: 'application/json', ...(req.json ? { 'Content-Type': 'application/json' } : {}) },
+        ...(req.json ? { body: JSON.stringify(req.json) } : {}),
+        stalls,
+      }),
+    { bytes: MAX_PROPERTIES_BYTES, what: `The ${client.name}'s properties of ${what}`, kind: 'the properties of one tag or manifest, or a page of them', code: 'REGISTRY_ERROR' },
+  );
+  if (!response.ok || body === undefined) {
     const entries = await readErrorBody(response);
     const detail = describeErrors(entries);
     const codes = new Set(entries.map((entry) => entry.code));
@@ -140,17 +146,14 @@ async function call(
     if (response.status === 403) {
       throw new DigestReleaseError(
         'DENIED',
-        `The registry ${client.registry} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
+        `The ${client.name} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
           'The identity needs a role that allows reading and writing repository metadata (for example Contributor on the registry, or Container Registry Repository Writer on registries with repository permissions).',
         { status: 403 },
       );
     }
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} to ${req.method} of the properties of ${what}${suffix}.`, {
-      status: response.status,
-    });
+    throw unexpectedAnswer(client.name, response, `to ${req.method} of the properties of ${what}`, entries);
   }
-  const body = await readJsonUpTo(response, { bytes: MAX_PROPERTIES_BYTES, what: `The registry ${client.registry}'s properties of ${what}`, kind: 'the properties of one tag or manifest, or a page of them', code: 'REGISTRY_ERROR' });
-  return { body, link: response.headers.get('link') };
+  return { body: parseJson(body.toString('utf8')), link: response.headers.get('link') };
 }
 
 function attributesFrom(value: unknown, what: string): ChangeableAttributes {

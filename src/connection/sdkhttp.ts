@@ -3,9 +3,11 @@ import { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { DigestReleaseError } from '../errors';
 import { Network } from '../http/network';
+import { DEFAULT_STALL_MS } from '../http/settings';
+import { StallError } from '../http/stall';
 import { ProxyError } from '../http/tunnel';
 import { HttpResponse, exchange } from '../registry/http';
-import { unreachable } from '../registry/transport';
+import { stallError, unreachable } from '../registry/transport';
 
 // The HTTP client @azure/identity signs in with (its `httpClient` option, which it also hands to
 // MSAL): the task's own connections, so Entra ID, the Azure DevOps OIDC endpoint and a host's
@@ -16,8 +18,6 @@ import { unreachable } from '../registry/transport';
 
 /** A token answer is a few KiB; an error page perhaps more. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-/** A connection with nothing sent or received for this long is dropped (the Transport's rule). */
-const IDLE_TIMEOUT_MS = 300_000;
 
 export function sdkHttpClient(network: Network, peer = 'Microsoft Entra ID endpoint'): HttpClient {
   return {
@@ -29,9 +29,10 @@ export function sdkHttpClient(network: Network, peer = 'Microsoft Entra ID endpo
       }
       let response: HttpResponse;
       try {
+        // The Transport's stall rule; the SDK's own time-out, when it sets one, for the answer.
         response = await exchange(request.url, request.method, headers, bodyOf(request), {
-          ...(request.timeout > 0 ? { headersTimeoutMs: request.timeout } : {}),
-          idleTimeoutMs: IDLE_TIMEOUT_MS,
+          stallMs: network.settings.stallMs ?? DEFAULT_STALL_MS,
+          ...(request.timeout > 0 ? { answerWaitMs: () => request.timeout } : {}),
           network,
           ...(request.abortSignal ? { signal: request.abortSignal } : {}),
         });
@@ -44,7 +45,13 @@ export function sdkHttpClient(network: Network, peer = 'Microsoft Entra ID endpo
       }
       let bodyAsText: string | null = null;
       if (response.body !== null) {
-        const bytes = await response.bytesUpTo(MAX_BODY_BYTES);
+        let bytes: Buffer | undefined;
+        try {
+          bytes = await response.bytesUpTo(MAX_BODY_BYTES);
+        } catch (err) {
+          // A body that stalled or broke off: said the way a failed send is, for the SDK to retry.
+          throw sendError(err, request, network, peer);
+        }
         if (bytes === undefined) throw restError(`${peer} ${new URL(request.url).host} sent an answer of more than ${MAX_BODY_BYTES} bytes to ${request.method} ${new URL(request.url).pathname}.`, 'REQUEST_SEND_ERROR', request);
         bodyAsText = decoded(bytes, response.headers.get('content-encoding')).toString('utf8');
       }
@@ -87,12 +94,16 @@ function sendError(err: unknown, request: PipelineRequest, network: Network, pee
   const url = new URL(request.url);
   if (err instanceof ProxyError) return restError(err.message, err.code ?? 'REQUEST_SEND_ERROR', request, err);
   if (err instanceof DigestReleaseError) return restError(err.message, 'REQUEST_SEND_ERROR', request, err);
+  if (err instanceof StallError) {
+    const stallMs = network.settings.stallMs ?? DEFAULT_STALL_MS;
+    const failure = err.phase === 'connect' ? unreachable(peer, url.host, 'ETIMEDOUT', err, 1, network, url) : stallError(peer, { method: request.method, url: request.url }, err, { stallMs, attempts: 1, network });
+    return restError(failure.message, 'ETIMEDOUT', request, err);
+  }
   const code = networkCodeOf(err);
   return restError(unreachable(peer, url.host, code, err, 1, network, url).message, code === 'UNKNOWN' ? 'REQUEST_SEND_ERROR' : code, request, err);
 }
 
 function networkCodeOf(err: unknown): string {
-  if (err instanceof Error && err.name === 'TimeoutError') return 'ETIMEDOUT';
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : 'UNKNOWN';
 }

@@ -1,3 +1,4 @@
+import { withMore } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { OCI_MANIFEST } from '../registry/mediatypes';
@@ -41,6 +42,11 @@ export function evidenceManifest(evidence: SerialisedEvidence, subject: SubjectD
 
 /** Pushes the evidence as a referrer of `subject`; the digest of the evidence manifest. */
 export async function attachEvidence(client: RegistryClient, repository: string, evidence: SerialisedEvidence, subject: SubjectDescriptor): Promise<Digest> {
-  await uploadArtifactBlobs(client, repository, evidenceArtifact(evidence, subject));
-  return pushReferrer(client, repository, evidenceManifest(evidence, subject), OCI_MANIFEST, subject.digest);
+  try {
+    await uploadArtifactBlobs(client, repository, evidenceArtifact(evidence, subject));
+    return await pushReferrer(client, repository, evidenceManifest(evidence, subject), OCI_MANIFEST, subject.digest);
+  } catch (err) {
+    // Blobs, and a manifest no index lists, are harmless leftovers: nothing finds them as evidence.
+    throw withMore(err, `The evidence is not attached to ${subject.digest}; what of it was written to ${client.registry}/${repository} is used by nothing. A rerun records the evidence again and attaches it.`);
+  }
 }

@@ -27,6 +27,12 @@ export interface NetworkSettings {
    * Network.route): a registry, Entra ID or Resource Manager is always verified.
    */
   readonly skipCertValidation: boolean;
+  /**
+   * How long nothing may move on a connection while something should before it counts as stalled
+   * (http/stall.ts): the pipeline's DigestRelease.StallSeconds, not an agent setting; the default
+   * when not set.
+   */
+  readonly stallMs?: number;
 }
 
 /** The values as the agent and task-lib give them; empty or undefined means not set. */
@@ -43,9 +49,21 @@ export interface AgentNetworkValues {
   readonly caFile?: string | undefined;
   /** Agent.SkipCertValidation: "True" when set. */
   readonly skipCertValidation?: string | undefined;
+  /** The pipeline variable DigestRelease.StallSeconds. */
+  readonly stallSeconds?: string | undefined;
 }
 
 export const DIRECT_SETTINGS: NetworkSettings = { proxy: undefined, caFile: undefined, skipCertValidation: false };
+
+/** The pipeline variable that sets the stall time, for when a network is known to pause longer. */
+export const STALL_VARIABLE = 'DigestRelease.StallSeconds';
+/**
+ * Nothing moving for this long, while something should, is a stall. Long enough for a registry
+ * under load and a congested link (TCP gives up on a lost packet's fourth retransmission after
+ * some 15 s), short enough that an operation that stalls twice fails well within a minute.
+ */
+export const DEFAULT_STALL_MS = 20_000;
+const STALL_SECONDS_RANGE = [1, 600] as const;
 
 /** Where a user fixes each setting: the agent's configuration, not the pipeline. */
 export const AGENT_PROXY_HELP =
@@ -61,8 +79,9 @@ export function parseNetworkSettings(values: AgentNetworkValues): ParsedNetworkS
   const warnings: string[] = [];
   const caFile = nonEmpty(values.caFile);
   const skipCertValidation = /^\s*true\s*$/i.test(values.skipCertValidation ?? '');
+  const stall = stallSetting(values.stallSeconds);
   const rawUrl = nonEmpty(values.proxyUrl);
-  if (rawUrl === undefined) return { settings: { proxy: undefined, caFile, skipCertValidation }, warnings };
+  if (rawUrl === undefined) return { settings: { proxy: undefined, caFile, skipCertValidation, ...stall }, warnings };
 
   let parsed: URL;
   try {
@@ -93,7 +112,22 @@ export function parseNetworkSettings(values: AgentNetworkValues): ParsedNetworkS
   for (const entry of bypass.invalid) {
     warnings.push(`The agent's proxy bypass list (Agent.ProxyBypassList) has the entry ${entry}, which is not a regular expression; it is skipped, as the agent skips it. Fix the agent's .proxybypass file or no_proxy.`);
   }
-  return { settings: { proxy: { url, username, password, bypass: bypass.patterns }, caFile, skipCertValidation }, warnings };
+  return { settings: { proxy: { url, username, password, bypass: bypass.patterns }, caFile, skipCertValidation, ...stall }, warnings };
+}
+
+/** DigestRelease.StallSeconds: seconds, decimals allowed, within the range; not set is the default. */
+function stallSetting(value: string | undefined): { stallMs?: number } {
+  const text = nonEmpty(value);
+  if (text === undefined) return {};
+  const seconds = Number(text);
+  const [min, max] = STALL_SECONDS_RANGE;
+  if (!/^\d+(\.\d+)?$/.test(text) || seconds < min || seconds > max) {
+    throw new DigestReleaseError(
+      'NETWORK_SETTINGS',
+      `The pipeline variable ${STALL_VARIABLE} is "${text}": give the seconds a connection may stay silent before it counts as stalled, from ${min} to ${max} (${DEFAULT_STALL_MS / 1000} when not set), or remove the variable.`,
+    );
+  }
+  return { stallMs: Math.round(seconds * 1000) };
 }
 
 /** One line for the log when the agent has network settings; undefined when it has none. */
@@ -107,6 +141,7 @@ export function describeNetwork(settings: NetworkSettings): string | undefined {
   }
   if (settings.caFile !== undefined) parts.push(`trusting the agent's CA file ${settings.caFile} (Agent.CAInfo) besides the system's authorities`);
   if (settings.skipCertValidation) parts.push("not checking Azure DevOps' certificate (Agent.SkipCertValidation; registries, Entra ID and Resource Manager are always checked)");
+  if (settings.stallMs !== undefined) parts.push(`a connection silent for ${settings.stallMs / 1000} s counts as stalled (${STALL_VARIABLE})`);
   return parts.length === 0 ? undefined : `Network: ${parts.join('; ')}.`;
 }
 

@@ -25,7 +25,8 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (dige
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
     if (await mountBlob(ends.target, ends.targetRepository, blob.digest, ends.sourceRepository)) return 'mounted';
   }
-  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, () => openBlob(ends.source, ends.sourceRepository, blob.digest, blob.size, { peer: 'source registry' }), {
+  // One stall budget for the whole copy: the target's requests and every read of the source.
+  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, (stalls) => openBlob(ends.source, ends.sourceRepository, blob.digest, blob.size, { stalls }), {
     onRetry: (attempt, err) => onRetry?.(blob.digest, attempt, err),
   });
   return 'uploaded';

@@ -7,6 +7,7 @@ import { listTags } from '../registry/tags';
 import { apiHost } from '../reference/reference';
 import { planCopy } from './plan';
 import { PromoteLog, PromoteRequest, PromoteResult, checkTags, promote } from './promote';
+import { Written } from './written';
 import { planTags } from './tags';
 
 // A promotion by ACR server-side import. The order keeps the promise of a copy: the target's tags
@@ -73,7 +74,7 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
 
   // 2. Tags first: a tag that points at other bytes fails before anything is imported.
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
-  await checkTags(request, planTags(request.tags, request.semverTags, existing), targetName, 'before-copy');
+  await checkTags(request, planTags(request.tags, request.semverTags, existing), targetName, 'before-copy', new Written(targetName, request.digest, false));
 
   // 3. The source: by resource id when it is an ACR one of the connections can see, else by address.
   const source = await importSource(request, registries);

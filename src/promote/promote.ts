@@ -10,6 +10,7 @@ import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
 import { runPool } from '../pool';
 import { TagPlan, planTags } from './tags';
+import { Written } from './written';
 
 // A promotion: one digest from a source repository to a target repository, byte for byte.
 // Order is what makes it safe: tags are checked before anything moves; blobs go first (skipped,
@@ -65,6 +66,16 @@ export interface PromoteResult {
 
 export async function promote(request: PromoteRequest, log: PromoteLog, options: PromoteOptions = {}): Promise<PromoteResult> {
   const target = `${request.target.registry}/${request.targetRepository}`;
+  const written = new Written(target, request.digest, options.imageAtTarget === true);
+  try {
+    return await promoteRecorded(request, log, options, target, written);
+  } catch (err) {
+    // Whatever failed, the message says what this run left at the target and what a rerun does.
+    throw written.explain(err);
+  }
+}
+
+async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options: PromoteOptions, target: string, written: Written): Promise<PromoteResult> {
   const plan = await planCopy(request.source, request.sourceRepository, request.digest, { includeReferrers: request.includeReferrers });
   if (plan.root.digest !== request.digest) {
     throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${plan.root.digest} when asked for ${request.digest}.`);
@@ -77,7 +88,7 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
   const tagPlan = planTags(request.tags, request.semverTags, existing);
   for (const note of tagPlan.notes) log.info(note);
-  await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy');
+  await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy', written);
 
   const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
@@ -89,26 +100,33 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
     if (outcome === 'uploaded') {
       counts.uploaded++;
       counts.bytes += blob.size;
-    } else if (outcome === 'mounted') counts.mounted++;
-    else {
+      written.blobCopied(blob.size);
+    } else if (outcome === 'mounted') {
+      counts.mounted++;
+      written.blobCopied(0);
+    } else {
       counts.present++;
       counts.presentBytes += blob.size;
     }
   });
 
   const recheckBlobs = () => ensureBlobs(ends, plan);
-  let written = 0;
+  let manifestsWritten = 0;
   for (const node of plan.manifests) {
-    if (await againIfBlobUnknown(() => writeManifestOnce(request, node), recheckBlobs)) written++;
+    if (await againIfBlobUnknown(() => writeManifestOnce(request, node), recheckBlobs)) {
+      manifestsWritten++;
+      written.manifestWritten(node.subject !== undefined);
+    }
   }
   await verifyTarget(request, plan, target);
+  written.verified();
 
-  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log, recheckBlobs);
+  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log, recheckBlobs, written);
   return {
     digest: plan.root.digest,
     mediaType: plan.root.mediaType,
     manifests: plan.manifests.length - referrers,
-    manifestsWritten: written,
+    manifestsWritten,
     referrers,
     blobsUploaded: counts.uploaded,
     bytesUploaded: counts.bytes,
@@ -181,7 +199,7 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
 export type TagCheckPhase = 'before-copy' | 'after-import' | 'after-copy';
 
 /** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
-export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string, phase: TagCheckPhase): Promise<Map<string, Digest | undefined>> {
+export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string, phase: TagCheckPhase, written: Written): Promise<Map<string, Digest | undefined>> {
   const current = new Map<string, Digest | undefined>();
   for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
     const head = await request.target.headManifest(request.targetRepository, tag);
@@ -190,7 +208,7 @@ export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, targe
       throw new DigestReleaseError(
         'TAG_CONFLICT',
         `The tag ${target}:${tag} already points at ${head.digest}, and this promotion would point it at ${request.digest}. ` +
-          TAG_CONFLICT_STATE[phase](target, request.digest) +
+          `${TAG_TAKEN[phase]}${written.describe()} ` +
           'Promote under a new tag, or set overwriteTags: true to move the tag.',
       );
     }
@@ -198,12 +216,11 @@ export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, targe
   return current;
 }
 
-/** What a tag conflict found in each phase leaves at the target, for the message. */
-const TAG_CONFLICT_STATE: Record<TagCheckPhase, (target: string, digest: Digest) => string> = {
-  'before-copy': () => 'Nothing was copied and no tag was changed. ',
-  'after-import': (target, digest) =>
-    `The tag was taken while the image was imported: the import put the image at the target by digest (${target}@${digest}), verified, and no tag was written. `,
-  'after-copy': (target, digest) => `The tag was taken while the image was copied: the image is at the target by digest (${target}@${digest}), verified, and no tag was written. `,
+/** When a tag conflict found in a later phase arose, for the message. */
+const TAG_TAKEN: Record<TagCheckPhase, string> = {
+  'before-copy': '',
+  'after-import': 'The tag was taken while the image was imported. ',
+  'after-copy': 'The tag was taken while the image was copied. ',
 };
 
 async function writeTags(
@@ -213,10 +230,11 @@ async function writeTags(
   target: string,
   log: PromoteLog,
   recheckBlobs: () => Promise<void>,
+  written: Written,
 ): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
   // Looked at again just before writing: another run may have taken a tag while the blobs were copied.
   const started = Date.now();
-  const current = await checkTags(request, tagPlan, target, 'after-copy');
+  const current = await checkTags(request, tagPlan, target, 'after-copy', written);
   const tagsWritten: string[] = [];
   const tagsUnchanged: string[] = [];
   for (const [tag, digest] of current) {
@@ -224,8 +242,14 @@ async function writeTags(
       tagsUnchanged.push(tag);
       continue;
     }
-    await againIfBlobUnknown(() => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType), recheckBlobs);
+    try {
+      await againIfBlobUnknown(() => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType), recheckBlobs);
+    } catch (err) {
+      written.tagFailed(tag, await tagNow(request, tag, err));
+      throw err;
+    }
     tagsWritten.push(tag);
+    written.tagWritten(tag);
   }
   if (tagsWritten.length > 0) {
     // Another run that checked a tag before our write landed writes it within the settle time.
@@ -236,15 +260,32 @@ async function writeTags(
 }
 
 /**
+ * What a tag names after its write failed, read back so the message can say; 'unknown' when it
+ * cannot be read, or when the registry's connection failed (reading would wait out the same failure).
+ */
+async function tagNow(request: PromoteRequest, tag: string, failure: unknown): Promise<Digest | undefined | 'unknown'> {
+  if (isDigestReleaseError(failure, 'STALLED') || isDigestReleaseError(failure, 'UNREACHABLE')) return 'unknown';
+  try {
+    return (await request.target.headManifest(request.targetRepository, tag))?.digest;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
  * After the settle time, every tag this run wrote must still name its digest. A tag asked for by name
  * that another run wrote over is a failed promotion (both runs cannot have released under one tag),
  * unless overwriteTags allowed it to move; a floating tag moved by another run is logged.
  */
 async function readBackTags(request: PromoteRequest, tagPlan: TagPlan, written: readonly string[], target: string, log: PromoteLog): Promise<void> {
   const lost: string[] = [];
+  const kept: string[] = [];
   for (const tag of written) {
     const now = (await request.target.headManifest(request.targetRepository, tag))?.digest;
-    if (now === request.digest) continue;
+    if (now === request.digest) {
+      kept.push(tag);
+      continue;
+    }
     const what = now === undefined ? 'is gone' : `points at ${now}`;
     if (tagPlan.explicit.includes(tag) && !request.overwriteTags) {
       lost.push(`${target}:${tag} ${what}`);
@@ -257,7 +298,8 @@ async function readBackTags(request: PromoteRequest, tagPlan: TagPlan, written: 
       'TAG_CONFLICT',
       `Another run wrote the same tag at the same time as this one: this run wrote ${request.digest}, and now ${lost.join('; ')}. ` +
         `Both tag checks found the tag free or at their own digest just before writing; the registry keeps the last write. ` +
-        `The image is at the target by digest (${target}@${request.digest}), verified. Decide which release the tag names, then promote that one again with overwriteTags: true.`,
+        `The image is at the target by digest (${target}@${request.digest}), verified${kept.length > 0 ? `, and the tag${kept.length === 1 ? '' : 's'} ${kept.join(', ')} this run wrote still name${kept.length === 1 ? 's' : ''} it` : ''}. ` +
+        'Decide which release the tag names, then promote that one again with overwriteTags: true.',
     );
   }
 }

@@ -2,10 +2,11 @@ import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { Challenge, parseChallenge } from './challenge';
 import { ENTRA_ACR_ONLY, RegistryCredential } from './credential';
-import { readJsonUpTo } from './bounded';
-import { describeErrors, readErrorBody } from './errorbody';
+import { parseJson } from './bounded';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
 import { HttpResponse } from './http';
-import { Transport } from './transport';
+import { bareMediaType } from './mediatypes';
+import { StallBudget, Transport } from './transport';
 
 // Signs requests to one registry. The first request goes out without credentials; the registry's
 // 401 challenge says how to sign in (Basic, or a Bearer token from a realm for a scope). From then
@@ -131,46 +132,49 @@ export class Authenticator {
         `The registry ${this.registry} named the token service ${realmUrl.origin}${realmUrl.pathname}, which is not https; the task sends no credentials or token requests over plain HTTP.`,
       );
     }
-    let response: HttpResponse;
-    if (this.credential.kind === 'refreshToken') {
-      response = await this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service);
-    } else if (this.credential.kind === 'refreshTokenSource') {
-      const tokens = this.credential.tokens;
-      response = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service);
-      if (response.status === 401) {
+    const send = async (stalls: StallBudget): Promise<HttpResponse> => {
+      if (this.credential.kind === 'refreshToken') return this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service, stalls);
+      if (this.credential.kind === 'refreshTokenSource') {
+        const tokens = this.credential.tokens;
+        const first = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service, stalls);
+        if (first.status !== 401) return first;
         // A refresh token the service no longer honours (revoked, or expired early): one new exchange.
-        await response.body?.cancel();
+        await first.body?.cancel();
         tokens.forget(this.registry, service);
-        response = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service);
+        return this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service, stalls);
       }
-    } else {
-      if (service) realmUrl.searchParams.set('service', service);
-      realmUrl.searchParams.set('scope', wanted);
+      const url = new URL(realmUrl);
+      if (service) url.searchParams.set('service', service);
+      url.searchParams.set('scope', wanted);
       const basic = this.basicHeader();
-      response = await this.transport.send({ method: 'GET', url: realmUrl.toString(), headers: basic ? { Authorization: basic } : {} });
-    }
+      return this.transport.send({ method: 'GET', url: url.toString(), headers: basic ? { Authorization: basic } : {}, stalls });
+    };
+    const serviceName = `token service of ${this.registry} (${realmUrl.origin}${realmUrl.pathname})`;
+    const { response, body } = await this.transport.readWhole(send, {
+      bytes: MAX_TOKEN_ANSWER_BYTES,
+      what: `The answer of the ${serviceName}`,
+      kind: 'a token answer',
+      code: 'REGISTRY_ERROR',
+    });
     if (response.status === 401 || response.status === 403) {
       const detail = describeErrors(await readErrorBody(response));
       if (this.credential.kind === 'anonymous') throw this.needsCredentials(scope);
       throw this.refused(scope, response.status, detail);
     }
-    if (!response.ok) {
-      const detail = describeErrors(await readErrorBody(response));
+    if (!response.ok || body === undefined) throw unexpectedAnswer(serviceName, response, `to a token request for ${wanted}`, await readErrorBody(response));
+    const parsed = parseJson(body.toString('utf8'));
+    const token = tokenFrom(parsed);
+    if (!token) {
+      // What came instead, without its content: it may hold a secret.
+      const got = !isRecord(parsed)
+        ? `${body.byteLength} bytes that are not a JSON object (${bareMediaType(response.headers.get('content-type')) || 'no content type'})`
+        : `a JSON object without a "token" or "access_token" string (its fields: ${Object.keys(parsed).slice(0, 10).join(', ') || 'none'})`;
       throw new DigestReleaseError(
         'REGISTRY_ERROR',
-        `The token service of ${this.registry} (${realmUrl.origin}${realmUrl.pathname}) answered ${response.status}${detail ? `: ${detail}` : ''}.`,
-        { status: response.status },
+        `The ${serviceName} answered ${response.status} to a token request for ${wanted}, but with ${got} instead of a token. ` +
+          `Check that nothing between the agent and ${realmUrl.host} (a proxy, a captive portal) answers in its place, and that the registry's challenge names its real token service; ` +
+          'if the registry allows anonymous pulls, connectionType: anonymous skips sign-in.',
       );
-    }
-    const body = await readJsonUpTo(response, {
-      bytes: MAX_TOKEN_ANSWER_BYTES,
-      what: `The answer of the token service of ${this.registry} (${realmUrl.origin}${realmUrl.pathname})`,
-      kind: 'a token answer',
-      code: 'REGISTRY_ERROR',
-    });
-    const token = tokenFrom(body);
-    if (!token) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The token service of ${this.registry} answered without a token.`);
     }
     this.onSecret(token.value);
     const header = `Bearer ${token.value}`;
@@ -179,7 +183,7 @@ export class Authenticator {
     return header;
   }
 
-  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined): Promise<HttpResponse> {
+  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined, stalls: StallBudget): Promise<HttpResponse> {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'digest-release', scope });
     if (service) form.set('service', service);
     return this.transport.send({
@@ -187,6 +191,7 @@ export class Authenticator {
       url: realmUrl.toString(),
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: form.toString(),
+      stalls,
     });
   }
 

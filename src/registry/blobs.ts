@@ -1,19 +1,20 @@
 import { Readable, finished } from 'node:stream';
-import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
+import { stallBehind } from '../http/stall';
 import { Digest, sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pullScope, pushScope } from './client';
-import { describeErrors, readErrorBody } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
 import { HttpResponse } from './http';
-import { backoffDelay, sleep } from './transport';
+import { StallBudget, backoffDelay, lostAnswer, sleep } from './transport';
 import { verifyingStream } from './verify';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
 // for it) and cross-repository mount. Every function does one request flow and says what it did.
 
 export type BlobBody = Readable | Uint8Array<ArrayBuffer>;
-/** Opens the blob's bytes; called again when an upload has to start over. */
-export type BlobOpener = () => BlobBody | Promise<BlobBody>;
+/** Opens the blob's bytes; called again when an upload has to start over. A read spends its stalls from `stalls`. */
+export type BlobOpener = (stalls: StallBudget) => BlobBody | Promise<BlobBody>;
 
 export interface UploadOptions {
   /** Upload in PATCH chunks of this many bytes even if the registry does not ask for it. */
@@ -24,15 +25,17 @@ export interface UploadOptions {
   readonly onRetry?: (attempt: number, err: unknown) => void;
   /** The pause before the second attempt; it doubles before each further one (bounded). */
   readonly retryBackoffMs?: number;
+  /**
+   * The stalls of the copy this upload is part of, shared with the reads of its source (the
+   * opener's): the first stall anywhere starts the upload over, the second fails it.
+   */
+  readonly stalls?: StallBudget;
 }
 
 /** Chunks when the registry asks for them but names no minimum. */
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A source or target that failed an upload gets a moment before the next attempt, not none. */
 const DEFAULT_RETRY_BACKOFF_MS = 1000;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Redirects followed for one blob read; storage needs one or two, more is a misconfiguration. */
-const MAX_REDIRECTS = 5;
 /** Failures that another attempt cannot mend. */
 const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
 
@@ -46,46 +49,51 @@ function where(client: RegistryClient, repository: string, digest: Digest): stri
 
 /** The size of a blob the repository has, or undefined when it has not. */
 export async function headBlob(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number } | undefined> {
-  const first = await client.request({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const response = await followRedirects(client, 'HEAD', first, repository, digest);
+  const response = await client.requestFollowing({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) }, where(client, repository, digest));
   if (response.status === 404) return undefined;
   if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
   checkClaimedDigest(response, {
     expected: digest,
-    mismatch: (claimed) => `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} with the digest ${claimed}.`,
+    mismatch: (claimed) =>
+      `The ${client.name} answered HEAD for ${where(client, repository, digest)} with the digest ${claimed}; a registry must name the digest asked for. Something between the agent and the registry altered the answer, or the registry is faulty.`,
   });
   const size = Number(response.headers.get('content-length'));
   if (!Number.isSafeInteger(size) || size < 0) {
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered HEAD for ${where(client, repository, digest)} without a usable Content-Length.`);
+    throw new DigestReleaseError(
+      'REGISTRY_ERROR',
+      `The ${client.name} answered HEAD for ${where(client, repository, digest)} without a usable Content-Length, which every OCI registry sends. Check that nothing between the agent and the registry (a proxy) drops its headers.`,
+    );
   }
   return { size };
 }
 
 export interface OpenBlobOptions {
-  /** What the registry read from is called in errors: "registry" unless told ("source registry"). */
-  readonly peer?: string;
+  /** The stalls of the operation the read is part of (an upload's: see UploadOptions.stalls). */
+  readonly stalls?: StallBudget;
 }
 
 /**
  * The blob's bytes as a Node stream that is checked while it flows: it errors with DIGEST_MISMATCH
  * at the end when the bytes do not hash to `digest` (or exceed or fall short of `size`, when given).
- * Redirects to storage are followed (a few, in a chain) without the registry's Authorization header.
- * Node streams, not web streams: a copy pipes it into an upload with backpressure and no extra
- * copy, and the bundle needs no global that an older Node the agent may fall back to lacks.
+ * Redirects to storage are followed (RegistryClient.requestFollowing). Node streams, not web
+ * streams: a copy pipes it into an upload with backpressure and no extra copy, and the bundle needs
+ * no global that an older Node the agent may fall back to lacks. A read that breaks off is not
+ * retried here (what was passed on is spent): its reader starts over (uploadBlob does).
  */
 export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
-  const first = await client.request({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository) });
-  const response = await followRedirects(client, 'GET', first, repository, digest);
+  const response = await client.requestFollowing(
+    { method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), ...(options.stalls ? { stalls: options.stalls } : {}) },
+    where(client, repository, digest),
+  );
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
-  const peer = options.peer ?? 'registry';
   const download = response.stream();
-  const check = verifyingStream(digest, size, `The ${peer} ${client.registry}, asked for ${where(client, repository, digest)},`);
+  const check = verifyingStream(digest, size, `The ${client.name}, asked for ${where(client, repository, digest)},`);
   let received = 0;
   // A download that fails midway errors the check with an error that names this registry, not
   // whatever the check is piped into: an upload it aborts would otherwise report the socket's
-  // error as its own (a reset "reaching" the target). A check destroyed by its reader ends the download.
+  // error as its own (a reset or a stall "of" the target). A check destroyed by its reader ends the download.
   finished(download, (err) => {
-    if (err) check.destroy(droppedWhileSending(peer, client, repository, digest, received, size, err));
+    if (err) check.destroy(lostAnswer(client.peer, response, err, received, { stallMs: client.stallMs, network: client.network, what: where(client, repository, digest), ...(size !== undefined ? { size } : {}) }));
   });
   check.once('close', () => {
     if (!download.readableEnded) download.destroy();
@@ -96,8 +104,11 @@ export async function openBlob(client: RegistryClient, repository: string, diges
 }
 
 /**
- * A small blob (a statement, a record) read whole into memory, verified as openBlob verifies it.
- * More than `maxBytes`, declared or received, is not read: `tooLarge` says what that means here.
+/**
+ * A small blob (an evidence statement, a record) read whole into memory, checked against its
+ * digest and size: read through the same path as manifests, so a read lost midway (dropped, cut
+ * short, stalled) is asked for again. A descriptor of more than `maxBytes` is not read: `tooLarge`
+ * says what that means here; a registry that sends more than the descriptor says is refused.
  */
 export async function readSmallBlob(
   client: RegistryClient,
@@ -105,67 +116,23 @@ export async function readSmallBlob(
   blob: { readonly digest: Digest; readonly size: number },
   maxBytes: number,
   tooLarge: () => DigestReleaseError,
-): Promise<Uint8Array> {
+): Promise<Buffer> {
   if (blob.size > maxBytes) throw tooLarge();
-  const stream = await openBlob(client, repository, blob.digest, blob.size);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).byteLength;
-    if (total > maxBytes) {
-      stream.destroy();
-      throw tooLarge();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-/**
- * Follows the registry's redirects to storage, a chain of a few at most (a CDN in front of a
- * bucket redirects again). No hop gets the registry's credentials: each URL carries its own
- * grant. A Location is resolved against the URL that sent it, not the registry.
- */
-async function followRedirects(client: RegistryClient, method: 'GET' | 'HEAD', first: HttpResponse, repository: string, digest: Digest): Promise<HttpResponse> {
-  let response = first;
-  let url = client.urlOf(blobPath(repository, digest));
-  const visited = new Set([url]);
-  for (let hops = 0; REDIRECTS.has(response.status); hops++) {
-    const location = response.headers.get('location');
-    if (!location) return response;
-    await response.body?.cancel();
-    const next = new URL(location, url).toString();
-    if (visited.has(next)) {
-      throw new DigestReleaseError(
-        'REGISTRY_ERROR',
-        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with redirects that loop (back to ${new URL(next).origin}${new URL(next).pathname} after ${hops + 1}). Check the registry's storage configuration.`,
-        { status: response.status },
-      );
-    }
-    if (hops >= MAX_REDIRECTS) {
-      throw new DigestReleaseError(
-        'REGISTRY_ERROR',
-        `The registry ${client.registry} answered ${method} for ${where(client, repository, digest)} with more than ${MAX_REDIRECTS} redirects in a chain; they were not followed further. Check the registry's storage configuration.`,
-        { status: response.status },
-      );
-    }
-    visited.add(next);
-    url = next;
-    response = await client.follow(method, next);
-  }
-  return response;
-}
-
-function droppedWhileSending(peer: string, client: RegistryClient, repository: string, digest: Digest, received: number, size: number | undefined, err: Error): DigestReleaseError {
-  const code = (err as { code?: unknown }).code;
-  const why = typeof code === 'string' ? code : err.message;
-  const of = size === undefined ? '' : ` of ${size}`;
-  return new DigestReleaseError(
-    'UNREACHABLE',
-    `The ${peer} ${client.registry} dropped the connection while sending ${where(client, repository, digest)}, after ${received}${of} bytes (${why}). ` +
-      `Nothing of the blob is kept; if it keeps happening, check the network between the agent and ${client.registry}.`,
-    { cause: err },
+  const { digest, size } = blob;
+  const what = where(client, repository, digest);
+  const { response, body } = await client.readWhole(
+    (stalls) => client.requestFollowing({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), stalls }, what),
+    { bytes: size, what: `The ${client.name}'s answer for ${what}`, kind: `this blob (its descriptor says ${size} bytes)`, code: 'DIGEST_MISMATCH' },
   );
+  if (!response.ok || body === undefined) throw await blobError(client, response, repository, digest, 'GET');
+  if (body.byteLength !== size || sha256Of(body) !== digest) {
+    throw new DigestReleaseError(
+      'DIGEST_MISMATCH',
+      `The ${client.name}, asked for ${what}, sent ${body.byteLength} bytes that hash to ${sha256Of(body)}, where the descriptor says ${size} bytes hashing to ${digest}. ` +
+        'The registry (or something between it and the agent) serves corrupt or substituted content; nothing of it is used.',
+    );
+  }
+  return body;
 }
 
 /**
@@ -197,21 +164,22 @@ export async function mountBlob(client: RegistryClient, repository: string, dige
  */
 export async function uploadBlob(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions = {}): Promise<void> {
   const attempts = Math.max(1, options.attempts ?? 3);
+  const stalls = options.stalls ?? new StallBudget();
   for (let attempt = 1; ; attempt++) {
     try {
-      await uploadOnce(client, repository, digest, size, open, options);
+      await uploadOnce(client, repository, digest, size, open, options, stalls);
       return;
     } catch (err) {
       if (isDigestReleaseError(err) && FINAL_CODES.has(err.code)) throw err;
-      if (attempt >= attempts) {
-        if (isDigestReleaseError(err)) {
-          // The last attempt's error says what failed and where; the count says it was no one-off.
-          throw new DigestReleaseError(err.code, `${err.message} Gave up after ${attempt} attempts to upload it to ${client.registry}/${repository}.`, {
-            ...(err.status === undefined ? {} : { status: err.status }),
-            cause: err,
-          });
-        }
-        throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed after ${attempt} attempts: ${errorText(err)}.`, { cause: err });
+      // A stall (of the source or the target) spends from the copy's budget; after the second,
+      // nothing more is tried, whatever failed.
+      const stalled = stallBehind(err) !== undefined || isDigestReleaseError(err, 'STALLED');
+      const again = attempt < attempts && !stalls.exhausted && (!stalled || stalls.spend());
+      if (!again) {
+        const tried = attempt > 1 ? ` The upload of this blob to ${client.registry}/${repository} was tried ${attempt} times${stalls.exhausted ? ', and not again after a second stall' : ''}.` : '';
+        // The last attempt's error says what failed and where; the count says it was no one-off.
+        if (isDigestReleaseError(err)) throw withMore(err, tried.trim());
+        throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed: ${errorText(err)}.${tried}`, { cause: err });
       }
       options.onRetry?.(attempt, err);
       await sleep(backoffDelay(options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS, attempt));
@@ -219,8 +187,8 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
   }
 }
 
-async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions): Promise<void> {
-  const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository) });
+async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions, stalls: StallBudget): Promise<void> {
+  const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository), stalls });
   const first = started.headers.get('location');
   // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
   if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start');
@@ -231,7 +199,7 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
   let location = first;
   let body: BlobBody | undefined;
   try {
-    body = await open();
+    body = await open(stalls);
     if (body instanceof Uint8Array) {
       if (body.byteLength !== size || sha256Of(body) !== digest) {
         throw new DigestReleaseError('DIGEST_MISMATCH', `The bytes given for ${where(client, repository, digest)} are ${body.byteLength} bytes hashing to ${sha256Of(body)}; nothing was uploaded.`);
@@ -245,26 +213,30 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
         scope: pushScope(repository),
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
         body,
+        stalls,
+        completesUpload: size,
       });
     } else {
-      location = await patchChunks(client, repository, digest, location, body, chunkSize);
-      closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' } });
+      location = await patchChunks(client, repository, digest, location, body, chunkSize, stalls);
+      closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' }, stalls, completesUpload: size });
     }
     if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'close');
     await closing.body?.cancel();
     checkClaimedDigest(closing, {
       expected: digest,
-      mismatch: (claimed) => `The registry ${client.registry} stored an upload of ${where(client, repository, digest)} as ${claimed}.`,
+      mismatch: (claimed) => `The ${client.name} stored an upload of ${where(client, repository, digest)} as ${claimed}; it rewrote or substituted the bytes, so it cannot hold this digest.`,
     });
   } catch (err) {
     if (body instanceof Readable) body.destroy();
-    await cancelUpload(client, repository, location);
+    // A target that stalled or dropped the connection would keep a cancel waiting as long again;
+    // its upload session expires on its own.
+    if (!(isDigestReleaseError(err) && err.host !== undefined && err.host === new URL(client.urlOf(location)).host)) await cancelUpload(client, repository, location);
     throw err;
   }
 }
 
 /** PATCHes the body in chunks of `chunkSize`; returns the location to close the upload at. */
-async function patchChunks(client: RegistryClient, repository: string, digest: Digest, location: string, body: BlobBody, chunkSize: number): Promise<string> {
+async function patchChunks(client: RegistryClient, repository: string, digest: Digest, location: string, body: BlobBody, chunkSize: number, stalls: StallBudget): Promise<string> {
   let offset = 0;
   let current = location;
   for await (const chunk of chunksOf(body, chunkSize)) {
@@ -274,6 +246,7 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       scope: pushScope(repository),
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.byteLength), 'Content-Range': `${offset}-${offset + chunk.byteLength - 1}` },
       body: chunk,
+      stalls,
     });
     const next = response.headers.get('location');
     if (response.status !== 202 || !next) throw await blobError(client, response, repository, digest, 'chunk');
@@ -348,17 +321,17 @@ async function blobError(client: RegistryClient, response: HttpResponse, reposit
   const suffix = detail ? ` (${detail})` : '';
   const what = where(client, repository, digest);
   const { doing, todo, needs } = ACTIONS[action];
-  if (status === 403) return new DigestReleaseError('DENIED', `The registry ${client.registry} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
+  if (status === 403) return new DigestReleaseError('DENIED', `The ${client.name} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
   if (status === 404 && entries.some((e) => e.code === 'NAME_UNKNOWN')) {
-    return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}.`, { status });
+    return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`, { status });
   }
   if (status === 404 && (action === 'GET' || action === 'HEAD')) {
-    return new DigestReleaseError('BLOB_UNKNOWN', `The registry ${client.registry} has no ${what}${suffix}, though a manifest there names it. The source image is incomplete; push it again.`, { status });
+    return new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} has no ${what}${suffix}, though a manifest there names it. The image there is incomplete; push it again.`, { status });
   }
   if (status === 400 && entries.some((e) => e.code === 'DIGEST_INVALID')) {
-    return new DigestReleaseError('DIGEST_MISMATCH', `The registry ${client.registry} refused ${what}: the bytes uploaded do not hash to the digest${suffix}.`, { status });
+    return new DigestReleaseError('DIGEST_MISMATCH', `The ${client.name} refused ${what}: the bytes uploaded do not hash to the digest${suffix}. Something between the agent and the registry altered them; nothing was stored.`, { status });
   }
-  return new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} when asked to ${todo} ${what}${suffix}.`, { status });
+  return unexpectedAnswer(client.name, response, `when asked to ${todo} ${what}`, entries);
 }
 
 function errorText(err: unknown): string {

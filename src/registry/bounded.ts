@@ -53,7 +53,10 @@ export function parseJson(text: string): unknown {
 }
 
 function tooLarge(limit: BodyLimit, how: string): DigestReleaseError {
-  return new DigestReleaseError(limit.code, `${limit.what} ${how}; it was not read further.`);
+  return new DigestReleaseError(
+    limit.code,
+    `${limit.what} ${how}; it was not read further. Check what was asked for, and that nothing between the agent and the server (a proxy, a captive portal) answers in its place.`,
+  );
 }
 
 function sizeText(bytes: number): string {

@@ -1,6 +1,8 @@
+import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from './bounded';
 import { HttpResponse } from './http';
+import { retriesNote } from './transport';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
 // unevenly (ACR's detail is sometimes a list, sometimes an object), so only code and message are read.
@@ -28,4 +30,27 @@ export async function readErrorBody(response: HttpResponse): Promise<RegistryErr
 
 export function describeErrors(entries: readonly RegistryErrorEntry[]): string {
   return entries.map((e) => [e.code, e.message].filter((part) => part).join(': ')).join('; ');
+}
+
+/**
+ * The error for an answer its caller has no better words for: who answered what to which
+ * request, the registry's own words, and what to do next. `name` is the registry as messages call
+ * it ("registry myacr.azurecr.io"); `asked` finishes "answered 500 …" ("for app:1.0", "when asked
+ * to read the blob …").
+ */
+export function unexpectedAnswer(name: string, response: HttpResponse, asked: string, entries: readonly RegistryErrorEntry[]): DigestReleaseError {
+  const status = response.status;
+  const detail = describeErrors(entries);
+  const said = `The ${name} answered ${status} ${asked}${detail ? ` (${detail})` : ''}.`;
+  let next = retriesNote(response);
+  if (next === '') {
+    if (status >= 300 && status < 400) {
+      next = ` It redirected${response.headers.get('location') ? '' : ' without a Location to follow'}: check the registry's address, and that nothing between the agent and the registry (a proxy, a sign-in page) answers in its place.`;
+    } else if (status === 429 || status >= 500) {
+      next = ' The registry is failing or overloaded: check its health (or status page), then run again.';
+    } else {
+      next = ' Check that this is the registry\'s address and that it speaks the OCI distribution API, and that nothing between the agent and the registry (a proxy) answers in its place.';
+    }
+  }
+  return new DigestReleaseError('REGISTRY_ERROR', `${said}${next}`, { status });
 }

@@ -1,7 +1,10 @@
 import { ClientRequest, IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { DIRECT_NETWORK, Network } from '../http/network';
+import { StallError, Watchdog } from '../http/stall';
 import { refusal } from '../http/tunnel';
 
 // One HTTP/1.1 exchange over node:http(s), and the answer as a small object with the parts of the
@@ -12,10 +15,17 @@ import { refusal } from '../http/tunnel';
 // which authorities it trusts is the Network's business (http/network.ts).
 
 export interface ExchangeOptions {
-  /** Time allowed for the answer's headers; none when undefined. */
-  readonly headersTimeoutMs?: number;
-  /** Time a connection may sit idle (no byte sent or received) before it is dropped. */
-  readonly idleTimeoutMs: number;
+  /**
+   * How long nothing may move while something should: connecting, the peer taking the request's
+   * bytes, and the answer's body coming in (see http/stall.ts). Time spent waiting for our own
+   * body's source, or for our own reader, does not count.
+   */
+  readonly stallMs: number;
+  /**
+   * How long the answer's headers may take once the whole request is sent, given how many body
+   * bytes were sent; the stall time when not given.
+   */
+  readonly answerWaitMs?: (bytesSent: number) => number;
   /** The agent's proxy and trust; none (Node's defaults) unless given. */
   readonly network?: Network;
   /** Azure DevOps only: the agent's Agent.SkipCertValidation applies (see Network.route). */
@@ -45,6 +55,14 @@ export interface ResponseBody {
 
 /** Bodies up to this size are read to the end when dropped, so the connection is kept for reuse. */
 const DRAIN_LIMIT = 256 * 1024;
+/** A request body is handed to the connection in slices of this size, so its progress is seen. */
+const SLICE_BYTES = 64 * 1024;
+
+/** The request an answer is to, for messages. */
+export interface SentRequest {
+  readonly method: string;
+  readonly url: string;
+}
 const NO_BODY_STATUS = new Set([204, 205, 304]);
 
 export class HttpResponse {
@@ -53,11 +71,21 @@ export class HttpResponse {
   readonly headers: ResponseHeaders;
   /** Null when the answer has no body (HEAD, 204, 304), as with fetch. */
   readonly body: ResponseBody | null;
+  /** The request this answers. */
+  readonly request: SentRequest;
+  /** Attempts the transport made before this answer (a 503 answered to every one: all of them). */
+  attempts = 1;
+  /** Set when the transport did not retry because Retry-After asked for longer than it waits. */
+  refusedRetryAfterMs: number | undefined;
+  /** Body bytes read so far through bytes() and bytesUpTo(). */
+  received = 0;
   private readonly message: IncomingMessage;
   private taken = false;
 
-  constructor(message: IncomingMessage, method: string) {
+  constructor(message: IncomingMessage, request: SentRequest, stallMs?: number) {
     this.message = message;
+    this.request = request;
+    const method = request.method;
     this.status = message.statusCode ?? 0;
     this.ok = this.status >= 200 && this.status < 300;
     const raw = message.headers;
@@ -73,6 +101,13 @@ export class HttpResponse {
     const empty = method === 'HEAD' || NO_BODY_STATUS.has(this.status);
     if (empty) message.resume();
     this.body = empty ? null : { cancel: () => this.cancel() };
+    if (!empty && stallMs !== undefined) watchBody(message, stallMs);
+  }
+
+  /** The Content-Length the answer declares; undefined when it declares none. */
+  get declaredLength(): number | undefined {
+    const length = Number(this.message.headers['content-length']);
+    return this.message.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0 ? length : undefined;
   }
 
   /** Every header, names in lower case, several values joined as headers.get() joins them. */
@@ -97,7 +132,10 @@ export class HttpResponse {
   async bytes(): Promise<Buffer> {
     this.take();
     const chunks: Buffer[] = [];
-    for await (const chunk of this.message) chunks.push(chunk as Buffer);
+    for await (const chunk of this.message) {
+      this.received += (chunk as Buffer).byteLength;
+      chunks.push(chunk as Buffer);
+    }
     return Buffer.concat(chunks);
   }
 
@@ -111,6 +149,7 @@ export class HttpResponse {
     let total = 0;
     for await (const chunk of this.message) {
       total += (chunk as Buffer).byteLength;
+      this.received = total;
       if (total > limit) {
         this.message.destroy();
         return undefined;
@@ -154,8 +193,9 @@ export class HttpResponse {
 
 /**
  * Sends one request and resolves with the answer once its headers are in. Rejects with the
- * socket's error (its `code` says what happened), with a TimeoutError when the headers did not
- * come in time, or with the body stream's own error when a streamed body failed.
+ * socket's error (its `code` says what happened), with a StallError (http/stall.ts) when the
+ * connection, the sending or the answer stalled, or with the body stream's own error when a
+ * streamed body failed. A stall of the answer's body errors the body for its reader.
  */
 export function exchange(url: string, method: string, headers: Record<string, string>, body: ExchangeBody | undefined, options: ExchangeOptions): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
@@ -167,14 +207,31 @@ export function exchange(url: string, method: string, headers: Record<string, st
       else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH')) outgoing['Content-Length'] = '0';
     }
     let settled = false;
-    let headersTimer: NodeJS.Timeout | undefined;
+    // Where the request is: connected, waiting for the peer to take bytes (blocked), handed over
+    // whole to the connection (ended), sent (flushed); and how much of its body was handed over.
+    let connected = false;
+    let blocked = false;
+    let ended = false;
+    let sent = false;
+    let bytesSent = 0;
+    let answerTimer: NodeJS.Timeout | undefined;
     const signal = options.signal;
     const onAbort = (): void => {
       req.destroy(abortError());
     };
-    const fail = (err: unknown): void => {
-      if (headersTimer) clearTimeout(headersTimer);
+    const sending = new Watchdog(
+      options.stallMs,
+      () => !sent && (!connected || blocked || ended),
+      (waited) => req.destroy(new StallError(connected ? 'send' : 'connect', waited, bytesSent)),
+      () => sent || settled,
+    );
+    const stopWatching = (): void => {
+      sending.stop();
+      if (answerTimer) clearTimeout(answerTimer);
       signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: unknown): void => {
+      stopWatching();
       if (settled) return;
       settled = true;
       reject(err);
@@ -196,11 +253,28 @@ export function exchange(url: string, method: string, headers: Record<string, st
     }
     req.on('error', fail);
     signal?.addEventListener('abort', onAbort);
-    req.on('close', () => signal?.removeEventListener('abort', onAbort));
-    req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
-    if (options.headersTimeoutMs !== undefined) headersTimer = setTimeout(() => req.destroy(timeoutError()), options.headersTimeoutMs);
+    req.on('close', () => stopWatching());
+    req.on('socket', (socket: Socket) => {
+      // A pooled connection is ready; a new one is once connected (and, for TLS, secured).
+      if (!socket.connecting) connected = true;
+      else {
+        socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', () => {
+          connected = true;
+          sending.progress();
+        });
+      }
+    });
+    req.on('drain', () => sending.progress());
+    req.on('finish', () => {
+      // All of the request is with the connection: now the answer has its own deadline.
+      sent = true;
+      sending.stop();
+      if (settled) return;
+      const wait = options.answerWaitMs?.(bytesSent) ?? options.stallMs;
+      answerTimer = setTimeout(() => req.destroy(new StallError('answer', wait, bytesSent)), wait);
+    });
     req.on('response', (message) => {
-      if (headersTimer) clearTimeout(headersTimer);
+      stopWatching();
       if (settled) {
         message.destroy();
         return;
@@ -213,20 +287,80 @@ export function exchange(url: string, method: string, headers: Record<string, st
         reject(refusal(route.proxy, target.host, 407, message.statusMessage ?? '', headers));
         return;
       }
-      resolve(new HttpResponse(message, method));
+      resolve(new HttpResponse(message, { method, url }, options.stallMs));
     });
+    sending.start();
+
     if (body instanceof Readable) {
-      // The body's own failure (a blob that does not hash to its digest) aborts the request, so
-      // the server never sees a complete body, and is the error reported.
+      // Piped by hand, to know when the peer holds us up (a write that must wait for 'drain') and
+      // when our own source does (no data): only the first is the peer's stall. The body's own
+      // failure (a blob that does not hash to its digest, a source that stalled) aborts the
+      // request, so the server never sees a complete body, and is the error reported.
+      body.on('data', (chunk: Buffer) => {
+        bytesSent += chunk.byteLength;
+        if (!req.write(chunk)) {
+          blocked = true;
+          body.pause();
+        }
+      });
+      req.on('drain', () => {
+        if (!blocked) return;
+        blocked = false;
+        body.resume();
+      });
+      body.once('end', () => {
+        ended = true;
+        req.end();
+      });
       body.on('error', (err) => req.destroy(err));
       req.on('close', () => {
         if (!body.readableEnded) body.destroy();
       });
-      body.pipe(req);
     } else {
-      req.end(body);
+      const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      let offset = 0;
+      const more = (): void => {
+        blocked = false;
+        while (bytes !== undefined && offset < bytes.byteLength) {
+          const slice = bytes.subarray(offset, offset + SLICE_BYTES);
+          offset += slice.byteLength;
+          bytesSent += slice.byteLength;
+          if (!req.write(slice)) {
+            blocked = true;
+            req.once('drain', more);
+            return;
+          }
+        }
+        ended = true;
+        req.end();
+      };
+      more();
     }
   });
+}
+
+/**
+ * Watches an answer's body: while its reader wants more (the body's buffer is not full) and the
+ * connection brings nothing for `stallMs`, the body is destroyed with a StallError.
+ */
+function watchBody(message: IncomingMessage, stallMs: number): void {
+  const socket = message.socket;
+  if (!socket || message.complete) return;
+  const watchdog = new Watchdog(
+    stallMs,
+    () => message.readableLength < message.readableHighWaterMark,
+    (waited) => message.destroy(new StallError('body', waited, 0)),
+    () => message.complete || message.destroyed,
+  );
+  const onData = (): void => watchdog.progress();
+  socket.on('data', onData);
+  const stop = (): void => {
+    watchdog.stop();
+    socket.removeListener('data', onData);
+  };
+  message.once('end', stop);
+  message.once('close', stop);
+  watchdog.start();
 }
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {
@@ -239,8 +373,4 @@ function abortError(): Error {
   return err;
 }
 
-function timeoutError(): Error {
-  const err = new Error('The operation timed out.');
-  err.name = 'TimeoutError';
-  return err;
-}
+

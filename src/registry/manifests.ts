@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pushScope } from './client';
-import { describeErrors, readErrorBody } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
 
 // Writing a manifest, by digest or under a tag. The digest is ours (the hash of the bytes we send);
 // the registry's Docker-Content-Digest must agree, and a digest reference must be that hash.
@@ -36,17 +36,17 @@ export async function writeManifest(client: RegistryClient, repository: string, 
     const detail = describeErrors(entries);
     const suffix = detail ? ` (${detail})` : '';
     const status = response.status;
-    if (status === 403) throw new DigestReleaseError('DENIED', `The registry ${client.registry} denied writing ${name}${suffix}. Check that the credentials may push to ${repository}.`, { status });
+    if (status === 403) throw new DigestReleaseError('DENIED', `The ${client.name} denied writing ${name}${suffix}. Check that the credentials may push to ${repository}.`, { status });
     if (entries.some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN' || e.code === 'BLOB_UNKNOWN')) {
-      throw new DigestReleaseError('BLOB_UNKNOWN', `The registry ${client.registry} refused ${name}: a blob it names is not in ${repository}${suffix}.`, { status });
+      throw new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} refused ${name}: a blob it names is not in ${repository}${suffix}.`, { status });
     }
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${status} to writing ${name}${suffix}.`, { status });
+    throw unexpectedAnswer(client.name, response, `to writing ${name}`, entries);
   }
   await response.body?.cancel();
   checkClaimedDigest(response, {
     expected: digest,
     mismatch: (claimed) =>
-      `The registry ${client.registry} stored the manifest written as ${name} under ${claimed}, but its bytes hash to ${digest}. The registry rewrote the manifest; it cannot hold this digest.`,
+      `The ${client.name} stored the manifest written as ${name} under ${claimed}, but its bytes hash to ${digest}. The registry rewrote the manifest; it cannot hold this digest, so promote to a registry that keeps manifests as they are.`,
   });
   return { digest, ociSubject: response.headers.get('oci-subject')?.trim() || undefined };
 }

@@ -1,9 +1,8 @@
-import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
-import { readBodyUpTo } from './bounded';
 import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
-import { describeErrors, readErrorBody } from './errorbody';
+import { readErrorBody, unexpectedAnswer } from './errorbody';
 import { nextLink } from './link';
 import { Descriptor, parseManifest } from './manifest';
 import { writeManifest } from './manifests';
@@ -36,10 +35,11 @@ const NO_SUBJECT = `sha256:${'0'.repeat(64)}`;
  */
 export async function hasReferrersApi(client: RegistryClient, repository: string): Promise<boolean> {
   const response = await client.request({ method: 'GET', path: `/v2/${repository}/referrers/${NO_SUBJECT}`, scope: pullScope(repository), headers: { Accept: OCI_INDEX } });
-  await response.body?.cancel();
-  if (response.status === 404) return false;
-  if (response.ok) return true;
-  throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} when asked whether ${repository} has the referrers API.`, { status: response.status });
+  if (response.status === 404 || response.ok) {
+    await response.body?.cancel();
+    return response.ok;
+  }
+  throw unexpectedAnswer(client.name, response, `when asked whether ${repository} has the referrers API`, await readErrorBody(response));
 }
 
 /** The tag the referrers tag schema keeps the index of `digest`'s referrers under. */
@@ -58,21 +58,21 @@ export async function listReferrers(client: RegistryClient, repository: string, 
   const found: Descriptor[] = [];
   let filtered = filter.artifactType === undefined;
   for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
-    const response = await client.request({ method: 'GET', path, scope: pullScope(repository), headers: { Accept: OCI_INDEX } });
+    const pagePath: string = path;
+    const { response, body } = await client.readWhole(
+      (stalls) => client.request({ method: 'GET', path: pagePath, scope: pullScope(repository), headers: { Accept: OCI_INDEX }, stalls }),
+      { bytes: MAX_MANIFEST_BYTES, what: `The ${client.name}'s page of ${where}`, kind: 'an index', code: 'REGISTRY_ERROR' },
+    );
     if (response.status === 404 && page === 0) {
       await response.body?.cancel();
       return fromTagSchema(client, repository, digest, filter);
     }
-    if (!response.ok) {
-      const detail = describeErrors(await readErrorBody(response));
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} when asked for ${where}${detail ? ` (${detail})` : ''}.`, {
-        status: response.status,
-      });
-    }
+    if (!response.ok || body === undefined) throw unexpectedAnswer(client.name, response, `when asked for ${where}`, await readErrorBody(response));
     if ((response.headers.get('oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = true;
-    const body = await readBodyUpTo(response, { bytes: MAX_MANIFEST_BYTES, what: `The registry ${client.registry}'s page of ${where}`, kind: 'an index', code: 'REGISTRY_ERROR' });
     const index = parseManifest(new Uint8Array(body), OCI_INDEX, where);
-    if (index.kind !== 'index') throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the request for ${where} with something other than an index.`);
+    if (index.kind !== 'index') {
+      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} answered the request for ${where} with something other than an index. Check that nothing between the agent and the registry (a proxy) answers in its place.`);
+    }
     found.push(...index.manifests);
     path = nextLink(response.headers.get('link'), path);
   }
@@ -112,7 +112,14 @@ export async function pushReferrer(client: RegistryClient, repository: string, b
     ...(artifactType !== undefined ? { artifactType } : {}),
     ...(fields.annotations ? { annotations: fields.annotations } : {}),
   };
-  await addToTagIndex(client, repository, subject, descriptor);
+  try {
+    await addToTagIndex(client, repository, subject, descriptor);
+  } catch (err) {
+    throw withMore(
+      err,
+      `The referrer ${client.registry}/${repository}@${digest} was written by digest, but is not listed in the referrers index ${repository}:${referrersTag(subject)}, so nothing finds it as a referrer of ${subject} yet.`,
+    );
+  }
   return digest;
 }
 

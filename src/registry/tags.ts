@@ -1,10 +1,9 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
-import { readJsonUpTo } from './bounded';
+import { parseJson } from './bounded';
 import { RegistryClient, pullScope } from './client';
-import { describeErrors, readErrorBody } from './errorbody';
+import { readErrorBody, unexpectedAnswer } from './errorbody';
 import { nextLink } from './link';
-import { HttpResponse } from './http';
 
 // The tags of a repository, following `Link` pagination. A repository that does not exist has none.
 
@@ -17,21 +16,23 @@ export async function listTags(client: RegistryClient, repository: string): Prom
   const tags: string[] = [];
   let path: string | undefined = `/v2/${repository}/tags/list?n=${PAGE_SIZE}`;
   for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
-    const response: HttpResponse = await client.request({ method: 'GET', path, scope: pullScope(repository) });
+    const pagePath: string = path;
+    const { response, body } = await client.readWhole(
+      (stalls) => client.request({ method: 'GET', path: pagePath, scope: pullScope(repository), stalls }),
+      { bytes: MAX_PAGE_BYTES, what: `The ${client.name}'s tag list of ${repository}`, kind: 'a page of tags', code: 'REGISTRY_ERROR' },
+    );
     if (response.status === 404) {
       await response.body?.cancel();
       return tags;
     }
-    if (!response.ok) {
-      const detail = describeErrors(await readErrorBody(response));
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered ${response.status} when asked for the tags of ${repository}${detail ? ` (${detail})` : ''}.`, {
-        status: response.status,
-      });
-    }
-    const body = await readJsonUpTo(response, { bytes: MAX_PAGE_BYTES, what: `The registry ${client.registry}'s tag list of ${repository}`, kind: 'a page of tags', code: 'REGISTRY_ERROR' });
-    const list = isRecord(body) ? body.tags : undefined;
+    if (!response.ok || body === undefined) throw unexpectedAnswer(client.name, response, `when asked for the tags of ${repository}`, await readErrorBody(response));
+    const doc = parseJson(body.toString('utf8'));
+    const list = isRecord(doc) ? doc.tags : undefined;
     if (list !== null && list !== undefined && !Array.isArray(list)) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${client.registry} answered the tag list of ${repository} with something that is not a list.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The ${client.name} answered the tag list of ${repository} with something that is not a list of tags. Check that nothing between the agent and the registry (a proxy) answers in its place.`,
+      );
     }
     for (const tag of list ?? []) if (typeof tag === 'string') tags.push(tag);
     path = nextLink(response.headers.get('link'), path);

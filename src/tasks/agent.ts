@@ -5,7 +5,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { EndpointReader } from '../connection/endpoint';
 import { DigestReleaseError, messageOf } from '../errors';
 import { Network } from '../http/network';
-import { AGENT_PROXY_HELP, describeNetwork, parseNetworkSettings } from '../http/settings';
+import { AGENT_PROXY_HELP, STALL_VARIABLE, describeNetwork, parseNetworkSettings } from '../http/settings';
 import { proxyAuthorization } from '../http/tunnel';
 import { isRecord } from '../json';
 
@@ -166,6 +166,7 @@ function networkFromAgent(context: TaskContext): Network {
     proxyBypassList: bypass,
     caFile: cert?.caFile,
     skipCertValidation: tl.getVariable('Agent.SkipCertValidation'),
+    stallSeconds: tl.getVariable(STALL_VARIABLE),
   });
   if (settings.proxy !== undefined) {
     // Also as it would travel (a password written into the proxy URL is taken from there).

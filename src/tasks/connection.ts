@@ -36,5 +36,8 @@ export function registryClientFor(context: TaskContext, image: ImageReference, c
   for (const secret of secretsOf(credential)) context.setSecret(secret);
   for (const note of notes) context.warning(note);
   context.info(`${role}: ${repositoryName(image)} (${credential.source}).`);
-  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret, network: context.network });
+  // A task with two registries names each by its role in messages ("the source registry ..."), so a
+  // failure is never blamed on the wrong one, even when both are one host.
+  const peer = role === 'Registry' ? 'registry' : `${role.toLowerCase()} registry`;
+  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret, network: context.network, peer });
 }

@@ -129,10 +129,10 @@ describe('registry write primitives (real distribution registry)', function () {
       cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
     });
     try {
-      const source = new RegistryClient(proxy.host);
+      const source = new RegistryClient(proxy.host, { peer: 'source registry' });
       const retried: unknown[] = [];
       const copy = (chunkSize?: number) =>
-        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, () => openBlob(source, 'prim/dropping', digest, bytes.byteLength, { peer: 'source registry' }), {
+        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, (stalls) => openBlob(source, 'prim/dropping', digest, bytes.byteLength, { stalls }), {
           ...(chunkSize ? { chunkSize } : {}),
           retryBackoffMs: 10,
           onRetry: (_attempt, err) => retried.push(err),
@@ -144,7 +144,7 @@ describe('registry write primitives (real distribution registry)', function () {
         !/Could not reach/.test(err.message);
       for (const chunkSize of [undefined, 64 * 1024]) {
         retried.length = 0;
-        await assert.rejects(copy(chunkSize), (err: unknown) => namesSource(err) && /3 attempts/.test((err as Error).message));
+        await assert.rejects(copy(chunkSize), (err: unknown) => namesSource(err) && /was tried 3 times/.test((err as Error).message));
         assert.equal(retried.length, 2, 'each drop was retried');
         assert.ok(retried.every(namesSource), String(retried));
       }

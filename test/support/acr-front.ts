@@ -47,6 +47,11 @@ export interface AcrFrontOptions {
    * the test proxy resolves; 127.0.0.1 unless given. Challenges and OpenID metadata name it.
    */
   readonly name?: string;
+  /**
+   * The login server (`host:port`) clients reach the front at when something stands before it (the
+   * fault proxy of test/support/proxy.ts): its challenges and token checks name that address.
+   */
+  readonly address?: () => string;
 }
 
 /** The audience of Entra ID tokens issued for Azure Container Registry itself. */
@@ -75,6 +80,8 @@ export interface Attributes {
 export interface RunningAcrFront {
   readonly host: string;
   readonly url: string;
+  /** Where the front itself listens, when clients reach it through something else (options.address). */
+  readonly directUrl: string;
   /** For AZURE_AUTHORITY_HOST or a connection's environmentAuthorityUrl. */
   readonly authorityHost: string;
   /** For SYSTEM_OIDCREQUESTURI. */
@@ -665,11 +672,12 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  host = `${options.name ?? '127.0.0.1'}:${port}`;
+  host = options.address?.() ?? `${options.name ?? '127.0.0.1'}:${port}`;
 
   return {
     host,
     url: `https://${host}`,
+    directUrl: `https://127.0.0.1:${port}`,
     authorityHost: `https://${host}`,
     oidcRequestUri: `https://${host}/oidc`,
     systemAccessToken,
@@ -719,7 +727,7 @@ export interface AcrGround {
 export async function startAcrGround(
   dir: string,
   certs: TestCertificates,
-  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean; readonly name?: string } = {},
+  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean; readonly name?: string; readonly address?: () => string } = {},
 ): Promise<AcrGround> {
   const registry = await startRegistry(join(dir, 'registry-acr'), certs);
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
@@ -731,6 +739,7 @@ export async function startAcrGround(
     ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}),
     ...(options.acceptResourceManagerTokens === undefined ? {} : { acceptResourceManagerTokens: options.acceptResourceManagerTokens }),
     ...(options.name ? { name: options.name } : {}),
+    ...(options.address ? { address: options.address } : {}),
   });
   const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };

@@ -60,7 +60,7 @@ describe('blobs (scripted registries)', () => {
     const options: UploadOptions = { attempts: 3, retryBackoffMs: 100, onRetry: (attempt) => retried.push(attempt) };
     await assert.rejects(
       uploadBlob(client(), 'team/app', DIGEST, BYTES.byteLength, () => BYTES, options),
-      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /Gave up after 3 attempts/.test(err.message),
+      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /was tried 3 times/.test(err.message),
     );
     assert.deepEqual(retried, [1, 2]);
     assert.equal(posts.length, 3);

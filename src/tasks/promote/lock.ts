@@ -1,7 +1,7 @@
 import { isAcr } from '../../acr/detect';
-import { LockRequest, applyLock, unsupported } from '../../acr/lock';
+import { LockOutcome, LockRequest, applyLock, unsupported } from '../../acr/lock';
 import { ChangeableAttributes } from '../../acr/properties';
-import { DigestReleaseError } from '../../errors';
+import { DigestReleaseError, withMore } from '../../errors';
 import { Digest } from '../../reference/digest';
 import { ImageReference, formatReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
@@ -33,7 +33,18 @@ export async function lockPromoted(target: RegistryClient, image: ImageReference
   const locked: string[] = [];
   let manifest: ChangeableAttributes | undefined;
   for (const request of requests) {
-    const outcome = await applyLock(request, target);
+    let outcome: LockOutcome;
+    try {
+      outcome = await applyLock(request, target);
+    } catch (err) {
+      // The promotion is done; what of its lock took before this failure is said with it.
+      const before = [...(manifest ? [`the manifest ${digest}`] : []), ...locked.map((tag) => `the tag ${tag}`)];
+      throw withMore(
+        err,
+        `The image was promoted (${formatReference({ ...image, tag: undefined, digest })}${tags.length > 0 ? `, tagged ${tags.join(', ')}` : ''})${before.length > 0 ? `, and ${before.join(' and ')} ${before.length === 1 ? 'was' : 'were'} locked before this failure` : ''}. ` +
+          'A rerun of this step copies nothing again and locks what is not locked yet.',
+      );
+    }
     if (!outcome.supported) throw unsupported(target.registry, 'the image was promoted, but it is not locked.');
     if (!outcome.locked) {
       throw new DigestReleaseError('LOCK_NOT_APPLIED', `The lock of ${formatReference(request.image)} after the promotion did not take. The image was promoted, but it is not locked; run DigestLock@1 on it, or this task again.`);
