@@ -1,5 +1,6 @@
 import { DigestReleaseError, ErrorCode, isDigestReleaseError } from '../errors';
 import { HttpResponse } from './http';
+import { sizeText } from '../size';
 
 // Answers from a peer (registry, token service, Resource Manager, Azure DevOps) are read only up
 // to a limit for their kind: a proxy's page, a misbehaving server or an endless body is cut there
@@ -57,10 +58,4 @@ function tooLarge(limit: BodyLimit, how: string): DigestReleaseError {
     limit.code,
     `${limit.what} ${how}; it was not read further. Check what was asked for, and that nothing between the agent and the server (a proxy, a captive portal) answers in its place.`,
   );
-}
-
-function sizeText(bytes: number): string {
-  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} bytes`;
 }
