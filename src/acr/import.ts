@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
-import { sleep } from '../registry/transport';
+import { sleep } from '../http/retry';
 import { ArmClient, ArmRegistry } from './arm';
 
 // ACR's server-side import (Registries - Import Image): the registry copies an image from another

@@ -1,10 +1,9 @@
 import { DigestReleaseError } from '../errors';
-import { asRecord } from '../json';
+import { asRecord, parseJson } from '../json';
 import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { parseJson } from '../registry/bounded';
 import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
-import { nextLink } from '../registry/link';
+import { nextLink } from '../http/link-header';
 import { ACR_API_VERSION } from './exchange';
 
 // ACR's tag and manifest properties (/acr/v1/{repository}/_tags/{tag} and /_manifests/{digest}),

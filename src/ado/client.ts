@@ -1,9 +1,9 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
-import { readJsonUpTo } from '../registry/bounded';
+import { readJsonUpTo } from '../http/body-limit';
 import { Network } from '../http/network';
-import { HttpResponse } from '../registry/http';
-import { Transport } from '../registry/transport';
+import { HttpResponse } from '../http/request';
+import { Transport } from '../http/transport';
 
 // A small client for the Azure DevOps REST API of one project: GET with the job's token, JSON
 // only. Azure DevOps answers a token it does not accept with a sign-in page (203 HTML, or a 302

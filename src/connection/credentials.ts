@@ -3,7 +3,7 @@ import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
 import { DIRECT_NETWORK, Network } from '../http/network';
 import { RegistryCredential } from '../registry/credential';
-import { Transport } from '../registry/transport';
+import { Transport } from '../http/transport';
 import { AzureRmConnection, entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';
 import { readDockerRegistryConnection } from './dockerregistry';

@@ -5,7 +5,7 @@ import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
 import { settle } from '../registry/settle';
 import { listTags } from '../registry/tags';
-import { backoffDelay, sleep } from '../registry/transport';
+import { backoffDelay, sleep } from '../http/retry';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, planCopy } from './plan';
 import { runPool } from '../pool';

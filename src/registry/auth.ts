@@ -1,12 +1,11 @@
 import { DigestReleaseError } from '../errors';
-import { isRecord } from '../json';
+import { isRecord, parseJson } from '../json';
 import { Challenge, parseChallenge } from './challenge';
 import { ENTRA_ACR_ONLY, RegistryCredential } from './credential';
-import { parseJson } from './bounded';
 import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
-import { HttpResponse } from './http';
+import { HttpResponse } from '../http/request';
 import { bareMediaType } from './mediatypes';
-import { StallBudget, Transport } from './transport';
+import { StallBudget, Transport } from '../http/transport';
 
 // Signs requests to one registry. The first request goes out without credentials; the registry's
 // 401 challenge says how to sign in (Basic, or a Bearer token from a realm for a scope). From then

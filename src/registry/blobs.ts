@@ -5,8 +5,10 @@ import { Digest, sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pullScope, pushScope } from './client';
 import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
-import { HttpResponse } from './http';
-import { StallBudget, backoffDelay, lostAnswer, sleep } from './transport';
+import { HttpResponse } from '../http/request';
+import { StallBudget } from '../http/transport';
+import { backoffDelay, sleep } from '../http/retry';
+import { lostAnswer } from '../http/failures';
 import { verifyingStream } from './verify';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks

@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { Digest, isDigest } from '../reference/digest';
-import { HttpResponse } from './http';
+import { HttpResponse } from '../http/request';
 
 // The Docker-Content-Digest header is what the registry claims an answer is; it is checked against
 // what we know (the digest asked for, or the hash of the bytes) and never taken on trust.

@@ -3,15 +3,15 @@ import { Network } from '../http/network';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { apiHost } from '../reference/reference';
 import { Authenticator } from './auth';
-import { BodyLimit } from './bounded';
+import { BodyLimit } from '../http/body-limit';
 import { checkClaimedDigest } from './claimed';
 import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
 import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
-import { HttpResponse } from './http';
+import { HttpResponse } from '../http/request';
 import { Manifest, parseManifest } from './manifest';
 import { MANIFEST_ACCEPT, ManifestMediaType, bareMediaType } from './mediatypes';
-import { RequestBody, Sender, StallBudget, Transport, TransportOptions, WholeAnswer } from './transport';
+import { RequestBody, Sender, StallBudget, Transport, TransportOptions, WholeAnswer } from '../http/transport';
 
 // The OCI distribution API of one registry. Every manifest read is checked: the bytes must hash to
 // the digest asked for, and to the Docker-Content-Digest the registry sent. Every answer read whole
@@ -51,9 +51,9 @@ export interface RegistryRequest {
    * refused with 401 is not resent (the stream is spent); the caller starts over, signed by then.
    */
   readonly body?: RequestBody;
-  /** The stalls of the operation the request is part of (transport.ts). */
+  /** The stalls of the operation the request is part of (http/transport.ts). */
   readonly stalls?: StallBudget;
-  /** The request completes an upload of this many bytes (transport.ts). */
+  /** The request completes an upload of this many bytes (http/transport.ts). */
   readonly completesUpload?: number;
 }
 

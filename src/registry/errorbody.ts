@@ -1,8 +1,8 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
-import { readJsonUpTo } from './bounded';
-import { HttpResponse } from './http';
-import { retriesNote } from './transport';
+import { readJsonUpTo } from '../http/body-limit';
+import { HttpResponse } from '../http/request';
+import { retriesNote } from '../http/failures';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
 // unevenly (ACR's detail is sometimes a list, sometimes an object), so only code and message are read.

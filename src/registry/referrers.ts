@@ -3,7 +3,7 @@ import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
 import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
 import { readErrorBody, unexpectedAnswer } from './errorbody';
-import { nextLink } from './link';
+import { nextLink } from '../http/link-header';
 import { Descriptor, parseManifest } from './manifest';
 import { writeManifest } from './manifests';
 import { OCI_INDEX } from './mediatypes';

@@ -1,9 +1,8 @@
 import { DigestReleaseError } from '../errors';
-import { isRecord } from '../json';
-import { parseJson } from './bounded';
+import { isRecord, parseJson } from '../json';
 import { RegistryClient, pullScope } from './client';
 import { readErrorBody, unexpectedAnswer } from './errorbody';
-import { nextLink } from './link';
+import { nextLink } from '../http/link-header';
 
 // The tags of a repository, following `Link` pagination. A repository that does not exist has none.
 

@@ -9,7 +9,7 @@ import { sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { listReferrers } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tags';
-import { Transport } from '../../src/registry/transport';
+import { Transport } from '../../src/http/transport';
 import { endlessBody } from '../support/endless';
 import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
 

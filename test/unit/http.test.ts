@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest } from '../../src/reference/digest';
-import { Transport } from '../../src/registry/transport';
+import { Transport } from '../../src/http/transport';
 import { verifyingStream } from '../../src/registry/verify';
 import { ScriptedServer, startScripted } from '../support/scripted';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { nextLink } from '../../src/registry/link';
+import { nextLink } from '../../src/http/link-header';
 
 // The one Link-header reader behind tag and referrer pagination: the headers registries send.
 

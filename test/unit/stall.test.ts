@@ -5,9 +5,8 @@ import { Server, createServer } from 'node:https';
 import { AddressInfo, Server as TcpServer, Socket, createServer as createTcpServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
-import { pullScope } from '../../src/registry/client';
-import { RegistryClient } from '../../src/registry/client';
-import { StallBudget, Transport } from '../../src/registry/transport';
+import { RegistryClient, pullScope } from '../../src/registry/client';
+import { StallBudget, Transport } from '../../src/http/transport';
 import { runCertificates } from '../support/ground';
 
 // Stalls against servers that stall on purpose, with a stall time of 300 ms: a silence in each

@@ -3,9 +3,9 @@ import { request as httpsRequest } from 'node:https';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { DIRECT_NETWORK, Network } from '../http/network';
-import { StallError, Watchdog } from '../http/stall';
-import { refusal } from '../http/tunnel';
+import { DIRECT_NETWORK, Network } from './network';
+import { StallError, Watchdog } from './stall';
+import { refusal } from './tunnel';
 
 // One HTTP/1.1 exchange over node:http(s), and the answer as a small object with the parts of the
 // fetch Response the registry layer reads. Not fetch: Node 20's fetch (undici) compiles its WASM
@@ -122,7 +122,7 @@ export class HttpResponse {
   }
 
   // arrayBuffer, bytes, text and json read the whole body, however long: for tests. What a peer
-  // sends is read with bytesUpTo, through registry/bounded.ts, with a limit for its kind.
+  // sends is read with bytesUpTo, through body-limit.ts, with a limit for its kind.
 
   async arrayBuffer(): Promise<ArrayBuffer> {
     const bytes = await this.bytes();

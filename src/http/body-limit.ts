@@ -1,5 +1,6 @@
 import { DigestReleaseError, ErrorCode, isDigestReleaseError } from '../errors';
-import { HttpResponse } from './http';
+import { HttpResponse } from './request';
+import { parseJson } from '../json';
 import { sizeText } from '../size';
 
 // Answers from a peer (registry, token service, Resource Manager, Azure DevOps) are read only up
@@ -42,15 +43,6 @@ export async function readJsonUpTo(response: HttpResponse, limit: BodyLimit): Pr
     return undefined;
   }
   return parseJson(body.toString('utf8'));
-}
-
-/** The text parsed as JSON; undefined when it is not JSON. */
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function tooLarge(limit: BodyLimit, how: string): DigestReleaseError {

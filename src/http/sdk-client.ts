@@ -2,12 +2,12 @@ import type { HttpClient, HttpHeaders, PipelineRequest, PipelineResponse, RawHtt
 import { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { DigestReleaseError } from '../errors';
-import { Network } from '../http/network';
-import { DEFAULT_STALL_MS } from '../http/settings';
-import { StallError } from '../http/stall';
-import { ProxyError } from '../http/tunnel';
-import { HttpResponse, exchange } from '../registry/http';
-import { stallError, unreachable } from '../registry/transport';
+import { Network } from './network';
+import { DEFAULT_STALL_MS } from './settings';
+import { StallError } from './stall';
+import { ProxyError } from './tunnel';
+import { HttpResponse, exchange } from './request';
+import { stallError, unreachable } from './failures';
 
 // The HTTP client @azure/identity signs in with (its `httpClient` option, which it also hands to
 // MSAL): the task's own connections, so Entra ID, the Azure DevOps OIDC endpoint and a host's
