@@ -1,6 +1,6 @@
 import { asRecord, parseJson } from '../json';
 import { readBodyUpTo, readJsonUpTo } from '../http/body-limit';
-import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
+import { MAX_ERROR_BODY_BYTES } from '../registry/error-answers';
 import { HttpResponse } from '../http/request';
 import { DigestReleaseError } from '../errors';
 import { Network } from '../http/network';

@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
 import { jwtLifetime } from '../registry/auth';
 import { ENTRA_ACR_ONLY, RefreshTokenSource } from '../registry/credential';
-import { describeErrors, readErrorBody } from '../registry/errorbody';
+import { describeErrors, readErrorBody } from '../registry/error-answers';
 import { Transport } from '../http/transport';
 import { retriesNote } from '../http/failures';
 import { acrRealm } from './detect';

@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { asRecord, parseJson } from '../json';
 import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/error-answers';
 import { nextLink } from '../http/link-header';
 import { ACR_API_VERSION } from './exchange';
 

@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
 import { Challenge, parseChallenge } from './challenge';
 import { ENTRA_ACR_ONLY, RegistryCredential } from './credential';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
 import { HttpResponse } from '../http/request';
 import { bareMediaType } from './mediatypes';
 import { StallBudget, Transport } from '../http/transport';

@@ -4,12 +4,12 @@ import { stallBehind } from '../http/stall';
 import { Digest, sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pullScope, pushScope } from './client';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
 import { HttpResponse } from '../http/request';
 import { StallBudget } from '../http/transport';
 import { backoffDelay, sleep } from '../http/retry';
 import { lostAnswer } from '../http/failures';
-import { verifyingStream } from './verify';
+import { verifyingStream } from './verifying-stream';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
 // for it) and cross-repository mount. Every function does one request flow and says what it did.

@@ -7,7 +7,7 @@ import { BodyLimit } from '../http/body-limit';
 import { checkClaimedDigest } from './claimed';
 import { Challenge } from './challenge';
 import { ANONYMOUS, RegistryCredential } from './credential';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
 import { HttpResponse } from '../http/request';
 import { Manifest, parseManifest } from './manifest';
 import { MANIFEST_ACCEPT, ManifestMediaType, bareMediaType } from './mediatypes';

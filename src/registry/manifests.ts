@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './claimed';
 import { RegistryClient, pushScope } from './client';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
 
 // Writing a manifest, by digest or under a tag. The digest is ours (the hash of the bytes we send);
 // the registry's Docker-Content-Digest must agree, and a digest reference must be that hash.

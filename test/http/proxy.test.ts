@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
-import { AzureDevOpsClient } from '../../src/ado/client';
+import { AzureDevOpsClient } from '../../src/ado/devops-client';
 import { sdkHttpClient } from '../../src/http/sdk-client';
 import { DigestReleaseError } from '../../src/errors';
 import { Network } from '../../src/http/network';

@@ -9,7 +9,7 @@ import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
 import { uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient, pullScope } from '../../src/registry/client';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
-import { listTags } from '../../src/registry/tags';
+import { listTags } from '../../src/registry/tag-list';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { endpointReader, secretConnection } from '../support/azurerm';

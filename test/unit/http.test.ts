@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest } from '../../src/reference/digest';
 import { Transport } from '../../src/http/transport';
-import { verifyingStream } from '../../src/registry/verify';
+import { verifyingStream } from '../../src/registry/verifying-stream';
 import { ScriptedServer, startScripted } from '../support/scripted';
 
 // The transport over node:https, against a scripted server: what fetch used to do for us

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SETTLE_MAX_MS, SETTLE_MIN_MS, settleDelay } from '../../src/registry/settle';
+import { SETTLE_MAX_MS, SETTLE_MIN_MS, settleDelay } from '../../src/registry/racing-writes';
 
 describe('settle: the wait before reading back a write that may race', () => {
   it('waits three times the check-to-write time, at least SETTLE_MIN_MS and at most SETTLE_MAX_MS', () => {

@@ -1,14 +1,14 @@
 import { basename } from 'node:path';
-import { AzureDevOpsClient } from '../../ado/client';
+import { AzureDevOpsClient } from '../../ado/devops-client';
 import { hashLocalFile } from '../../files/read';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
 import { readLockFacts } from '../../evidence/lock';
 import { ApprovalFacts, EvidencePredicate, LockFacts, RollbackFacts, RunFacts, ScanFacts } from '../../evidence/predicate';
 import { givenRollback, previousRelease } from '../../evidence/rollback';
-import { runFacts } from '../../evidence/run';
+import { runFacts } from '../../evidence/pipeline-run';
 import { serialiseEvidence } from '../../evidence/statement';
-import { verifyEvidence } from '../../evidence/verify';
+import { verifyEvidence } from '../../evidence/verify-evidence';
 import { digestReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';

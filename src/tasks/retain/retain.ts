@@ -3,7 +3,7 @@ import { unsupported } from '../../acr/lock';
 import { DigestReleaseError } from '../../errors';
 import { FoundEvidence } from '../../evidence/find';
 import { repositoryEvidence } from '../../evidence/repository';
-import { runFacts } from '../../evidence/run';
+import { runFacts } from '../../evidence/pipeline-run';
 import { Digest, isDigest } from '../../reference/digest';
 import { repositoryName } from '../../reference/reference';
 import { KeepDecision, Release, UNREADABLE, decideKeep } from '../../retain/decide';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AzureDevOpsClient } from '../../../src/ado/client';
+import { AzureDevOpsClient } from '../../../src/ado/devops-client';
 import { readStageApprovals } from '../../../src/ado/stageapprovals';
 import { approvalFromAzureDevOps } from '../../../src/evidence/approval';
 import { isDigestReleaseError } from '../../../src/errors';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ROOT } from '../../support/paths';
 import { SourceFile } from '../../../src/pin/batch';
 import { parseHelmDigestKey } from '../../../src/pin/helmkey';
-import { Mode, PinOptions } from '../../../src/pin/plan';
+import { Mode, PinOptions } from '../../../src/pin/file-plan';
 import { parseRegistryRules } from '../../../src/pin/registries';
 import { parseTargets } from '../../../src/pin/targets';
 

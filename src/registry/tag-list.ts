@@ -1,7 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
 import { RegistryClient, pullScope } from './client';
-import { readErrorBody, unexpectedAnswer } from './errorbody';
+import { readErrorBody, unexpectedAnswer } from './error-answers';
 import { nextLink } from '../http/link-header';
 
 // The tags of a repository, following `Link` pagination. A repository that does not exist has none.
