@@ -6,7 +6,7 @@ import { runPool } from '../src/pool';
 import { Digest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
 import { putManifest } from '../src/registry/manifests';
-import { OCI_MANIFEST } from '../src/registry/mediatypes';
+import { OCI_MANIFEST } from '../src/registry/manifest-parse';
 import { runCertificates, testDir } from '../test/support/ground';
 import { OciLayout, push, skopeo } from '../test/support/images';
 import { startProxy } from '../test/support/proxy';

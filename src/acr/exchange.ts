@@ -1,7 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
-import { jwtLifetime } from '../registry/auth';
-import { ENTRA_ACR_ONLY, RefreshTokenSource } from '../registry/credential';
+import { ENTRA_ACR_ONLY, RefreshTokenSource, jwtLifetime } from '../registry/sign-in';
 import { describeErrors, readErrorBody } from '../registry/error-answers';
 import { Transport } from '../http/transport';
 import { retriesNote } from '../http/failures';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
 import { DIRECT_NETWORK, Network } from '../http/network';
-import { RegistryCredential } from '../registry/credential';
+import { RegistryCredential } from '../registry/sign-in';
 import { Transport } from '../http/transport';
 import { AzureRmConnection, entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';

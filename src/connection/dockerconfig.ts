@@ -4,7 +4,7 @@ import { DigestReleaseError } from '../errors';
 import { isMissingFile, readLocalFile } from '../files/read';
 import { isRecord } from '../json';
 import { DOCKER_HUB } from '../reference/reference';
-import { ANONYMOUS, RegistryCredential } from '../registry/credential';
+import { ANONYMOUS, RegistryCredential } from '../registry/sign-in';
 
 // Credentials from the docker config.json that `docker login` (and Docker@2 with command: login,
 // which also sets DOCKER_CONFIG for later steps) leaves behind. Credential helpers are programs;

@@ -191,6 +191,11 @@ export class HttpResponse {
   }
 }
 
+/** The media type part of a Content-Type header, without parameters such as charset. */
+export function bareMediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 /**
  * Sends one request and resolves with the answer once its headers are in. Rejects with the
  * socket's error (its `code` says what happened), with a StallError (http/stall.ts) when the

@@ -1,7 +1,7 @@
 import { Digest } from '../reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
-import { Descriptor } from '../registry/manifest';
+import { Descriptor } from '../registry/manifest-parse';
 
 // One blob from the source repository to the target: skip it when the target has it, mount it when
 // both are on one registry, else stream it through (checked against its digest on the way).

@@ -1,4 +1,4 @@
-import { DigestReleaseError } from '../errors';
+import { DigestReleaseError, ErrorCode } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../http/body-limit';
 import { HttpResponse } from '../http/request';
@@ -53,4 +53,29 @@ export function unexpectedAnswer(name: string, response: HttpResponse, asked: st
     }
   }
   return new DigestReleaseError('REGISTRY_ERROR', `${said}${next}`, { status });
+}
+
+/** What was asked of the registry, for reading its error answer. */
+export type Asked = 'manifest read' | 'manifest write' | 'blob read' | 'blob write' | 'properties';
+
+/** The codes an error answer of a registry maps to; anything else is REGISTRY_ERROR (unexpectedAnswer). */
+export type AnswerCode = Extract<ErrorCode, 'DENIED' | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_MISMATCH'>;
+
+/**
+ * The one mapping from a registry's error answer (its HTTP status and the distribution error codes
+ * of its envelope) to our error codes, for every operation on manifests, blobs and ACR properties.
+ * Undefined when the answer means none of them: the caller reports it with unexpectedAnswer. The
+ * caller writes the message (what was denied or is missing, and the fix); the code is decided here.
+ * A 404 by itself says only "not here": the repository is missing when the registry says
+ * NAME_UNKNOWN, else what was read (a manifest, a blob, a tag's or manifest's properties) is.
+ */
+export function answerCode(status: number, entries: readonly RegistryErrorEntry[], asked: Asked): AnswerCode | undefined {
+  const codes = new Set(entries.map((entry) => entry.code));
+  if (status === 403) return 'DENIED';
+  if (asked === 'manifest write' && (codes.has('MANIFEST_BLOB_UNKNOWN') || codes.has('BLOB_UNKNOWN'))) return 'BLOB_UNKNOWN';
+  if (status === 404 && codes.has('NAME_UNKNOWN')) return 'NAME_UNKNOWN';
+  if (status === 404 && (asked === 'manifest read' || asked === 'properties')) return 'MANIFEST_UNKNOWN';
+  if (status === 404 && asked === 'blob read') return 'BLOB_UNKNOWN';
+  if (status === 400 && (asked === 'blob read' || asked === 'blob write') && codes.has('DIGEST_INVALID')) return 'DIGEST_MISMATCH';
+  return undefined;
 }

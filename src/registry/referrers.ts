@@ -1,12 +1,12 @@
 import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
-import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
+import { MAX_MANIFEST_BYTES, writeManifest } from './manifests';
+import { RegistryClient } from './client';
+import { pullScope } from './sign-in';
 import { readErrorBody, unexpectedAnswer } from './error-answers';
 import { nextLink } from '../http/link-header';
-import { Descriptor, parseManifest } from './manifest';
-import { writeManifest } from './manifests';
-import { OCI_INDEX } from './mediatypes';
+import { Descriptor, OCI_INDEX, parseManifest } from './manifest-parse';
 import { settle } from './racing-writes';
 
 // Referrers: the manifests whose `subject` is a digest (signatures, SBOMs, attestations, evidence).

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
-import { RegistryClient, pullScope } from './client';
+import { RegistryClient } from './client';
+import { pullScope } from './sign-in';
 import { readErrorBody, unexpectedAnswer } from './error-answers';
 import { nextLink } from '../http/link-header';
 

@@ -6,7 +6,7 @@ import { Digest, sha256Of } from '../../src/reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
-import { OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { listReferrers, pushReferrer, referrersTag } from '../../src/registry/referrers';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';

@@ -5,7 +5,7 @@ import { Server, createServer } from 'node:https';
 import { promote } from '../../src/promote/promote';
 import { Digest, isDigest, sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { RegistryCredential } from '../../src/registry/credential';
+import { RegistryCredential } from '../../src/registry/sign-in';
 import { putManifest } from '../../src/registry/manifests';
 import { TestCertificates } from './tls';
 

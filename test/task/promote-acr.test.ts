@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { OCI_INDEX } from '../../src/registry/mediatypes';
+import { OCI_INDEX } from '../../src/registry/manifest-parse';
 import { listReferrers } from '../../src/registry/referrers';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { RunningArmFront, startArmFront } from '../support/arm-front';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
-import { OCI_INDEX } from '../../src/registry/mediatypes';
+import { OCI_INDEX } from '../../src/registry/manifest-parse';
 import { listReferrers } from '../../src/registry/referrers';
 import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';

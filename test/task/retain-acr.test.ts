@@ -5,7 +5,7 @@ import { artifactManifest, uploadArtifactBlobs } from '../../src/evidence/artifa
 import { IN_TOTO_MEDIA_TYPE, PREDICATE_TYPE, STATEMENT_TYPE } from '../../src/evidence/predicate';
 import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { pushReferrer } from '../../src/registry/referrers';
 import { RECORD_TAG, readRecord } from '../../src/retain/record';
 import { AcrGround, startAcrGround } from '../support/acr-front';

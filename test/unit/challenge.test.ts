@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseChallenge } from '../../src/registry/challenge';
+import { parseChallenge } from '../../src/registry/sign-in';
 
 describe('WWW-Authenticate challenges', () => {
   const cases: [header: string | null, expected: ReturnType<typeof parseChallenge>][] = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
-import { checkClaimedDigest } from '../../src/registry/claimed';
+import { checkClaimedDigest } from '../../src/registry/manifests';
 
 // What a registry's Docker-Content-Digest header may and may not say, as a table.
 

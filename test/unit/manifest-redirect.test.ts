@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { ScriptedServer, startScripted } from '../support/scripted';
 
 // A manifest request the registry redirects (a registry behind a CDN or a mirror does) is followed

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
-import { IndexManifest, parseManifest, platformDigests } from '../../src/registry/manifest';
+import { IndexManifest, parseManifest, platformDigests } from '../../src/registry/manifest-parse';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const bytes = (doc: unknown) => Buffer.from(JSON.stringify(doc));

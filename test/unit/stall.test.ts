@@ -5,7 +5,8 @@ import { Server, createServer } from 'node:https';
 import { AddressInfo, Server as TcpServer, Socket, createServer as createTcpServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
-import { RegistryClient, pullScope } from '../../src/registry/client';
+import { RegistryClient } from '../../src/registry/client';
+import { pullScope } from '../../src/registry/sign-in';
 import { StallBudget, Transport } from '../../src/http/transport';
 import { runCertificates } from '../support/ground';
 

@@ -11,7 +11,7 @@ import { serialiseEvidence } from '../../evidence/statement';
 import { verifyEvidence } from '../../evidence/verify-evidence';
 import { digestReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
-import { platformDigests } from '../../registry/manifest';
+import { platformDigests } from '../../registry/manifest-parse';
 import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';

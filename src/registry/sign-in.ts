@@ -1,11 +1,116 @@
 import { DigestReleaseError } from '../errors';
-import { isRecord, parseJson } from '../json';
-import { Challenge, parseChallenge } from './challenge';
-import { ENTRA_ACR_ONLY, RegistryCredential } from './credential';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
-import { HttpResponse } from '../http/request';
-import { bareMediaType } from './mediatypes';
+import { HttpResponse, bareMediaType } from '../http/request';
 import { StallBudget, Transport } from '../http/transport';
+import { isRecord, parseJson } from '../json';
+import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
+
+// Signing in to a registry: the credentials it is given, the WWW-Authenticate challenge it answers
+// with, the token scopes of its operations, and the Authenticator that signs every request.
+
+// What the registry layer needs to sign in. The connection layer builds these from service
+// connections and docker config files; `source` says where they came from, for error messages,
+// and never holds a secret.
+
+export type RegistryCredential =
+  | { readonly kind: 'anonymous'; readonly source: string }
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string; readonly source: string }
+  /** An OAuth2 refresh token for the registry's token endpoint (docker config `identitytoken`). */
+  | { readonly kind: 'refreshToken'; readonly refreshToken: string; readonly source: string }
+  /**
+   * A refresh token obtained on demand for the realm that challenged: Azure Container Registry
+   * trades a Microsoft Entra ID token for one at /oauth2/exchange (src/acr/exchange.ts).
+   */
+  | { readonly kind: 'refreshTokenSource'; readonly tokens: RefreshTokenSource; readonly source: string };
+
+/** Where a `refreshTokenSource` credential gets its refresh tokens; implementations cache them. */
+export interface RefreshTokenSource {
+  /** A refresh token for the token service at `realm`; `registry` is the host the challenge came from. */
+  refreshToken(registry: string, realm: URL, service: string | undefined): Promise<string>;
+  /** Forget a refresh token the token service refused, so the next call gets a fresh one. */
+  forget(registry: string, service: string | undefined): void;
+  /** The static secrets behind the source (a client secret, a certificate's key), for masking. */
+  secrets(): readonly string[];
+}
+
+/** The fix when an Entra ID sign-in (a `refreshTokenSource`) meets a registry that is not an ACR. */
+export const ENTRA_ACR_ONLY =
+  'An Entra ID sign-in (connectionType azureRM, or a Docker Registry service connection of type Azure Container Registry) works with Azure Container Registry only; ' +
+  'for this registry use a Docker Registry service connection with a user name and password (connectionType: dockerRegistry).';
+
+export const ANONYMOUS: RegistryCredential = { kind: 'anonymous', source: 'anonymous access' };
+
+/** The secret parts of a credential, for masking in logs. */
+export function secretsOf(credential: RegistryCredential): string[] {
+  switch (credential.kind) {
+    case 'anonymous':
+      return [];
+    case 'basic':
+      return [credential.password, Buffer.from(`${credential.username}:${credential.password}`).toString('base64')];
+    case 'refreshToken':
+      return [credential.refreshToken];
+    case 'refreshTokenSource':
+      return [...credential.tokens.secrets()];
+  }
+}
+
+// Parses a WWW-Authenticate header (RFC 7235) into its scheme and parameters. Registries send one
+// challenge; a header with several is read up to the first scheme we can answer.
+
+export interface Challenge {
+  readonly scheme: 'bearer' | 'basic';
+  readonly params: Readonly<Record<string, string>>;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
+
+export function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  let rest = header.trim();
+  while (rest !== '') {
+    rest = rest.replace(/^[\s,]+/, '');
+    const schemeMatch = TOKEN.exec(rest);
+    if (!schemeMatch) return undefined;
+    const scheme = schemeMatch[0].toLowerCase();
+    rest = rest.slice(schemeMatch[0].length).trimStart();
+    const params: Record<string, string> = {};
+    // auth-param = token BWS "=" BWS ( token / quoted-string ), separated by commas
+    for (;;) {
+      const nameMatch = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*/.exec(rest);
+      if (!nameMatch) break;
+      rest = rest.slice(nameMatch[0].length);
+      let value: string;
+      if (rest.startsWith('"')) {
+        let i = 1;
+        value = '';
+        while (i < rest.length && rest[i] !== '"') {
+          if (rest[i] === '\\' && i + 1 < rest.length) i++;
+          value += rest[i];
+          i++;
+        }
+        rest = rest.slice(i + 1);
+      } else {
+        const valueMatch = /^[^,\s]*/.exec(rest)!;
+        value = valueMatch[0];
+        rest = rest.slice(value.length);
+      }
+      params[nameMatch[1]!.toLowerCase()] = value;
+      rest = rest.trimStart();
+      if (!rest.startsWith(',')) break;
+      rest = rest.slice(1).trimStart();
+    }
+    if (scheme === 'bearer' || scheme === 'basic') return { scheme, params };
+  }
+  return undefined;
+}
+
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+/** Pull and push on one repository: what writing blobs, manifests and tags needs. */
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
+}
 
 // Signs requests to one registry. The first request goes out without credentials; the registry's
 // 401 challenge says how to sign in (Basic, or a Bearer token from a realm for a scope). From then

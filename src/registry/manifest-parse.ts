@@ -1,15 +1,33 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { Digest, isDigest } from '../reference/digest';
-import {
-  MANIFEST_ACCEPT,
-  ManifestMediaType,
-  OCI_INDEX,
-  OCI_MANIFEST,
-  isIndexMediaType,
-  isManifestMediaType,
-  isSchema1MediaType,
-} from './mediatypes';
+
+// Manifest media types we read, and the Accept header that asks for all of them. Docker schema 1 is
+// deliberately absent: its digest is not the hash of the bytes a client sees, so it cannot be pinned.
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const DOCKER_SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+json';
+export const DOCKER_SCHEMA1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
+
+export const MANIFEST_MEDIA_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST] as const;
+export type ManifestMediaType = (typeof MANIFEST_MEDIA_TYPES)[number];
+
+export const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
+}
+
+export function isSchema1MediaType(mediaType: string): boolean {
+  return mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED;
+}
+
+export function isManifestMediaType(mediaType: string): mediaType is ManifestMediaType {
+  return (MANIFEST_MEDIA_TYPES as readonly string[]).includes(mediaType);
+}
 
 // Manifests parsed from bytes into checked, typed records. Nothing here trusts a cast: every field
 // used later is checked for its type, and a malformed manifest is an error that says where it came from.
