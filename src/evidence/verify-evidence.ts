@@ -2,8 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { FoundEvidence, findEvidence, latest } from './find';
-import { readLockFacts } from './lock';
-import { LockFacts } from './predicate';
+import { LockFacts, readLockFacts } from '../acr/locks';
 
 // Verify mode: the digest must carry evidence about itself that says the scan passed (for the
 // environment, when one is named), and on Azure Container Registry the manifest must be locked

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveCredential } from '../../src/connection/credentials';
 import { findEvidence } from '../../src/evidence/find';
-import { readLockFacts } from '../../src/evidence/lock';
+import { readLockFacts } from '../../src/acr/locks';
 import { IN_TOTO_MEDIA_TYPE } from '../../src/evidence/predicate';
 import { Digest, parseDigest, sha256Of } from '../../src/reference/digest';
 import { uploadBlob } from '../../src/registry/blobs';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { applyLock } from '../../src/acr/lock';
+import { applyLock } from '../../src/acr/locks';
 import { resolveCredential } from '../../src/connection/credentials';
 import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';

@@ -1,5 +1,5 @@
 import { isAcr } from '../../acr/detect';
-import { unsupported } from '../../acr/lock';
+import { unsupported } from '../../acr/locks';
 import { DigestReleaseError } from '../../errors';
 import { FoundEvidence } from '../../evidence/find';
 import { repositoryEvidence } from '../../evidence/repository';

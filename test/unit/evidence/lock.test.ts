@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
-import { readLockFacts } from '../../../src/evidence/lock';
+import { readLockFacts } from '../../../src/acr/locks';
 import { parseDigest } from '../../../src/reference/digest';
 import { RegistryClient } from '../../../src/registry/client';
 import { Recorded, ScriptedServer, startScripted } from '../../support/scripted';

@@ -1,8 +1,8 @@
-import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
+import { DigestReleaseError, isDigestReleaseError, messageOf, withMore } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, formatReference } from '../reference/reference';
 import { RegistryClient } from '../registry/client';
-import { hasAcrHostName, isAcr } from './detect';
+import { hasAcrHostName, isAcr, isAcrChallenge } from './detect';
 import {
   AttributePatch,
   ChangeableAttributes,
@@ -14,6 +14,11 @@ import {
   updateTagProperties,
 } from './properties';
 
+// Locks in Azure Container Registry, for every task: applying one (DigestLock, DigestPromote's
+// lockAfterPromote), reading its state (DigestEvidence), and the error for a registry that has
+// none (DigestLock, DigestPromote, DigestRetain). The properties they rest on are in properties.ts,
+// how an ACR is recognised in detect.ts.
+//
 // Locking an image in ACR: writeEnabled=false (and deleteEnabled as asked) on the manifest and on
 // the tag, so nobody pushes other bytes under the released tag or deletes the released manifest.
 // It changes nothing until the tag is known to point at the expected digest; it locks the tag
@@ -178,4 +183,115 @@ export function unsupported(registry: string, otherwise = 'then set failOnUnsupp
       'On other registries use what they offer instead: tag immutability on Amazon ECR (imageTagMutability IMMUTABLE), immutable tag rules in Harbor, ' +
       `or a tag-protection rule in your registry; ${otherwise}`,
   );
+}
+
+/** The lock state of a manifest as release evidence records it (evidence/predicate.ts). */
+export const LOCK_STATES = ['locked', 'unlocked', 'unknown', 'notApplicable'] as const;
+export type LockState = (typeof LOCK_STATES)[number];
+
+export type LockFacts = {
+  readonly state: LockState;
+  /** Why the state is what it is when it is not read from the registry's lock properties. */
+  readonly reason: string | null;
+  readonly writeEnabled: boolean | null;
+  readonly deleteEnabled: boolean | null;
+};
+
+// The lock state of the released manifest, read live from the registry. Only Azure Container
+// Registry has manifest locks (changeableAttributes writeEnabled, deleteEnabled). An ACR is
+// recognised by its challenge, as DigestLock does (detect.ts). A registry that allows anonymous
+// pulls may not have challenged yet; rather than probe first (isAcr), the properties read is the
+// probe: ACR always challenges /acr/v1, and the challenge seen by then decides. A state that cannot be read is `unknown` with
+// the registry's reason, never guessed.
+
+/** Who may read lock properties, for messages. */
+export const METADATA_READ_ROLES =
+  'The identity needs to read repository metadata (the metadata_read scope): Contributor or Owner on the registry, Container Registry Repository Reader on registries with repository permissions (ABAC), or, for a Docker Registry connection, an ACR token whose scope map has metadata/read.';
+
+export async function readLockFacts(client: RegistryClient, repository: string, digest: Digest): Promise<LockFacts> {
+  const name = `${client.registry}/${repository}@${digest}`;
+  // A challenge already seen decides without a request; only its absence says nothing.
+  if (client.challenge !== undefined && !isAcrChallenge(client.registry, client.challenge)) return notAcr(client.registry);
+
+  let properties: ManifestProperties | undefined;
+  let failure: unknown;
+  try {
+    properties = await getManifestProperties(client, repository, digest);
+  } catch (err) {
+    failure = err;
+  }
+  if (!isAcrChallenge(client.registry, client.challenge)) return notAcr(client.registry);
+  if (properties === undefined) {
+    return unknown(`The lock properties of ${name} could not be read: ${messageOf(failure)} ${METADATA_READ_ROLES}`);
+  }
+  if (properties.digest !== digest) {
+    return unknown(`The registry answered the lock properties of ${name} for another manifest, ${properties.digest}.`);
+  }
+  const { writeEnabled, deleteEnabled } = properties.attributes;
+  return { state: writeEnabled ? 'unlocked' : 'locked', reason: null, writeEnabled, deleteEnabled };
+}
+
+function unknown(reason: string): LockFacts {
+  return { state: 'unknown', reason, writeEnabled: null, deleteEnabled: null };
+}
+
+function notAcr(registry: string): LockFacts {
+  if (hasAcrHostName(registry)) {
+    // An ACR name that does not answer as an ACR: something stands between, so nothing is assumed.
+    return unknown(
+      `${registry} has an Azure Container Registry name but did not answer as one (no Bearer challenge from its own /oauth2/token), so its manifest locks could not be read. Check the connection type and the registry name.`,
+    );
+  }
+  return { state: 'notApplicable', reason: `${registry} is not an Azure Container Registry and has no manifest locks.`, writeEnabled: null, deleteEnabled: null };
+}
+
+// lockAfterPromote: the lock of DigestLock@1 on what was just promoted. The manifest and every tag
+// asked for by name (target's tag, additionalTags) are locked with writeEnabled=false and
+// deleteEnabled=false and read back. Semantic-version tags (1.4, 1) float to the newest release by
+// design, so they are not locked: a lock on them would fail the next promotion of that line.
+
+/**
+ * Before anything moves: the target must be an ACR, or the promotion would end unlockable.
+ * `otherwise` ends the error as unsupported's does.
+ */
+export async function requireLockableTarget(target: RegistryClient, repository: string, digest: Digest, otherwise: string): Promise<void> {
+  if (!(await isAcr(target, repository, digest))) throw unsupported(target.registry, otherwise);
+}
+
+export interface PromotedLock {
+  /** The tags locked, each read back as writeEnabled=false, deleteEnabled=false on the digest. */
+  readonly tags: readonly string[];
+  readonly manifest: ChangeableAttributes;
+}
+
+export async function lockPromoted(target: RegistryClient, image: ImageReference, digest: Digest, tags: readonly string[]): Promise<PromotedLock> {
+  const base = { expectedDigest: digest, action: 'lock' as const, deleteEnabled: false };
+  const requests: LockRequest[] =
+    tags.length === 0
+      ? [{ ...base, image: { registry: image.registry, repository: image.repository, digest }, lockManifest: true, lockTag: false }]
+      : tags.map((tag, i) => ({ ...base, image: { registry: image.registry, repository: image.repository, tag }, lockManifest: i === 0, lockTag: true }));
+  const locked: string[] = [];
+  let manifest: ChangeableAttributes | undefined;
+  for (const request of requests) {
+    let outcome: LockOutcome;
+    try {
+      outcome = await applyLock(request, target);
+    } catch (err) {
+      // The promotion is done; what of its lock took before this failure is said with it.
+      const before = [...(manifest ? [`the manifest ${digest}`] : []), ...locked.map((tag) => `the tag ${tag}`)];
+      throw withMore(
+        err,
+        `The image was promoted (${formatReference({ ...image, tag: undefined, digest })}${tags.length > 0 ? `, tagged ${tags.join(', ')}` : ''})${before.length > 0 ? `, and ${before.join(' and ')} ${before.length === 1 ? 'was' : 'were'} locked before this failure` : ''}. ` +
+          'A rerun of this step copies nothing again and locks what is not locked yet.',
+      );
+    }
+    if (!outcome.supported) throw unsupported(target.registry, 'the image was promoted, but it is not locked.');
+    if (!outcome.locked) {
+      throw new DigestReleaseError('LOCK_NOT_APPLIED', `The lock of ${formatReference(request.image)} after the promotion did not take. The image was promoted, but it is not locked; run DigestLock@1 on it, or this task again.`);
+    }
+    if (outcome.manifest) manifest = outcome.manifest;
+    if (request.lockTag && request.image.tag !== undefined) locked.push(request.image.tag);
+  }
+  if (!manifest) throw new DigestReleaseError('LOCK_NOT_APPLIED', `The manifest ${digest} was not read back after the lock. The image was promoted, but its lock is not confirmed.`);
+  return { tags: locked, manifest };
 }
