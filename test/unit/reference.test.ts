@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
-import { apiHost, digestReference, formatReference, parseReference } from '../../src/reference/reference';
+import { apiHost, digestReference, dockerHubAlias, formatReference, parseReference, registryHost } from '../../src/reference/reference';
 import { parseDigest } from '../../src/reference/digest';
 
 // Cases drawn from the distribution project's reference grammar (reference/regexp.go) and its
@@ -39,6 +39,12 @@ const valid: [input: string, registry: string, repository: string, tag?: string,
   ['myacr.azurecr.io/team/app:build-42', 'myacr.azurecr.io', 'team/app', 'build-42'],
   ['a.b/c__d/e---f/g.h_i', 'a.b', 'c__d/e---f/g.h_i'],
   [`repo:${'t'.repeat(128)}`, 'docker.io', 'library/repo', 't'.repeat(128)],
+  // The host is kept in lower case, the port as written; the repository keeps its own rule (lowercase only).
+  ['MyAcr.AzureCR.io/team/app:Build-42', 'myacr.azurecr.io', 'team/app', 'Build-42'],
+  ['LocalHost:5000/app', 'localhost:5000', 'app'],
+  ['Foo/bar', 'foo', 'bar'],
+  ['[2001:DB8::1]:5000/repo', '[2001:db8::1]:5000', 'repo'],
+  ['INDEX.DOCKER.IO/nginx', 'docker.io', 'library/nginx'],
 ];
 
 const invalid: [input: string, fragment: string][] = [
@@ -89,6 +95,15 @@ describe('image references', () => {
     const ref = parseReference(`nginx:1.27@${D}`);
     assert.equal(formatReference(ref), `docker.io/library/nginx:1.27@${D}`);
     assert.equal(digestReference(ref, parseDigest(D)), `docker.io/library/nginx@${D}`);
+  });
+
+  it('keeps registry hosts in lower case, and names Docker Hub by one name', () => {
+    assert.equal(registryHost('MyAcr.AzureCR.io:5000'), 'myacr.azurecr.io:5000');
+    assert.equal(registryHost('Index.Docker.IO'), 'docker.io');
+    // A reference reads only the legacy index name as Docker Hub; docker config keys use every name it goes by.
+    assert.equal(registryHost('registry-1.docker.io'), 'registry-1.docker.io');
+    for (const name of ['index.docker.io', 'Registry-1.Docker.io', 'registry.hub.docker.com', 'docker.io']) assert.equal(dockerHubAlias(name), 'docker.io');
+    assert.equal(dockerHubAlias('GHCR.io'), 'ghcr.io');
   });
 
   it('sends Docker Hub API calls to registry-1.docker.io and others to their own host', () => {
