@@ -12,7 +12,7 @@ import { OciLayout, push, skopeo } from '../test/support/images';
 import { startProxy } from '../test/support/proxy';
 import { startRegistry } from '../test/support/registry';
 import { runTask } from '../test/support/agent';
-import { samplePredicate } from '../test/unit/evidence/helpers';
+import { samplePredicate } from '../test/evidence/helpers';
 import { median, ratio } from './stats';
 
 // DigestRetain against what a script would do without it, on one repository of 500 manifests (500

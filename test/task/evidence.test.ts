@@ -14,7 +14,7 @@ import { TestGround, pushSamples, testGround } from '../support/ground';
 import { inspectRaw, sha256Hex } from '../support/images';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun, runTask } from '../support/agent';
-import { samplePredicate } from '../unit/evidence/helpers';
+import { samplePredicate } from '../evidence/helpers';
 import { field } from '../support/field';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no

@@ -15,7 +15,7 @@ import { TestGround, testGround } from '../support/ground';
 import { OciLayout, pushAsync } from '../support/images';
 import { failedWith, succeeded } from '../support/outcome';
 import { Fault, RunningProxy, startProxy } from '../support/proxy';
-import { samplePredicate } from '../unit/evidence/helpers';
+import { samplePredicate } from '../evidence/helpers';
 
 // Every task that talks to a registry under every fault of test/support/faults.ts, the way a pipeline meets them: the
 // packaged task in a child process through the agent model, real registries (distribution, and the

@@ -4,7 +4,7 @@ import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSy
 import { dirname, join, relative } from 'node:path';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun } from '../support/agent';
-import { digestOf } from '../unit/pin/helpers';
+import { digestOf } from '../pin/helpers';
 
 // DigestPin@1 run from the packaged .vsix as the agent runs it, on a copy of the fixtures.
 

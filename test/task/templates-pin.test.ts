@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentInputs, environments, expand, extending, jobsOf, serviceRepo, step } from '../templates/harness';
 import { AgentJob } from '../support/agent';
-import { digestOf } from '../unit/pin/helpers';
+import { digestOf } from '../pin/helpers';
 
 // One set of Kubernetes manifests, naming the build registry's image, deployed to two
 // environments with their own registries: DigestPin@1 run from the packaged .vsix with the

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Digest } from '../../../src/reference/digest';
-import { KeepDecision, NO_ENVIRONMENT, Release, RetentionPolicy, UNREADABLE, decideKeep } from '../../../src/retain/decide';
+import { Digest } from '../../src/reference/digest';
+import { KeepDecision, NO_ENVIRONMENT, Release, RetentionPolicy, UNREADABLE, decideKeep } from '../../src/retain/decide';
 
 // The keep decision alone: count, days, rollback targets and environments, on releases written out
 // by hand. The task tests run the same decision on evidence DigestEvidence@1 wrote.

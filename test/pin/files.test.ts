@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDigestReleaseError } from '../../../src/errors';
-import { YAML_FILE_LIMIT, readText } from '../../../src/pin/files';
+import { isDigestReleaseError } from '../../src/errors';
+import { YAML_FILE_LIMIT, readText } from '../../src/pin/files';
 
 describe('pin: reading a file', () => {
   let dir: string;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { folder, folderHolding, foldersText, isWithin, makeFolders, realLocation } from '../../../src/files/allowed-folders';
+import { folder, folderHolding, foldersText, isWithin, makeFolders, realLocation } from '../../src/files/allowed-folders';
 
 describe('files: the folders a task may write to', () => {
   let dir: string;

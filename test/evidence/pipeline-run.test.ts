@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { runFacts } from '../../../src/evidence/pipeline-run';
+import { runFacts } from '../../src/evidence/pipeline-run';
 
 describe('runFacts: the run a release came from, from the agent variables', () => {
   const facts = (variables: Record<string, string>) => runFacts((name) => variables[name]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { sizeText } from '../../src/size';
+import { sizeText } from '../src/size';
 
 describe('sizes in messages', () => {
   it('writes limits in round units and measured sizes with their bytes', () => {

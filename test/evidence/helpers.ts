@@ -1,4 +1,4 @@
-import { EvidencePredicate } from '../../../src/evidence/predicate';
+import { EvidencePredicate } from '../../src/evidence/predicate';
 
 /** A complete predicate with every kind of value, for tests that change one fact at a time. */
 export function samplePredicate(overrides: Partial<EvidencePredicate> = {}): EvidencePredicate {

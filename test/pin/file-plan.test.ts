@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { isDigestReleaseError } from '../../../src/errors';
-import { planBatch } from '../../../src/pin/batch';
-import { planFile } from '../../../src/pin/file-plan';
+import { isDigestReleaseError } from '../../src/errors';
+import { planBatch } from '../../src/pin/batch';
+import { planFile } from '../../src/pin/file-plan';
 import { changedLines, digestOf, fixture, options, source } from './helpers';
 
 const WEB = digestOf('web');

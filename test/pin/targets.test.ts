@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { isDigestReleaseError } from '../../../src/errors';
-import { inputLines, parseTargets } from '../../../src/pin/targets';
+import { isDigestReleaseError } from '../../src/errors';
+import { inputLines, parseTargets } from '../../src/pin/targets';
 import { digestOf } from './helpers';
 
 describe('pin: the images input', () => {

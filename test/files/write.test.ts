@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDigestReleaseError } from '../../../src/errors';
-import { writeFilesAtomically } from '../../../src/files/write';
+import { isDigestReleaseError } from '../../src/errors';
+import { writeFilesAtomically } from '../../src/files/write';
 
 describe('files: writing whole files or none', () => {
   let dir: string;

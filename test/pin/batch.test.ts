@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { isDigestReleaseError } from '../../../src/errors';
-import { formatFinding, planBatch } from '../../../src/pin/batch';
+import { isDigestReleaseError } from '../../src/errors';
+import { formatFinding, planBatch } from '../../src/pin/batch';
 import { digestOf, fixture, options, source } from './helpers';
 
 const WEB = digestOf('web');

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import { canonicalJson } from '../../../src/evidence/canonical';
-import { parseEvidence } from '../../../src/evidence/parse';
-import { PREDICATE_TYPE } from '../../../src/evidence/predicate';
-import { serialiseEvidence } from '../../../src/evidence/statement';
-import { sha256Of } from '../../../src/reference/digest';
-import { ROOT } from '../../support/paths';
+import { canonicalJson } from '../../src/evidence/canonical';
+import { parseEvidence } from '../../src/evidence/parse';
+import { PREDICATE_TYPE } from '../../src/evidence/predicate';
+import { serialiseEvidence } from '../../src/evidence/statement';
+import { sha256Of } from '../../src/reference/digest';
+import { ROOT } from '../support/paths';
 import { samplePredicate } from './helpers';
 
 // The evidence document: an in-toto Statement v1 that validates against the schema we ship, and

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseReference } from '../../../src/reference/reference';
-import { isAllowed, parseRegistryRules } from '../../../src/pin/registries';
+import { parseReference } from '../../src/reference/reference';
+import { isAllowed, parseRegistryRules } from '../../src/pin/registries';
 
 describe('pin: allowedRegistries', () => {
   const allows = (rules: string[], ref: string) => isAllowed(parseRegistryRules(rules), parseReference(ref));

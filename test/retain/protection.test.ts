@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { ChangeableAttributes } from '../../../src/acr/properties';
-import { Digest } from '../../../src/reference/digest';
-import { KeepDecision } from '../../../src/retain/decide';
-import { neededManifests } from '../../../src/retain/needs';
-import { Need, planProtect, planRelease, recordAfterProtect, recordAfterRelease, scopeOf } from '../../../src/retain/protection';
-import { ProtectedManifest, ProtectionRecord } from '../../../src/retain/record';
+import { ChangeableAttributes } from '../../src/acr/properties';
+import { Digest } from '../../src/reference/digest';
+import { KeepDecision } from '../../src/retain/decide';
+import { neededManifests } from '../../src/retain/needs';
+import { Need, planProtect, planRelease, recordAfterProtect, recordAfterRelease, scopeOf } from '../../src/retain/protection';
+import { ProtectedManifest, ProtectionRecord } from '../../src/retain/record';
 
 // What protect would change, decided before anything changes: whose lock is whose, which claims a
 // run may drop, and when a manifest this task protected may be released. The ACR task test runs the

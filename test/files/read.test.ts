@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDigestReleaseError } from '../../../src/errors';
-import { LocalInput, hashLocalFile, isMissingFile, readLocalFile } from '../../../src/files/read';
+import { isDigestReleaseError } from '../../src/errors';
+import { LocalInput, hashLocalFile, isMissingFile, readLocalFile } from '../../src/files/read';
 
 describe('files: reading a local file within a limit', () => {
   let dir: string;
