@@ -7,11 +7,11 @@ import { Digest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
 import { putManifest } from '../src/registry/manifests';
 import { OCI_MANIFEST } from '../src/registry/mediatypes';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, push, skopeo } from '../test/support/images';
-import { startProxy } from '../test/support/proxy';
-import { startRegistry } from '../test/support/registry';
-import { runTask } from '../test/support/agent';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, push, skopeo } from '../lab/images';
+import { startProxy } from '../lab/proxy';
+import { startRegistry } from '../lab/registry';
+import { runTask } from '../lab/agent';
 import { samplePredicate } from '../test/unit/evidence/helpers';
 import { median, ratio } from './stats';
 

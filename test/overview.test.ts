@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
-import { ROOT, builtVsix } from './support/paths';
-import { readZip } from './support/vsix';
+import { ROOT, builtVsix } from '../lab/paths';
+import { readZip } from '../lab/vsix';
 import { check, expand, serviceRepo } from './templates/harness';
 import { ValueMap } from './templates/expander/values';
 

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentJob, agentNetworkVariables, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../support/agent';
-import { ROOT } from '../support/paths';
-import { stepResult } from '../support/taskrun';
+import { AgentJob, agentNetworkVariables, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../../lab/agent';
+import { ROOT } from '../../lab/paths';
+import { stepResult } from '../../lab/taskrun';
 
 // The agent model every task test runs through: each rule as the agent applies it, checked on what
 // the model would hand the packaged task (the process's environment), so a test that passes through
 // it has passed the way a pipeline step runs.
 
-describe('the agent model (test/support/agent.ts)', function () {
+describe('the agent model (lab/agent.ts)', function () {
   this.timeout(30_000);
   let job: AgentJob;
   beforeEach(() => {

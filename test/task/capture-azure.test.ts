@@ -6,14 +6,14 @@ import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { endpointReader, secretConnection } from '../support/azurerm';
-import { visibleOutput } from '../support/outcome';
-import { TestGround, testGround } from '../support/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { acrWithImage } from '../support/acr-image';
-import { ROOT } from '../support/paths';
-import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../support/agent';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { endpointReader, secretConnection } from '../../lab/azurerm';
+import { visibleOutput } from '../../lab/outcome';
+import { TestGround, testGround } from '../../lab/ground';
+import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { acrWithImage } from '../../lab/acr-image';
+import { ROOT } from '../../lab/paths';
+import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../../lab/agent';
 
 // Signing in to Azure Container Registry with an Azure Resource Manager service connection, through
 // the ACR front: the real @azure/identity code talks to the front as its Entra ID authority, and

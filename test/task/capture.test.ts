@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
-import { TestGround, pushSamples, testGround } from '../support/ground';
-import { startProxy } from '../support/proxy';
-import { AgentJob, ServiceConnection, connectionId, runTask } from '../support/agent';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
+import { OciLayout, inspectRaw, push, sha256Hex } from '../../lab/images';
+import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import { startProxy } from '../../lab/proxy';
+import { AgentJob, ServiceConnection, connectionId, runTask } from '../../lab/agent';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 
 // DigestCapture@1 run from the packaged .vsix against real registries, as the agent runs it.
 

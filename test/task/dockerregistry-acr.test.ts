@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { AcrGround } from '../support/acr-front';
-import { AcrConnectionScheme, acrDockerRegistryConnection } from '../support/azurerm';
-import { acrWithImage } from '../support/acr-image';
-import { TestGround, testGround } from '../support/ground';
-import { inspectRaw, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { AgentJobOptions, TaskRun, connectionId, runTask } from '../support/agent';
+import { AcrGround } from '../../lab/acr-front';
+import { AcrConnectionScheme, acrDockerRegistryConnection } from '../../lab/azurerm';
+import { acrWithImage } from '../../lab/acr-image';
+import { TestGround, testGround } from '../../lab/ground';
+import { inspectRaw, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { AgentJobOptions, TaskRun, connectionId, runTask } from '../../lab/agent';
 
 // Docker Registry service connections of type Azure Container Registry, in every task that takes a
 // Docker Registry connection, run from the packaged .vsix as the agent runs them, through the ACR

@@ -11,13 +11,13 @@ import { RegistryClient, pullScope } from '../../src/registry/client';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tags';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { endpointReader, secretConnection } from '../support/azurerm';
-import { TestGround, testGround } from '../support/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { TaskRun, runTask } from '../support/agent';
-import { field } from '../support/field';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { endpointReader, secretConnection } from '../../lab/azurerm';
+import { TestGround, testGround } from '../../lab/ground';
+import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { TaskRun, runTask } from '../../lab/agent';
+import { field } from '../../lab/field';
 
 // DigestEvidence@1 on Azure Container Registry, run from the packaged .vsix with an Azure Resource
 // Manager service connection, through the ACR front: the evidence is attached and found through the

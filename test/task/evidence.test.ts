@@ -9,13 +9,13 @@ import { serialiseEvidence } from '../../src/evidence/statement';
 import { parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
-import { AdoServer, startAdoServer } from '../support/ado-server';
-import { TestGround, pushSamples, testGround } from '../support/ground';
-import { inspectRaw, sha256Hex } from '../support/images';
-import { ROOT } from '../support/paths';
-import { AgentJob, TaskRun, runTask } from '../support/agent';
+import { AdoServer, startAdoServer } from '../../lab/ado-server';
+import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import { inspectRaw, sha256Hex } from '../../lab/images';
+import { ROOT } from '../../lab/paths';
+import { AgentJob, TaskRun, runTask } from '../../lab/agent';
 import { samplePredicate } from '../unit/evidence/helpers';
-import { field } from '../support/field';
+import { field } from '../../lab/field';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
 // referrers API: evidence is found through the sha256-<hex> tag schema) and a local server that

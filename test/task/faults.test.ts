@@ -8,16 +8,16 @@ import { promote } from '../../src/promote/promote';
 import { Digest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { AgentJob, TaskRun, runTask } from '../support/agent';
-import { COLUMNS, Cell, Column, ROWS, Row, boundSeconds } from '../support/faults';
-import { TestGround, testGround } from '../support/ground';
-import { OciLayout, pushAsync } from '../support/images';
-import { failedWith, succeeded } from '../support/outcome';
-import { Fault, RunningProxy, startProxy } from '../support/proxy';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AgentJob, TaskRun, runTask } from '../../lab/agent';
+import { COLUMNS, Cell, Column, ROWS, Row, boundSeconds } from '../../lab/faults';
+import { TestGround, testGround } from '../../lab/ground';
+import { OciLayout, pushAsync } from '../../lab/images';
+import { failedWith, succeeded } from '../../lab/outcome';
+import { Fault, RunningProxy, startProxy } from '../../lab/proxy';
 import { samplePredicate } from '../unit/evidence/helpers';
 
-// Every task that talks to a registry under every fault of test/support/faults.ts, the way a pipeline meets them: the
+// Every task that talks to a registry under every fault of lab/faults.ts, the way a pipeline meets them: the
 // packaged task in a child process through the agent model, real registries (distribution, and the
 // ACR front before one) behind a fault proxy that plays the fault on the task's own requests. Each
 // cell of the table gets its own repository and its own route through the proxy, so the cells run

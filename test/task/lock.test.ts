@@ -6,12 +6,12 @@ import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { TestGround, testGround } from '../support/ground';
-import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { TaskRun, connectionId, runTask } from '../support/agent';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { endpointReader, secretConnection } from '../support/azurerm';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { TestGround, testGround } from '../../lab/ground';
+import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { TaskRun, connectionId, runTask } from '../../lab/agent';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { endpointReader, secretConnection } from '../../lab/azurerm';
 
 // DigestLock@1 through the ACR front: the locks it sets must make the registry refuse pushes over
 // the tag and deletes of the manifest, exactly as ACR does, and nothing about a lock that did not

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { AcrGround } from '../support/acr-front';
-import { managedIdentityConnection } from '../support/azurerm';
-import { acrWithImage } from '../support/acr-image';
-import { TestGround, testGround } from '../support/ground';
-import { pushAsync } from '../support/images';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { ServiceConnection, TaskRun, connectionId, runTask } from '../support/agent';
+import { AcrGround } from '../../lab/acr-front';
+import { managedIdentityConnection } from '../../lab/azurerm';
+import { acrWithImage } from '../../lab/acr-image';
+import { TestGround, testGround } from '../../lab/ground';
+import { pushAsync } from '../../lab/images';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { ServiceConnection, TaskRun, connectionId, runTask } from '../../lab/agent';
 
 // Managed identity (ManagedServiceIdentity connections) through the ACR front. The real
 // ManagedIdentityCredential of @azure/identity 4.13.1 (MSAL underneath) runs in the packaged task

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { ROOT } from '../support/paths';
-import { AgentJob, TaskRun } from '../support/agent';
+import { ROOT } from '../../lab/paths';
+import { AgentJob, TaskRun } from '../../lab/agent';
 import { digestOf } from '../unit/pin/helpers';
 
 // DigestPin@1 run from the packaged .vsix as the agent runs it, on a copy of the fixtures.

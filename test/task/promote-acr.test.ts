@@ -4,13 +4,13 @@ import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_INDEX } from '../../src/registry/mediatypes';
 import { listReferrers } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { RunningArmFront, startArmFront } from '../support/arm-front';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { TestGround, testGround } from '../support/ground';
-import { OciLayout, inspectRawAsync, push, pushAsync, sha256Hex } from '../support/images';
-import { pushArtifactReferrer } from '../support/referrer';
-import { ServiceConnection, TaskRun, runTask } from '../support/agent';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { RunningArmFront, startArmFront } from '../../lab/arm-front';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { TestGround, testGround } from '../../lab/ground';
+import { OciLayout, inspectRawAsync, push, pushAsync, sha256Hex } from '../../lab/images';
+import { pushArtifactReferrer } from '../../lab/referrer';
+import { ServiceConnection, TaskRun, runTask } from '../../lab/agent';
 
 // DigestPromote@1's ACR parts, run from the packaged .vsix: mode: import through a Resource
 // Manager front that really imports (the registry behind the target ACR front receives the image),

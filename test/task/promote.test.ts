@@ -4,12 +4,12 @@ import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_INDEX } from '../../src/registry/mediatypes';
 import { listReferrers } from '../../src/registry/referrers';
-import { TestGround, pushSamples, testGround } from '../support/ground';
-import { inspectRaw, sha256Hex } from '../support/images';
-import { startProxy } from '../support/proxy';
-import { pushArtifactReferrer } from '../support/referrer';
-import { runTask } from '../support/agent';
-import { failedWith, succeeded } from '../support/outcome';
+import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import { inspectRaw, sha256Hex } from '../../lab/images';
+import { startProxy } from '../../lab/proxy';
+import { pushArtifactReferrer } from '../../lab/referrer';
+import { runTask } from '../../lab/agent';
+import { failedWith, succeeded } from '../../lab/outcome';
 
 // DigestPromote@1 run from the packaged .vsix between two real registries: `open` (anonymous) and
 // `basic` (htpasswd, signed in with a Docker Registry service connection).

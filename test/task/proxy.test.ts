@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { AdoServer, startAdoServer } from '../support/ado-server';
-import { AgentRunOptions, ServiceConnection, TaskRun, runTask } from '../support/agent';
-import { RunningArmFront, startArmFront } from '../support/arm-front';
-import { TestGround, testGround } from '../support/ground';
-import { inspectRawAsync, push, sha256Hex } from '../support/images';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { RunningSquid, SquidEntry, startSquid } from '../support/squid';
-import { PROXY_ONLY_DOMAIN } from '../support/tls';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AdoServer, startAdoServer } from '../../lab/ado-server';
+import { AgentRunOptions, ServiceConnection, TaskRun, runTask } from '../../lab/agent';
+import { RunningArmFront, startArmFront } from '../../lab/arm-front';
+import { TestGround, testGround } from '../../lab/ground';
+import { inspectRawAsync, push, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { RunningSquid, SquidEntry, startSquid } from '../../lab/squid';
+import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
 
 // A company's self-hosted agent: every request goes through its proxy (squid, with Basic proxy
 // credentials), its registries and Azure endpoints present certificates of a private CA that the

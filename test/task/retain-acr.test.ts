@@ -8,14 +8,14 @@ import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { pushReferrer } from '../../src/registry/referrers';
 import { RECORD_TAG, readRecord } from '../../src/retain/record';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { secretConnection } from '../support/azurerm';
-import { daysAgoEnv } from '../support/clock';
-import { TestGround, testGround } from '../support/ground';
-import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { failedWith, succeeded, visibleOutput } from '../support/outcome';
-import { TaskRun, runTask } from '../support/agent';
-import { field } from '../support/field';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { secretConnection } from '../../lab/azurerm';
+import { daysAgoEnv } from '../../lab/clock';
+import { TestGround, testGround } from '../../lab/ground';
+import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
+import { TaskRun, runTask } from '../../lab/agent';
+import { field } from '../../lab/field';
 
 // DigestRetain@1 protect on Azure Container Registry, run from the packaged .vsix with an Azure
 // Resource Manager service connection through the ACR front: releases recorded by DigestEvidence@1

@@ -7,18 +7,18 @@ import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { pushReferrer } from '../../src/registry/referrers';
-import { daysAgoEnv } from '../support/clock';
-import { TestGround, testGround } from '../support/ground';
-import { startProxy } from '../support/proxy';
-import { OciLayout, inspectRaw, push, sha256Hex } from '../support/images';
-import { failedWith, succeeded } from '../support/outcome';
-import { AgentJob, TaskRun, runTask } from '../support/agent';
-import { field } from '../support/field';
+import { daysAgoEnv } from '../../lab/clock';
+import { TestGround, testGround } from '../../lab/ground';
+import { startProxy } from '../../lab/proxy';
+import { OciLayout, inspectRaw, push, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded } from '../../lab/outcome';
+import { AgentJob, TaskRun, runTask } from '../../lab/agent';
+import { field } from '../../lab/field';
 
 // DigestRetain@1 run from the packaged .vsix against the real distribution registry (no referrers
 // API: the releases are found through the sha256-<hex> tag schema), on releases recorded by the
 // packaged DigestEvidence@1 itself: two environments, releases made up to 120 days ago (the
-// evidence task run on an agent whose clock reads that day, see support/clock.ts), each naming the
+// evidence task run on an agent whose clock reads that day, see lab/clock.ts), each naming the
 // one before as its rollback target, and one digest with evidence that cannot be read.
 
 const short = (digest: string): string => digest.slice(0, 19);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentInputs, environments, expand, extending, jobsOf, serviceRepo, step } from '../templates/harness';
-import { AgentJob } from '../support/agent';
+import { AgentJob } from '../../lab/agent';
 import { digestOf } from '../unit/pin/helpers';
 
 // One set of Kubernetes manifests, naming the build registry's image, deployed to two

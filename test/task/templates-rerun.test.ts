@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { AgentJob, ServiceConnection, expandMacros } from '../support/agent';
-import { secretConnection } from '../support/azurerm';
-import { TestGround, testGround } from '../support/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { failedWith, succeeded } from '../support/outcome';
+import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AgentJob, ServiceConnection, expandMacros } from '../../lab/agent';
+import { secretConnection } from '../../lab/azurerm';
+import { TestGround, testGround } from '../../lab/ground';
+import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { failedWith, succeeded } from '../../lab/outcome';
 import { ValueMap } from '../templates/expander/values';
 import { agentInputs, expand, extending, inputs, jobsOf, serviceRepo, step } from '../templates/harness';
 

@@ -8,7 +8,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { pullScope } from '../../src/registry/client';
 import { RegistryClient } from '../../src/registry/client';
 import { StallBudget, Transport } from '../../src/registry/transport';
-import { runCertificates } from '../support/ground';
+import { runCertificates } from '../../lab/ground';
 
 // Stalls against servers that stall on purpose, with a stall time of 300 ms: a silence in each
 // phase is noticed in about one stall time, tried once more, and fails at the second with a message

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../support/paths';
+import { ROOT } from '../../../lab/paths';
 import { SourceFile } from '../../../src/pin/batch';
 import { parseHelmDigestKey } from '../../../src/pin/helmkey';
 import { Mode, PinOptions } from '../../../src/pin/plan';

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../../src/errors';
+import { ErrorCode } from '../src/errors';
 import { Fault } from './proxy';
 
 // The faults the fault suite (test/task/faults.test.ts) plays on every task, and what each task

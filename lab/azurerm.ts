@@ -1,4 +1,4 @@
-import { EndpointReader } from '../../src/connection/endpoint';
+import { EndpointReader } from '../src/connection/endpoint';
 import { AcrGround } from './acr-front';
 import { ServiceConnection as Endpoint } from './agent';
 

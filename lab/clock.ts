@@ -8,7 +8,7 @@ import { join } from 'node:path';
 // writes writtenAt as it would have then, which is all DigestRetain@1 reads of time.
 
 const PRELOAD = `'use strict';
-// Written by test/support/clock.ts: Date, moved by DIGEST_RELEASE_TEST_CLOCK_SHIFT_MS.
+// Written by lab/clock.ts: Date, moved by DIGEST_RELEASE_TEST_CLOCK_SHIFT_MS.
 const shift = Number(process.env.DIGEST_RELEASE_TEST_CLOCK_SHIFT_MS || '0');
 if (shift !== 0) {
   const RealDate = Date;

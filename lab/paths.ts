@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The repository root (tests run from out/test/...). */
-export const ROOT = join(__dirname, '..', '..', '..');
+/** The repository root (this file runs as out/lab/paths.js). */
+export const ROOT = join(__dirname, '..', '..');
 
 export function builtVsix(): string {
   const dist = join(ROOT, 'dist');

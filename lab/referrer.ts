@@ -1,8 +1,8 @@
-import { Digest, sha256Of } from '../../src/reference/digest';
-import { uploadBlob } from '../../src/registry/blobs';
-import { RegistryClient } from '../../src/registry/client';
-import { OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { pushReferrer } from '../../src/registry/referrers';
+import { Digest, sha256Of } from '../src/reference/digest';
+import { uploadBlob } from '../src/registry/blobs';
+import { RegistryClient } from '../src/registry/client';
+import { OCI_MANIFEST } from '../src/registry/mediatypes';
+import { pushReferrer } from '../src/registry/referrers';
 
 // An OCI artifact that refers to an image (a signature, an SBOM), the way tests make one: the empty
 // config, one layer holding the payload, and the subject; pushed with the project's pushReferrer,

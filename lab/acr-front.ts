@@ -49,7 +49,7 @@ export interface AcrFrontOptions {
   readonly name?: string;
   /**
    * The login server (`host:port`) clients reach the front at when something stands before it (the
-   * fault proxy of test/support/proxy.ts): its challenges and token checks name that address.
+   * fault proxy of lab/proxy.ts): its challenges and token checks name that address.
    */
   readonly address?: () => string;
 }

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // A certificate authority made per test run, and a server certificate it signs for localhost,
-// 127.0.0.1 and *.corp.test, the names only the test proxy resolves (test/support/squid.ts). Tasks
+// 127.0.0.1 and *.corp.test, the names only the test proxy resolves (lab/squid.ts). Tasks
 // trust the CA through NODE_EXTRA_CA_CERTS (or the agent's Agent.CAInfo), skopeo through a cert dir.
 
 /** A domain no resolver knows: hosts under it are reached only through the test proxy, which maps them to 127.0.0.1. */
