@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AcrGround, startAcrGround } from './acr-front';
+import { AcrGround, startAcrGround } from './acr/ground';
 import { TestGround } from './ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from './images';
 

@@ -1,5 +1,5 @@
 import { EndpointReader } from '../src/connection/endpoint';
-import { AcrGround } from './acr-front';
+import { AcrGround } from './acr/ground';
 import { ServiceConnection as Endpoint } from './agent';
 
 // Service connections with a Microsoft Entra ID identity for tests, as the agent hands them to

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { getManifestProperties, getTagProperties } from '../src/acr/properties';
 import { parseDigest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
-import { AcrGround, startAcrGround } from '../lab/acr-front';
+import { AcrGround, startAcrGround } from '../lab/acr/ground';
 import { secretConnection } from '../lab/azurerm';
 import { runCertificates, testDir } from '../lab/ground';
 import { OciLayout, RegistryAccess, inspectRawAsync, push, pushAsync, sha256Hex } from '../lab/images';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lab/paths';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { testGround, TestGround } from '../../lab/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { field } from '../../lab/field';

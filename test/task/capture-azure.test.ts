@@ -6,7 +6,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { visibleOutput } from '../../lab/outcome';
 import { TestGround, testGround } from '../../lab/ground';

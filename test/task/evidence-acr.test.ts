@@ -11,7 +11,7 @@ import { RegistryClient, pullScope } from '../../src/registry/client';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tags';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { TestGround, testGround } from '../../lab/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';

@@ -8,7 +8,7 @@ import { promote } from '../../src/promote/promote';
 import { Digest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { AgentJob, TaskRun, runTask } from '../../lab/agent';
 import { COLUMNS, Cell, Column, ROWS, Row, boundSeconds } from '../../lab/faults';
 import { TestGround, testGround } from '../../lab/ground';

@@ -6,7 +6,7 @@ import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { TestGround, testGround } from '../../lab/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { TaskRun, connectionId, runTask } from '../../lab/agent';

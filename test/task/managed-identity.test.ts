@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AcrGround } from '../../lab/acr-front';
+import { AcrGround } from '../../lab/acr/ground';
 import { managedIdentityConnection } from '../../lab/azurerm';
 import { acrWithImage } from '../../lab/acr-image';
 import { TestGround, testGround } from '../../lab/ground';

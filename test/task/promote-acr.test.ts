@@ -4,7 +4,7 @@ import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_INDEX } from '../../src/registry/mediatypes';
 import { listReferrers } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { RunningArmFront, startArmFront } from '../../lab/arm-front';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 import { TestGround, testGround } from '../../lab/ground';

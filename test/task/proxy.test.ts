@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { AdoServer, startAdoServer } from '../../lab/ado-server';
 import { AgentRunOptions, ServiceConnection, TaskRun, runTask } from '../../lab/agent';
 import { RunningArmFront, startArmFront } from '../../lab/arm-front';

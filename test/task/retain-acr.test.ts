@@ -8,7 +8,7 @@ import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { pushReferrer } from '../../src/registry/referrers';
 import { RECORD_TAG, readRecord } from '../../src/retain/record';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { secretConnection } from '../../lab/azurerm';
 import { daysAgoEnv } from '../../lab/clock';
 import { TestGround, testGround } from '../../lab/ground';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../../lab/acr-front';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
 import { AgentJob, ServiceConnection, expandMacros } from '../../lab/agent';
 import { secretConnection } from '../../lab/azurerm';
 import { TestGround, testGround } from '../../lab/ground';
