@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RunningArmFront } from '../arm-front';
+import { TestGround } from '../ground';
+import { inspectRawAsync, pushAsync, sha256Hex } from '../images';
 import { startRegistry } from '../registry';
 import { TestCertificates } from '../tls';
-import { RunningAcrFront, startAcrFront } from './front';
+import { AcrFrontOptions, RunningAcrFront, startAcrFront } from './front';
 
 // The ACR test ground: a real distribution registry with the ACR front (front.ts) before it, the
-// admin user skopeo signs in as, and one Entra ID app registration of each kind.
+// admin user skopeo signs in as, and one Entra ID app registration of each kind. startAcrGround
+// makes one anywhere (the demo); acrGroundFor is every suite's set-up on the shared test ground.
 
 /** A real registry with an ACR front before it, an app registration of each kind, and skopeo access. */
 export interface AcrGround {
@@ -20,12 +24,16 @@ export interface AcrGround {
   readonly secretApp: { readonly clientId: string; readonly clientSecret: string };
   readonly certificateApp: { readonly clientId: string; readonly pem: string };
   readonly federatedApp: { readonly clientId: string; readonly serviceConnection: string };
+  /** Stops the front and the registry behind it. */
+  close(): Promise<void>;
 }
+
+export type AcrGroundOptions = Pick<AcrFrontOptions, 'resourceManager' | 'acceptResourceManagerTokens' | 'name' | 'address'>;
 
 export async function startAcrGround(
   dir: string,
   certs: TestCertificates,
-  options: { readonly resourceManager?: string; readonly acceptResourceManagerTokens?: boolean; readonly name?: string; readonly address?: () => string } = {},
+  options: AcrGroundOptions = {},
 ): Promise<AcrGround> {
   const registry = await startRegistry(join(dir, 'registry-acr'), certs);
   const admin = { username: 'acradmin', password: 'Adm1n-pa55/for:skopeo' };
@@ -62,5 +70,51 @@ export async function startAcrGround(
     secretApp,
     certificateApp,
     federatedApp,
+    close: async () => {
+      await front.close();
+      registry.stop();
+    },
   };
+}
+
+export interface AcrGroundForOptions extends AcrGroundOptions {
+  /**
+   * Images pushed through the front as the admin user, in this order: `repository:tag` to the name
+   * of an image in the test ground's layout (`amd64`, `arm64`).
+   */
+  readonly images?: Readonly<Record<string, string>>;
+  /**
+   * Registers the registry with this Resource Manager front under a name: the front then takes
+   * Entra ID tokens for it, and it takes the front's tokens.
+   */
+  readonly arm?: { readonly front: RunningArmFront; readonly name: string; readonly resourceGroup: string; readonly subscriptionId: string };
+}
+
+export interface SuiteAcr extends AcrGround {
+  /** The digest of each pushed image, by `repository:tag`. */
+  readonly digests: Readonly<Record<string, string>>;
+  /** The registry's Resource Manager id, when options.arm registered it. */
+  readonly armId?: string;
+}
+
+/** The ACR ground of a suite, in `folder` of the test ground, with its images pushed and its Resource Manager entry made. */
+export async function acrGroundFor(g: TestGround, folder: string, options: AcrGroundForOptions = {}): Promise<SuiteAcr> {
+  const { images = {}, arm, ...ground } = options;
+  const acr = await startAcrGround(join(g.dir, folder), g.certs, { ...(arm ? { resourceManager: arm.front.url } : {}), ...ground });
+  const digests: Record<string, string> = {};
+  for (const [repositoryTag, image] of Object.entries(images)) {
+    const reference = `${acr.front.host}/${repositoryTag}`;
+    await pushAsync(g.layout, image, reference, acr.access);
+    digests[repositoryTag] = sha256Hex(await inspectRawAsync(reference, acr.access));
+  }
+  if (!arm) return { ...acr, digests };
+  arm.front.addIssuer(acr.front.entraTokenClaims);
+  const armId = arm.front.addRegistry({
+    name: arm.name,
+    resourceGroup: arm.resourceGroup,
+    subscriptionId: arm.subscriptionId,
+    loginServer: acr.front.host,
+    upstreamHost: acr.registry.host,
+  });
+  return { ...acr, digests, armId };
 }

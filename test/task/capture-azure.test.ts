@@ -6,12 +6,10 @@ import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { visibleOutput } from '../../lab/outcome';
 import { TestGround, testGround } from '../../lab/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
-import { acrWithImage } from '../../lab/acr-image';
 import { ROOT } from '../../lab/paths';
 import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../../lab/agent';
 
@@ -22,18 +20,17 @@ import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId,
 describe('Azure Resource Manager sign-in to ACR (through the ACR front)', function () {
   this.timeout(120_000);
   let g: TestGround;
-  let acr: AcrGround;
+  let acr: SuiteAcr;
   let image: string;
   let digest: string;
 
   before(async () => {
     g = await testGround();
-    ({ acr, image, digest } = await acrWithImage(g, 'acr-capture', 'team/api:1.0'));
+    acr = await acrGroundFor(g, 'acr-capture', { images: { 'team/api:1.0': 'amd64' } });
+    image = `${acr.front.host}/team/api:1.0`;
+    digest = acr.digests['team/api:1.0']!;
   });
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   it('runs @azure/identity 4.13.1, which supports Node 20, on this Node 20', () => {
     const manifest: unknown = JSON.parse(readFileSync(join(ROOT, 'node_modules', '@azure', 'identity', 'package.json'), 'utf8'));
@@ -63,19 +60,17 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
   });
 
   it('asks Entra ID for ACR-audience tokens in the public cloud, so a registry that refuses Resource Manager tokens signs in', async () => {
-    const strict = await startAcrGround(join(g.dir, 'acr-audience'), g.certs, { acceptResourceManagerTokens: false });
+    const strict = await acrGroundFor(g, 'acr-audience', { acceptResourceManagerTokens: false, images: { 'team/api:1.0': 'amd64' } });
     try {
       const strictImage = `${strict.front.host}/team/api:1.0`;
-      await pushAsync(g.layout, 'amd64', strictImage, strict.access);
       const endpoints = endpointReader({ arm: secretConnection(strict) });
       const ref = parseReference(strictImage);
       const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
       const result = await captureDigest({ image: ref, connection: { connectionType: 'azureRM', azureSubscription: 'arm' } }, new RegistryClient(ref.registry, { credential }));
-      assert.equal(result.digest, sha256Hex(await inspectRawAsync(strictImage, strict.access)));
+      assert.equal(result.digest, strict.digests['team/api:1.0']);
       assert.equal(strict.front.counts.exchange, 1);
     } finally {
-      await strict.front.close();
-      strict.registry.stop();
+      await strict.close();
     }
   });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { AcrGround } from '../../lab/acr/ground';
+import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { AcrConnectionScheme, acrDockerRegistryConnection } from '../../lab/azurerm';
-import { acrWithImage } from '../../lab/acr-image';
 import { TestGround, testGround } from '../../lab/ground';
 import { inspectRaw, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
@@ -17,23 +16,22 @@ import { AgentJobOptions, TaskRun, connectionId, runTask } from '../../lab/agent
 describe('Docker Registry connections of type Azure Container Registry (packaged tasks, through the ACR front)', function () {
   this.timeout(180_000);
   let g: TestGround;
-  let acr: AcrGround;
+  let acr: SuiteAcr;
   let image: string;
   let digest: string;
 
   before(async () => {
     g = await testGround();
-    ({ acr, image, digest } = await acrWithImage(g, 'acr-dockerregistry', 'team/api:1.0', { acceptResourceManagerTokens: false }));
+    acr = await acrGroundFor(g, 'acr-dockerregistry', { acceptResourceManagerTokens: false, images: { 'team/api:1.0': 'amd64' } });
+    image = `${acr.front.host}/team/api:1.0`;
+    digest = acr.digests['team/api:1.0']!;
   });
   beforeEach(() => {
     acr.front.resetCounts();
     acr.front.managedIdentity.systemAssigned = true;
   });
   afterEach(() => assert.equal(acr.front.managedIdentity.counts.imds, 0, 'nothing asked the IMDS address'));
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   /**
    * The job a connection of this scheme needs: the agent host's environment (the run's CA, the

@@ -11,10 +11,9 @@ import { RegistryClient, pullScope } from '../../src/registry/client';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tags';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { TestGround, testGround } from '../../lab/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 import { TaskRun, runTask } from '../../lab/agent';
 import { field } from '../../lab/field';
@@ -27,7 +26,7 @@ import { field } from '../../lab/field';
 describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the referrers API)', function () {
   this.timeout(240_000);
   let g: TestGround;
-  let acr: AcrGround;
+  let acr: SuiteAcr;
   let client: RegistryClient;
   const repo = 'shop/api';
   let v1: Digest;
@@ -36,18 +35,13 @@ describe('DigestEvidence@1 on ACR (packaged task, azureRM, ACR front with the re
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-evidence'), g.certs);
-    await pushAsync(g.layout, 'amd64', `${acr.front.host}/${repo}:1.0`, acr.access);
-    await pushAsync(g.layout, 'arm64', `${acr.front.host}/${repo}:2.0`, acr.access);
-    v1 = parseDigest(sha256Hex(await inspectRawAsync(`${acr.front.host}/${repo}:1.0`, acr.access)));
-    v2 = parseDigest(sha256Hex(await inspectRawAsync(`${acr.front.host}/${repo}:2.0`, acr.access)));
+    acr = await acrGroundFor(g, 'acr-evidence', { images: { [`${repo}:1.0`]: 'amd64', [`${repo}:2.0`]: 'arm64' } });
+    v1 = parseDigest(acr.digests[`${repo}:1.0`]!);
+    v2 = parseDigest(acr.digests[`${repo}:2.0`]!);
     const connection = { connectionType: 'azureRM' as const, azureSubscription: 'arm' };
     client = new RegistryClient(acr.front.host, { credential: resolveCredential(acr.front.host, connection, endpointReader({ arm: secretConnection(acr) }), {}).credential });
   });
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   const azureRm = { connectionType: 'azureRM', azureSubscription: 'arm' };
   const evidence = (inputs: Record<string, string>): Promise<TaskRun> =>

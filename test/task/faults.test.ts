@@ -8,7 +8,7 @@ import { promote } from '../../src/promote/promote';
 import { Digest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
 import { AgentJob, TaskRun, runTask } from '../../lab/agent';
 import { COLUMNS, Cell, Column, ROWS, Row, boundSeconds } from '../../lab/faults';
 import { TestGround, testGround } from '../../lab/ground';
@@ -250,7 +250,7 @@ describe('faults: every task under every fault (real registries behind a fault p
     const grant = `Basic ${Buffer.from(`${g.user.username}:${g.user.password}`).toString('base64')}`;
     proxies.storage = await startProxy(g.basic.url, g.certs, undefined, { upstreamHeaders: { authorization: grant } });
     proxies.acr = await startProxy(() => acr.front.directUrl, g.certs, undefined, { fault: faultFor('acr') });
-    acr = await startAcrGround(join(g.dir, 'acr-faults'), g.certs, { address: () => proxies.acr.host });
+    acr = await acrGroundFor(g, 'acr-faults', { address: () => proxies.acr.host });
 
     const small = new OciLayout(join(g.dir, 'images', 'faults-small'));
     small.image('v1', 'amd64', 'payload of the fault suite\n'.repeat(200));
@@ -276,8 +276,7 @@ describe('faults: every task under every fault (real registries behind a fault p
   });
   after(async () => {
     await Promise.all(Object.values(proxies).map((proxy) => proxy?.close()));
-    await acr?.front.close();
-    acr?.registry.stop();
+    await acr?.close();
   });
 
   /** What the message of a failed cell must name besides its code. */

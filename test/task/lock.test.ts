@@ -6,7 +6,7 @@ import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/tasks/capture/capture';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
 import { TestGround, testGround } from '../../lab/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { TaskRun, connectionId, runTask } from '../../lab/agent';
@@ -27,14 +27,11 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-lock'), g.certs);
+    acr = await acrGroundFor(g, 'acr-lock');
     other = new OciLayout(join(g.dir, 'images', 'lock-other'));
     other.image('other', 'amd64', 'other bytes, never released\n');
   });
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   const lock = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestLock', {

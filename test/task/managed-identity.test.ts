@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { AcrGround } from '../../lab/acr/ground';
+import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { managedIdentityConnection } from '../../lab/azurerm';
-import { acrWithImage } from '../../lab/acr-image';
 import { TestGround, testGround } from '../../lab/ground';
 import { pushAsync } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
@@ -16,13 +15,15 @@ import { ServiceConnection, TaskRun, connectionId, runTask } from '../../lab/age
 describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front)', function () {
   this.timeout(120_000);
   let g: TestGround;
-  let acr: AcrGround;
+  let acr: SuiteAcr;
   let image: string;
   let digest: string;
 
   before(async () => {
     g = await testGround();
-    ({ acr, image, digest } = await acrWithImage(g, 'acr-msi', 'team/msi:1.0'));
+    acr = await acrGroundFor(g, 'acr-msi', { images: { 'team/msi:1.0': 'amd64' } });
+    image = `${acr.front.host}/team/msi:1.0`;
+    digest = acr.digests['team/msi:1.0']!;
   });
   beforeEach(() => {
     acr.front.resetCounts();
@@ -31,10 +32,7 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   afterEach(() => {
     assert.equal(acr.front.managedIdentity.counts.imds, 0, 'nothing asked the IMDS address');
   });
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   // The App Service identity endpoint is the agent host's environment (IDENTITY_ENDPOINT, IDENTITY_HEADER), which tasks inherit.
   const run = (task: 'DigestCapture' | 'DigestLock', endpoint: ServiceConnection, inputs: Record<string, string> = {}, hostEnv: Record<string, string> = {}): Promise<TaskRun> =>

@@ -4,7 +4,7 @@ import { Digest, parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_INDEX } from '../../src/registry/mediatypes';
 import { listReferrers } from '../../src/registry/referrers';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { RunningArmFront, startArmFront } from '../../lab/arm-front';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 import { TestGround, testGround } from '../../lab/ground';
@@ -30,8 +30,8 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   this.timeout(180_000);
   let g: TestGround;
   let arm: RunningArmFront;
-  let prod: AcrGround;
-  let dev: AcrGround;
+  let prod: SuiteAcr;
+  let dev: SuiteAcr;
   let other: OciLayout;
   let devId: string;
   let multi: Digest;
@@ -62,13 +62,11 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   before(async () => {
     g = await testGround();
     arm = await startArmFront(g.certs);
-    prod = await startAcrGround(join(g.dir, 'acr-promote-prod'), g.certs, { resourceManager: arm.url });
-    dev = await startAcrGround(join(g.dir, 'acr-promote-dev'), g.certs, { resourceManager: arm.url });
-    arm.addIssuer(prod.front.entraTokenClaims);
-    arm.addIssuer(dev.front.entraTokenClaims);
-    arm.addRegistry({ name: 'prodacr', resourceGroup: 'rg-prod', subscriptionId: SUBSCRIPTION, loginServer: prod.front.host, upstreamHost: prod.registry.host });
+    // Listed in this order, one per page: devacr is found on the third.
+    prod = await acrGroundFor(g, 'acr-promote-prod', { arm: { front: arm, name: 'prodacr', resourceGroup: 'rg-prod', subscriptionId: SUBSCRIPTION } });
     arm.addRegistry({ name: 'otheracr', resourceGroup: 'rg-other', subscriptionId: SUBSCRIPTION, loginServer: 'otheracr.azurecr.io', upstreamHost: '127.0.0.1:1' });
-    devId = arm.addRegistry({ name: 'devacr', resourceGroup: 'rg-dev', subscriptionId: SUBSCRIPTION, loginServer: dev.front.host, upstreamHost: dev.registry.host });
+    dev = await acrGroundFor(g, 'acr-promote-dev', { arm: { front: arm, name: 'devacr', resourceGroup: 'rg-dev', subscriptionId: SUBSCRIPTION } });
+    devId = dev.armId!;
     // Straight to the registries behind the fronts (separate processes, so the blocking skopeo is fine).
     push(g.layout, 'multi', `${dev.registry.host}/team/app:1.0`, dev.directAccess, { all: true });
     push(g.layout, 'multi', `${g.basic.host}/imp/app:1.0`, g.basicAccess, { all: true });
@@ -81,10 +79,7 @@ describe('DigestPromote@1 with ACR: mode import and lockAfterPromote (packaged t
   });
   after(async () => {
     await arm.close();
-    for (const acr of [prod, dev]) {
-      await acr.front.close();
-      acr.registry.stop();
-    }
+    for (const acr of [prod, dev]) await acr.close();
   });
 
   it('imports a two-platform index from a dev ACR by resource id, re-verifies it at the target, then copies its referrer and writes the tag', async () => {

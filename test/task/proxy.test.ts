@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { AdoServer, startAdoServer } from '../../lab/ado-server';
 import { AgentRunOptions, ServiceConnection, TaskRun, runTask } from '../../lab/agent';
 import { RunningArmFront, startArmFront } from '../../lab/arm-front';
@@ -27,8 +26,8 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
   let g: TestGround;
   let squid: RunningSquid;
   let arm: RunningArmFront;
-  let prod: AcrGround;
-  let dev: AcrGround;
+  let prod: SuiteAcr;
+  let dev: SuiteAcr;
   let ado: AdoServer;
   let devId: string;
   let amd64: string;
@@ -75,12 +74,9 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
     g = await testGround();
     squid = await startSquid({ users: [PROXY_USER], hosts: NAMES });
     arm = await startArmFront(g.certs, { name: `arm.${PROXY_ONLY_DOMAIN}` });
-    prod = await startAcrGround(join(g.dir, 'proxy-acr-prod'), g.certs, { resourceManager: arm.url, name: `acr.${PROXY_ONLY_DOMAIN}` });
-    dev = await startAcrGround(join(g.dir, 'proxy-acr-dev'), g.certs, { resourceManager: arm.url, name: `acr-dev.${PROXY_ONLY_DOMAIN}` });
-    arm.addIssuer(prod.front.entraTokenClaims);
-    arm.addIssuer(dev.front.entraTokenClaims);
-    arm.addRegistry({ name: 'prodacr', resourceGroup: 'rg-prod', subscriptionId: SUBSCRIPTION, loginServer: prod.front.host, upstreamHost: prod.registry.host });
-    devId = arm.addRegistry({ name: 'devacr', resourceGroup: 'rg-dev', subscriptionId: SUBSCRIPTION, loginServer: dev.front.host, upstreamHost: dev.registry.host });
+    prod = await acrGroundFor(g, 'proxy-acr-prod', { name: `acr.${PROXY_ONLY_DOMAIN}`, arm: { front: arm, name: 'prodacr', resourceGroup: 'rg-prod', subscriptionId: SUBSCRIPTION } });
+    dev = await acrGroundFor(g, 'proxy-acr-dev', { name: `acr-dev.${PROXY_ONLY_DOMAIN}`, arm: { front: arm, name: 'devacr', resourceGroup: 'rg-dev', subscriptionId: SUBSCRIPTION } });
+    devId = dev.armId!;
     ado = await startAdoServer(g.certs, undefined, { name: `ado.${PROXY_ONLY_DOMAIN}` });
     // The test pushes straight to the registries (skopeo on loopback), as a build agent inside would.
     push(g.layout, 'amd64', `${g.open.host}/proxy/app:1.0`, g.openAccess);
@@ -94,10 +90,7 @@ describe("behind the agent's proxy, trusting a private CA from Agent.CAInfo (pac
     squid?.stop();
     await ado?.close();
     await arm?.close();
-    for (const acr of [prod, dev]) {
-      await acr?.front.close();
-      acr?.registry.stop();
-    }
+    for (const acr of [prod, dev]) await acr?.close();
   });
 
   it('DigestCapture reaches a registry only the proxy can resolve, through CONNECT with the proxy user, trusting the CA given only as Agent.CAInfo; a loopback registry is reached directly', async () => {

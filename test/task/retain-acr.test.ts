@@ -8,7 +8,7 @@ import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/mediatypes';
 import { pushReferrer } from '../../src/registry/referrers';
 import { RECORD_TAG, readRecord } from '../../src/retain/record';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
 import { secretConnection } from '../../lab/azurerm';
 import { daysAgoEnv } from '../../lab/clock';
 import { TestGround, testGround } from '../../lab/ground';
@@ -74,7 +74,7 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
 
   before(async () => {
     g = await testGround();
-    acr = await startAcrGround(join(g.dir, 'acr-retain'), g.certs);
+    acr = await acrGroundFor(g, 'acr-retain');
     const [user, password] = acr.access.creds.split(/:(.*)/) as [string, string];
     admin = new RegistryClient(acr.front.host, { credential: { kind: 'basic', username: user, password, source: 'the ACR admin user' } });
     layout = new OciLayout(join(g.dir, 'retain-acr-layout'));
@@ -95,10 +95,7 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     await uploadArtifactBlobs(admin, repo, artifact);
     await pushReferrer(admin, repo, artifactManifest(artifact), OCI_MANIFEST, r.r0!);
   });
-  after(async () => {
-    await acr.front.close();
-    acr.registry.stop();
-  });
+  after(() => acr.close());
 
   it('protects what each environment keeps, never touches a lock made by someone else, and releases only what no environment keeps any more', async () => {
     // 1. prod keeps r3 (current) and r2 (its rollback target); r0 is kept because its evidence cannot be read.

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
 import { AgentJob, ServiceConnection, expandMacros } from '../../lab/agent';
 import { secretConnection } from '../../lab/azurerm';
 import { TestGround, testGround } from '../../lab/ground';
@@ -34,7 +33,7 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
 
   before(async () => {
     g = await testGround();
-    [build, staging] = await Promise.all([startAcrGround(join(g.dir, 'acr-rerun-build'), g.certs), startAcrGround(join(g.dir, 'acr-rerun-staging'), g.certs)]);
+    [build, staging] = await Promise.all([acrGroundFor(g, 'acr-rerun-build'), acrGroundFor(g, 'acr-rerun-staging')]);
     const repo = serviceRepo(
       extending({
         buildRegistry: build.front.host,
@@ -48,10 +47,7 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
   });
   after(async () => {
     for (const job of jobs) job.dispose();
-    for (const acr of [build, staging]) {
-      await acr.front.close();
-      acr.registry.stop();
-    }
+    for (const acr of [build, staging]) await acr.close();
   });
 
   /** One attempt of the build job: the push Docker@2 makes (skopeo here), then capture and lock as the template has them. */
