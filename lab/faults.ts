@@ -1,7 +1,7 @@
 import { ErrorCode } from '../src/errors';
 import { Fault } from './proxy';
 
-// The faults the fault suite (test/task/faults.test.ts) plays on every task, and what each task
+// The faults the fault suite (test/packaged/faults.test.ts) plays on every task, and what each task
 // must do under each: the README's "Reliability" table is rendered from this and checked against
 // it (test/reliability.test.ts), so every cell of it is a test of the suite that can fail.
 

@@ -14,7 +14,7 @@ ensureAgentRuntimes();
 const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const passes = [
   { title: 'all suites, tasks on the agent with Node 20', args: process.argv.length > 2 ? process.argv.slice(2) : ['out/test/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '20' } },
-  { title: 'task suites, tasks on the agent with Node 24', args: ['out/test/task/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '24' } },
+  { title: 'task suites, tasks on the agent with Node 24', args: ['out/test/packaged/**/*.test.js'], env: { DIGEST_RELEASE_AGENT_NODE: '24' } },
 ];
 // A run given its own arguments (npm test -- out/test/unit/x.test.js) is one pass, on the agent's
 // Node 20 unless DIGEST_RELEASE_AGENT_NODE=24 asks for the other.

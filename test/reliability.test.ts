@@ -5,7 +5,7 @@ import { COLUMNS, ROWS, cellText, reliabilityTable } from '../lab/faults';
 import { ROOT } from '../lab/paths';
 
 // The README's "Reliability" table must be the fault suite's table (lab/faults.ts), which
-// test/task/faults.test.ts runs cell by cell: no claim in the README without a test behind it.
+// test/packaged/faults.test.ts runs cell by cell: no claim in the README without a test behind it.
 
 describe('the README Reliability table', () => {
   const readme = (): string => readFileSync(join(ROOT, 'README.md'), 'utf8');

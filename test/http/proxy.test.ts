@@ -18,7 +18,7 @@ import { RunningSquid, startSquid } from '../../lab/squid';
 import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
 
 // The network layer against a real proxy (squid), in this process: what the packaged task tests
-// (test/task/proxy.test.ts) do not reach: plain http forwarded through the proxy, an https:// proxy,
+// (test/packaged/proxy.test.ts) do not reach: plain http forwarded through the proxy, an https:// proxy,
 // the proxy's refusals, Agent.SkipCertValidation kept to Azure DevOps, Agent.CAInfo beside Node's
 // own trust, and the HTTP client @azure/identity signs in with.
 

@@ -7,7 +7,7 @@ import { AcrIdentities, acrDockerRegistryConnection, endpointReader } from '../.
 
 // Which sign-in a Docker Registry service connection gets, from its scheme and registrytype, read
 // the way the task reads it (case-insensitive names, as task-lib's upper-cased ENDPOINT_* keys). The
-// task runs through the ACR front are in test/task/dockerregistry-acr.test.ts.
+// task runs through the ACR front are in test/packaged/dockerregistry-acr.test.ts.
 
 const acr: AcrIdentities = {
   front: { host: 'releaseacr.azurecr.io' },
