@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
-import { ROOT, builtVsix } from '../lab/paths';
-import { readZip } from '../lab/vsix';
+import { ROOT, builtVsix } from '../../lab/paths';
+import { readZip } from '../../lab/vsix';
 
 // What ships: every task.json is valid (tfx only warns), input and output names never change by
 // accident, and the .vsix holds bundled tasks and nothing else.

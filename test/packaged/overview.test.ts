@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
-import { ROOT, builtVsix } from '../lab/paths';
-import { readZip } from '../lab/vsix';
-import { check, expand, serviceRepo } from './templates/harness';
-import { ValueMap } from './templates/expander/values';
+import { ROOT, builtVsix } from '../../lab/paths';
+import { readZip } from '../../lab/vsix';
+import { check, expand, serviceRepo } from '../templates/harness';
+import { ValueMap } from '../templates/expander/values';
 
 // The Marketplace page (overview.md, the manifest's content.details) is what a pipeline author
 // reads before installing: its pipeline must be a valid pipeline, its pictures must ship in the
