@@ -14,7 +14,7 @@ import { AgentJob, AgentJobOptions, StepOptions, TaskRun } from '../lab/agent';
 // npm run demo: the main job, end to end, on this machine. A local registry (or DEMO_REGISTRY), an
 // image built with umoci and pushed with skopeo, then the tasks from the packaged .vsix run the way
 // the agent runs them, and what a pipeline would see is printed. Then the lock and the rollback on
-// Azure Container Registry, played by the ACR test front (lab/acr-front.ts) before a real
+// Azure Container Registry, played by the ACR test front (lab/acr/front.ts) before a real
 // distribution registry: lock a release, watch the registry refuse a push onto its tag, record
 // evidence for two releases and roll back to the first after verifying its evidence, and before a
 // scheduled clean-up keep what runs and what a rollback goes to, undeletable. Every step
