@@ -10,7 +10,7 @@ import { AcrFrontOptions, RunningAcrFront, startAcrFront } from './front';
 
 // The ACR test ground: a real distribution registry with the ACR front (front.ts) before it, the
 // admin user skopeo signs in as, and one Entra ID app registration of each kind. startAcrGround
-// makes one anywhere (the demo); acrGroundFor is every suite's set-up on the shared test ground.
+// makes one anywhere (the demo); acrGroundFor sets one up for a suite on the shared test ground.
 
 /** A real registry with an ACR front before it, an app registration of each kind, and skopeo access. */
 export interface AcrGround {
