@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, inspectRaw, push, sha256Hex } from '../test/support/images';
-import { startRegistry } from '../test/support/registry';
-import { parseVsoLines, taskEntry } from '../test/support/taskrun';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, inspectRaw, push, sha256Hex } from '../lab/images';
+import { startRegistry } from '../lab/registry';
+import { parseVsoLines, taskEntry } from '../lab/taskrun';
 import { median, ratio } from './stats';
 
 // DigestPromote against skopeo copy in one run: an image of about 200 MB in five layers of random

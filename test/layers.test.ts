@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { ROOT } from './support/paths';
+import { ROOT } from '../lab/paths';
 
 // The layers of src/ as README's "How it is built" states them, checked against every import in
 // src/: a layer imports only the layers its row allows, each allowed layer is really imported (the

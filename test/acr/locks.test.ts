@@ -3,7 +3,7 @@ import { ServerResponse } from 'node:http';
 import { readLockFacts } from '../../src/acr/locks';
 import { parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
-import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
+import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
 
 // The lock state evidence records, read live, against scripted registries: an ACR whose pulls are
 // anonymous (no challenge before the lock read), an ACR that refuses the metadata read, a registry

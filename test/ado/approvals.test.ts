@@ -3,8 +3,8 @@ import { AzureDevOpsClient } from '../../src/ado/devops-client';
 import { readStageApprovals } from '../../src/ado/stageapprovals';
 import { approvalFromAzureDevOps } from '../../src/evidence/approval';
 import { isDigestReleaseError } from '../../src/errors';
-import { AdoServer, BUILD_ID, PROJECT_ID, PROJECT_NAME, startAdoServer } from '../support/ado-server';
-import { runCertificates } from '../support/ground';
+import { AdoServer, BUILD_ID, PROJECT_ID, PROJECT_NAME, startAdoServer } from '../../lab/ado-server';
+import { runCertificates } from '../../lab/ground';
 
 // Who approved the stage, read from a local server that answers like Azure DevOps.
 

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { resolveCredential } from '../../src/connection/credentials';
 import { DockerRegistrySignIn, readDockerRegistryConnection } from '../../src/connection/dockerregistry';
 import { isDigestReleaseError } from '../../src/errors';
-import { ServiceConnection } from '../support/agent';
-import { AcrIdentities, acrDockerRegistryConnection, endpointReader } from '../support/azurerm';
+import { ServiceConnection } from '../../lab/agent';
+import { AcrIdentities, acrDockerRegistryConnection, endpointReader } from '../../lab/azurerm';
 
 // Which sign-in a Docker Registry service connection gets, from its scheme and registrytype, read
 // the way the task reads it (case-insensitive names, as task-lib's upper-cased ENDPOINT_* keys). The
-// task runs through the ACR front are in test/task/dockerregistry-acr.test.ts.
+// task runs through the ACR front are in test/packaged/dockerregistry-acr.test.ts.
 
 const acr: AcrIdentities = {
   front: { host: 'releaseacr.azurecr.io' },

@@ -7,7 +7,7 @@ import { parseEvidence } from '../../src/evidence/parse';
 import { PREDICATE_TYPE } from '../../src/evidence/predicate';
 import { serialiseEvidence } from '../../src/evidence/statement';
 import { sha256Of } from '../../src/reference/digest';
-import { ROOT } from '../support/paths';
+import { ROOT } from '../../lab/paths';
 import { samplePredicate } from './helpers';
 
 // The evidence document: an in-toto Statement v1 that validates against the schema we ship, and

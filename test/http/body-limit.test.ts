@@ -10,8 +10,8 @@ import { RegistryClient } from '../../src/registry/client';
 import { listReferrers } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tag-list';
 import { Transport } from '../../src/http/transport';
-import { endlessBody } from '../support/endless';
-import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
+import { endlessBody } from '../../lab/endless';
+import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
 
 // Every answer read from a peer is read only up to a limit for its kind: a server that sends an
 // endless body (or a proxy's page where JSON was expected) gets a coded error naming the answer,

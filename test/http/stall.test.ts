@@ -8,7 +8,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { RegistryClient } from '../../src/registry/client';
 import { pullScope } from '../../src/registry/sign-in';
 import { StallBudget, Transport } from '../../src/http/transport';
-import { runCertificates } from '../support/ground';
+import { runCertificates } from '../../lab/ground';
 
 // Stalls against servers that stall on purpose, with a stall time of 300 ms: a silence in each
 // phase is noticed in about one stall time, tried once more, and fails at the second with a message

@@ -5,7 +5,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { Digest } from '../../src/reference/digest';
 import { Transport } from '../../src/http/transport';
 import { verifyingStream } from '../../src/registry/verifying-stream';
-import { ScriptedServer, startScripted } from '../support/scripted';
+import { ScriptedServer, startScripted } from '../../lab/scripted';
 
 // The transport over node:https, against a scripted server: what fetch used to do for us
 // (redirects left to the caller, bodies that fail midway, connections kept) and what a streamed

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
 import { Transport } from '../../src/http/transport';
 import { retryAfterMs } from '../../src/http/retry';
-import { ScriptedServer, startScripted } from '../support/scripted';
+import { ScriptedServer, startScripted } from '../../lab/scripted';
 
 // Retries, against a scripted server: what is retried, how long it waits, and where it stops.
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../support/paths';
 import { SourceFile } from '../../src/pin/batch';
 import { parseHelmDigestKey } from '../../src/pin/helmkey';
 import { Mode, PinOptions } from '../../src/pin/file-plan';
 import { parseRegistryRules } from '../../src/pin/registries';
 import { parseTargets } from '../../src/pin/targets';
+import { ROOT } from '../../lab/paths';
 
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'pin');
 

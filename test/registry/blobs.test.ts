@@ -4,7 +4,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
 import { UploadOptions, headBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
-import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
+import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
 
 // Blob reads and uploads against scripted registries: the protocol corners a real registry does
 // not show on demand (refusals mid-upload, chains of storage redirects, flaky targets).

@@ -3,7 +3,7 @@ import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
-import { ScriptedServer, startScripted } from '../support/scripted';
+import { ScriptedServer, startScripted } from '../../lab/scripted';
 
 // A manifest request the registry redirects (a registry behind a CDN or a mirror does) is followed
 // as blob reads are, without the registry's credentials; a redirect with nowhere to go says what to

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { RegistryClient } from '../../src/registry/client';
-import { EndlessBody, endlessBody } from '../support/endless';
-import { Recorded, ScriptedServer, startScripted } from '../support/scripted';
+import { EndlessBody, endlessBody } from '../../lab/endless';
+import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
 
 // The registry client's sign-in and checks against scripted registries: Bearer tokens (anonymous,
 // with Basic credentials, with a refresh token), caching per scope, and manifests that lie.
