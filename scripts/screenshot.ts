@@ -57,8 +57,7 @@ class DevTools {
   constructor(private readonly input: Writable, output: Readable, browser: ChildProcess, stderr: () => string) {
     output.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString('utf8');
-      let end: number;
-      while ((end = this.buffer.indexOf('\0')) >= 0) {
+      for (let end = this.buffer.indexOf('\0'); end >= 0; end = this.buffer.indexOf('\0')) {
         this.receive(JSON.parse(this.buffer.slice(0, end)) as Message);
         this.buffer = this.buffer.slice(end + 1);
       }

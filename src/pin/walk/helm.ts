@@ -15,7 +15,7 @@ export function helmSites(doc: ParsedDocument, root: unknown, helmKey: HelmDiges
     if (resolved === undefined || seen.has(resolved)) return;
     seen.add(resolved);
     if (isSeq(resolved)) {
-      resolved.items.forEach((item, i) => walk(item, [...path, String(i)]));
+      for (const [i, item] of resolved.items.entries()) walk(item, [...path, String(i)]);
       return;
     }
     if (!isMap(resolved)) return;

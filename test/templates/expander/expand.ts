@@ -51,11 +51,13 @@ function directiveOf(key: string): Directive | undefined {
   const m = /^\$\{\{\s*(.*?)\s*\}\}$/s.exec(key);
   if (m === null) return undefined;
   const body = m[1]!;
-  let d: RegExpExecArray | null;
-  if ((d = /^if\s+(.+)$/s.exec(body)) !== null) return { kind: 'if', condition: d[1]! };
-  if ((d = /^elseif\s+(.+)$/s.exec(body)) !== null) return { kind: 'elseif', condition: d[1]! };
+  const ifBody = /^if\s+(.+)$/s.exec(body);
+  if (ifBody !== null) return { kind: 'if', condition: ifBody[1]! };
+  const elseifBody = /^elseif\s+(.+)$/s.exec(body);
+  if (elseifBody !== null) return { kind: 'elseif', condition: elseifBody[1]! };
   if (body === 'else') return { kind: 'else' };
-  if ((d = /^each\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+)$/s.exec(body)) !== null) return { kind: 'each', variable: d[1]!, collection: d[2]! };
+  const eachBody = /^each\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+)$/s.exec(body);
+  if (eachBody !== null) return { kind: 'each', variable: eachBody[1]!, collection: eachBody[2]! };
   if (/^(insert|if|elseif|else|each)\b/.test(body)) throw new Error(`directive '${body}' is outside the supported subset`);
   return undefined;
 }
@@ -191,7 +193,7 @@ export class Expander {
       if (!PARAMETER_TYPES.includes(type)) this.fail(file, `parameter ${name}: unknown type ${type}`);
       known.add(name);
       let raw: Value;
-      if (Object.prototype.hasOwnProperty.call(args, name)) raw = args[name] ?? null;
+      if (Object.hasOwn(args, name)) raw = args[name] ?? null;
       else if (dflt !== undefined) raw = dflt;
       else this.fail(file, `parameter ${name} is required and was not given`);
       const v = this.coerce(file, name, type, raw);
@@ -306,7 +308,7 @@ export class Expander {
   private mapping(node: ValueMap, ctx: Context): ValueMap {
     const out: ValueMap = {};
     const put = (k: string, v: Value): void => {
-      if (Object.prototype.hasOwnProperty.call(out, k)) this.fail(ctx.file, `key ${k} is defined twice`);
+      if (Object.hasOwn(out, k)) this.fail(ctx.file, `key ${k} is defined twice`);
       out[k] = v;
     };
     const merge = (body: Value, c: Context): void => {

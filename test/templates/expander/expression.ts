@@ -161,7 +161,7 @@ function member(object: Value, key: string | number, src: string): Value {
   if (isMap(object)) {
     const k = String(key);
     // Property names are case-insensitive in the service.
-    if (Object.prototype.hasOwnProperty.call(object, k)) return object[k] ?? null;
+    if (Object.hasOwn(object, k)) return object[k] ?? null;
     const found = Object.keys(object).find((name) => name.toLowerCase() === k.toLowerCase());
     return found === undefined ? null : (object[found] ?? null);
   }
@@ -216,13 +216,31 @@ function replaceIgnoringCase(s: string, from: string, to: string): string {
 
 type Fn = (args: Value[]) => Value;
 const FUNCTION_TABLE: Record<string, Fn> = {
-  eq: (a) => (arity('eq', a, 2, 2), equals(a[0]!, a[1]!)),
-  ne: (a) => (arity('ne', a, 2, 2), !equals(a[0]!, a[1]!)),
-  and: (a) => (arity('and', a, 2, 10), a.every(truthy)),
-  or: (a) => (arity('or', a, 2, 10), a.some(truthy)),
-  not: (a) => (arity('not', a, 1, 1), !truthy(a[0]!)),
+  eq: (a) => {
+    arity('eq', a, 2, 2);
+    return equals(a[0]!, a[1]!);
+  },
+  ne: (a) => {
+    arity('ne', a, 2, 2);
+    return !equals(a[0]!, a[1]!);
+  },
+  and: (a) => {
+    arity('and', a, 2, 10);
+    return a.every(truthy);
+  },
+  or: (a) => {
+    arity('or', a, 2, 10);
+    return a.some(truthy);
+  },
+  not: (a) => {
+    arity('not', a, 1, 1);
+    return !truthy(a[0]!);
+  },
   // The right parameters are converted to the left's type, as eq() does.
-  in: (a) => (arity('in', a, 1, 20), a.slice(1).some((v) => equals(a[0]!, v))),
+  in: (a) => {
+    arity('in', a, 1, 20);
+    return a.slice(1).some((v) => equals(a[0]!, v));
+  },
   length: (a) => {
     arity('length', a, 1, 1);
     const v = a[0]!;
@@ -235,8 +253,14 @@ const FUNCTION_TABLE: Record<string, Fn> = {
     // When every argument is null or empty, the service answers with the last one.
     return a.find((v) => v !== null && v !== '') ?? a[a.length - 1]!;
   },
-  contains: (a) => (arity('contains', a, 2, 2), asString('contains', a[0]!).toLowerCase().includes(asString('contains', a[1]!).toLowerCase())),
-  startsWith: (a) => (arity('startsWith', a, 2, 2), asString('startsWith', a[0]!).toLowerCase().startsWith(asString('startsWith', a[1]!).toLowerCase())),
+  contains: (a) => {
+    arity('contains', a, 2, 2);
+    return asString('contains', a[0]!).toLowerCase().includes(asString('contains', a[1]!).toLowerCase());
+  },
+  startsWith: (a) => {
+    arity('startsWith', a, 2, 2);
+    return asString('startsWith', a[0]!).toLowerCase().startsWith(asString('startsWith', a[1]!).toLowerCase());
+  },
   // An array: any item equal to the right parameter (the item converted to its type); an
   // object: any property value; anything else: false.
   containsValue: (a) => {
@@ -254,9 +278,15 @@ const FUNCTION_TABLE: Record<string, Fn> = {
     if (!Array.isArray(list)) return asString('join', list);
     return list.map((item) => (Array.isArray(item) || isMap(item) ? '' : interpolationString(item, 'join()'))).join(separator);
   },
-  upper: (a) => (arity('upper', a, 1, 1), asString('upper', a[0]!).toUpperCase()),
+  upper: (a) => {
+    arity('upper', a, 1, 1);
+    return asString('upper', a[0]!).toUpperCase();
+  },
   // Ordinal, as Functions/v1/Split.cs (String.Split(string)).
-  split: (a) => (arity('split', a, 2, 2), asString('split', a[0]!).split(asString('split', a[1]!))),
+  split: (a) => {
+    arity('split', a, 2, 2);
+    return asString('split', a[0]!).split(asString('split', a[1]!));
+  },
   replace: (a) => {
     arity('replace', a, 3, 3);
     const s = a[0] === null ? '' : str('replace', a[0]!);

@@ -72,8 +72,8 @@ function dependsOnList(v: Value | undefined): string[] | undefined {
 
 function strings(v: Value | undefined, out: string[] = []): string[] {
   if (typeof v === 'string') out.push(v);
-  else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
-  else if (isMap(v)) Object.values(v).forEach((x) => strings(x, out));
+  else if (Array.isArray(v)) for (const x of v) strings(x, out);
+  else if (isMap(v)) for (const x of Object.values(v)) strings(x, out);
   return out;
 }
 
@@ -205,8 +205,7 @@ export class ReferenceChecker {
 
   private resolveRuntime(s: string, stage: Stage, job: Job, where: string): void {
     const re = /\b(stageDependencies|dependencies)\b/g;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(s)) !== null) {
+    for (const m of s.matchAll(re)) {
       const rest = s.slice(m.index);
       const sd = /^stageDependencies\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.outputs\['([^']*)'\]/.exec(rest);
       const d = /^dependencies\.([A-Za-z0-9_]+)\.outputs\['([^']*)'\]/.exec(rest);
