@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentJob, agentNetworkVariables, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../support/agent';
-import { ROOT } from '../support/paths';
 import { stepResult } from '../support/taskrun';
+import { readTaskJson, taskNames } from '../tasks/sources';
 
 // The agent model every task test runs through: each rule as the agent applies it, checked on what
 // the model would hand the packaged task (the process's environment), so a test that passes through
@@ -165,8 +165,8 @@ describe('the agent model (test/support/agent.ts)', function () {
   });
 
   it(`runs the Node24 entry of every task on the agent's Node ${agentNode24() ? 24 : 20} (the UseNode24withHandlerData knob ${agentNode24() ? 'on' : 'off'})`, () => {
-    for (const task of readdirSync(join(ROOT, 'tasks'))) {
-      const execution = (JSON.parse(readFileSync(join(ROOT, 'tasks', task, 'task.json'), 'utf8')) as { execution: object }).execution;
+    for (const task of taskNames()) {
+      const execution = readTaskJson<{ execution: object }>(task).execution;
       assert.deepEqual(Object.keys(execution).sort(), ['Node20_1', 'Node24'], `${task} declares both handlers`);
       const prepared = job.prepare(task);
       assert.equal(prepared.handler, 'Node24');

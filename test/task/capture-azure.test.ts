@@ -5,7 +5,7 @@ import { resolveCredential } from '../../src/connection/credentials';
 import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
-import { captureDigest } from '../../src/tasks/capture/capture';
+import { captureDigest } from '../../src/tasks/DigestCapture/capture';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { endpointReader, secretConnection } from '../support/azurerm';
 import { visibleOutput } from '../support/outcome';

@@ -5,7 +5,7 @@ import { resolveCredential } from '../../src/connection/credentials';
 import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
-import { captureDigest } from '../../src/tasks/capture/capture';
+import { captureDigest } from '../../src/tasks/DigestCapture/capture';
 import { AcrGround, startAcrGround } from '../support/acr-front';
 import { TestGround, testGround } from '../support/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../support/images';

@@ -5,6 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { ROOT } from '../support/paths';
 import { AgentJob, TaskRun } from '../support/agent';
 import { digestOf } from '../unit/pin/helpers';
+import { readTaskJson } from '../tasks/sources';
 
 // DigestPin@1 run from the packaged .vsix as the agent runs it, on a copy of the fixtures.
 
@@ -168,7 +169,7 @@ describe('task: DigestPin@1', function () {
   }
 
   it('keeps its input and output names (renaming one breaks every pipeline that uses it)', () => {
-    const task: unknown = JSON.parse(readFileSync(join(ROOT, 'tasks', 'DigestPin', 'task.json'), 'utf8'));
+    const task: unknown = readTaskJson('DigestPin');
     assert.ok(task !== null && typeof task === 'object' && 'inputs' in task && Array.isArray(task.inputs) && 'outputVariables' in task && Array.isArray(task.outputVariables));
     const names = (list: unknown[]) => list.map((item) => (item !== null && typeof item === 'object' && 'name' in item ? item.name : undefined));
     assert.deepEqual(names(task.inputs), ['files', 'images', 'mode', 'allowedRegistries', 'keepTag', 'helmDigestKey', 'requireAllImagesMatched']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BatchPlan } from '../../src/pin/batch';
-import { pinSummary } from '../../src/tasks/pin/summary';
-import { keyValueTable, markdownTable } from '../../src/tasks/summary';
+import { pinSummary } from '../../src/tasks/DigestPin/summary';
+import { keyValueTable, markdownTable } from '../../src/tasks/markdown';
 
 // Build-summary tables: a value never breaks its cell or its row, and a pass claims only the rules set.
 

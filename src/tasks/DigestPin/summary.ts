@@ -1,6 +1,6 @@
 import { BatchPlan, Finding } from '../../pin/batch';
 import { Mode } from '../../pin/plan';
-import { inlineCode, markdownTable } from '../summary';
+import { inlineCode, markdownTable } from '../markdown';
 
 // The build summary a release manager reads: what was pinned where, or why the gate failed.
 

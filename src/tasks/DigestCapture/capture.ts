@@ -6,7 +6,7 @@ import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
 import { TaskContext } from '../agent';
 import { readConnectionInputs, registryClientFor } from '../connection';
-import { keyValueTable, markdownTable } from '../summary';
+import { keyValueTable, markdownTable } from '../markdown';
 import { digestFromMetadataFile } from './metadatafile';
 
 // DigestCapture@1: resolve the pushed tag to the digest the registry holds, check it against what

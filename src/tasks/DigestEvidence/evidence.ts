@@ -16,7 +16,7 @@ import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
-import { keyValueTable } from '../summary';
+import { keyValueTable } from '../markdown';
 import { evidenceSummary, lockText } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify

@@ -1,5 +1,5 @@
 import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
-import { inlineCode, keyValueTable } from '../summary';
+import { inlineCode, keyValueTable } from '../markdown';
 
 // The build summary a release manager reads: one table, the digest first.
 

@@ -1,6 +1,6 @@
 import { ImportPromoteResult } from '../../promote/import';
 import { formatBytes, PromoteResult } from '../../promote/promote';
-import { inlineCode, keyValueTable } from '../summary';
+import { inlineCode, keyValueTable } from '../markdown';
 import { PromotedLock } from './lock';
 
 // The build summary of a promotion: what is now where, what moved, how, and whether it is locked.

@@ -7,7 +7,7 @@ import { Mode, PinOptions } from '../../pin/plan';
 import { parseRegistryRules } from '../../pin/registries';
 import { inputLines, parseTargets } from '../../pin/targets';
 import { TaskContext } from '../agent';
-import { jobFolders } from '../folders';
+import { jobFolders } from '../jobfolders';
 import { matchFiles } from './files';
 import { pinSummary } from './summary';
 

@@ -6,7 +6,7 @@ import { fileTooLarge, notRegularFile } from '../../files/read';
 import { YAML_TOTAL_LIMIT, matchedFile } from '../../pin/files';
 import { sizeText } from '../../size';
 import { TaskContext } from '../agent';
-import { JOB_FOLDERS_FIX } from '../folders';
+import { JOB_FOLDERS_FIX } from '../jobfolders';
 
 // The `files` input: glob patterns, `!` to exclude, relative to System.DefaultWorkingDirectory
 // unless absolute. Every include pattern must match a file, so a typo in a path fails the task

@@ -1,6 +1,6 @@
 import { EnvironmentInventory, KeepDecision, KeepReason, ReleasedDigest, RetentionPolicy } from '../../retain/decide';
 import { ProtectOutcome } from '../../retain/protect';
-import { inlineCode, markdownTable } from '../summary';
+import { inlineCode, markdownTable } from '../markdown';
 
 // The build summary of DigestRetain@1: what runs where, and what a rollback would go to, per
 // environment; which digests a clean-up must leave and why; and, with protect, what is locked.

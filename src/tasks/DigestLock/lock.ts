@@ -4,7 +4,7 @@ import { parseDigest } from '../../reference/digest';
 import { formatReference, parseReference, withDefaultTag } from '../../reference/reference';
 import { TaskContext } from '../agent';
 import { readConnectionInputs, registryClientFor } from '../connection';
-import { markdownTable } from '../summary';
+import { markdownTable } from '../markdown';
 
 // DigestLock@1: lock (or unlock) the released manifest and tag in Azure Container Registry, after
 // checking the tag still points at the expected digest, and say plainly whether the lock holds.
