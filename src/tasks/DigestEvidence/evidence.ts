@@ -16,8 +16,7 @@ import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';
-import { keyValueTable } from '../markdown';
-import { evidenceSummary, lockText } from './summary';
+import { evidenceSummary, lockText, verifiedSummary } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
 // that a digest carries evidence that allows it to be released.
@@ -93,16 +92,7 @@ async function verify(context: TaskContext, inputs: EvidenceInputs, client: Regi
   const path = writeEvidence(context, file, chosen.evidence.bytes);
   context.setOutput('EVIDENCE_PATH', path);
   context.setOutput('EVIDENCE_DIGEST', chosen.evidence.digest);
-  const rows = [
-    ['Digest', `\`${ref}\``],
-    ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
-    ['Environment', chosen.evidence.environment ?? '(none)'],
-    ['Scan status', `**${chosen.evidence.scanStatus}**`],
-    ['Lock state now', lockText(lock)],
-    ['Lock state when recorded', chosen.evidence.lockState],
-    ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
-  ];
-  context.uploadSummary('DigestEvidence', `### Release evidence verified\n\n${keyValueTable(rows)}`);
+  context.uploadSummary('DigestEvidence', verifiedSummary(ref, { chosen, lock }));
   const locked = lock.state === 'locked' ? ', manifest locked' : '';
   return `${ref} carries evidence ${chosen.evidence.digest} (scan passed${chosen.evidence.environment ? `, environment ${chosen.evidence.environment}` : ''}${locked}).`;
 }

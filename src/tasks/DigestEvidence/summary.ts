@@ -1,4 +1,5 @@
 import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
+import { VerifiedEvidence } from '../../evidence/verify';
 import { inlineCode, keyValueTable } from '../markdown';
 
 // The build summary a release manager reads: one table, the digest first.
@@ -53,4 +54,18 @@ export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExt
     ['Attached to the image', extras.attachedAs ? code(extras.attachedAs) : 'no'],
   ];
   return `### ${extras.heading}\n\n${keyValueTable(rows)}`;
+}
+
+/** The summary of mode verify: the evidence chosen for the digest, and its lock now and when recorded. */
+export function verifiedSummary(ref: string, { chosen, lock }: VerifiedEvidence): string {
+  const rows = [
+    ['Digest', `\`${ref}\``],
+    ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
+    ['Environment', chosen.evidence.environment ?? '(none)'],
+    ['Scan status', `**${chosen.evidence.scanStatus}**`],
+    ['Lock state now', lockText(lock)],
+    ['Lock state when recorded', chosen.evidence.lockState],
+    ['Rollback digest', chosen.evidence.rollbackDigest ? `\`${chosen.evidence.rollbackDigest}\`` : 'none'],
+  ];
+  return `### Release evidence verified\n\n${keyValueTable(rows)}`;
 }

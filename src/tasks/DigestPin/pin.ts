@@ -2,50 +2,15 @@ import { DigestReleaseError } from '../../errors';
 import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } from '../../pin/batch';
 import { writeFilesAtomically } from '../../files/write';
 import { readText } from '../../pin/files';
-import { parseHelmDigestKey } from '../../pin/helmkey';
-import { Mode, PinOptions } from '../../pin/plan';
-import { parseRegistryRules } from '../../pin/registries';
-import { inputLines, parseTargets } from '../../pin/targets';
+import { Mode } from '../../pin/plan';
 import { TaskContext } from '../agent';
 import { jobFolders } from '../jobfolders';
 import { matchFiles } from './files';
+import { readPinInputs } from './inputs';
 import { pinSummary } from './summary';
 
 // DigestPin@1: rewrite the image references in what is deployed to the release's digests, or
 // (mode check) fail the stage when anything still names a tag or an untrusted registry.
-
-export interface PinInputs {
-  readonly files: readonly string[];
-  /** Where relative patterns start: System.DefaultWorkingDirectory. */
-  readonly root: string;
-  readonly options: PinOptions;
-  readonly requireAllImagesMatched: boolean;
-}
-
-export function readPinInputs(context: TaskContext): PinInputs {
-  const files = inputLines(context.requiredInput('files', '$(Pipeline.Workspace)/manifests/**/*.yaml'));
-  const mode = context.choiceInput('mode', ['pin', 'check'] as const, 'pin');
-  const imageLines = inputLines(context.input('images'));
-  if (mode === 'pin' && imageLines.length === 0) {
-    throw new DigestReleaseError(
-      'INVALID_INPUT',
-      'The input images is required and is empty in mode pin. Set it to the digest references to pin, one a line, for example images: $(capture.IMAGE_REF); or set mode: check to only verify the files.',
-    );
-  }
-  const root = context.variable('System.DefaultWorkingDirectory') ?? process.cwd();
-  return {
-    files,
-    root,
-    requireAllImagesMatched: context.booleanInput('requireAllImagesMatched', true),
-    options: {
-      mode,
-      targets: parseTargets(imageLines),
-      allowed: parseRegistryRules(inputLines(context.input('allowedRegistries'))),
-      keepTag: context.booleanInput('keepTag', false),
-      helmKey: parseHelmDigestKey(context.input('helmDigestKey') ?? 'image.digest'),
-    },
-  };
-}
 
 function report(context: TaskContext, type: 'error' | 'warning', findings: readonly Finding[]): void {
   for (const finding of findings) context.issue(type, formatFinding(finding), finding.file, finding.line);

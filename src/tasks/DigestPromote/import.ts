@@ -1,8 +1,9 @@
 import { ArmClient } from '../../acr/arm';
 import { entraTokenSource, readAzureRmConnection } from '../../connection/azurerm';
-import { ConnectionInputs, PLAIN_CONNECTION_INPUT_NAMES, resolveCredential } from '../../connection/credentials';
+import { ConnectionInputs, PLAIN_CONNECTION_INPUT_NAMES } from '../../connection/credentials';
 import { DigestReleaseError } from '../../errors';
 import { ArmScope, SourceAccess } from '../../promote/import';
+import { RegistryCredential } from '../../registry/credential';
 import { TaskContext } from '../agent';
 
 // What mode: import needs from the service connections: a Resource Manager client per Azure
@@ -33,10 +34,9 @@ export function armScopeFor(context: TaskContext, connection: ConnectionInputs):
   };
 }
 
-/** The source sign-in as the import can use it: nothing, or a user name and password. */
-export function sourceAccessFor(context: TaskContext, registry: string, connection: ConnectionInputs): SourceAccess {
+/** The source sign-in (the credential the source client was made with) as the import can use it: nothing, or a user name and password. */
+export function sourceAccessFor(context: TaskContext, credential: RegistryCredential, connection: ConnectionInputs): SourceAccess {
   const names = connection.names ?? PLAIN_CONNECTION_INPUT_NAMES;
-  const { credential } = resolveCredential(registry, connection, context.endpoints, process.env, (value) => context.setSecret(value), context.network);
   switch (credential.kind) {
     case 'anonymous':
       return { kind: 'anonymous' };

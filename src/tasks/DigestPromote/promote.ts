@@ -3,7 +3,7 @@ import { digestReference, formatReference, tagOrDefault } from '../../reference/
 import { ImportPromoteResult, importPromotion } from '../../promote/import';
 import { PromoteRequest, PromoteResult, formatBytes, promote } from '../../promote/promote';
 import { TaskContext } from '../agent';
-import { registryClientFor } from '../connection';
+import { registryClientFor, registrySignIn } from '../connection';
 import { armScopeFor, sourceAccessFor } from './import';
 import { readPromoteInputs } from './inputs';
 import { PromotedLock, lockPromoted, requireLockableTarget } from './lock';
@@ -15,7 +15,8 @@ import { promoteSummary } from './summary';
 
 export async function promoteTask(context: TaskContext): Promise<string> {
   const inputs = readPromoteInputs(context);
-  const source = registryClientFor(context, inputs.source, inputs.sourceConnection, 'digest-release DigestPromote/1', 'Source');
+  // The source's credential is resolved once: its client uses it, and mode: import hands it on.
+  const { client: source, credential: sourceCredential } = registrySignIn(context, inputs.source, inputs.sourceConnection, 'digest-release DigestPromote/1', 'Source');
   const target = registryClientFor(context, inputs.target, inputs.targetConnection, 'digest-release DigestPromote/1', 'Target');
 
   let digest: Digest;
@@ -51,7 +52,7 @@ export async function promoteTask(context: TaskContext): Promise<string> {
         ...request,
         targetScope,
         sourceScopes,
-        sourceAccess: sourceAccessFor(context, inputs.source.registry, inputs.sourceConnection),
+        sourceAccess: sourceAccessFor(context, sourceCredential, inputs.sourceConnection),
         targetInput: 'target',
       },
       log,

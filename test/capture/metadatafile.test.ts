@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
-import { digestFromMetadataFile } from '../../src/tasks/DigestCapture/metadatafile';
+import { digestFromMetadataFile } from '../../src/capture/metadatafile';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;

@@ -1,8 +1,8 @@
-import { DigestReleaseError } from '../../errors';
-import { readLocalFile } from '../../files/read';
-import { isRecord } from '../../json';
-import { Digest, isDigest } from '../../reference/digest';
-import { ImageReference, formatReference, parseReference, tagOrDefault } from '../../reference/reference';
+import { DigestReleaseError } from '../errors';
+import { readLocalFile } from '../files/read';
+import { isRecord } from '../json';
+import { Digest, isDigest } from '../reference/digest';
+import { ImageReference, formatReference, parseReference, tagOrDefault } from '../reference/reference';
 
 // Reads the digest a build tool reported: a `docker buildx build --metadata-file` JSON (its
 // "containerimage.digest"), a `docker buildx bake --metadata-file` JSON (one such object per
