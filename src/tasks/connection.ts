@@ -2,7 +2,7 @@ import { CONNECTION_TYPES, ConnectionInputNames, ConnectionInputs, PLAIN_CONNECT
 import { ImageReference, repositoryName } from '../reference/reference';
 import { RegistryClient } from '../registry/client';
 import { RegistryCredential, secretsOf } from '../registry/credential';
-import { TaskContext } from './agent';
+import { TaskContext } from './context';
 
 // The sign-in inputs every registry task shares, and the client made from them. A task with two
 // registries (DigestPromote) reads them once per side, with the side as a prefix of each name.

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { Folder, folder } from '../files/folders';
-import { TaskContext } from './agent';
+import { TaskContext } from './context';
 
 // The folders of the job, where the tasks may write (DigestPin's files, DigestEvidence's
 // outputPath): what the agent sets up for this job and cleans with it, nothing it shares with

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { DigestReleaseError, messageOf } from '../errors';
 import { Folder, folderHolding, foldersText, makeFolders, realLocation } from '../files/folders';
 import { writeFilesAtomically } from '../files/write';
-import { TaskContext } from './agent';
+import { TaskContext } from './context';
 import { JOB_FOLDERS_FIX, jobFolders } from './jobfolders';
 
 // A file a task writes for later steps (the evidence, a keep list): where its input says (relative

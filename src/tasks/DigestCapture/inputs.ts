@@ -2,7 +2,7 @@ import { CaptureRequest } from '../../capture/resolve';
 import { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { parseReference } from '../../reference/reference';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestCapture@1 inputs, read once into a typed record whose keys are the input names.

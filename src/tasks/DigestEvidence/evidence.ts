@@ -12,7 +12,7 @@ import { verifyEvidence } from '../../evidence/verify';
 import { digestReference } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { EvidenceInputs, readEvidenceInputs } from './inputs';

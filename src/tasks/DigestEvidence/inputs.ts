@@ -3,7 +3,7 @@ import { messageOf } from '../../errors';
 import { SCAN_STATUSES, ScanStatus } from '../../evidence/predicate';
 import { Digest, parseDigest } from '../../reference/digest';
 import { ImageReference, parseReference } from '../../reference/reference';
-import { TaskContext, invalidInput } from '../agent';
+import { TaskContext, invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestEvidence@1 inputs, read once into a typed record whose keys are the input names.

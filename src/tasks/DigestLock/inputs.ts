@@ -2,7 +2,7 @@ import { LockAction, LockRequest } from '../../acr/lock';
 import { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { parseReference, withDefaultTag } from '../../reference/reference';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestLock@1 inputs, read once into a typed record: the lock asked for, and what to do where it cannot be had.

@@ -1,6 +1,6 @@
 import { applyLock, unsupported } from '../../acr/lock';
 import { formatReference } from '../../reference/reference';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { readLockInputs } from './inputs';
 import { lockSummary } from './summary';

@@ -5,7 +5,7 @@ import { Folder, folderHolding, foldersText, realLocation } from '../../files/fo
 import { fileTooLarge, notRegularFile } from '../../files/read';
 import { YAML_TOTAL_LIMIT, matchedFile } from '../../pin/files';
 import { sizeText } from '../../size';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { JOB_FOLDERS_FIX } from '../jobfolders';
 
 // The `files` input: glob patterns, `!` to exclude, relative to System.DefaultWorkingDirectory

@@ -3,7 +3,7 @@ import { parseHelmDigestKey } from '../../pin/helmkey';
 import { PinOptions } from '../../pin/plan';
 import { parseRegistryRules } from '../../pin/registries';
 import { inputLines, parseTargets } from '../../pin/targets';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 
 // DigestPin@1 inputs, read once into a typed record: the files, and how to pin or check them.
 

@@ -3,7 +3,7 @@ import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } 
 import { writeFilesAtomically } from '../../files/write';
 import { readText } from '../../pin/files';
 import { Mode } from '../../pin/plan';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { jobFolders } from '../jobfolders';
 import { matchFiles } from './files';
 import { readPinInputs } from './inputs';

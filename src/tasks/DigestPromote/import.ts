@@ -4,7 +4,7 @@ import { ConnectionInputs, PLAIN_CONNECTION_INPUT_NAMES } from '../../connection
 import { DigestReleaseError } from '../../errors';
 import { ArmScope, SourceAccess } from '../../promote/import';
 import { RegistryCredential } from '../../registry/credential';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 
 // What mode: import needs from the service connections: a Resource Manager client per Azure
 // Resource Manager connection (its cloud's Resource Manager URL, its subscription), and how the

@@ -1,6 +1,6 @@
 import { ConnectionInputs } from '../../connection/credentials';
 import { ImageReference, isValidTag, parseReference } from '../../reference/reference';
-import { TaskContext, invalidInput } from '../agent';
+import { TaskContext, invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestPromote@1's inputs, read once into a typed record whose keys are the input names' meaning.

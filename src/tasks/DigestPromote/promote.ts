@@ -2,7 +2,7 @@ import { Digest } from '../../reference/digest';
 import { digestReference, formatReference, tagOrDefault } from '../../reference/reference';
 import { ImportPromoteResult, importPromotion } from '../../promote/import';
 import { PromoteRequest, PromoteResult, formatBytes, promote } from '../../promote/promote';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { registryClientFor, registrySignIn } from '../connection';
 import { armScopeFor, sourceAccessFor } from './import';
 import { readPromoteInputs } from './inputs';

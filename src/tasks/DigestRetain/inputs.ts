@@ -2,7 +2,7 @@ import { ConnectionInputs } from '../../connection/credentials';
 import { inputLines } from '../../pin/targets';
 import { ImageReference, formatReference, parseReference } from '../../reference/reference';
 import { RetentionPolicy } from '../../retain/decide';
-import { TaskContext, invalidInput } from '../agent';
+import { TaskContext, invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestRetain@1 inputs, read once into a typed record whose keys are the input names.

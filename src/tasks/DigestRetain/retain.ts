@@ -11,7 +11,7 @@ import { keepListDocument } from '../../retain/keeplist';
 import { neededManifests, releaseParts } from '../../retain/needs';
 import { ProtectOutcome, protectKept } from '../../retain/protect';
 import { scopeOf } from '../../retain/protection';
-import { TaskContext } from '../agent';
+import { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { readRetainInputs } from './inputs';
