@@ -208,3 +208,17 @@ export function succeeded(run: FakeRun): string {
   if (run.error !== undefined) throw new Error(`the operation failed: ${messageOf(run.error)}`);
   return run.message!;
 }
+
+/** What a task must refuse: the test's title, the inputs, the message, and the code when not INVALID_INPUT. */
+export type Refusal = readonly [what: string, inputs: Readonly<Record<string, string>>, message: RegExp, code?: ErrorCode];
+
+/** One test per refusal: the operation fails with that code and message, and sets no output. */
+export function itRefuses(run: (inputs: Record<string, string>) => Promise<FakeRun>, refusals: readonly Refusal[]): void {
+  for (const [what, inputs, message, code] of refusals) {
+    it(what, async () => {
+      const result = await run({ ...inputs });
+      failedWith(result, code ?? 'INVALID_INPUT', message);
+      if (Object.keys(result.context.outputs).length > 0) throw new Error(`a refused run set outputs: ${JSON.stringify(result.context.outputs)}`);
+    });
+  }
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { captureTask } from '../../../src/tasks/DigestCapture/capture';
 import { TestGround, testGround } from '../../support/ground';
 import { inspectRaw, push, sha256Hex } from '../../support/images';
-import { FakeContextOptions, failedWith, runOperation, succeeded } from '../fake-context';
+import { FakeContextOptions, failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestCapture@1's decisions over a fake TaskContext, against the test ground's real registries:
 // the inputs it refuses, the outputs and summary of a capture, and the check against what the build
@@ -26,19 +26,11 @@ describe('DigestCapture@1 decisions (fake TaskContext)', function () {
 
   describe('refuses inputs before asking any registry', () => {
     // The registry in these inputs does not exist: a request would fail otherwise.
-    const refused: Array<[string, Record<string, string>, 'INVALID_INPUT' | 'INVALID_DIGEST' | 'INVALID_REFERENCE', RegExp]> = [
-      ['no image', { connectionType: 'anonymous' }, 'INVALID_INPUT', /^The input image is required and is empty\. Set it, for example image: myacr\.azurecr\.io\/app:\$\(Build\.BuildId\)$/],
-      ['an unknown connectionType', { image: 'nowhere.invalid/app:1', connectionType: 'docker' }, 'INVALID_INPUT', /^The input connectionType has the value "docker": use one of auto, dockerRegistry, anonymous, azureRM\.$/],
-      ['an expectedDigest that is not a digest', { image: 'nowhere.invalid/app:1', connectionType: 'anonymous', expectedDigest: 'sha256:abc' }, 'INVALID_DIGEST', /^The input expectedDigest "sha256:abc" is not a valid digest: the hex part has 3 characters/],
-    ];
-    for (const [what, inputs, code, message] of refused) {
-      it(what, async () => {
-        const run = await capture(inputs);
-        failedWith(run, code, message);
-        assert.deepEqual(run.context.outputs, {});
-        assert.deepEqual(run.context.summaries, []);
-      });
-    }
+    itRefuses(capture, [
+      ['no image', { connectionType: 'anonymous' }, /^The input image is required and is empty\. Set it, for example image: myacr\.azurecr\.io\/app:\$\(Build\.BuildId\)$/],
+      ['an unknown connectionType', { image: 'nowhere.invalid/app:1', connectionType: 'docker' }, /^The input connectionType has the value "docker": use one of auto, dockerRegistry, anonymous, azureRM\.$/],
+      ['an expectedDigest that is not a digest', { image: 'nowhere.invalid/app:1', connectionType: 'anonymous', expectedDigest: 'sha256:abc' }, /^The input expectedDigest "sha256:abc" is not a valid digest: the hex part has 3 characters/, 'INVALID_DIGEST'],
+    ]);
   });
 
   it('captures an image manifest: every output, the log, and the summary', async () => {

@@ -6,7 +6,7 @@ import { sha256Of } from '../../../src/reference/digest';
 import { evidenceTask } from '../../../src/tasks/DigestEvidence/evidence';
 import { TestGround, testGround } from '../../support/ground';
 import { inspectRaw, push, sha256Hex } from '../../support/images';
-import { failedWith, runOperation, succeeded } from '../fake-context';
+import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestEvidence@1's decisions over a fake TaskContext, against the test ground's open registry
 // (not an ACR, no referrers API): the inputs it refuses, where the evidence may be written, what
@@ -42,21 +42,14 @@ describe('DigestEvidence@1 decisions (fake TaskContext)', function () {
 
   describe('refuses inputs before asking any registry', () => {
     const at = `nowhere.invalid/app@sha256:${'a'.repeat(64)}`;
-    const refused: Array<[string, Record<string, string>, RegExp]> = [
+    itRefuses(evidence, [
       ['an image without a digest', { image: 'nowhere.invalid/app:1' }, /^The input image has the value "nowhere\.invalid\/app:1": it names no digest\. .*\$\(capture\.IMAGE_REF\)/],
       ['a scanStatus it does not know', { image: at, scanStatus: 'green' }, /^The input scanStatus has the value "green": use one of /],
       ['rollbackDigest auto with no environment to look in', { image: at, rollbackDigest: 'auto' }, /^The input rollbackDigest has the value "auto": auto finds the digest of the previous release to the same environment, so set the input environment too/],
       ['a rollbackDigest that is not a digest', { image: at, rollbackDigest: 'last' }, /^The input rollbackDigest has the value "last": .* Use sha256:<64 hex>, or auto\.$/],
       ['an artifact name with a slash', { image: at, publishArtifact: 'release/evidence' }, /^The input publishArtifact has the value "release\/evidence": an artifact name may not hold/],
       ['a mode it does not know', { image: at, mode: 'check' }, /^The input mode has the value "check": use one of record, verify\.$/],
-    ];
-    for (const [what, inputs, message] of refused) {
-      it(what, async () => {
-        const run = await evidence(inputs);
-        failedWith(run, 'INVALID_INPUT', message);
-        assert.deepEqual(run.context.outputs, {});
-      });
-    }
+    ]);
 
     it('an outputPath outside the job folders', async () => {
       const run = await evidence({ image: at, outputPath: '/etc/evidence.json' });

@@ -5,7 +5,7 @@ import { AcrGround, startAcrGround } from '../../support/acr-front';
 import { secretConnection } from '../../support/azurerm';
 import { TestGround, testGround } from '../../support/ground';
 import { inspectRaw, inspectRawAsync, push, pushAsync, sha256Hex } from '../../support/images';
-import { failedWith, runOperation, succeeded } from '../fake-context';
+import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestLock@1's decisions over a fake TaskContext: the inputs it refuses, what it does on a
 // registry that is not ACR (fail, or warn and say NOT locked), and on the ACR front the outputs,
@@ -26,19 +26,12 @@ describe('DigestLock@1 decisions (fake TaskContext)', function () {
 
   describe('refuses inputs before asking any registry', () => {
     const image = 'nowhere.invalid/app:1';
-    const refused: Array<[string, Record<string, string>, RegExp]> = [
+    itRefuses(lock, [
       ['an action it does not know', { image, action: 'freeze' }, /^The input action has the value "freeze": use one of lock, unlock\.$/],
       ['a lockTag that is not a boolean', { image, lockTag: 'yes' }, /^The input lockTag has the value "yes": use true or false\.$/],
       ['a failOnUnsupported that is not a boolean', { image, failOnUnsupported: 'maybe' }, /^The input failOnUnsupported has the value "maybe": use true or false\.$/],
       ['nothing to lock', { image, connectionType: 'anonymous', lockTag: 'false', lockManifest: 'false' }, /^The inputs lockManifest and lockTag are both false, so there is nothing to lock\./],
-    ];
-    for (const [what, inputs, message] of refused) {
-      it(what, async () => {
-        const run = await lock(inputs);
-        failedWith(run, 'INVALID_INPUT', message);
-        assert.deepEqual(run.context.outputs, {});
-      });
-    }
+    ]);
   });
 
   describe('on a registry that is not Azure Container Registry', () => {

@@ -6,7 +6,7 @@ import { AcrGround, startAcrGround } from '../../support/acr-front';
 import { RunningArmFront, startArmFront } from '../../support/arm-front';
 import { TestGround, testGround } from '../../support/ground';
 import { inspectRaw, inspectRawAsync, push, sha256Hex } from '../../support/images';
-import { FakeEndpoint, failedWith, runOperation, succeeded } from '../fake-context';
+import { FakeEndpoint, failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestPromote@1's decisions over a fake TaskContext: the inputs it refuses, copy or import, what
 // it reports (outputs, log, summary), the tag it resolves once, a lock it cannot take refused
@@ -34,7 +34,7 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
 
   describe('refuses inputs before asking any registry', () => {
     const at = `sha256:${'a'.repeat(64)}`;
-    const refused: Array<[string, Record<string, string>, RegExp]> = [
+    itRefuses(promote, [
       ['a source without a digest', { source: 'nowhere.invalid/app:1', target: 'nowhere.invalid/prod:1' }, /^The input source has the value "nowhere\.invalid\/app:1": it has no digest, .*or set allowTagSource: true to resolve the tag once\.$/],
       ['a target with a digest', { source: `nowhere.invalid/app@${at}`, target: `nowhere.invalid/prod@${at}` }, /^The input target has the value "nowhere\.invalid\/prod@sha256:a+": .*Remove "@sha256:\.\.\."\.$/],
       ['a bad additional tag', { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', additionalTags: 'ok\n-bad' }, /^The input additionalTags has the value "-bad": a tag has 1 to 128 letters/],
@@ -45,14 +45,7 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
         { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', mode: 'import' },
         /^The input targetConnectionType has the value "anonymous": mode: import .*Set targetConnectionType: azureRM and targetAzureSubscription: .*or use mode: copy/,
       ],
-    ];
-    for (const [what, inputs, message] of refused) {
-      it(what, async () => {
-        const run = await promote(inputs);
-        failedWith(run, 'INVALID_INPUT', message);
-        assert.deepEqual(run.context.outputs, {});
-      });
-    }
+    ]);
   });
 
   it('copies a digest to another registry: outputs, log and summary; again, no blob bytes move', async () => {

@@ -6,7 +6,7 @@ import { evidenceTask } from '../../../src/tasks/DigestEvidence/evidence';
 import { retainTask } from '../../../src/tasks/DigestRetain/retain';
 import { TestGround, testGround } from '../../support/ground';
 import { inspectRaw, push, sha256Hex } from '../../support/images';
-import { failedWith, runOperation, succeeded } from '../fake-context';
+import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestRetain@1's decisions over a fake TaskContext, on releases DigestEvidence@1 records in this
 // process on the days a test chooses (the operations take their clock): the inputs it refuses, which
@@ -50,19 +50,12 @@ describe('DigestRetain@1 decisions (fake TaskContext)', function () {
 
   describe('refuses inputs before asking any registry', () => {
     const repository = 'nowhere.invalid/shop/api';
-    const refused: Array<[string, Record<string, string>, RegExp]> = [
+    itRefuses(retain, [
       ['a repository with a tag', { repository: `${repository}:1.0` }, /^The input repository has the value "nowhere\.invalid\/shop\/api:1\.0": name the repository only, nowhere\.invalid\/shop\/api: /],
       ['keepReleases 0', { repository, keepReleases: '0' }, /^The input keepReleases has the value "0": use a whole number from 1 to 1000 \(releases kept per environment, the current one included; 3 is the default\)\.$/],
       ['keepDays that is not a number', { repository, keepDays: 'sixty' }, /^The input keepDays has the value "sixty": use a whole number from 0 to 36500 /],
       ['an action it does not know', { repository, action: 'delete' }, /^The input action has the value "delete": use one of report, protect\.$/],
-    ];
-    for (const [what, inputs, message] of refused) {
-      it(what, async () => {
-        const run = await retain(inputs);
-        failedWith(run, 'INVALID_INPUT', message);
-        assert.deepEqual(run.context.outputs, {});
-      });
-    }
+    ]);
 
     it('an outputPath outside the job folders', async () => {
       const run = await retain({ repository, outputPath: '/etc/keep.json' });
