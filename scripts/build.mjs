@@ -1,25 +1,24 @@
-// Bundles each task under tasks/ into one minified file with esbuild and stages the extension's
-// root in build/: vss-extension.json, overview.md (the Marketplace page), images/ and build/tasks/<Task>/{task.json,
-// index.js,icon.png,lib.json}. No node_modules. tfx packages build/ as it is, so the paths in
-// vss-extension.json are the paths inside the extension.
+// Bundles each task (src/tasks/<Task>/index.ts, see task-sources.mjs) into one minified file with
+// esbuild and stages the extension's root in build/: vss-extension.json, overview.md (the
+// Marketplace page), images/ and build/tasks/<Task>/{task.json,index.js,icon.png,lib.json}. No
+// node_modules. tfx packages build/ as it is, so the paths in vss-extension.json are the paths
+// inside the extension, where the agent finds each task: tasks/<Task>/.
 //
 // @azure/identity (with MSAL, about 400 KB of the 650 KB a task bundle was) is needed only by the
 // azureRM sign-in, which loads it when a token is first needed. It is bundled apart and embedded in
 // the task's one bundle as source text, compiled on that first use: compiled with the rest, it
 // cost every start-up about 20 ms (DigestCapture anonymous: 1.65x -> 1.38x of node -e 0's time).
 import { build } from 'esbuild';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { taskFolders } from './task-sources.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'build');
 rmSync(out, { recursive: true, force: true });
 
-const tasks = readdirSync(join(root, 'tasks'), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name)
-  .sort();
+const tasks = taskFolders(root);
 
 const common = { bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', legalComments: 'external', logLevel: 'warning' };
 
@@ -72,8 +71,7 @@ const deferIdentity = {
   },
 };
 
-for (const task of tasks) {
-  const source = join(root, 'tasks', task);
+for (const { name: task, dir: source } of tasks) {
   const target = join(out, 'tasks', task);
   mkdirSync(target, { recursive: true });
   await build({

@@ -2,7 +2,7 @@
 //
 //   package.json, package-lock.json   "version": the extension's version (semver x.y.z)
 //   vss-extension.json                "version": the same
-//   tasks/*/task.json                 version.Minor = 100 * extension major + extension minor,
+//   src/tasks/*/task.json             version.Minor = 100 * extension major + extension minor,
 //                                     version.Patch = extension patch, version.Major unchanged
 //   CHANGELOG.md                      "## Unreleased" becomes "## x.y.z - <date>"
 //
@@ -18,11 +18,12 @@
 // stages them for npm's commit. Edits are made in place, keeping each file's layout, then checked
 // by parsing the result. `--root <dir>` works on another copy of the repository (the tests use it).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
+import { taskFolders } from './task-sources.mjs';
 
 const USAGE = 'usage: npm run version -- <major|minor|patch|x.y.z>';
 /** The extension minor shares the task Minor with the extension major (100 * major + minor). */
@@ -105,11 +106,7 @@ function replaceTaskVersion(minor, patch) {
 }
 
 export function taskFiles(root) {
-  const dir = join(root, 'tasks');
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'task.json')))
-    .map((entry) => join(dir, entry.name, 'task.json'))
-    .sort();
+  return taskFolders(root).map((task) => join(task.dir, 'task.json'));
 }
 
 /** Turns the "## Unreleased" section into the section of `version`; refuses an empty one. */

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { taskJsonPath, taskNames, taskSourceDir } from './tasks/sources';
 import { ROOT } from '../lab/paths';
 
 // One version for the whole extension. The agent caches a task by its version, so a release that
 // leaves a task's version as it was never reaches the agents that ran it before: package.json,
-// vss-extension.json and every tasks/*/task.json move together (scripts/version.mjs), and this
+// vss-extension.json and every src/tasks/*/task.json move together (scripts/version.mjs), and this
 // file fails when they do not agree. Task Minor = 100 * extension major + extension minor, task
 // Patch = extension patch; the task Major (its YAML @1) is the task's own.
 
@@ -19,12 +20,9 @@ interface TaskVersion {
 
 const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
-/** Every task.json under tasks/, found on disk: a task added later is held to the same rule. */
+/** Every task.json under src/tasks/, found on disk: a task added later is held to the same rule. */
 function taskJsonFiles(root: string): string[] {
-  return readdirSync(join(root, 'tasks'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'tasks', entry.name, 'task.json')))
-    .map((entry) => `tasks/${entry.name}/task.json`)
-    .sort();
+  return taskNames(root).map((task) => relative(root, taskJsonPath(task, root)).split(sep).join('/'));
 }
 
 function parts(version: string): [number, number, number] {
@@ -55,7 +53,7 @@ function disagreements(root: string): string[] {
 }
 
 describe('one version for the extension and every task', () => {
-  it('package.json, package-lock.json, vss-extension.json and every tasks/*/task.json agree', () => {
+  it('package.json, package-lock.json, vss-extension.json and every src/tasks/*/task.json agree', () => {
     assert.ok(taskJsonFiles(ROOT).length >= 5, 'the tasks are found on disk');
     assert.deepEqual(disagreements(ROOT), []);
   });
@@ -71,17 +69,17 @@ describe('one version for the extension and every task', () => {
     const dir = copyRepository();
     try {
       assert.deepEqual(disagreements(dir), []);
-      const task = join(dir, 'tasks', 'DigestPin', 'task.json');
+      const task = taskJsonPath('DigestPin', dir);
       writeFileSync(task, readFileSync(task, 'utf8').replace(/"Patch": \d+/, '"Patch": 7'));
-      mkdirSync(join(dir, 'tasks', 'DigestNew'));
-      writeFileSync(join(dir, 'tasks', 'DigestNew', 'task.json'), JSON.stringify({ name: 'DigestNew', version: { Major: 1, Minor: 0, Patch: 0 } }));
+      mkdirSync(taskSourceDir('DigestNew', dir));
+      writeFileSync(taskJsonPath('DigestNew', dir), JSON.stringify({ name: 'DigestNew', version: { Major: 1, Minor: 0, Patch: 0 } }));
       const manifest = join(dir, 'vss-extension.json');
       writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/"version": "[^"]*"/, '"version": "9.9.9"'));
       const found = disagreements(dir);
       assert.equal(found.length, 3, found.join('\n'));
       assert.match(found.join('\n'), /vss-extension\.json has version 9\.9\.9/);
-      assert.match(found.join('\n'), /tasks\/DigestNew\/task\.json has version 1\.0\.0/);
-      assert.match(found.join('\n'), /tasks\/DigestPin\/task\.json has version 1\.\d+\.7/);
+      assert.match(found.join('\n'), /src\/tasks\/DigestNew\/task\.json has version 1\.0\.0/);
+      assert.match(found.join('\n'), /src\/tasks\/DigestPin\/task\.json has version 1\.\d+\.7/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -91,7 +89,7 @@ describe('one version for the extension and every task', () => {
 /** The files the version script edits, and the script itself, in a scratch folder that npm can run in. */
 function copyRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), 'digest-release-version-'));
-  for (const file of ['package.json', 'package-lock.json', 'vss-extension.json', 'CHANGELOG.md', 'scripts/version.mjs', ...taskJsonFiles(ROOT)]) {
+  for (const file of ['package.json', 'package-lock.json', 'vss-extension.json', 'CHANGELOG.md', 'scripts/version.mjs', 'scripts/task-sources.mjs', ...taskJsonFiles(ROOT)]) {
     cpSync(join(ROOT, file), join(dir, file), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -129,13 +127,13 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const version = (): string => String(readJson(join(dir, 'package.json')).version);
-  const task = (name: string): TaskVersion => readJson(join(dir, 'tasks', name, 'task.json')).version as TaskVersion;
+  const task = (name: string): TaskVersion => readJson(taskJsonPath(name, dir)).version as TaskVersion;
 
   it('minor moves every file together, keeps each layout, and turns Unreleased into the new section', () => {
     const before = version();
     const [major, minor] = parts(before);
     addUnreleased(dir, 'DigestPin@1 pins Helm charts too.');
-    const beforePin = readFileSync(join(dir, 'tasks', 'DigestPin', 'task.json'), 'utf8');
+    const beforePin = readFileSync(taskJsonPath('DigestPin', dir), 'utf8');
     const run = npm(dir, ['run', 'version', '--', 'minor']);
     assert.equal(run.status, 0, run.output);
     const next = `${major}.${minor + 1}.0`;
@@ -143,7 +141,7 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.deepEqual(disagreements(dir), []);
     assert.deepEqual(task('DigestPin'), { Major: 1, Minor: 100 * major + minor + 1, Patch: 0 });
     // Only the version lines changed: the file is not reformatted.
-    const changedLines = readFileSync(join(dir, 'tasks', 'DigestPin', 'task.json'), 'utf8').split('\n').filter((line, i) => line !== beforePin.split('\n')[i]);
+    const changedLines = readFileSync(taskJsonPath('DigestPin', dir), 'utf8').split('\n').filter((line, i) => line !== beforePin.split('\n')[i]);
     assert.deepEqual(changedLines.map((line) => line.trim()), [`"Minor": ${100 * major + minor + 1},`]);
     const changelog = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
     assert.match(changelog, new RegExp(`## Unreleased\\n\\n## ${next.replace(/\./g, '\\.')} - \\d{4}-\\d{2}-\\d{2}\\n\\n- DigestPin@1 pins Helm charts too\\.\\n`));
@@ -173,11 +171,11 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.equal(npm(dir, ['run', 'version', '--', `${major}.${minor + 3}.0`]).status, 0);
     assert.equal(version(), `${major}.${minor + 3}.0`);
     const changelog = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
-    mkdirSync(join(dir, 'tasks', 'DigestNew'));
-    writeFileSync(join(dir, 'tasks', 'DigestNew', 'task.json'), '{\n  "name": "DigestNew",\n  "version": { "Major": 1, "Minor": 0, "Patch": 0 }\n}\n');
+    mkdirSync(taskSourceDir('DigestNew', dir));
+    writeFileSync(taskJsonPath('DigestNew', dir), '{\n  "name": "DigestNew",\n  "version": { "Major": 1, "Minor": 0, "Patch": 0 }\n}\n');
     const sync = npm(dir, ['run', 'version', '--', version()]);
     assert.equal(sync.status, 0, sync.output);
-    assert.match(sync.output, /put back in line: tasks\/DigestNew\/task\.json/);
+    assert.match(sync.output, /put back in line: src\/tasks\/DigestNew\/task\.json/);
     assert.deepEqual(task('DigestNew'), { Major: 1, Minor: 100 * major + minor + 3, Patch: 0 });
     assert.equal(readFileSync(join(dir, 'CHANGELOG.md'), 'utf8'), changelog);
     assert.deepEqual(disagreements(dir), []);

@@ -1,8 +1,8 @@
 import { CONNECTION_TYPES, ConnectionInputNames, ConnectionInputs, PLAIN_CONNECTION_INPUT_NAMES, resolveCredential } from '../connection/credentials';
 import { ImageReference, repositoryName } from '../reference/reference';
 import { RegistryClient } from '../registry/client';
-import { secretsOf } from '../registry/sign-in';
-import { TaskContext } from './agent';
+import { RegistryCredential, secretsOf } from '../registry/sign-in';
+import { TaskContext } from './context';
 
 // The sign-in inputs every registry task shares, and the client made from them. A task with two
 // registries (DigestPromote) reads them once per side, with the side as a prefix of each name.
@@ -29,8 +29,14 @@ export function readConnectionInputs(context: TaskContext, side?: 'source' | 'ta
   };
 }
 
+export interface RegistrySignIn {
+  readonly client: RegistryClient;
+  /** The credential the client signs in with, resolved once (DigestPromote's import hands the source's on). */
+  readonly credential: RegistryCredential;
+}
+
 /** Resolves the credential, masks its secrets, says how it signs in, and makes the client. */
-export function registryClientFor(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string, role = 'Registry'): RegistryClient {
+export function registrySignIn(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string, role = 'Registry'): RegistrySignIn {
   const setSecret = (value: string): void => context.setSecret(value);
   const { credential, notes } = resolveCredential(image.registry, connection, context.endpoints, process.env, setSecret, context.network);
   for (const secret of secretsOf(credential)) context.setSecret(secret);
@@ -39,5 +45,10 @@ export function registryClientFor(context: TaskContext, image: ImageReference, c
   // A task with two registries names each by its role in messages ("the source registry ..."), so a
   // failure is never blamed on the wrong one, even when both are one host.
   const peer = role === 'Registry' ? 'registry' : `${role.toLowerCase()} registry`;
-  return new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret, network: context.network, peer });
+  return { client: new RegistryClient(image.registry, { credential, userAgent, onSecret: setSecret, network: context.network, peer }), credential };
+}
+
+/** The client of registrySignIn, for a task that needs no more of the sign-in. */
+export function registryClientFor(context: TaskContext, image: ImageReference, connection: ConnectionInputs, userAgent: string, role = 'Registry'): RegistryClient {
+  return registrySignIn(context, image, connection, userAgent, role).client;
 }

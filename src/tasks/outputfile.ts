@@ -4,8 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { DigestReleaseError, messageOf } from '../errors';
 import { Folder, folderHolding, foldersText, makeFolders, realLocation } from '../files/allowed-folders';
 import { writeFilesAtomically } from '../files/write';
-import { TaskContext } from './agent';
-import { JOB_FOLDERS_FIX, jobFolders } from './folders';
+import { TaskContext } from './context';
+import { JOB_FOLDERS_FIX, jobFolders } from './jobfolders';
 
 // A file a task writes for later steps (the evidence, a keep list): where its input says (relative
 // to System.DefaultWorkingDirectory), else under $(Agent.TempDirectory)/<folder>, which the agent

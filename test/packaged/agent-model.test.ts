@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTaskJson, taskNames } from '../tasks/sources';
 import { AgentJob, agentNetworkVariables, agentNode24, connectionId, expandMacros, nodeBinary, rootFilePath } from '../../lab/agent';
-import { ROOT } from '../../lab/paths';
 import { stepResult } from '../../lab/taskrun';
 
 // The agent model every task test runs through: each rule as the agent applies it, checked on what
@@ -165,8 +165,8 @@ describe('the agent model (lab/agent.ts)', function () {
   });
 
   it(`runs the Node24 entry of every task on the agent's Node ${agentNode24() ? 24 : 20} (the UseNode24withHandlerData knob ${agentNode24() ? 'on' : 'off'})`, () => {
-    for (const task of readdirSync(join(ROOT, 'tasks'))) {
-      const execution = (JSON.parse(readFileSync(join(ROOT, 'tasks', task, 'task.json'), 'utf8')) as { execution: object }).execution;
+    for (const task of taskNames()) {
+      const execution = readTaskJson<{ execution: object }>(task).execution;
       assert.deepEqual(Object.keys(execution).sort(), ['Node20_1', 'Node24'], `${task} declares both handlers`);
       const prepared = job.prepare(task);
       assert.equal(prepared.handler, 'Node24');

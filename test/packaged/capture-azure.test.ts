@@ -5,7 +5,7 @@ import { resolveCredential } from '../../src/connection/credentials';
 import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
-import { captureDigest } from '../../src/tasks/capture/capture';
+import { captureDigest } from '../../src/capture/resolve';
 import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { visibleOutput } from '../../lab/outcome';
@@ -51,7 +51,7 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     for (let i = 0; i < 2; i++) {
       const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
       const client = new RegistryClient(ref.registry, { credential });
-      const result = await captureDigest({ image: ref, connection: { connectionType: 'azureRM', azureSubscription: 'arm' } }, client);
+      const result = await captureDigest({ image: ref }, client);
       assert.equal(result.digest, digest);
     }
     assert.equal(acr.front.counts.exchange, 1, 'one /oauth2/exchange per registry per process');
@@ -66,7 +66,7 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
       const endpoints = endpointReader({ arm: secretConnection(strict) });
       const ref = parseReference(strictImage);
       const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
-      const result = await captureDigest({ image: ref, connection: { connectionType: 'azureRM', azureSubscription: 'arm' } }, new RegistryClient(ref.registry, { credential }));
+      const result = await captureDigest({ image: ref }, new RegistryClient(ref.registry, { credential }));
       assert.equal(result.digest, strict.digests['team/api:1.0']);
       assert.equal(strict.front.counts.exchange, 1);
     } finally {
@@ -80,7 +80,7 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     const ref = parseReference(image);
     const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
     await assert.rejects(
-      captureDigest({ image: ref, connection: { connectionType: 'azureRM' } }, new RegistryClient(ref.registry, { credential })),
+      captureDigest({ image: ref }, new RegistryClient(ref.registry, { credential })),
       (err: unknown) => {
         assert.ok(isDigestReleaseError(err, 'CREDENTIALS'), String(err));
         assert.match(err.message, /service connection "arm" given in azureSubscription/);

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
+import { readTaskJson, taskJsonPath, taskNames } from '../tasks/sources';
 import { ROOT, builtVsix } from '../../lab/paths';
 import { readZip } from '../../lab/vsix';
 
 // What ships: every task.json is valid (tfx only warns), input and output names never change by
 // accident, and the .vsix holds bundled tasks and nothing else.
 
-const TASKS = readdirSync(join(ROOT, 'tasks')).filter((name) => statSync(join(ROOT, 'tasks', name)).isDirectory());
+const TASKS = taskNames();
 
 interface TaskJson {
   id: string;
@@ -21,7 +22,7 @@ interface TaskJson {
 }
 
 function readTask(name: string): TaskJson {
-  return JSON.parse(readFileSync(join(ROOT, 'tasks', name, 'task.json'), 'utf8')) as TaskJson;
+  return readTaskJson<TaskJson>(name);
 }
 
 describe('task.json files', () => {
@@ -103,7 +104,7 @@ describe('what the agent does to task inputs and output variables', () => {
   it('help, docs and examples name output variables with their step ($(capture.IMAGE_REF)): the agent defines no other name', () => {
     const outputs = new Set(TASKS.flatMap((task) => (readTask(task).outputVariables ?? []).map((o) => o.name)));
     const files = [
-      ...TASKS.map((task) => join(ROOT, 'tasks', task, 'task.json')),
+      ...TASKS.map((task) => taskJsonPath(task)),
       ...filesUnder(join(ROOT, 'docs'), ['.md']),
       ...filesUnder(join(ROOT, 'src'), ['.ts']),
       ...filesUnder(join(ROOT, 'templates'), ['.yml']),

@@ -5,7 +5,7 @@ import { resolveCredential } from '../../src/connection/credentials';
 import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
-import { captureDigest } from '../../src/tasks/capture/capture';
+import { captureDigest } from '../../src/capture/resolve';
 import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
 import { TestGround, testGround } from '../../lab/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
@@ -141,7 +141,7 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     const connection = { connectionType: 'azureRM' as const, azureSubscription: 'once' };
     acr.front.resetCounts();
     const captureClient = new RegistryClient(image.registry, { credential: resolveCredential(image.registry, connection, endpoints, {}).credential });
-    const captured = await captureDigest({ image, connection }, captureClient);
+    const captured = await captureDigest({ image }, captureClient);
     const lockClient = new RegistryClient(image.registry, { credential: resolveCredential(image.registry, connection, endpoints, {}).credential });
     const outcome = await applyLock({ image, expectedDigest: parseDigest(captured.digest), action: 'lock', lockManifest: true, lockTag: true, deleteEnabled: false }, lockClient);
     assert.equal(outcome.locked, true);

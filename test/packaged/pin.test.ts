@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { readTaskJson } from '../tasks/sources';
 import { digestOf } from '../pin/helpers';
 import { ROOT } from '../../lab/paths';
 import { AgentJob, TaskRun } from '../../lab/agent';
@@ -168,7 +169,7 @@ describe('task: DigestPin@1', function () {
   }
 
   it('keeps its input and output names (renaming one breaks every pipeline that uses it)', () => {
-    const task: unknown = JSON.parse(readFileSync(join(ROOT, 'tasks', 'DigestPin', 'task.json'), 'utf8'));
+    const task: unknown = readTaskJson('DigestPin');
     assert.ok(task !== null && typeof task === 'object' && 'inputs' in task && Array.isArray(task.inputs) && 'outputVariables' in task && Array.isArray(task.outputVariables));
     const names = (list: unknown[]) => list.map((item) => (item !== null && typeof item === 'object' && 'name' in item ? item.name : undefined));
     assert.deepEqual(names(task.inputs), ['files', 'images', 'mode', 'allowedRegistries', 'keepTag', 'helmDigestKey', 'requireAllImagesMatched']);

@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT } from '../../lab/paths';
+import { taskJsonPath } from '../tasks/sources';
 import { CONTRACTS_FILE, tasks } from './harness';
 import { contractDrift, fromContract, fromTaskJson } from './validate/tasks';
 
@@ -12,14 +11,14 @@ describe('templates: task contracts', () => {
 
   it('prefers a real task.json and falls back to the contract only where there is none', () => {
     for (const def of tasks().tasks.values()) {
-      const landed = existsSync(join(ROOT, 'tasks', def.name, 'task.json'));
+      const landed = existsSync(taskJsonPath(def.name));
       assert.equal(def.source, landed ? 'task.json' : 'contract', def.ref);
     }
     for (const name of ['DigestCapture@1', 'DigestLock@1', 'DigestPromote@1', 'DigestPin@1', 'DigestEvidence@1']) assert.ok(tasks().tasks.has(name), name);
   });
 
   it('reports a contract that disagrees with a task.json', () => {
-    const real = fromTaskJson(join(ROOT, 'tasks', 'DigestCapture', 'task.json'));
+    const real = fromTaskJson(taskJsonPath('DigestCapture'));
     const contract = fromContract(
       'DigestCapture',
       {

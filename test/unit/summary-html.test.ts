@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { markdownToHtml, summaryPage, tableCells } from '../../scripts/summary-html';
-import { keyValueTable, markdownTable } from '../../src/tasks/summary';
+import { keyValueTable, markdownTable } from '../../src/tasks/markdown';
 
 // The page `npm run summaries` photographs: the markdown the tasks write, as HTML, nothing lost.
 
 describe('build summary markdown as HTML (npm run summaries)', () => {
-  it('reads back the tables src/tasks/summary.ts writes, escaped pipes and all', () => {
+  it('reads back the tables src/tasks/markdown.ts writes, escaped pipes and all', () => {
     const markdown = `### Image promoted by digest\n\n${keyValueTable([
       ['Digest', '`sha256:abc` (unchanged)'],
       ['Note', 'a|b <script>'],

@@ -1,6 +1,6 @@
 /**
  * What the tests know of our tasks: inputs and output variables, read from
- * tasks/<Name>/task.json where it exists, else from test/templates/task-contracts.json
+ * src/tasks/<Name>/task.json where it exists, else from test/templates/task-contracts.json
  * (written from the issues for tasks still being built). A contract entry that disagrees
  * with a task.json that exists is an error, so the two cannot drift apart silently.
  */
@@ -92,7 +92,7 @@ export function fromContract(name: string, entry: ValueMap, where: string): Task
 /** Differences between a contract entry and the real task.json, for a person to read. */
 export function contractDrift(contract: TaskDefinition, real: TaskDefinition): string[] {
   const out: string[] = [];
-  const where = `${contract.name}: task-contracts.json and tasks/${contract.name}/task.json`;
+  const where = `${contract.name}: task-contracts.json and src/tasks/${contract.name}/task.json`;
   if (contract.major !== real.major) out.push(`${where} disagree on the major version (${contract.major} vs ${real.major})`);
   const realInputs = new Map(real.inputs.map((i) => [i.name, i]));
   const contractInputs = new Map(contract.inputs.map((i) => [i.name, i]));
@@ -120,7 +120,7 @@ export interface TaskCatalog {
 
 export function loadTasks(root: string, contractsFile: string): TaskCatalog {
   const tasks = new Map<string, TaskDefinition>();
-  const tasksDir = join(root, 'tasks');
+  const tasksDir = join(root, 'src', 'tasks');
   for (const dir of readdirSync(tasksDir)) {
     const path = join(tasksDir, dir, 'task.json');
     if (!existsSync(path)) continue;

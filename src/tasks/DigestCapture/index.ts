@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { captureTask } from './capture';
+
+void runTask(captureTask);

@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { evidenceTask } from './evidence';
+
+void runTask(evidenceTask);

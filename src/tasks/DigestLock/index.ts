@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { lockTask } from './lock';
+
+void runTask(lockTask);

@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { pinTask } from './pin';
+
+void runTask(pinTask);

@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { promoteTask } from './promote';
+
+void runTask(promoteTask);

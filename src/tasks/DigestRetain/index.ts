@@ -1,0 +1,4 @@
+import { runTask } from '../agent';
+import { retainTask } from './retain';
+
+void runTask(retainTask);

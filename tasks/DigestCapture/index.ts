@@ -1,4 +1,0 @@
-import { runTask } from '../../src/tasks/agent';
-import { captureTask } from '../../src/tasks/capture/capture';
-
-void runTask(captureTask);
