@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { main as capture } from './capture';
 import { main as pin } from './pin';
 import { main as promote } from './promote';
@@ -12,6 +14,10 @@ async function run(names: string[]): Promise<void> {
   const unknown = names.filter((name) => !(name in BENCHMARKS));
   if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${Object.keys(BENCHMARKS).join(', ')}`);
   const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS);
+  // The benchmarks that run a task the way the agent does need the agent's Node runtimes
+  // (test/runtimes), which npm test and npm run demo install and a fresh clone lacks.
+  const runtimes = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'agent-runtimes.mjs')], { stdio: 'inherit' });
+  if (runtimes.status !== 0) throw new Error('installing the agent runtimes (scripts/agent-runtimes.mjs) failed');
   for (const [i, name] of chosen.entries()) {
     if (i > 0) console.log('');
     await BENCHMARKS[name]!();
