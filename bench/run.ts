@@ -4,11 +4,12 @@ import { main as capture } from './capture';
 import { main as pin } from './pin';
 import { main as promote } from './promote';
 import { main as retain } from './retain';
+import { main as startup } from './startup';
 
-// npm run bench [-- capture|pin|promote|retain ...]: the benchmarks named, else all, one after the other.
+// npm run bench [-- capture|startup|pin|promote|retain ...]: the benchmarks named, else all, one after the other.
 // Each prints ratios against a peer measured in the same run; nothing here asserts.
 
-const BENCHMARKS: Record<string, () => void | Promise<void>> = { capture, pin, promote, retain };
+const BENCHMARKS: Record<string, () => void | Promise<void>> = { capture, startup, pin, promote, retain };
 
 async function run(names: string[]): Promise<void> {
   const unknown = names.filter((name) => !(name in BENCHMARKS));
