@@ -53,6 +53,11 @@ function makeImage(layout: OciLayout, dir: string, tag: string, architecture: st
   }
 }
 
+/** Both runs of a round, skopeo first in even rounds, ours first in odd ones. */
+async function alternate(round: number, ours: () => Promise<unknown>, skopeo: () => Promise<unknown>): Promise<void> {
+  for (const run of round % 2 === 0 ? [skopeo, ours] : [ours, skopeo]) await run();
+}
+
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(testDir(), 'bench-promote-'));
   const registries: RunningRegistry[] = [];
@@ -73,18 +78,25 @@ export async function main(): Promise<void> {
     const source = await newRegistry();
     const access = { certDir: certs.certDir };
     const layout = new OciLayout(join(dir, 'layout'));
-    makeImage(layout, dir, 'image', 'amd64', [47.5 * MB, 47.5 * MB, 47.5 * MB, 47.5 * MB]);
-    makeImage(layout, dir, 'one', 'amd64', [400 * MB]);
-    makeImage(layout, dir, 'many', 'amd64', Array.from({ length: 40 }, () => MB));
     const platforms = ['amd64', 'arm64', 'ppc64le', 's390x'];
-    for (const arch of platforms) makeImage(layout, dir, `index-${arch}`, arch, [8 * MB]);
-    layout.index('index', platforms.map((arch) => ({ tag: `index-${arch}`, architecture: arch })));
-    const cases: CopyCase[] = [
-      { name: '190 MB image, 4 layers', tag: 'image', index: false },
-      { name: 'one 400 MB layer', tag: 'one', index: false },
-      { name: '40 layers of 1 MB', tag: 'many', index: false },
-      { name: 'index of 4 platforms (8 MB each)', tag: 'index', index: true },
+    const all: (CopyCase & { make: () => void })[] = [
+      { name: '190 MB image, 4 layers', tag: 'image', index: false, make: () => makeImage(layout, dir, 'image', 'amd64', [47.5 * MB, 47.5 * MB, 47.5 * MB, 47.5 * MB]) },
+      { name: 'one 400 MB layer', tag: 'one', index: false, make: () => makeImage(layout, dir, 'one', 'amd64', [400 * MB]) },
+      { name: '40 layers of 1 MB', tag: 'many', index: false, make: () => makeImage(layout, dir, 'many', 'amd64', Array.from({ length: 40 }, () => MB)) },
+      {
+        name: 'index of 4 platforms (8 MB each)',
+        tag: 'index',
+        index: true,
+        make: () => {
+          for (const arch of platforms) makeImage(layout, dir, `index-${arch}`, arch, [8 * MB]);
+          layout.index('index', platforms.map((arch) => ({ tag: `index-${arch}`, architecture: arch })));
+        },
+      },
     ];
+    // BENCH_PROMOTE_CASES=image,one,many,index runs only those (the re-promotion comes with image).
+    const only = process.env.BENCH_PROMOTE_CASES?.split(',').map((name) => name.trim());
+    const cases: CopyCase[] = all.filter((c) => only === undefined || only.includes(c.tag));
+    for (const c of all) if (cases.includes(c)) c.make();
     const digests = new Map<string, string>();
     // Pushed by a skopeo that does not block this process: the registries' logs are read here.
     for (const c of cases) {
@@ -144,15 +156,11 @@ export async function main(): Promise<void> {
       const result: CaseResult = { name: c.name, peer: 'cold', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
       for (let round = 0; round < ROUNDS; round++) {
         const [oursTarget, skopeoTarget] = [await newRegistry(), await newRegistry()];
-        const runOurs = async () => result.ours.push(await ours(source.host, c, oursTarget.host));
-        const runSkopeo = async () => result.skopeo.push(await skopeo(source.host, c, skopeoTarget.host));
-        if (round % 2 === 0) {
-          await runSkopeo();
-          await runOurs();
-        } else {
-          await runOurs();
-          await runSkopeo();
-        }
+        await alternate(
+          round,
+          async () => result.ours.push(await ours(source.host, c, oursTarget.host)),
+          async () => result.skopeo.push(await skopeo(source.host, c, skopeoTarget.host)),
+        );
         // The 190 MB image's last targets stay for the re-promotion.
         if (c.tag === 'image' && round === ROUNDS - 1) kept = { ours: oursTarget, skopeo: skopeoTarget };
         else [oursTarget, skopeoTarget].forEach(drop);
@@ -165,24 +173,22 @@ export async function main(): Promise<void> {
       results.push(result);
     }
 
-    const image = cases[0]!;
-    const again: CaseResult = { name: '190 MB image again (target has it)', peer: 'warm', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
-    for (let round = 0; round < ROUNDS; round++) {
-      const runOurs = async () => again.ours.push(await ours(source.host, image, kept!.ours.host));
-      const runSkopeo = async () => again.skopeo.push(await skopeo(source.host, image, kept!.skopeo.host));
-      if (round % 2 === 0) {
-        await runSkopeo();
-        await runOurs();
-      } else {
-        await runOurs();
-        await runSkopeo();
+    const image = cases.find((c) => c.tag === 'image');
+    if (image !== undefined) {
+      const again: CaseResult = { name: '190 MB image again (target has it)', peer: 'warm', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
+      for (let round = 0; round < ROUNDS; round++) {
+        await alternate(
+          round,
+          async () => again.ours.push(await ours(source.host, image, kept!.ours.host)),
+          async () => again.skopeo.push(await skopeo(source.host, image, kept!.skopeo.host)),
+        );
       }
+      Object.assign(again.requests, await count(image, kept!.ours, kept!.skopeo));
+      const lastAgain = again.ours[again.ours.length - 1]!;
+      const copied = sha256Hex(await inspectRawAsync(`${kept!.ours.host}/promoted/image:1.0`, access)) === digests.get('image');
+      (again as { note: string }).note = `${lastAgain.outputs.PROMOTED_BYTES} blob bytes moved (goal 0); target hashes to the source digest: ${copied}`;
+      results.push(again);
     }
-    Object.assign(again.requests, await count(image, kept!.ours, kept!.skopeo));
-    const lastAgain = again.ours[again.ours.length - 1]!;
-    const copied = sha256Hex(await inspectRawAsync(`${kept!.ours.host}/promoted/image:1.0`, access)) === digests.get('image');
-    (again as { note: string }).note = `${lastAgain.outputs.PROMOTED_BYTES} blob bytes moved (goal 0); target hashes to the source digest: ${copied}`;
-    results.push(again);
 
     const ms = (runs: readonly Measured[], of: (m: Measured) => number) => median(runs.map(of));
     console.log(`DigestPromote (packaged task, concurrency 4) vs skopeo copy, registry to registry on this machine, median of ${ROUNDS} rounds (rounds in brackets):`);
