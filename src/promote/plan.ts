@@ -2,7 +2,8 @@ import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { Descriptor, Manifest } from '../registry/manifest';
 import { isManifestMediaType } from '../registry/mediatypes';
-import { listReferrers } from '../registry/referrers';
+import { ReferrerSource, hasReferrersApi, listReferrers } from '../registry/referrers';
+import { runPool } from '../pool';
 
 // What a promotion copies, read from the source once: every manifest reachable from the digest
 // (an index and each child, nested indexes too), every blob they name, and, when asked, the
@@ -35,6 +36,9 @@ export interface PlanOptions {
   readonly referrerDepth?: number;
 }
 
+/** Referrer lists read at once while blobs copy: a few requests more on the source, never dozens. */
+const REFERRER_LISTS_AT_ONCE = 4;
+
 export async function planCopy(source: RegistryClient, repository: string, digest: Digest, options: PlanOptions): Promise<CopyPlan> {
   const image = await planImage(source, repository, digest);
   return options.includeReferrers ? addReferrers(source, repository, image, options.referrerDepth) : image;
@@ -54,11 +58,19 @@ export async function planImage(source: RegistryClient, repository: string, dige
  */
 export async function addReferrers(source: RegistryClient, repository: string, image: CopyPlan, depth = 3): Promise<CopyPlan> {
   const walk = new Walk(source, repository, image);
+  // Asked once: a registry without the referrers API is read through the tag schema at once,
+  // rather than answering 404 for every subject first.
+  const via: ReferrerSource = (await hasReferrersApi(source, repository)) ? 'auto' : 'tagSchema';
   let subjects = image.manifests.map((m) => m.digest);
   for (let level = 0; level < depth && subjects.length > 0; level++) {
     const found: Digest[] = [];
+    // The lists of one level are read at once; their referrers are walked in the subjects' order.
+    const lists = new Map<Digest, Descriptor[]>();
+    await runPool(subjects, REFERRER_LISTS_AT_ONCE, async (subject) => {
+      lists.set(subject, await listReferrers(source, repository, subject, {}, via));
+    });
     for (const subject of subjects) {
-      for (const referrer of await listReferrers(source, repository, subject)) {
+      for (const referrer of lists.get(subject)!) {
         if (!isManifestMediaType(referrer.mediaType)) continue;
         const node = await walk.manifest(referrer.digest, subject);
         // A listed referrer whose manifest names another subject is not one; it is not copied as one.
