@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, push } from '../test/support/images';
-import { builtVsix } from '../test/support/paths';
-import { startProxy } from '../test/support/proxy';
-import { startRegistry } from '../test/support/registry';
-import { runTask } from '../test/support/agent';
-import { taskEntry } from '../test/support/taskrun';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, push } from '../lab/images';
+import { builtVsix } from '../lab/paths';
+import { startProxy } from '../lab/proxy';
+import { startRegistry } from '../lab/registry';
+import { runTask } from '../lab/agent';
+import { taskEntry } from '../lab/taskrun';
 import { ratio, timeCommand } from './stats';
 
 // DigestCapture against its peers in one run: `skopeo inspect --raw` for the same image (what a

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseVsoLines } from '../test/support/taskrun';
+import { parseVsoLines } from '../lab/taskrun';
 
 // One command run under /usr/bin/time, asynchronously (a server in this process, a counting proxy,
 // keeps answering while it runs): its wall time, CPU time (user + system) and peak memory, and for

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { SourceFile, planBatch } from '../src/pin/batch';
 import { parseHelmDigestKey } from '../src/pin/helmkey';
-import { PinOptions } from '../src/pin/plan';
+import { PinOptions } from '../src/pin/file-plan';
 import { parseTargets } from '../src/pin/targets';
 
 // DigestPin against the floor: pinning 1,000 manifests (about 5 MB) in memory, next to a plain

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../test/support/images';
-import { startProxy } from '../test/support/proxy';
-import { RunningRegistry, startRegistry } from '../test/support/registry';
-import { taskEntry } from '../test/support/taskrun';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../lab/images';
+import { startProxy } from '../lab/proxy';
+import { RunningRegistry, startRegistry } from '../lab/registry';
+import { taskEntry } from '../lab/taskrun';
 import { Measured, TaskMeasured, measureSkopeo, measureTask } from './measure';
 import { median, ratio, rounds } from './stats';
 

@@ -6,13 +6,13 @@ import { runPool } from '../src/pool';
 import { Digest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
 import { putManifest } from '../src/registry/manifests';
-import { OCI_MANIFEST } from '../src/registry/mediatypes';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, push, skopeo } from '../test/support/images';
-import { startProxy } from '../test/support/proxy';
-import { startRegistry } from '../test/support/registry';
-import { runTask } from '../test/support/agent';
-import { samplePredicate } from '../test/unit/evidence/helpers';
+import { OCI_MANIFEST } from '../src/registry/manifest-parse';
+import { samplePredicate } from '../test/evidence/helpers';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, push, skopeo } from '../lab/images';
+import { startProxy } from '../lab/proxy';
+import { startRegistry } from '../lab/registry';
+import { runTask } from '../lab/agent';
 import { median, ratio } from './stats';
 
 // DigestRetain against what a script would do without it, on one repository of 500 manifests (500

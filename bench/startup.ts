@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../test/support/images';
-import { startProxy } from '../test/support/proxy';
-import { startRegistry } from '../test/support/registry';
-import { taskEntry } from '../test/support/taskrun';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../lab/images';
+import { startProxy } from '../lab/proxy';
+import { startRegistry } from '../lab/registry';
+import { taskEntry } from '../lab/taskrun';
 import { measure, measureTask } from './measure';
 import { median, ratio } from './stats';
 

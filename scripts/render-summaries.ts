@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { TaskRun } from '../test/support/taskrun';
+import { TaskRun } from '../lab/taskrun';
 import { DemoHosts, runDemo } from './demo';
 import { chromiumBinary, screenshot } from './screenshot';
 import { summaryPage } from './summary-html';

@@ -13,7 +13,7 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Runs `node <args>` with the run's CA (and `extraEnv`); `onStdout` sees its output (which is then piped), else it is inherited. Resolves to the exit code. */
 export async function runWithCa(args, onStdout, extraEnv = {}) {
-  const { makeCertificates } = createRequire(import.meta.url)(join(root, 'out', 'test', 'support', 'tls.js'));
+  const { makeCertificates } = createRequire(import.meta.url)(join(root, 'out', 'lab', 'tls.js'));
   const dir = mkdtempSync(join(tmpdir(), 'digest-release-run-'));
   try {
     const certs = makeCertificates(join(dir, 'tls'));

@@ -1,4 +1,5 @@
-// Parsed JSON is `unknown` until checked; this is the one check that a value is a JSON object.
+// Parsed JSON is `unknown` until checked; this is the one check that a value is a JSON object, and
+// the one parse that answers undefined, not an exception, for text that is not JSON.
 
 /** True for a JSON object: not null, not an array. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -8,4 +9,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /** The value when it is a JSON object, else undefined: for reading nested fields with `?.`. */
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
   return isRecord(value) ? value : undefined;
+}
+
+/** The text parsed as JSON; undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

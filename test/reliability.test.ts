@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COLUMNS, ROWS, cellText, reliabilityTable } from './support/faults';
-import { ROOT } from './support/paths';
+import { COLUMNS, ROWS, cellText, reliabilityTable } from '../lab/faults';
+import { ROOT } from '../lab/paths';
 
-// The README's "Reliability" table must be the fault suite's table (test/support/faults.ts), which
-// test/task/faults.test.ts runs cell by cell: no claim in the README without a test behind it.
+// The README's "Reliability" table must be the fault suite's table (lab/faults.ts), which
+// test/packaged/faults.test.ts runs cell by cell: no claim in the README without a test behind it.
 
 describe('the README Reliability table', () => {
   const readme = (): string => readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -14,7 +14,7 @@ describe('the README Reliability table', () => {
   it('is the fault suite\'s table, cell for cell', () => {
     const table = tableIn(readme());
     assert.ok(table, 'the README has a Reliability section with the table');
-    assert.equal(table, reliabilityTable(), 'regenerate it: node -e "process.stdout.write(require(\'./out/test/support/faults.js\').reliabilityTable())"');
+    assert.equal(table, reliabilityTable(), 'regenerate it: node -e "process.stdout.write(require(\'./out/lab/faults.js\').reliabilityTable())"');
   });
 
   it('would catch a cell that claims more than the suite checks', () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './support/paths';
+import { ROOT } from '../lab/paths';
 
 // One version for the whole extension. The agent caches a task by its version, so a release that
 // leaves a task's version as it was never reaches the agents that ran it before: package.json,

@@ -1,10 +1,11 @@
-import { asRecord } from '../json';
-import { parseJson, readBodyUpTo, readJsonUpTo } from '../registry/bounded';
-import { MAX_ERROR_BODY_BYTES } from '../registry/errorbody';
-import { HttpResponse } from '../registry/http';
+import { asRecord, parseJson } from '../json';
+import { readBodyUpTo, readJsonUpTo } from '../http/body-limit';
+import { MAX_ERROR_BODY_BYTES } from '../registry/error-answers';
+import { HttpResponse } from '../http/request';
 import { DigestReleaseError } from '../errors';
 import { Network } from '../http/network';
-import { Transport, retryAfterMs } from '../registry/transport';
+import { Transport } from '../http/transport';
+import { retryAfterMs } from '../http/retry';
 import { EntraTokenSource } from './exchange';
 
 // The few Azure Resource Manager calls ACR's server-side import needs: list the container

@@ -1,5 +1,5 @@
 import { apiHost } from '../reference/reference';
-import { Challenge } from '../registry/challenge';
+import { Challenge } from '../registry/sign-in';
 import { isDigestReleaseError } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';

@@ -1,10 +1,9 @@
 import { DigestReleaseError } from '../errors';
-import { isRecord } from '../json';
-import { jwtLifetime } from '../registry/auth';
-import { ENTRA_ACR_ONLY, RefreshTokenSource } from '../registry/credential';
-import { parseJson } from '../registry/bounded';
-import { describeErrors, readErrorBody } from '../registry/errorbody';
-import { Transport, retriesNote } from '../registry/transport';
+import { isRecord, parseJson } from '../json';
+import { ENTRA_ACR_ONLY, RefreshTokenSource, jwtLifetime } from '../registry/sign-in';
+import { describeErrors, readErrorBody } from '../registry/error-answers';
+import { Transport } from '../http/transport';
+import { retriesNote } from '../http/failures';
 import { acrRealm } from './detect';
 
 // The ACR token exchange: a Microsoft Entra ID access token is traded at POST /oauth2/exchange for

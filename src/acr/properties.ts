@@ -1,10 +1,9 @@
 import { DigestReleaseError } from '../errors';
-import { asRecord } from '../json';
+import { asRecord, parseJson } from '../json';
 import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { parseJson } from '../registry/bounded';
-import { describeErrors, readErrorBody, unexpectedAnswer } from '../registry/errorbody';
-import { nextLink } from '../registry/link';
+import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from '../registry/error-answers';
+import { nextLink } from '../http/link-header';
 import { ACR_API_VERSION } from './exchange';
 
 // ACR's tag and manifest properties (/acr/v1/{repository}/_tags/{tag} and /_manifests/{digest}),
@@ -135,23 +134,22 @@ async function call(
   if (!response.ok || body === undefined) {
     const entries = await readErrorBody(response);
     const detail = describeErrors(entries);
-    const codes = new Set(entries.map((entry) => entry.code));
     const suffix = detail ? ` (${detail})` : '';
-    if (response.status === 404 && codes.has('NAME_UNKNOWN')) {
-      throw new DigestReleaseError('NAME_UNKNOWN', `The repository of ${what} does not exist on the registry${suffix}.`, { status: 404 });
+    switch (answerCode(response.status, entries, 'properties')) {
+      case 'NAME_UNKNOWN':
+        throw new DigestReleaseError('NAME_UNKNOWN', `The repository of ${what} does not exist on the registry${suffix}.`, { status: 404 });
+      case 'MANIFEST_UNKNOWN':
+        throw new DigestReleaseError('MANIFEST_UNKNOWN', `The registry has no ${what}${suffix}. Check the tag, and that this task runs after the push.`, { status: 404 });
+      case 'DENIED':
+        throw new DigestReleaseError(
+          'DENIED',
+          `The ${client.name} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
+            'The identity needs a role that allows reading and writing repository metadata (for example Contributor on the registry, or Container Registry Repository Writer on registries with repository permissions).',
+          { status: 403 },
+        );
+      default:
+        throw unexpectedAnswer(client.name, response, `to ${req.method} of the properties of ${what}`, entries);
     }
-    if (response.status === 404) {
-      throw new DigestReleaseError('MANIFEST_UNKNOWN', `The registry has no ${what}${suffix}. Check the tag, and that this task runs after the push.`, { status: 404 });
-    }
-    if (response.status === 403) {
-      throw new DigestReleaseError(
-        'DENIED',
-        `The ${client.name} denied ${req.method === 'GET' ? 'reading' : 'changing'} the properties of ${what}${suffix}. ` +
-          'The identity needs a role that allows reading and writing repository metadata (for example Contributor on the registry, or Container Registry Repository Writer on registries with repository permissions).',
-        { status: 403 },
-      );
-    }
-    throw unexpectedAnswer(client.name, response, `to ${req.method} of the properties of ${what}`, entries);
   }
   return { body: parseJson(body.toString('utf8')), link: response.headers.get('link') };
 }

@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { Approval, parseApprovals } from './approvals';
-import { AzureDevOpsClient } from './client';
+import { AzureDevOpsClient } from './devops-client';
 import { parseTimeline, stageApprovals } from './timeline';
 
 // Who approved the stage this job runs in. Checks are evaluated before a stage starts, so by the

@@ -3,7 +3,7 @@ import { EntraToken, EntraTokenSource } from '../acr/exchange';
 import { DigestReleaseError, messageOf } from '../errors';
 import { DIRECT_NETWORK, Network } from '../http/network';
 import { EndpointReader } from './endpoint';
-import { sdkHttpClient } from './sdkhttp';
+import { sdkHttpClient } from '../http/sdk-client';
 
 // An Azure Resource Manager service connection (type azurerm) turned into Microsoft Entra ID
 // tokens through @azure/identity: workload identity federation, service principal with a secret or

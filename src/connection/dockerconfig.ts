@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { DigestReleaseError } from '../errors';
 import { isMissingFile, readLocalFile } from '../files/read';
 import { isRecord } from '../json';
-import { DOCKER_HUB } from '../reference/reference';
-import { ANONYMOUS, RegistryCredential } from '../registry/credential';
+import { dockerHubAlias } from '../reference/reference';
+import { ANONYMOUS, RegistryCredential } from '../registry/sign-in';
 
 // Credentials from the docker config.json that `docker login` (and Docker@2 with command: login,
 // which also sets DOCKER_CONFIG for later steps) leaves behind. Credential helpers are programs;
@@ -26,9 +26,7 @@ export function normaliseAuthKey(key: string): string {
   let host = key.trim().replace(/^[a-z]+:\/\//i, '');
   const slash = host.indexOf('/');
   if (slash >= 0) host = host.slice(0, slash);
-  host = host.toLowerCase();
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io' || host === 'registry.hub.docker.com') return DOCKER_HUB;
-  return host;
+  return dockerHubAlias(host);
 }
 
 type Json = Record<string, unknown>;

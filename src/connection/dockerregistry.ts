@@ -1,5 +1,5 @@
 import { DigestReleaseError } from '../errors';
-import { RegistryCredential } from '../registry/credential';
+import { RegistryCredential } from '../registry/sign-in';
 import { AzureRmConnection, readAzureRmConnection } from './azurerm';
 import { normaliseAuthKey } from './dockerconfig';
 import { EndpointReader } from './endpoint';

@@ -1,4 +1,4 @@
-import { AzureDevOpsClient } from '../ado/client';
+import { AzureDevOpsClient } from '../ado/devops-client';
 import { RunLocation, readStageApprovals } from '../ado/stageapprovals';
 import { messageOf } from '../errors';
 import { ApprovalFacts, Approver } from './predicate';

@@ -1,7 +1,7 @@
 import { Digest, sha256Of } from '../reference/digest';
 import { headBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
-import { OCI_MANIFEST } from '../registry/mediatypes';
+import { OCI_MANIFEST } from '../registry/manifest-parse';
 import { JsonValue, canonicalBytes } from './canonical';
 
 // What this extension writes into a registry besides images (release evidence, DigestRetain's

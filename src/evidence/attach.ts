@@ -1,7 +1,7 @@
 import { withMore } from '../errors';
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { OCI_MANIFEST } from '../registry/mediatypes';
+import { OCI_MANIFEST } from '../registry/manifest-parse';
 import { pushReferrer } from '../registry/referrers';
 import { Artifact, artifactManifest, uploadArtifactBlobs } from './artifact';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';

@@ -2,7 +2,7 @@ import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
 import { readSmallBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
-import { Descriptor } from '../registry/manifest';
+import { Descriptor } from '../registry/manifest-parse';
 import { ReferrerSource, listReferrers } from '../registry/referrers';
 import { ANNOTATION } from './attach';
 import { ReadEvidence, parseEvidence } from './parse';

@@ -1,7 +1,8 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { Digest, isDigest, sha256Of } from '../reference/digest';
-import { LOCK_STATES, LockState, PREDICATE_TYPE, SCAN_STATUSES, ScanStatus, STATEMENT_TYPE } from './predicate';
+import { LOCK_STATES, LockState } from '../acr/locks';
+import { PREDICATE_TYPE, SCAN_STATUSES, ScanStatus, STATEMENT_TYPE } from './predicate';
 
 // Evidence read back from a registry, checked field by field before anything acts on it. Only the
 // facts that find, verify and rollback decide on are typed here; the bytes are kept whole.

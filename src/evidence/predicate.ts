@@ -1,3 +1,5 @@
+import { LockFacts } from '../acr/locks';
+
 // The release evidence predicate: the facts about one digest's release that a release manager
 // approves and an auditor checks later. Its JSON Schema is schemas/evidence-predicate.schema.json;
 // a change here is a change there and, if it is not additive, a new predicate type (v2).
@@ -80,17 +82,6 @@ export type RollbackFacts = {
   /** With source auto: the EVIDENCE_DIGEST of the earlier evidence the digest was taken from. */
   readonly evidence: string | null;
   readonly reason: string | null;
-};
-
-export const LOCK_STATES = ['locked', 'unlocked', 'unknown', 'notApplicable'] as const;
-export type LockState = (typeof LOCK_STATES)[number];
-
-export type LockFacts = {
-  readonly state: LockState;
-  /** Why the state is what it is when it is not read from the registry's lock properties. */
-  readonly reason: string | null;
-  readonly writeEnabled: boolean | null;
-  readonly deleteEnabled: boolean | null;
 };
 
 export type EvidencePredicate = {

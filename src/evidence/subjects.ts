@@ -4,7 +4,7 @@ import { isDigestReleaseError, messageOf } from '../errors';
 import { Digest, isDigest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { ReferrerSource, hasReferrersApi } from '../registry/referrers';
-import { listTags } from '../registry/tags';
+import { listTags } from '../registry/tag-list';
 
 // The digests of a repository that may carry evidence, found the cheapest complete way the
 // registry allows:

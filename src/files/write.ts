@@ -8,7 +8,7 @@ import { DigestReleaseError, messageOf } from '../errors';
 // a failure leaves the old one. A batch stages every file before renaming any, so a full disk or a
 // read-only folder fails before any target is touched. The rename replaces the path it is given
 // and never writes through a link at it: callers pass the target with its links followed (and
-// checked, see folders.ts).
+// checked, see allowed-folders.ts).
 
 export interface FileWrite {
   /** The file to replace or create, links already followed. */

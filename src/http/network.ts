@@ -9,7 +9,7 @@ import { TunnelAgent, proxyAuthorization } from './tunnel';
 // How every request of a task reaches its host: the one place that applies the agent's network
 // settings. A task makes one Network from the settings it read (TaskContext.network) and hands it
 // to every client it makes (registry, ACR token exchange, Resource Manager, Azure DevOps, and
-// @azure/identity through connection/sdkhttp.ts), so all of them take the same route and trust the
+// @azure/identity through http/sdk-client.ts), so all of them take the same route and trust the
 // same authorities. Connections are kept alive and pooled per route; idle ones do not keep the
 // process alive.
 

@@ -1,5 +1,5 @@
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
-import { FilePlan, ImageRecord, Mode, PinOptions, ProblemKind, planFile } from './plan';
+import { FilePlan, ImageRecord, Mode, PinOptions, ProblemKind, planFile } from './file-plan';
 import { PinTarget } from './targets';
 
 // Plans every file before anything is written: one file that is not YAML fails the batch, and

@@ -1,5 +1,5 @@
 import { DigestReleaseError } from '../errors';
-import { DOCKER_HUB, ImageReference } from '../reference/reference';
+import { ImageReference, registryHost } from '../reference/reference';
 
 // The `allowedRegistries` input: which registries (and optionally which repository paths in them)
 // images may come from. `myacr.azurecr.io`, `myacr.azurecr.io/team`, `*.azurecr.io`, `docker.io/library`.
@@ -24,7 +24,7 @@ export function parseRegistryRule(line: string): RegistryRule {
   if (line.includes('://')) throw invalid(line, `write the registry host without a scheme, for example ${line.slice(line.indexOf('://') + 3)}.`);
   const text = line.replace(/\/+$/, '');
   const slash = text.indexOf('/');
-  let host = (slash < 0 ? text : text.slice(0, slash)).toLowerCase();
+  const host = registryHost(slash < 0 ? text : text.slice(0, slash));
   const path = slash < 0 ? '' : text.slice(slash + 1);
   if (!HOST_RE.test(host)) {
     throw invalid(line, 'it is not a registry host with an optional port and repository path. Write for example myacr.azurecr.io, *.azurecr.io, localhost:5000 or docker.io/library.');
@@ -32,7 +32,6 @@ export function parseRegistryRule(line: string): RegistryRule {
   if (path !== '' && !PATH_RE.test(path)) {
     throw invalid(line, `the repository path "${path}" may hold only lowercase letters, digits, "/" and the separators ".", "_", "-". Write for example myacr.azurecr.io/team.`);
   }
-  if (host === 'index.docker.io') host = DOCKER_HUB;
   return { text: line, host, path };
 }
 
@@ -41,7 +40,8 @@ export function parseRegistryRules(lines: readonly string[]): RegistryRule[] {
 }
 
 export function ruleAllows(rule: RegistryRule, ref: ImageReference): boolean {
-  const host = ref.registry.toLowerCase();
+  // Both hosts are kept as registryHost keeps them (parseReference applies it to every reference).
+  const host = ref.registry;
   const hostMatches = rule.host.startsWith('*.') ? host.endsWith(rule.host.slice(1)) : host === rule.host;
   if (!hostMatches) return false;
   return rule.path === '' || ref.repository === rule.path || ref.repository.startsWith(`${rule.path}/`);

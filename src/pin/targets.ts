@@ -1,7 +1,7 @@
 import { DigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
 import { ImageReference, parseReference, repositoryName } from '../reference/reference';
-import { nameText } from './reftext';
+import { nameText } from './written-reference';
 
 // The `images` input: what to pin. Each line is a digest reference (`$(capture.IMAGE_REF)`), or
 // `name=ref@sha256:...` to pin images named `name` in the files to another repository.

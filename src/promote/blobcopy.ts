@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { Digest } from '../reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
-import { Descriptor } from '../registry/manifest';
-import { StallBudget } from '../registry/transport';
+import { Descriptor } from '../registry/manifest-parse';
+import { StallBudget } from '../http/transport';
 
 // One blob from the source repository to the target: skip it when the target has it, mount it when
 // both are on one registry, else stream it through (checked against its digest on the way).

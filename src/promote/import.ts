@@ -1,9 +1,9 @@
 import { ArmClient, ArmRegistry } from '../acr/arm';
-import { ImportMode, ImportSource, describeSource, runImport } from '../acr/import';
+import { ImportMode, ImportSource, describeSource, runImport } from '../acr/import-image';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { headBlob } from '../registry/blobs';
 import { listReferrers } from '../registry/referrers';
-import { listTags } from '../registry/tags';
+import { listTags } from '../registry/tag-list';
 import { apiHost } from '../reference/reference';
 import { planCopy } from './plan';
 import { PromoteLog, PromoteRequest, PromoteResult, checkTags, promote } from './promote';

@@ -1,7 +1,6 @@
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
-import { Descriptor, Manifest } from '../registry/manifest';
-import { isManifestMediaType } from '../registry/mediatypes';
+import { Descriptor, Manifest, isManifestMediaType } from '../registry/manifest-parse';
 import { ReferrerSource, hasReferrersApi, listReferrers } from '../registry/referrers';
 import { runPool } from '../pool';
 

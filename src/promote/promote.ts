@@ -1,12 +1,12 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
-import { Descriptor } from '../registry/manifest';
+import { Descriptor } from '../registry/manifest-parse';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
-import { settle } from '../registry/settle';
-import { listTags } from '../registry/tags';
-import { backoffDelay, sleep } from '../registry/transport';
+import { settle } from '../registry/racing-writes';
+import { listTags } from '../registry/tag-list';
+import { backoffDelay, sleep } from '../http/retry';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
 import { CopyPlan, PlannedManifest, addReferrers, planImage } from './plan';
 import { runPool } from '../pool';

@@ -10,11 +10,15 @@ import { Digest, parseDigest } from './digest';
 //   tag       := [\w][\w.-]{0,127}
 //
 // and normalised the way `docker pull` does: no domain means docker.io, and a single path component
-// on docker.io means library/<name>.
+// on docker.io means library/<name>. The host is kept in lower case (registryHost).
 
+// Docker Hub and the names it goes by, in one place. A reference may name it by its legacy index
+// name, which docker's grammar reads as docker.io; its API answers on another host; and `docker
+// login` keys its credentials in config.json under any of these names.
 export const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API = 'registry-1.docker.io';
 const LEGACY_DOCKER_HUB = 'index.docker.io';
+const DOCKER_HUB_NAMES = [LEGACY_DOCKER_HUB, DOCKER_HUB_API, 'registry.hub.docker.com'];
 const MAX_NAME_LENGTH = 255;
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -31,7 +35,10 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
  * say "tag 1.4.2 resolved to sha256:...".
  */
 export interface ImageReference {
-  /** Registry host as written by users, with port: `docker.io`, `myacr.azurecr.io`, `localhost:5000`. */
+  /**
+   * Registry host in lower case (host names are not case-sensitive), with the port as written:
+   * `docker.io`, `myacr.azurecr.io`, `localhost:5000`. `MyAcr.AzureCR.io` is read as `myacr.azurecr.io`.
+   */
   readonly registry: string;
   /** Repository path inside the registry: `library/nginx`, `team/app`. */
   readonly repository: string;
@@ -116,8 +123,23 @@ function splitRegistry(name: string, input: string, what: string): { registry: s
   const isRegistry = first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first;
   if (!isRegistry) return { registry: DOCKER_HUB, path: name };
   if (!DOMAIN_RE.test(first)) throw invalid(input, `the registry "${first}" is not a valid host name with an optional port`, what);
-  const registry = first === LEGACY_DOCKER_HUB ? DOCKER_HUB : first;
-  return { registry, path: name.slice(slash + 1) };
+  return { registry: registryHost(first), path: name.slice(slash + 1) };
+}
+
+/**
+ * A registry host as references keep it: in lower case, the port kept, and Docker Hub's legacy
+ * name `index.docker.io` as `docker.io`. parseReference applies it to every reference; rules that
+ * name registries (allowedRegistries) apply it to compare.
+ */
+export function registryHost(host: string): string {
+  const lower = host.toLowerCase();
+  return lower === LEGACY_DOCKER_HUB ? DOCKER_HUB : lower;
+}
+
+/** `docker.io` for any name Docker Hub goes by (docker config.json keys use all of them); else the host in lower case. */
+export function dockerHubAlias(host: string): string {
+  const lower = host.toLowerCase();
+  return DOCKER_HUB_NAMES.includes(lower) ? DOCKER_HUB : lower;
 }
 
 /** A tag as the distribution grammar allows it: 1 to 128 of letters, digits, `_`, `.`, `-`, not starting with `.` or `-`. */

@@ -2,12 +2,15 @@ import { Readable, finished } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { stallBehind } from '../http/stall';
 import { Digest, sha256Of } from '../reference/digest';
-import { checkClaimedDigest } from './claimed';
-import { RegistryClient, pullScope, pushScope } from './client';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
-import { HttpResponse } from './http';
-import { StallBudget, backoffDelay, lostAnswer, sleep } from './transport';
-import { verifyingStream } from './verify';
+import { checkClaimedDigest } from './manifests';
+import { RegistryClient } from './client';
+import { pullScope, pushScope } from './sign-in';
+import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
+import { HttpResponse } from '../http/request';
+import { StallBudget } from '../http/transport';
+import { backoffDelay, sleep } from '../http/retry';
+import { lostAnswer } from '../http/failures';
+import { verifyingStream } from './verifying-stream';
 
 // Blobs: HEAD, a verified streaming GET, upload (monolithic, or chunked where the registry asks
 // for it) and cross-repository mount. Every function does one request flow and says what it did.
@@ -321,17 +324,18 @@ async function blobError(client: RegistryClient, response: HttpResponse, reposit
   const suffix = detail ? ` (${detail})` : '';
   const what = where(client, repository, digest);
   const { doing, todo, needs } = ACTIONS[action];
-  if (status === 403) return new DigestReleaseError('DENIED', `The ${client.name} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
-  if (status === 404 && entries.some((e) => e.code === 'NAME_UNKNOWN')) {
-    return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`, { status });
+  switch (answerCode(status, entries, action === 'GET' || action === 'HEAD' ? 'blob read' : 'blob write')) {
+    case 'DENIED':
+      return new DigestReleaseError('DENIED', `The ${client.name} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
+    case 'NAME_UNKNOWN':
+      return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`, { status });
+    case 'BLOB_UNKNOWN':
+      return new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} has no ${what}${suffix}, though a manifest there names it. The image there is incomplete; push it again.`, { status });
+    case 'DIGEST_MISMATCH':
+      return new DigestReleaseError('DIGEST_MISMATCH', `The ${client.name} refused ${what}: the bytes uploaded do not hash to the digest${suffix}. Something between the agent and the registry altered them; nothing was stored.`, { status });
+    default:
+      return unexpectedAnswer(client.name, response, `when asked to ${todo} ${what}`, entries);
   }
-  if (status === 404 && (action === 'GET' || action === 'HEAD')) {
-    return new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} has no ${what}${suffix}, though a manifest there names it. The image there is incomplete; push it again.`, { status });
-  }
-  if (status === 400 && entries.some((e) => e.code === 'DIGEST_INVALID')) {
-    return new DigestReleaseError('DIGEST_MISMATCH', `The ${client.name} refused ${what}: the bytes uploaded do not hash to the digest${suffix}. Something between the agent and the registry altered them; nothing was stored.`, { status });
-  }
-  return unexpectedAnswer(client.name, response, `when asked to ${todo} ${what}`, entries);
 }
 
 function errorText(err: unknown): string {

@@ -1,45 +1,23 @@
 import { DigestReleaseError } from '../errors';
+import { BodyLimit } from '../http/body-limit';
 import { Network } from '../http/network';
-import { Digest, isDigest, sha256Of } from '../reference/digest';
+import { HttpResponse } from '../http/request';
+import { RequestBody, Sender, StallBudget, Transport, TransportOptions, WholeAnswer } from '../http/transport';
 import { apiHost } from '../reference/reference';
-import { Authenticator } from './auth';
-import { BodyLimit } from './bounded';
-import { checkClaimedDigest } from './claimed';
-import { Challenge } from './challenge';
-import { ANONYMOUS, RegistryCredential } from './credential';
-import { describeErrors, readErrorBody, unexpectedAnswer } from './errorbody';
-import { HttpResponse } from './http';
-import { Manifest, parseManifest } from './manifest';
-import { MANIFEST_ACCEPT, ManifestMediaType, bareMediaType } from './mediatypes';
-import { RequestBody, Sender, StallBudget, Transport, TransportOptions, WholeAnswer } from './transport';
+import { describeErrors, readErrorBody } from './error-answers';
+import { ManifestHead, ManifestResult, getManifest, headManifest } from './manifests';
+import { ANONYMOUS, Authenticator, Challenge, RegistryCredential } from './sign-in';
 
-// The OCI distribution API of one registry. Every manifest read is checked: the bytes must hash to
-// the digest asked for, and to the Docker-Content-Digest the registry sent. Every answer read whole
-// (manifests, index pages, tag lists, properties, small blobs) goes through readWhole, which asks
-// again for an answer lost midway.
+// The OCI distribution API of one registry: requests signed for their scope (sign-in.ts), the
+// registry's redirects followed without credentials, and every answer read whole (manifests, index
+// pages, tag lists, properties, small blobs) asked for again when lost midway. The operations on
+// each resource are in their own files: manifests.ts, blobs.ts, tag-list.ts, referrers.ts.
 
 export interface RegistryClientOptions extends TransportOptions {
   readonly credential?: RegistryCredential;
   /** Called with every token obtained for the registry, so a task can mask it. */
   readonly onSecret?: (value: string) => void;
 }
-
-export interface ManifestResult {
-  /** The sha256 of `bytes`, checked against what the registry claimed. */
-  readonly digest: Digest;
-  readonly mediaType: ManifestMediaType;
-  readonly bytes: Uint8Array;
-  readonly manifest: Manifest;
-}
-
-export interface ManifestHead {
-  readonly digest: Digest;
-  readonly mediaType: string;
-  readonly size: number;
-}
-
-/** Registries cap manifests at 4 MiB; more is not a manifest and is not read into memory. */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface RegistryRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -51,9 +29,9 @@ export interface RegistryRequest {
    * refused with 401 is not resent (the stream is spent); the caller starts over, signed by then.
    */
   readonly body?: RequestBody;
-  /** The stalls of the operation the request is part of (transport.ts). */
+  /** The stalls of the operation the request is part of (http/transport.ts). */
   readonly stalls?: StallBudget;
-  /** The request completes an upload of this many bytes (transport.ts). */
+  /** The request completes an upload of this many bytes (http/transport.ts). */
   readonly completesUpload?: number;
 }
 
@@ -95,51 +73,6 @@ export class RegistryClient {
   /** The last auth challenge the registry sent (how ACR is recognised); undefined before any. */
   get challenge(): Challenge | undefined {
     return this.auth.lastChallenge;
-  }
-
-  /** GET a manifest by tag or digest, verified. */
-  async getManifest(repository: string, selector: string): Promise<ManifestResult> {
-    const where = manifestName(this.registry, repository, selector);
-    const { response, body } = await this.readWhole(
-      (stalls) => this.requestFollowing({ method: 'GET', path: manifestPath(repository, selector), scope: pullScope(repository), headers: { Accept: MANIFEST_ACCEPT }, stalls }, `the manifest ${where}`),
-      { bytes: MAX_MANIFEST_BYTES, what: `The ${this.name}'s answer for the manifest ${where}`, kind: 'a manifest', code: 'REGISTRY_ERROR' },
-    );
-    if (!response.ok || body === undefined) throw await this.manifestError(response, repository, where);
-    const bytes = new Uint8Array(body);
-    const digest = sha256Of(bytes);
-    checkClaimedDigest(response, {
-      expected: digest,
-      mismatch: (claimed) =>
-        `The ${this.name} sent manifest bytes for ${where} that hash to ${digest}, but its Docker-Content-Digest header says ${claimed}. ` +
-        'Something between the agent and the registry (a proxy or cache) altered the manifest, or the registry is faulty; do not trust this tag until it is explained.',
-    });
-    if (isDigest(selector) && selector !== digest) {
-      throw new DigestReleaseError(
-        'DIGEST_MISMATCH',
-        `The ${this.name} answered a request for ${where} with bytes that hash to ${digest}. A registry must serve exactly the bytes of the digest asked for; ` +
-          'something between the agent and the registry (a proxy or cache) altered the manifest, or the registry is faulty.',
-      );
-    }
-    const manifest = parseManifest(bytes, bareMediaType(response.headers.get('content-type')), where);
-    return { digest, mediaType: manifest.mediaType, bytes, manifest };
-  }
-
-  /** HEAD a manifest by tag or digest; undefined when the registry does not have it. */
-  async headManifest(repository: string, selector: string): Promise<ManifestHead | undefined> {
-    const where = manifestName(this.registry, repository, selector);
-    const response = await this.requestFollowing(
-      { method: 'HEAD', path: manifestPath(repository, selector), scope: pullScope(repository), headers: { Accept: MANIFEST_ACCEPT } },
-      `the manifest ${where}`,
-    );
-    if (response.status === 404) return undefined;
-    if (!response.ok) throw await this.manifestError(response, repository, where);
-    const digest = checkClaimedDigest(response, {
-      expected: isDigest(selector) ? selector : undefined,
-      missing: (claimed) =>
-        `The ${this.name} answered HEAD for ${where} without a valid Docker-Content-Digest header (${claimed ?? 'none'}), which every OCI registry sends. Check that nothing between the agent and the registry (a proxy) drops its headers.`,
-      mismatch: (claimed) => `The ${this.name} answered HEAD for ${where} with the digest ${claimed}; a registry must name the digest asked for. Something between the agent and the registry altered the answer, or the registry is faulty.`,
-    });
-    return { digest, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
   }
 
   /**
@@ -215,45 +148,14 @@ export class RegistryClient {
     return new URL(pathOrLocation, `${this.base}/`).toString();
   }
 
-  private async manifestError(response: HttpResponse, repository: string, where: string): Promise<DigestReleaseError> {
-    const status = response.status;
-    const entries = response.body ? await readErrorBody(response) : [];
-    const detail = describeErrors(entries);
-    const codes = new Set(entries.map((e) => e.code));
-    const suffix = detail ? ` (${detail})` : '';
-    // Some registries (distribution among them) answer MANIFEST_UNKNOWN for a repository that does
-    // not exist at all; one look at its tag list tells the two apart, on the error path only.
-    if (status === 404 && (codes.has('NAME_UNKNOWN') || (await this.repositoryMissing(repository)))) {
-      return new DigestReleaseError(
-        'NAME_UNKNOWN',
-        `The repository ${this.registry}/${repository} does not exist on the ${this.peer}${suffix}. Check the repository name, and that the push went to this registry.`,
-        { status },
-      );
-    }
-    if (status === 404) {
-      return new DigestReleaseError(
-        'MANIFEST_UNKNOWN',
-        `The ${this.peer} has no manifest for ${where}${suffix}. Check the tag, and that this task runs after the push.`,
-        { status },
-      );
-    }
-    if (status === 403) {
-      return new DigestReleaseError('DENIED', `The ${this.name} denied access to ${where}${suffix}. Check that the credentials may pull this repository.`, {
-        status,
-      });
-    }
-    return unexpectedAnswer(this.name, response, `for ${where}`, entries);
+  /** GET a manifest by tag or digest, verified (manifests.ts). */
+  getManifest(repository: string, selector: string): Promise<ManifestResult> {
+    return getManifest(this, repository, selector);
   }
 
-  private async repositoryMissing(repository: string): Promise<boolean> {
-    try {
-      const response = await this.request({ method: 'GET', path: `/v2/${repository}/tags/list?n=1`, scope: pullScope(repository) });
-      const entries = response.status === 404 ? await readErrorBody(response) : [];
-      if (response.status !== 404) await response.body?.cancel();
-      return entries.some((entry) => entry.code === 'NAME_UNKNOWN');
-    } catch {
-      return false;
-    }
+  /** HEAD a manifest by tag or digest; undefined when the registry does not have it (manifests.ts). */
+  headManifest(repository: string, selector: string): Promise<ManifestHead | undefined> {
+    return headManifest(this, repository, selector);
   }
 }
 
@@ -267,21 +169,4 @@ function bodyOf(req: RegistryRequest): { body?: RequestBody } {
 
 function withAuth(headers: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
   return authorization === undefined ? { ...headers } : { ...headers, Authorization: authorization };
-}
-
-function manifestName(registry: string, repository: string, selector: string): string {
-  return `${registry}/${repository}${isDigest(selector) ? '@' : ':'}${selector}`;
-}
-
-function manifestPath(repository: string, selector: string): string {
-  return `/v2/${repository}/manifests/${selector}`;
-}
-
-export function pullScope(repository: string): string {
-  return `repository:${repository}:pull`;
-}
-
-/** Pull and push on one repository: what writing blobs, manifests and tags needs. */
-export function pushScope(repository: string): string {
-  return `repository:${repository}:pull,push`;
 }

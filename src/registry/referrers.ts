@@ -1,13 +1,13 @@
 import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
-import { MAX_MANIFEST_BYTES, RegistryClient, pullScope } from './client';
-import { readErrorBody, unexpectedAnswer } from './errorbody';
-import { nextLink } from './link';
-import { Descriptor, parseManifest } from './manifest';
-import { writeManifest } from './manifests';
-import { OCI_INDEX } from './mediatypes';
-import { settle } from './settle';
+import { MAX_MANIFEST_BYTES, writeManifest } from './manifests';
+import { RegistryClient } from './client';
+import { pullScope } from './sign-in';
+import { readErrorBody, unexpectedAnswer } from './error-answers';
+import { nextLink } from '../http/link-header';
+import { Descriptor, OCI_INDEX, parseManifest } from './manifest-parse';
+import { settle } from './racing-writes';
 
 // Referrers: the manifests whose `subject` is a digest (signatures, SBOMs, attestations, evidence).
 // Read through the OCI referrers API, or, where the registry has none (404 from the endpoint, as
@@ -129,7 +129,7 @@ const INDEX_ROUNDS = 5;
 /**
  * Adds a referrer to the `sha256-<hex>` index. Another client may be doing the same from the same
  * starting index, and the last write would drop the other's entry; so after writing, wait for such
- * a writer to land (settle.ts), read back, and merge again until our entry is there.
+ * a writer to land (racing-writes.ts), read back, and merge again until our entry is there.
  */
 async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
   const tag = referrersTag(subject);

@@ -7,7 +7,7 @@ import { Digest, isDigest } from '../reference/digest';
 import { readSmallBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
-import { OCI_MANIFEST } from '../registry/mediatypes';
+import { OCI_MANIFEST } from '../registry/manifest-parse';
 
 // DigestRetain's record of the manifests it protected itself, kept in the repository it protects,
 // so that it only ever re-enables deletes it disabled: a manifest whose deleteEnabled was already

@@ -1,7 +1,7 @@
 import { CONNECTION_TYPES, ConnectionInputNames, ConnectionInputs, PLAIN_CONNECTION_INPUT_NAMES, resolveCredential } from '../connection/credentials';
 import { ImageReference, repositoryName } from '../reference/reference';
 import { RegistryClient } from '../registry/client';
-import { secretsOf } from '../registry/credential';
+import { secretsOf } from '../registry/sign-in';
 import { TaskContext } from './agent';
 
 // The sign-in inputs every registry task shares, and the client made from them. A task with two

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { Folder, folder } from '../files/folders';
+import { Folder, folder } from '../files/allowed-folders';
 import { TaskContext } from './agent';
 
 // The folders of the job, where the tasks may write (DigestPin's files, DigestEvidence's

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DigestReleaseError, messageOf } from '../errors';
-import { Folder, folderHolding, foldersText, makeFolders, realLocation } from '../files/folders';
+import { Folder, folderHolding, foldersText, makeFolders, realLocation } from '../files/allowed-folders';
 import { writeFilesAtomically } from '../files/write';
 import { TaskContext } from './agent';
 import { JOB_FOLDERS_FIX, jobFolders } from './folders';

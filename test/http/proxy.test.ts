@@ -6,19 +6,19 @@ import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
-import { AzureDevOpsClient } from '../../src/ado/client';
-import { sdkHttpClient } from '../../src/connection/sdkhttp';
+import { AzureDevOpsClient } from '../../src/ado/devops-client';
+import { sdkHttpClient } from '../../src/http/sdk-client';
 import { DigestReleaseError } from '../../src/errors';
 import { Network } from '../../src/http/network';
 import { AgentNetworkValues, parseNetworkSettings } from '../../src/http/settings';
-import { Transport } from '../../src/registry/transport';
-import { TestGround, testGround } from '../support/ground';
-import { freePort } from '../support/registry';
-import { RunningSquid, startSquid } from '../support/squid';
-import { PROXY_ONLY_DOMAIN } from '../support/tls';
+import { Transport } from '../../src/http/transport';
+import { TestGround, testGround } from '../../lab/ground';
+import { freePort } from '../../lab/registry';
+import { RunningSquid, startSquid } from '../../lab/squid';
+import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
 
 // The network layer against a real proxy (squid), in this process: what the packaged task tests
-// (test/task/proxy.test.ts) do not reach: plain http forwarded through the proxy, an https:// proxy,
+// (test/packaged/proxy.test.ts) do not reach: plain http forwarded through the proxy, an https:// proxy,
 // the proxy's refusals, Agent.SkipCertValidation kept to Azure DevOps, Agent.CAInfo beside Node's
 // own trust, and the HTTP client @azure/identity signs in with.
 

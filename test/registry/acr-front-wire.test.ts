@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../support/paths';
-import { AcrGround, startAcrGround } from '../support/acr-front';
-import { testGround, TestGround } from '../support/ground';
-import { inspectRawAsync, pushAsync, sha256Hex } from '../support/images';
-import { field } from '../support/field';
+import { ROOT } from '../../lab/paths';
+import { AcrGround, startAcrGround } from '../../lab/acr/ground';
+import { testGround, TestGround } from '../../lab/ground';
+import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
+import { field } from '../../lab/field';
 
 // The ACR test front against recorded Azure Container Registry traffic (test/fixtures/acr-wire): the
 // same requests get answers of the same shape, the same codes and, for the lock attributes that

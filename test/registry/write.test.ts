@@ -6,12 +6,12 @@ import { Digest, sha256Of } from '../../src/reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
-import { OCI_MANIFEST } from '../../src/registry/mediatypes';
+import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { listReferrers, pushReferrer, referrersTag } from '../../src/registry/referrers';
-import { TestGround, pushSamples, testGround } from '../support/ground';
-import { inspectRaw, sha256Hex } from '../support/images';
-import { startProxy } from '../support/proxy';
-import { pushArtifactReferrer } from '../support/referrer';
+import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import { inspectRaw, sha256Hex } from '../../lab/images';
+import { startProxy } from '../../lab/proxy';
+import { pushArtifactReferrer } from '../../lab/referrer';
 
 // The registry write primitives against a real distribution registry: blobs (HEAD, verified GET,
 // monolithic and chunked upload, mount), manifests by digest and tag, referrers with the tag-schema

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../support/paths';
+import { ROOT } from '../../lab/paths';
 import { CONTRACTS_FILE, tasks } from './harness';
 import { contractDrift, fromContract, fromTaskJson } from './validate/tasks';
 

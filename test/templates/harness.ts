@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ROOT } from '../support/paths';
+import { ROOT } from '../../lab/paths';
 import { Expander } from './expander/expand';
 import { Value, ValueMap, isMap } from './expander/values';
 import { ReferenceChecker } from './validate/references';

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandMacros } from '../support/agent';
-import { ROOT } from '../support/paths';
+import { expandMacros } from '../../lab/agent';
+import { ROOT } from '../../lab/paths';
 import { ExpansionError } from './expander/errors';
 import { Value, ValueMap, isMap } from './expander/values';
 import {

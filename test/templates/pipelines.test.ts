@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../support/paths';
+import { ROOT } from '../../lab/paths';
 import { ExpansionError } from './expander/errors';
 import { ValueMap, isMap } from './expander/values';
 import { check, expand, jobsOf, multiService, platform, serviceRepo } from './harness';

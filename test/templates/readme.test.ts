@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../support/paths';
+import { ROOT } from '../../lab/paths';
 import { check, expand, serviceRepo } from './harness';
 import { ValueMap } from './expander/values';
 import { parse } from 'yaml';

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { YAMLMap } from 'yaml';
 import { HelmDigestKey } from '../helmkey';
-import { ImageSite } from '../sites';
+import { ImageSite } from '../image-sites';
 import { ParsedDocument, asMap, entries, getString, getValue } from '../yamlnodes';
 import { composeSites } from './compose';
 import { helmSites } from './helm';

@@ -1,5 +1,5 @@
 import { YAMLMap } from 'yaml';
-import { ImageSite, imageValueSite } from '../sites';
+import { ImageSite, imageValueSite } from '../image-sites';
 import { ParsedDocument, asMap, asScalar, entries, getValue } from '../yamlnodes';
 
 // Compose files: `services.<name>.image`, including images a service takes from an anchor

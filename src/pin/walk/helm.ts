@@ -1,6 +1,6 @@
 import { YAMLMap, isMap, isSeq } from 'yaml';
 import { HelmDigestKey, endsWithMapPath } from '../helmkey';
-import { ImageSite, imageValueSite } from '../sites';
+import { ImageSite, imageValueSite } from '../image-sites';
 import { ParsedDocument, asScalar, asStringScalar, entries, getValue, resolve } from '../yamlnodes';
 
 // Helm values (and any other YAML that is not a Kubernetes object, kustomization or compose file):

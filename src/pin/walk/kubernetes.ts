@@ -1,5 +1,5 @@
 import { YAMLMap, isMap, isSeq } from 'yaml';
-import { ImageSite, imageValueSite } from '../sites';
+import { ImageSite, imageValueSite } from '../image-sites';
 import { ParsedDocument, asMap, asScalar, asSeq, entries, getString, getValue, resolve } from '../yamlnodes';
 
 // Kubernetes objects: every container list of every pod spec, wherever the kind keeps it

@@ -1,5 +1,5 @@
 import { YAMLMap } from 'yaml';
-import { ImageSite } from '../sites';
+import { ImageSite } from '../image-sites';
 import { ParsedDocument, asMap, asScalar, asSeq, asStringScalar, getValue } from '../yamlnodes';
 
 // kustomization.yaml `images:` entries. The digest goes in `digest:`; `newTag` stays as written

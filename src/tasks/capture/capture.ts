@@ -3,7 +3,7 @@ import { DigestReleaseError } from '../../errors';
 import { Digest, parseDigest } from '../../reference/digest';
 import { ImageReference, digestReference, formatReference, parseReference, repositoryName, withDefaultTag } from '../../reference/reference';
 import { RegistryClient } from '../../registry/client';
-import { platformDigests } from '../../registry/manifest';
+import { platformDigests } from '../../registry/manifest-parse';
 import { TaskContext } from '../agent';
 import { readConnectionInputs, registryClientFor } from '../connection';
 import { keyValueTable, markdownTable } from '../summary';

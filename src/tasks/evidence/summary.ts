@@ -1,4 +1,5 @@
-import { EvidencePredicate, LockFacts } from '../../evidence/predicate';
+import { EvidencePredicate } from '../../evidence/predicate';
+import { LockFacts } from '../../acr/locks';
 import { inlineCode, keyValueTable } from '../summary';
 
 // The build summary a release manager reads: one table, the digest first.

@@ -1,4 +1,4 @@
-import { LockAction, LockOutcome, LockRequest, applyLock, unsupported } from '../../acr/lock';
+import { LockAction, LockOutcome, LockRequest, applyLock, unsupported } from '../../acr/locks';
 import { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { formatReference, parseReference, withDefaultTag } from '../../reference/reference';

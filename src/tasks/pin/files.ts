@@ -1,7 +1,7 @@
 import { Stats, lstatSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { DigestReleaseError, ErrorCode } from '../../errors';
-import { Folder, folderHolding, foldersText, realLocation } from '../../files/folders';
+import { Folder, folderHolding, foldersText, realLocation } from '../../files/allowed-folders';
 import { fileTooLarge, notRegularFile } from '../../files/read';
 import { YAML_TOTAL_LIMIT, matchedFile } from '../../pin/files';
 import { sizeText } from '../../size';

@@ -3,7 +3,7 @@ import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } 
 import { writeFilesAtomically } from '../../files/write';
 import { readText } from '../../pin/files';
 import { parseHelmDigestKey } from '../../pin/helmkey';
-import { Mode, PinOptions } from '../../pin/plan';
+import { Mode, PinOptions } from '../../pin/file-plan';
 import { parseRegistryRules } from '../../pin/registries';
 import { inputLines, parseTargets } from '../../pin/targets';
 import { TaskContext } from '../agent';

@@ -1,5 +1,5 @@
 import { BatchPlan, Finding } from '../../pin/batch';
-import { Mode } from '../../pin/plan';
+import { Mode } from '../../pin/file-plan';
 import { inlineCode, markdownTable } from '../summary';
 
 // The build summary a release manager reads: what was pinned where, or why the gate failed.

@@ -6,7 +6,8 @@ import { TaskContext } from '../agent';
 import { registryClientFor } from '../connection';
 import { armScopeFor, sourceAccessFor } from './import';
 import { readPromoteInputs } from './inputs';
-import { PromotedLock, lockPromoted, requireLockableTarget } from './lock';
+import { PromotedLock } from '../../acr/locks';
+import { lockPromoted, requireLockableTarget } from './lock';
 import { promoteSummary } from './summary';
 
 // DigestPromote@1: copy one digest, its children and its referrers to another registry or

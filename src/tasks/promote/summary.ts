@@ -1,7 +1,7 @@
 import { ImportPromoteResult } from '../../promote/import';
 import { formatBytes, PromoteResult } from '../../promote/promote';
 import { inlineCode, keyValueTable } from '../summary';
-import { PromotedLock } from './lock';
+import { PromotedLock } from '../../acr/locks';
 
 // The build summary of a promotion: what is now where, what moved, how, and whether it is locked.
 

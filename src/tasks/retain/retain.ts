@@ -1,9 +1,9 @@
 import { isAcr } from '../../acr/detect';
-import { unsupported } from '../../acr/lock';
+import { unsupported } from '../../acr/locks';
 import { DigestReleaseError } from '../../errors';
 import { FoundEvidence } from '../../evidence/find';
 import { repositoryEvidence } from '../../evidence/repository';
-import { runFacts } from '../../evidence/run';
+import { runFacts } from '../../evidence/pipeline-run';
 import { Digest, isDigest } from '../../reference/digest';
 import { repositoryName } from '../../reference/reference';
 import { KeepDecision, Release, UNREADABLE, decideKeep } from '../../retain/decide';

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv-draft-04';
+import { ROOT, builtVsix } from '../../lab/paths';
+import { readZip } from '../../lab/vsix';
+
+// What ships: every task.json is valid (tfx only warns), input and output names never change by
+// accident, and the .vsix holds bundled tasks and nothing else.
+
+const TASKS = readdirSync(join(ROOT, 'tasks')).filter((name) => statSync(join(ROOT, 'tasks', name)).isDirectory());
+
+interface TaskJson {
+  id: string;
+  name: string;
+  friendlyName: string;
+  version: { Major: number; Minor: number; Patch: number };
+  inputs?: { name: string; type: string; visibleRule?: string; options?: Record<string, string> }[];
+  outputVariables?: { name: string }[];
+  execution: Record<string, { target: string }>;
+}
+
+function readTask(name: string): TaskJson {
+  return JSON.parse(readFileSync(join(ROOT, 'tasks', name, 'task.json'), 'utf8')) as TaskJson;
+}
+
+describe('task.json files', () => {
+  // The schema's patterns escape characters that need no escape (\:), which unicode mode refuses.
+  const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
+  const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'test', 'schemas', 'tasks.schema.json'), 'utf8')) as object);
+
+  it('there is at least the DigestCapture task', () => {
+    assert.ok(TASKS.includes('DigestCapture'));
+  });
+
+  for (const task of TASKS) {
+    it(`${task}/task.json validates against tasks.schema.json`, () => {
+      const ok = validate(readTask(task));
+      assert.ok(ok, ajv.errorsText(validate.errors, { separator: '\n' }));
+    });
+
+    it(`${task}/task.json is named after its folder, runs on Node20_1 and Node24, and its visible rules name real inputs`, () => {
+      const json = readTask(task);
+      assert.equal(json.name, task);
+      // tfx's own rule, which the schema does not carry.
+      assert.ok(json.friendlyName.length <= 40, `${task}: friendlyName "${json.friendlyName}" has more than 40 characters`);
+      assert.deepEqual(Object.keys(json.execution).sort(), ['Node20_1', 'Node24']);
+      for (const handler of Object.values(json.execution)) assert.equal(handler.target, 'index.js');
+      const names = new Set((json.inputs ?? []).map((input) => input.name));
+      for (const input of json.inputs ?? []) {
+        for (const [, ref] of (input.visibleRule ?? '').matchAll(/([A-Za-z][A-Za-z0-9]*)\s*(?:=|!=|==)/g)) {
+          assert.ok(names.has(ref!), `${task}: the visibleRule of ${input.name} names ${ref}, which is not an input`);
+        }
+      }
+    });
+  }
+
+  it('task ids are unique', () => {
+    const ids = TASKS.map((task) => readTask(task).id.toLowerCase());
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
+  it('input and output names match test/task-names.json: renaming one breaks every pipeline that uses it', () => {
+    const recorded = JSON.parse(readFileSync(join(ROOT, 'test', 'task-names.json'), 'utf8')) as Record<string, { inputs: string[]; outputs: string[] }>;
+    for (const task of TASKS) {
+      const json = readTask(task);
+      const current = { inputs: (json.inputs ?? []).map((i) => i.name).sort(), outputs: (json.outputVariables ?? []).map((o) => o.name).sort() };
+      const known = recorded[`${task}@${json.version.Major}`];
+      assert.ok(known, `${task}@${json.version.Major} is not in test/task-names.json: add its input and output names there`);
+      for (const name of known.inputs) assert.ok(current.inputs.includes(name), `${task}: the input ${name} was removed or renamed; keep it (an alias is not enough for YAML users) or make a new major version`);
+      for (const name of known.outputs) assert.ok(current.outputs.includes(name), `${task}: the output variable ${name} was removed or renamed`);
+      assert.deepEqual(current, { inputs: [...known.inputs].sort(), outputs: [...known.outputs].sort() }, `${task}: new names must be added to test/task-names.json on purpose`);
+    }
+  });
+});
+
+/** Every file under `dir` whose name ends with one of `suffixes`. */
+function filesUnder(dir: string, suffixes: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path, suffixes));
+    else if (suffixes.some((suffix) => entry.name.endsWith(suffix))) out.push(path);
+  }
+  return out;
+}
+
+describe('what the agent does to task inputs and output variables', () => {
+  it('every filePath input is read with filePathInput: the agent hands an empty one over as the repository folder', () => {
+    const sources = filesUnder(join(ROOT, 'src'), ['.ts']).map((path) => ({ path, text: readFileSync(path, 'utf8') }));
+    for (const task of TASKS) {
+      for (const input of readTask(task).inputs ?? []) {
+        if (input.type !== 'filePath') continue;
+        const readers = sources.filter((file) => file.text.includes(`Input('${input.name}'`) || file.text.includes(`input('${input.name}'`));
+        assert.ok(readers.length > 0, `${task}: nothing in src reads the filePath input ${input.name}`);
+        for (const file of readers) {
+          assert.ok(!new RegExp(`\\b(input|requiredInput)\\('${input.name}'`).test(file.text), `${file.path} reads the filePath input ${input.name} with input(); use filePathInput()`);
+        }
+      }
+    }
+  });
+
+  it('help, docs and examples name output variables with their step ($(capture.IMAGE_REF)): the agent defines no other name', () => {
+    const outputs = new Set(TASKS.flatMap((task) => (readTask(task).outputVariables ?? []).map((o) => o.name)));
+    const files = [
+      ...TASKS.map((task) => join(ROOT, 'tasks', task, 'task.json')),
+      ...filesUnder(join(ROOT, 'docs'), ['.md']),
+      ...filesUnder(join(ROOT, 'src'), ['.ts']),
+      ...filesUnder(join(ROOT, 'templates'), ['.yml']),
+      ...filesUnder(join(ROOT, 'examples'), ['.yml']),
+      // CHANGELOG.md is left out: it quotes the wrong form when it records the fix.
+      ...readdirSync(ROOT).filter((name) => name.endsWith('.md') && name !== 'CHANGELOG.md').map((name) => join(ROOT, name)),
+    ];
+    const bare: string[] = [];
+    for (const file of files) {
+      for (const [macro, name] of readFileSync(file, 'utf8').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        if (outputs.has(name!)) bare.push(`${file.slice(ROOT.length + 1)}: ${macro}`);
+      }
+    }
+    assert.deepEqual(bare, []);
+  });
+});
+
+describe('the packaged extension', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'vss-extension.json'), 'utf8')) as {
+    files: { path: string }[];
+    contributions: { type: string; properties: { name: string } }[];
+  };
+
+  it('declares every task as a file and a contribution', () => {
+    for (const task of TASKS) {
+      assert.ok(manifest.files.some((f) => f.path === `tasks/${task}`), `vss-extension.json files lacks tasks/${task}`);
+      assert.ok(manifest.contributions.some((c) => c.type === 'ms.vss-distributed-task.task' && c.properties.name === `tasks/${task}`), `no contribution for tasks/${task}`);
+    }
+  });
+
+  it('is one .vsix under 2 MB holding each task as one bundle, with no node_modules', () => {
+    const vsix = builtVsix();
+    const size = statSync(vsix).size;
+    assert.ok(size < 2 * 1024 * 1024, `the .vsix is ${size} bytes`);
+    const names = readZip(vsix).map((entry) => entry.name);
+    assert.ok(!names.some((name) => name.includes('node_modules')), 'no node_modules inside');
+    for (const task of TASKS) {
+      for (const file of ['index.js', 'task.json', 'icon.png', 'lib.json']) assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
+      const files = names.filter((name) => name.startsWith(`tasks/${task}/`)).map((name) => name.slice(`tasks/${task}/`.length));
+      assert.deepEqual(files.filter((f) => f.endsWith('.js')), ['index.js'], `${task} ships one bundle`);
+    }
+  });
+
+  it('calls no global fetch: Node 16, which the agent falls back to on old hosts, lacks it, and it would bypass the agent proxy', () => {
+    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
+      const calls = entry.data.toString('utf8').match(/(^|[^.\w$])fetch\(/g) ?? [];
+      assert.deepEqual(calls, [], `${entry.name} calls fetch`);
+    }
+  });
+
+  it('ships each task.json as written in the repository', () => {
+    const entries = readZip(builtVsix());
+    for (const task of TASKS) {
+      const shipped = entries.find((entry) => entry.name === `tasks/${task}/task.json`)!;
+      assert.deepEqual(JSON.parse(shipped.data.toString('utf8')), readTask(task));
+    }
+  });
+});

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { sizeText } from '../src/size';
+
+describe('sizes in messages', () => {
+  it('writes limits in round units and measured sizes with their bytes', () => {
+    assert.equal(sizeText(8 * 1024 * 1024), '8 MiB');
+    assert.equal(sizeText(512 * 1024), '512 KiB');
+    assert.equal(sizeText(8 * 1024 * 1024 + 1), '8.0 MiB (8388609 bytes)');
+    assert.equal(sizeText(70778880), '67.5 MiB (70778880 bytes)');
+    assert.equal(sizeText(2049), '2.0 KiB (2049 bytes)');
+    assert.equal(sizeText(812), '812 bytes');
+    assert.equal(sizeText(0), '0 bytes');
+  });
+});
