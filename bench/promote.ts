@@ -1,147 +1,214 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCertificates, testDir } from '../lab/ground';
-import { OciLayout, inspectRaw, push, sha256Hex } from '../lab/images';
-import { startRegistry } from '../lab/registry';
-import { parseVsoLines, taskEntry } from '../lab/taskrun';
-import { median, ratio } from './stats';
+import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../lab/images';
+import { startProxy } from '../lab/proxy';
+import { RunningRegistry, startRegistry } from '../lab/registry';
+import { taskEntry } from '../lab/taskrun';
+import { Measured, TaskMeasured, measureSkopeo, measureTask } from './measure';
+import { median, ratio, rounds } from './stats';
 
-// DigestPromote against skopeo copy in one run: an image of about 200 MB in five layers of random
-// (incompressible) data, made with umoci, pushed to one local registry and promoted to another,
-// by the packaged task and by `skopeo copy`, each into a fresh repository, rounds alternating who
-// goes first. Also the task's peak memory (max RSS of the child, from /usr/bin/time), the CPU time
-// of both (on a shared machine the steadier number), and a re-promotion's time and blob bytes.
-// Printed, never asserted.
+// DigestPromote against `skopeo copy` in one run, registry to registry, on five cases: a 190 MB
+// image in four layers, one 400 MB layer, 40 layers of 1 MB, an index of four platforms (skopeo
+// copy --all), each into an empty target ("cold"), and the 190 MB image promoted again to a target
+// that holds it (against skopeo copying it again there: "warm"). Layers are random (incompressible)
+// data, made with umoci. For each: median wall time of a few rounds (who goes first alternates),
+// wall ratio, CPU ratio (user + system of the whole process, the steadier number on a shared
+// machine), peak RSS of both (/usr/bin/time), and the HTTP requests each sends (one more run each
+// through a counting proxy in front of both registries, not timed). Printed, never asserted.
 
-const LAYERS = 5;
-const LAYER_BYTES = 40 * 1024 * 1024;
 const ROUNDS = 3;
+const MB = 1_000_000;
 
-function makeImage(dir: string): OciLayout {
-  const layout = new OciLayout(join(dir, 'layout'));
-  const ref = `${layout.dir}:big`;
+interface CopyCase {
+  readonly name: string;
+  readonly tag: string;
+  /** An index: skopeo copies every platform only with --all. */
+  readonly index: boolean;
+}
+
+interface CaseResult {
+  readonly name: string;
+  readonly peer: 'cold' | 'warm';
+  readonly ours: TaskMeasured[];
+  readonly skopeo: Measured[];
+  readonly requests: { ours: number; skopeo: number };
+  readonly note: string;
+}
+
+/** An image of one layer per size, each a file of random bytes. */
+function makeImage(layout: OciLayout, dir: string, tag: string, architecture: string, sizes: readonly number[]): void {
+  const ref = `${layout.dir}:${tag}`;
   execFileSync('umoci', ['new', '--image', ref]);
-  execFileSync('umoci', ['config', '--image', ref, '--os', 'linux', '--architecture', 'amd64']);
-  for (let i = 0; i < LAYERS; i++) {
-    const file = join(dir, `layer-${i}.bin`);
+  execFileSync('umoci', ['config', '--image', ref, '--os', 'linux', '--architecture', architecture]);
+  for (const [i, bytes] of sizes.entries()) {
+    const file = join(dir, `${tag}-layer-${i}.bin`);
     const fd = openSync(file, 'w');
-    for (let written = 0; written < LAYER_BYTES; written += 1024 * 1024) writeSync(fd, randomBytes(1024 * 1024));
+    for (let written = 0; written < bytes; written += MB) writeSync(fd, randomBytes(Math.min(MB, bytes - written)));
     closeSync(fd);
     execFileSync('umoci', ['insert', '--image', ref, file, `/data/layer-${i}.bin`]);
     rmSync(file);
   }
-  return layout;
 }
 
-interface TaskRunResult {
-  readonly ms: number;
-  readonly maxRssKiB: number;
-  readonly cpuMs: number;
-  readonly outputs: Record<string, string>;
-}
-
-function runPromote(env: NodeJS.ProcessEnv, inputs: Record<string, string>, dir: string): TaskRunResult {
-  const rssFile = join(dir, 'rss.txt');
-  const taskEnv: NodeJS.ProcessEnv = { ...env };
-  for (const [name, value] of Object.entries(inputs)) taskEnv[`INPUT_${name.toUpperCase()}`] = value;
-  const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, process.execPath, taskEntry('DigestPromote')], { env: taskEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const outputs: Record<string, string> = {};
-  let outcome = '';
-  for (const cmd of parseVsoLines(result.stdout)) {
-    if (cmd.command === 'task.setvariable' && cmd.properties.isOutput === 'true') outputs[cmd.properties.variable!] = cmd.message;
-    if (cmd.command === 'task.complete') outcome = `${cmd.properties.result ?? ''}: ${cmd.message}`;
-  }
-  if (!outcome.startsWith('Succeeded')) throw new Error(`DigestPromote failed: ${outcome}\n${result.stderr}`);
-  const { maxRssKiB, cpuMs } = readTime(rssFile);
-  return { ms, maxRssKiB, cpuMs, outputs };
-}
-
-/** The last line /usr/bin/time wrote: max RSS in KiB, user and system seconds. */
-function readTime(file: string): { maxRssKiB: number; cpuMs: number } {
-  const [rss, user, system] = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  return { maxRssKiB: rss!, cpuMs: (user! + system!) * 1000 };
-}
-
-function timeSkopeo(args: string[], dir: string): { ms: number; cpuMs: number; maxRssKiB: number } {
-  const timeFile = join(dir, 'skopeo-time.txt');
-  const started = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, 'skopeo', ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${result.stderr}`);
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6, ...readTime(timeFile) };
+/** Both runs of a round, skopeo first in even rounds, ours first in odd ones. */
+async function alternate(round: number, ours: () => Promise<unknown>, skopeo: () => Promise<unknown>): Promise<void> {
+  for (const run of round % 2 === 0 ? [skopeo, ours] : [ours, skopeo]) await run();
 }
 
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(testDir(), 'bench-promote-'));
+  const registries: RunningRegistry[] = [];
   try {
     const certs = runCertificates();
-    const source = await startRegistry(join(dir, 'source'), certs);
+    let fresh = 0;
     // Every copy goes to a registry of its own: skopeo's blob-info cache would otherwise mount
     // blobs an earlier copy left in the same registry, and time a mount, not a copy.
-    const fresh = (name: string) => startRegistry(join(dir, name), certs);
-    const target = await fresh('target');
-    const layout = makeImage(dir);
+    const newRegistry = async (): Promise<RunningRegistry> => {
+      const registry = await startRegistry(join(dir, `registry-${fresh++}`), certs);
+      registries.push(registry);
+      return registry;
+    };
+    const drop = (registry: RunningRegistry) => {
+      registry.stop();
+      rmSync(join(registry.storage, '..'), { recursive: true, force: true });
+    };
+    const source = await newRegistry();
     const access = { certDir: certs.certDir };
-    push(layout, 'big', `${source.host}/bench/big:1.0`, access);
-    const digest = sha256Hex(inspectRaw(`${source.host}/bench/big:1.0`, access));
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: certs.caFile, AGENT_TEMPDIRECTORY: dir };
-    const sourceRef = `${source.host}/bench/big@${digest}`;
-
-    const skopeo: number[] = [];
-    const skopeoCpu: number[] = [];
-    let skopeoRss = 0;
-    const task: number[] = [];
-    const taskCpu: number[] = [];
-    const rss: number[] = [];
-    let bytes = 0;
-    let last = '';
-    for (let round = 0; round < ROUNDS; round++) {
-      const skopeoTarget = await fresh(`skopeo-${round}`);
-      const taskTarget = round === ROUNDS - 1 ? target : await fresh(`task-${round}`);
-      const runSkopeo = () => {
-        const run = timeSkopeo(['copy', '--quiet', '--src-cert-dir', certs.certDir, '--dest-cert-dir', certs.certDir, `docker://${sourceRef}`, `docker://${skopeoTarget.host}/promoted/big:1.0`], dir);
-        skopeo.push(run.ms);
-        skopeoCpu.push(run.cpuMs);
-        skopeoRss = Math.max(skopeoRss, run.maxRssKiB);
-      };
-      const runTask = () => {
-        last = `${taskTarget.host}/promoted/big:1.0`;
-        const run = runPromote(env, { source: sourceRef, target: last, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, dir);
-        task.push(run.ms);
-        taskCpu.push(run.cpuMs);
-        rss.push(run.maxRssKiB);
-        bytes = Number(run.outputs.PROMOTED_BYTES);
-      };
-      if (round % 2 === 0) {
-        runSkopeo();
-        runTask();
-      } else {
-        runTask();
-        runSkopeo();
-      }
-      skopeoTarget.stop();
-      if (taskTarget !== target) taskTarget.stop();
-      rmSync(join(dir, `skopeo-${round}`), { recursive: true, force: true });
-      rmSync(join(dir, `task-${round}`), { recursive: true, force: true });
+    const layout = new OciLayout(join(dir, 'layout'));
+    const platforms = ['amd64', 'arm64', 'ppc64le', 's390x'];
+    const all: (CopyCase & { make: () => void })[] = [
+      { name: '190 MB image, 4 layers', tag: 'image', index: false, make: () => makeImage(layout, dir, 'image', 'amd64', [47.5 * MB, 47.5 * MB, 47.5 * MB, 47.5 * MB]) },
+      { name: 'one 400 MB layer', tag: 'one', index: false, make: () => makeImage(layout, dir, 'one', 'amd64', [400 * MB]) },
+      { name: '40 layers of 1 MB', tag: 'many', index: false, make: () => makeImage(layout, dir, 'many', 'amd64', Array.from({ length: 40 }, () => MB)) },
+      {
+        name: 'index of 4 platforms (8 MB each)',
+        tag: 'index',
+        index: true,
+        make: () => {
+          for (const arch of platforms) makeImage(layout, dir, `index-${arch}`, arch, [8 * MB]);
+          layout.index('index', platforms.map((arch) => ({ tag: `index-${arch}`, architecture: arch })));
+        },
+      },
+    ];
+    // BENCH_PROMOTE_CASES=image,one,many,index runs only those (the re-promotion comes with image).
+    const only = process.env.BENCH_PROMOTE_CASES?.split(',').map((name) => name.trim());
+    const cases: CopyCase[] = all.filter((c) => only === undefined || only.includes(c.tag));
+    for (const c of all) if (cases.includes(c)) c.make();
+    const digests = new Map<string, string>();
+    // Pushed by a skopeo that does not block this process: the registries' logs are read here.
+    for (const c of cases) {
+      const pushed = await runSkopeo(['copy', '--quiet', ...(c.index ? ['--all'] : []), '--dest-cert-dir', certs.certDir, `oci:${layout.dir}:${c.tag}`, `docker://${source.host}/bench/${c.tag}:1.0`]);
+      if (pushed.code !== 0) throw new Error(`pushing ${c.tag} failed: ${pushed.stderr}`);
+      digests.set(c.tag, sha256Hex(await inspectRawAsync(`${source.host}/bench/${c.tag}:1.0`, access)));
     }
-    const again = runPromote(env, { source: sourceRef, target: last, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' }, dir);
-    const copied = sha256Hex(inspectRaw(last, access)) === digest;
 
-    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
-    console.log(`DigestPromote (packaged task, concurrency 4) vs skopeo copy, ${LAYERS} layers of ${mib(LAYER_BYTES)} random data, registry to registry, median of ${ROUNDS} rounds:`);
-    console.log(`  skopeo copy           ${median(skopeo).toFixed(0)} ms   (rounds: ${skopeo.map((t) => t.toFixed(0)).join(', ')})`);
-    console.log(`  DigestPromote         ${median(task).toFixed(0)} ms   (rounds: ${task.map((t) => t.toFixed(0)).join(', ')})`);
-    console.log(`                        (blob bytes moved: ${mib(bytes)}; target hashes to the source digest: ${copied})`);
-    console.log(`  promote / skopeo      ${ratio(median(task), median(skopeo))}   (goal: at most 1.00x)`);
-    console.log(`  CPU time (user+sys)   task ${median(taskCpu).toFixed(0)} ms, skopeo ${median(skopeoCpu).toFixed(0)} ms: ${ratio(median(taskCpu), median(skopeoCpu))}`);
-    console.log(`  peak memory (max RSS) ${(Math.max(...rss) / 1024).toFixed(0)} MiB   (goal: under 150 MiB; skopeo ${(skopeoRss / 1024).toFixed(0)} MiB)`);
-    console.log(`  re-promotion          ${again.ms.toFixed(0)} ms, ${again.outputs.PROMOTED_BYTES} blob bytes, ${again.outputs.PROMOTED_BLOBS} blobs   (goal: 0 bytes)`);
-    source.stop();
-    target.stop();
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: certs.caFile, AGENT_TEMPDIRECTORY: dir };
+    const entry = taskEntry('DigestPromote');
+    const ours = async (sourceHost: string, c: CopyCase, targetHost: string): Promise<TaskMeasured> => {
+      const run = await measureTask(
+        entry,
+        env,
+        { source: `${sourceHost}/bench/${c.tag}@${digests.get(c.tag)!}`, target: `${targetHost}/promoted/${c.tag}:1.0`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+        dir,
+      );
+      if (!run.outcome.startsWith('Succeeded')) throw new Error(`DigestPromote of ${c.name} failed: ${run.outcome}\n${run.stderr}`);
+      return run;
+    };
+    const skopeo = (sourceHost: string, c: CopyCase, targetHost: string): Promise<Measured> =>
+      measureSkopeo(
+        [
+          'copy',
+          '--quiet',
+          ...(c.index ? ['--all'] : []),
+          '--src-cert-dir',
+          certs.certDir,
+          '--dest-cert-dir',
+          certs.certDir,
+          `docker://${sourceHost}/bench/${c.tag}@${digests.get(c.tag)!}`,
+          `docker://${targetHost}/promoted/${c.tag}:1.0`,
+        ],
+        dir,
+      );
+    /** One run of each through counting proxies in front of the source and the target. */
+    const count = async (c: CopyCase, oursTarget: RunningRegistry, skopeoTarget: RunningRegistry): Promise<{ ours: number; skopeo: number }> => {
+      const counted = { ours: 0, skopeo: 0 };
+      for (const [who, target] of [
+        ['ours', oursTarget],
+        ['skopeo', skopeoTarget],
+      ] as const) {
+        const sourceProxy = await startProxy(source.url, certs);
+        const targetProxy = await startProxy(target.url, certs);
+        if (who === 'ours') await ours(sourceProxy.host, c, targetProxy.host);
+        else await skopeo(sourceProxy.host, c, targetProxy.host);
+        counted[who] = sourceProxy.requests.length + targetProxy.requests.length;
+        await sourceProxy.close();
+        await targetProxy.close();
+      }
+      return counted;
+    };
+
+    const results: CaseResult[] = [];
+    let kept: { ours: RunningRegistry; skopeo: RunningRegistry } | undefined;
+    for (const c of cases) {
+      const result: CaseResult = { name: c.name, peer: 'cold', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
+      for (let round = 0; round < ROUNDS; round++) {
+        const [oursTarget, skopeoTarget] = [await newRegistry(), await newRegistry()];
+        await alternate(
+          round,
+          async () => result.ours.push(await ours(source.host, c, oursTarget.host)),
+          async () => result.skopeo.push(await skopeo(source.host, c, skopeoTarget.host)),
+        );
+        // The 190 MB image's last targets stay for the re-promotion.
+        if (c.tag === 'image' && round === ROUNDS - 1) kept = { ours: oursTarget, skopeo: skopeoTarget };
+        else [oursTarget, skopeoTarget].forEach(drop);
+      }
+      const [oursTarget, skopeoTarget] = [await newRegistry(), await newRegistry()];
+      Object.assign(result.requests, await count(c, oursTarget, skopeoTarget));
+      [oursTarget, skopeoTarget].forEach(drop);
+      const last = result.ours[result.ours.length - 1]!;
+      (result as { note: string }).note = `${(Number(last.outputs.PROMOTED_BYTES) / MB).toFixed(0)} MB of blobs moved`;
+      results.push(result);
+    }
+
+    const image = cases.find((c) => c.tag === 'image');
+    if (image !== undefined) {
+      const again: CaseResult = { name: '190 MB image again (target has it)', peer: 'warm', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
+      for (let round = 0; round < ROUNDS; round++) {
+        await alternate(
+          round,
+          async () => again.ours.push(await ours(source.host, image, kept!.ours.host)),
+          async () => again.skopeo.push(await skopeo(source.host, image, kept!.skopeo.host)),
+        );
+      }
+      Object.assign(again.requests, await count(image, kept!.ours, kept!.skopeo));
+      const lastAgain = again.ours[again.ours.length - 1]!;
+      const copied = sha256Hex(await inspectRawAsync(`${kept!.ours.host}/promoted/image:1.0`, access)) === digests.get('image');
+      (again as { note: string }).note = `${lastAgain.outputs.PROMOTED_BYTES} blob bytes moved (goal 0); target hashes to the source digest: ${copied}`;
+      results.push(again);
+    }
+
+    const ms = (runs: readonly Measured[], of: (m: Measured) => number) => median(runs.map(of));
+    console.log(`DigestPromote (packaged task, concurrency 4) vs skopeo copy, registry to registry on this machine, median of ${ROUNDS} rounds (rounds in brackets):`);
+    console.log('  cold: skopeo copies into an empty registry; warm: skopeo copies again into the registry that has the image.');
+    for (const r of results) {
+      const wall = (m: Measured) => m.ms;
+      const cpu = (m: Measured) => m.cpuMs;
+      const rss = (runs: readonly Measured[]) => Math.max(...runs.map((m) => m.maxRssKiB)) / 1024;
+      const goal = r.peer === 'warm' ? 1.2 : r.name.startsWith('190') ? 1.0 : 1.05;
+      console.log(`  ${r.name} (vs skopeo ${r.peer}):`);
+      console.log(`    wall   DigestPromote ${ms(r.ours, wall).toFixed(0)} ms [${rounds(r.ours.map(wall))}], skopeo ${ms(r.skopeo, wall).toFixed(0)} ms [${rounds(r.skopeo.map(wall))}]: ${ratio(ms(r.ours, wall), ms(r.skopeo, wall))} (goal at most ${goal.toFixed(2)}x)`);
+      console.log(`    CPU    DigestPromote ${ms(r.ours, cpu).toFixed(0)} ms [${rounds(r.ours.map(cpu))}], skopeo ${ms(r.skopeo, cpu).toFixed(0)} ms [${rounds(r.skopeo.map(cpu))}]: ${ratio(ms(r.ours, cpu), ms(r.skopeo, cpu))}`);
+      console.log(`    peak RSS DigestPromote ${rss(r.ours).toFixed(0)} MiB (goal under 150), skopeo ${rss(r.skopeo).toFixed(0)} MiB; HTTP requests DigestPromote ${r.requests.ours}, skopeo ${r.requests.skopeo}; ${r.note}`);
+    }
+    console.log('  summary (wall ratio, CPU ratio):');
+    for (const r of results) {
+      console.log(`    ${r.name.padEnd(36)} ${ratio(ms(r.ours, (m) => m.ms), ms(r.skopeo, (m) => m.ms))}  ${ratio(ms(r.ours, (m) => m.cpuMs), ms(r.skopeo, (m) => m.cpuMs))}`);
+    }
   } finally {
+    for (const registry of registries) registry.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

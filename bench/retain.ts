@@ -82,7 +82,7 @@ export async function main(): Promise<void> {
       requests = 0;
       const started = process.hrtime.bigint();
       const run = await runTask('DigestRetain', {
-        inputs: { repository: `${host}/${repo}`, connectionType: 'anonymous', keepReleases: '3', keepDays: '60', outputPath: join(dir, `keep-${i}.json`) },
+        inputs: { repository: `${host}/${repo}`, connectionType: 'anonymous', keepReleases: '3', keepDays: '60', outputPath: `$(Build.ArtifactStagingDirectory)/retain/keep-${i}.json` },
         hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile },
       });
       taskTimes.push(Number(process.hrtime.bigint() - started) / 1e6);

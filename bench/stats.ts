@@ -25,3 +25,8 @@ export function timeCommand(command: string, args: string[], env: NodeJS.Process
 export function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}x`;
 }
+
+/** The rounds' values as `a, b, c` (for the spread next to a median). */
+export function rounds(values: number[], digits = 0): string {
+  return values.map((v) => v.toFixed(digits)).join(', ');
+}

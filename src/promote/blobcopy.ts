@@ -1,10 +1,19 @@
+import { Readable } from 'node:stream';
 import { Digest } from '../reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
 import { RegistryClient } from '../registry/client';
 import { Descriptor } from '../registry/manifest-parse';
+import { StallBudget } from '../http/transport';
 
 // One blob from the source repository to the target: skip it when the target has it, mount it when
 // both are on one registry, else stream it through (checked against its digest on the way).
+//
+// What does not depend on each other overlaps: the HEAD at the target runs while the caller's tag
+// check does (nothing is written before `writable` resolves), and the source's GET is sent together
+// with the target's POST that opens the upload session, not after its answer.
+
+/** Reads of blobs above this size are opened together with the target's upload session (see copyBlob). */
+const EARLY_READ_BYTES = 256 * 1024;
 
 export type BlobOutcome = 'present' | 'mounted' | 'uploaded';
 
@@ -19,15 +28,61 @@ export function sameRegistry(ends: BlobEnds): boolean {
   return ends.source.registry.toLowerCase() === ends.target.registry.toLowerCase();
 }
 
-export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (digest: Digest, attempt: number, err: unknown) => void): Promise<BlobOutcome> {
+export interface CopyBlobOptions {
+  readonly onRetry?: (digest: Digest, attempt: number, err: unknown) => void;
+  /** Nothing is mounted or uploaded before it resolves; when it rejects, the copy fails with its error. */
+  readonly writable?: Promise<unknown>;
+}
+
+export async function copyBlob(ends: BlobEnds, blob: Descriptor, options: CopyBlobOptions = {}): Promise<BlobOutcome> {
   const present = await headBlob(ends.target, ends.targetRepository, blob.digest);
   if (present && present.size === blob.size) return 'present';
+  await options.writable;
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
     if (await mountBlob(ends.target, ends.targetRepository, blob.digest, ends.sourceRepository)) return 'mounted';
   }
   // One stall budget for the whole copy: the target's requests and every read of the source.
-  await uploadBlob(ends.target, ends.targetRepository, blob.digest, blob.size, (stalls) => openBlob(ends.source, ends.sourceRepository, blob.digest, blob.size, { stalls }), {
-    onRetry: (attempt, err) => onRetry?.(blob.digest, attempt, err),
-  });
+  const stalls = new StallBudget();
+  const read = () => openBlob(ends.source, ends.sourceRepository, blob.digest, blob.size, { stalls });
+  // The first read of a blob larger than EARLY_READ_BYTES is opened now, while uploadBlob asks the
+  // target for an upload session; its bytes wait (backpressure) until the upload takes them. A
+  // smaller blob would arrive whole and be checked before anything takes it, with nobody to hear
+  // a mismatch; its read is opened when the upload asks. A read the upload did not take (the
+  // session was refused, or the attempt failed before its body) is closed; a later attempt opens
+  // its own.
+  let failedEarly: { err: unknown } | undefined;
+  const heard = (stream: Readable): Readable => stream.on('error', (err: unknown) => (failedEarly ??= { err }));
+  let early: Promise<Readable> | undefined = blob.size > EARLY_READ_BYTES ? read().then(heard) : undefined;
+  early?.catch(() => undefined);
+  const dropEarly = () => {
+    void early?.then((stream) => stream.destroy(), () => undefined);
+    early = undefined;
+  };
+  try {
+    await uploadBlob(
+      ends.target,
+      ends.targetRepository,
+      blob.digest,
+      blob.size,
+      async () => {
+        const opened = early;
+        early = undefined;
+        const stream = opened ? await opened : undefined;
+        // A read that failed while it waited is reported as the read's failure, not handed on.
+        if (stream !== undefined && failedEarly !== undefined) throw failedEarly.err;
+        return stream ?? read();
+      },
+      {
+        stalls,
+        onRetry: (attempt, err) => {
+          dropEarly();
+          options.onRetry?.(blob.digest, attempt, err);
+        },
+      },
+    );
+  } finally {
+    dropEarly();
+  }
   return 'uploaded';
 }
+

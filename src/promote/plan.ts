@@ -1,7 +1,8 @@
 import { Digest } from '../reference/digest';
 import { RegistryClient } from '../registry/client';
 import { Descriptor, Manifest, isManifestMediaType } from '../registry/manifest-parse';
-import { listReferrers } from '../registry/referrers';
+import { ReferrerSource, hasReferrersApi, listReferrers } from '../registry/referrers';
+import { runPool } from '../pool';
 
 // What a promotion copies, read from the source once: every manifest reachable from the digest
 // (an index and each child, nested indexes too), every blob they name, and, when asked, the
@@ -34,52 +35,96 @@ export interface PlanOptions {
   readonly referrerDepth?: number;
 }
 
-export async function planCopy(source: RegistryClient, repository: string, digest: Digest, options: PlanOptions): Promise<CopyPlan> {
-  const manifests: PlannedManifest[] = [];
-  const seen = new Set<Digest>();
-  const blobs = new Map<Digest, Descriptor>();
-  const foreign = new Map<Digest, Descriptor>();
+/** Referrer lists read at once while blobs copy: a few requests more on the source, never dozens. */
+const REFERRER_LISTS_AT_ONCE = 4;
 
-  const walk = async (wanted: Digest, subject: Digest | undefined): Promise<PlannedManifest | undefined> => {
-    if (seen.has(wanted)) return undefined;
-    seen.add(wanted);
-    const read = await source.getManifest(repository, wanted);
+export async function planCopy(source: RegistryClient, repository: string, digest: Digest, options: PlanOptions): Promise<CopyPlan> {
+  const image = await planImage(source, repository, digest);
+  return options.includeReferrers ? addReferrers(source, repository, image, options.referrerDepth) : image;
+}
+
+/** The image alone: every manifest reachable from the digest and every blob they name. */
+export async function planImage(source: RegistryClient, repository: string, digest: Digest): Promise<CopyPlan> {
+  const walk = new Walk(source, repository);
+  await walk.manifest(digest, undefined);
+  return walk.plan(walk.manifests[walk.manifests.length - 1]!);
+}
+
+/**
+ * The plan with the referrers of its manifests added (and theirs, `depth` deep), each after its
+ * subject, and the blobs they name after the image's. Asked of the source while the image's blobs
+ * copy: nothing of the image waits for it.
+ */
+export async function addReferrers(source: RegistryClient, repository: string, image: CopyPlan, depth = 3): Promise<CopyPlan> {
+  const walk = new Walk(source, repository, image);
+  // Asked once: a registry without the referrers API is read through the tag schema at once,
+  // rather than answering 404 for every subject first.
+  const via: ReferrerSource = (await hasReferrersApi(source, repository)) ? 'auto' : 'tagSchema';
+  let subjects = image.manifests.map((m) => m.digest);
+  for (let level = 0; level < depth && subjects.length > 0; level++) {
+    const found: Digest[] = [];
+    // The lists of one level are read at once; their referrers are walked in the subjects' order.
+    const lists = new Map<Digest, Descriptor[]>();
+    await runPool(subjects, REFERRER_LISTS_AT_ONCE, async (subject) => {
+      lists.set(subject, await listReferrers(source, repository, subject, {}, via));
+    });
+    for (const subject of subjects) {
+      for (const referrer of lists.get(subject)!) {
+        if (!isManifestMediaType(referrer.mediaType)) continue;
+        const node = await walk.manifest(referrer.digest, subject);
+        // A listed referrer whose manifest names another subject is not one; it is not copied as one.
+        if (node?.subject !== undefined) found.push(node.digest);
+      }
+    }
+    subjects = found;
+  }
+  return walk.plan(image.root);
+}
+
+/** Manifests read and blobs found so far, each once. */
+class Walk {
+  readonly manifests: PlannedManifest[] = [];
+  private readonly seen = new Set<Digest>();
+  private readonly blobs = new Map<Digest, Descriptor>();
+  private readonly foreign = new Map<Digest, Descriptor>();
+
+  constructor(
+    private readonly source: RegistryClient,
+    private readonly repository: string,
+    from?: CopyPlan,
+  ) {
+    for (const m of from?.manifests ?? []) {
+      this.manifests.push(m);
+      this.seen.add(m.digest);
+    }
+    for (const b of from?.blobs ?? []) this.blobs.set(b.digest, b);
+    for (const b of from?.skippedForeign ?? []) this.foreign.set(b.digest, b);
+  }
+
+  async manifest(wanted: Digest, subject: Digest | undefined): Promise<PlannedManifest | undefined> {
+    if (this.seen.has(wanted)) return undefined;
+    this.seen.add(wanted);
+    const read = await this.source.getManifest(this.repository, wanted);
     if (read.manifest.kind === 'index') {
       for (const child of read.manifest.manifests) {
-        if (isManifestMediaType(child.mediaType)) await walk(child.digest, undefined);
-        else blobs.set(child.digest, child);
+        if (isManifestMediaType(child.mediaType)) await this.manifest(child.digest, undefined);
+        else this.blobs.set(child.digest, child);
       }
     } else {
       for (const blob of [read.manifest.config, ...read.manifest.layers]) {
-        if (isForeign(blob.mediaType)) foreign.set(blob.digest, blob);
-        else if (!blobs.has(blob.digest)) blobs.set(blob.digest, blob);
+        if (isForeign(blob.mediaType)) this.foreign.set(blob.digest, blob);
+        else if (!this.blobs.has(blob.digest)) this.blobs.set(blob.digest, blob);
       }
     }
     const refersTo = subject !== undefined && read.manifest.subject?.digest === subject;
     const node: PlannedManifest = { digest: read.digest, mediaType: read.mediaType, bytes: new Uint8Array(read.bytes), manifest: read.manifest, ...(refersTo ? { subject } : {}) };
-    manifests.push(node);
+    this.manifests.push(node);
     return node;
-  };
-
-  await walk(digest, undefined);
-  const root = manifests[manifests.length - 1]!;
-
-  if (options.includeReferrers) {
-    let subjects = manifests.map((m) => m.digest);
-    for (let depth = 0; depth < (options.referrerDepth ?? 3) && subjects.length > 0; depth++) {
-      const found: Digest[] = [];
-      for (const subject of subjects) {
-        for (const referrer of await listReferrers(source, repository, subject)) {
-          if (!isManifestMediaType(referrer.mediaType)) continue;
-          const node = await walk(referrer.digest, subject);
-          // A listed referrer whose manifest names another subject is not one; it is not copied as one.
-          if (node?.subject !== undefined) found.push(node.digest);
-        }
-      }
-      subjects = found;
-    }
   }
-  return { root, manifests, blobs: [...blobs.values()], skippedForeign: [...foreign.values()] };
+
+  plan(root: PlannedManifest): CopyPlan {
+    return { root, manifests: [...this.manifests], blobs: [...this.blobs.values()], skippedForeign: [...this.foreign.values()] };
+  }
 }
 
 function isForeign(mediaType: string): boolean {

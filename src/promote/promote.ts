@@ -1,5 +1,6 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { Digest } from '../reference/digest';
+import { Descriptor } from '../registry/manifest-parse';
 import { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
@@ -7,7 +8,7 @@ import { settle } from '../registry/racing-writes';
 import { listTags } from '../registry/tag-list';
 import { backoffDelay, sleep } from '../http/retry';
 import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
-import { CopyPlan, PlannedManifest, planCopy } from './plan';
+import { CopyPlan, PlannedManifest, addReferrers, planImage } from './plan';
 import { runPool } from '../pool';
 import { TagPlan, planTags } from './tags';
 import { Written } from './written';
@@ -76,48 +77,86 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
 }
 
 async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options: PromoteOptions, target: string, written: Written): Promise<PromoteResult> {
-  const plan = await planCopy(request.source, request.sourceRepository, request.digest, { includeReferrers: request.includeReferrers });
-  if (plan.root.digest !== request.digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${plan.root.digest} when asked for ${request.digest}.`);
+  const image = await planImage(request.source, request.sourceRepository, request.digest);
+  if (image.root.digest !== request.digest) {
+    throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${image.root.digest} when asked for ${request.digest}.`);
   }
-  const referrers = plan.manifests.filter((m) => m.subject !== undefined).length;
-  log.info(
-    `Plan: ${plan.manifests.length - referrers} manifest(s), ${referrers} referrer(s), ${plan.blobs.length} blob(s) of ${formatBytes(sum(plan.blobs.map((b) => b.size)))}.`,
-  );
+  log.info(`Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`);
 
-  const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
-  const tagPlan = planTags(request.tags, request.semverTags, existing);
-  for (const note of tagPlan.notes) log.info(note);
-  await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy', written);
+  // Three things that do not depend on each other run at once: the tag check at the target, the
+  // search for referrers at the source, and the blobs' HEADs at the target. Nothing is written
+  // before the tag check has passed (copyBlob waits for it), so a taken tag still leaves the target
+  // as it was; its error comes first, whatever else failed meanwhile.
+  const tagCheck = (async () => {
+    const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
+    const tagPlan = planTags(request.tags, request.semverTags, existing);
+    await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy', written);
+    return tagPlan;
+  })();
+  const withReferrers = request.includeReferrers ? addReferrers(request.source, request.sourceRepository, image) : Promise.resolve(image);
+  // Each is awaited below; these keep a failure from counting as unhandled while something else is awaited.
+  tagCheck.catch(() => undefined);
+  withReferrers.catch(() => undefined);
 
   const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
   log.info(`Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`);
-  await runPool(plan.blobs, request.concurrency, async (blob) => {
-    const outcome = await copyBlob(ends, blob, (digest, attempt, err) =>
-      log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`),
-    );
-    if (outcome === 'uploaded') {
-      counts.uploaded++;
-      counts.bytes += blob.size;
-      written.blobCopied(blob.size);
-    } else if (outcome === 'mounted') {
-      counts.mounted++;
-      written.blobCopied(0);
-    } else {
-      counts.present++;
-      counts.presentBytes += blob.size;
-    }
-  });
+  const copyAll = (blobs: readonly Descriptor[]) =>
+    runPool(blobs, request.concurrency, async (blob) => {
+      const outcome = await copyBlob(ends, blob, {
+        writable: tagCheck,
+        onRetry: (digest, attempt, err) => log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`),
+      });
+      if (outcome === 'uploaded') {
+        counts.uploaded++;
+        counts.bytes += blob.size;
+        written.blobCopied(blob.size);
+      } else if (outcome === 'mounted') {
+        counts.mounted++;
+        written.blobCopied(0);
+      } else {
+        counts.present++;
+        counts.presentBytes += blob.size;
+      }
+    });
+  const [checked, copied] = await Promise.allSettled([tagCheck, copyAll(image.blobs)]);
+  if (checked.status === 'rejected') throw checked.reason;
+  if (copied.status === 'rejected') throw copied.reason;
+  const tagPlan = checked.value;
+  for (const note of tagPlan.notes) log.info(note);
+
+  const plan = await withReferrers;
+  const referrers = plan.manifests.filter((m) => m.subject !== undefined).length;
+  if (request.includeReferrers) {
+    const more = plan.blobs.slice(image.blobs.length);
+    log.info(`Referrers: ${referrers} found${more.length > 0 ? `, naming ${more.length} more blob(s) of ${formatBytes(sum(more.map((b) => b.size)))}` : ''}.`);
+    await copyAll(more);
+  }
 
   const recheckBlobs = () => ensureBlobs(ends, plan);
   let manifestsWritten = 0;
-  for (const node of plan.manifests) {
+  const write = async (node: PlannedManifest) => {
     if (await againIfBlobUnknown(() => writeManifestOnce(request, node), recheckBlobs)) {
       manifestsWritten++;
       written.manifestWritten(node.subject !== undefined);
     }
+  };
+  // The image's manifests in waves, each wave what names only manifests already written (an
+  // index's children before it), several at once; then referrers one at a time, after their
+  // subjects: without the referrers API, each rewrites its subject's tag-schema index.
+  let waiting = plan.manifests.filter((m) => m.subject === undefined);
+  const done = new Set<Digest>();
+  while (waiting.length > 0) {
+    const named = waiting.filter((m) => namedManifests(m).every((d) => done.has(d) || !waiting.some((w) => w.digest === d)));
+    // The plan lists children before their index, so its first waiting manifest can always go.
+    const ready = named.length > 0 ? named : waiting.slice(0, 1);
+    await runPool(ready, request.concurrency, async (node) => {
+      await write(node);
+      done.add(node.digest);
+    });
+    waiting = waiting.filter((m) => !done.has(m.digest));
   }
+  for (const node of plan.manifests.filter((m) => m.subject !== undefined)) await write(node);
   await verifyTarget(request, plan, target);
   written.verified();
 
@@ -184,12 +223,22 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
   if (root.digest !== request.digest) {
     throw new DigestReleaseError('DIGEST_MISMATCH', `${target}@${request.digest} reads back as ${root.digest}; no tag was written.`);
   }
-  for (const node of plan.manifests) {
-    const head = await request.target.headManifest(request.targetRepository, node.digest);
-    if (!head) {
-      throw new DigestReleaseError('MANIFEST_UNKNOWN', `${target} does not have ${node.digest} after it was written; no tag was written. The registry may be deleting what it is sent (a retention policy).`);
-    }
-  }
+  // The root was just read whole; a HEAD would only ask again.
+  await runPool(
+    plan.manifests.filter((m) => m.digest !== plan.root.digest),
+    request.concurrency,
+    async (node) => {
+      const head = await request.target.headManifest(request.targetRepository, node.digest);
+      if (!head) {
+        throw new DigestReleaseError('MANIFEST_UNKNOWN', `${target} does not have ${node.digest} after it was written; no tag was written. The registry may be deleting what it is sent (a retention policy).`);
+      }
+    },
+  );
+}
+
+/** The manifests an index names (its children), which must be at the target before it. */
+function namedManifests(node: PlannedManifest): Digest[] {
+  return node.manifest.kind === 'index' ? node.manifest.manifests.map((m) => m.digest) : [];
 }
 
 /**
