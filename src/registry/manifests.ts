@@ -30,12 +30,32 @@ export interface ManifestHead {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** GET a manifest by tag or digest, verified. */
-export async function getManifest(client: RegistryClient, repository: string, selector: string): Promise<ManifestResult> {
+export function getManifest(client: RegistryClient, repository: string, selector: string): Promise<ManifestResult> {
+  return readManifest(client, repository, selector, false);
+}
+
+/**
+ * GET a manifest by tag or digest, verified; undefined when the registry answers 404 (no such
+ * manifest, or no such repository: the caller does not need to know which). For reads where
+ * absence is an answer, such as a referrers tag-schema index: no tag-list probe is sent to tell a
+ * missing repository from a missing manifest, as getManifest's error does.
+ */
+export function findManifest(client: RegistryClient, repository: string, selector: string): Promise<ManifestResult | undefined> {
+  return readManifest(client, repository, selector, true);
+}
+
+function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: false): Promise<ManifestResult>;
+function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: true): Promise<ManifestResult | undefined>;
+async function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: boolean): Promise<ManifestResult | undefined> {
   const where = manifestName(client.registry, repository, selector);
   const { response, body } = await client.readWhole(
     (stalls) => client.requestFollowing({ method: 'GET', path: manifestPath(repository, selector), scope: pullScope(repository), headers: { Accept: MANIFEST_ACCEPT }, stalls }, `the manifest ${where}`),
     { bytes: MAX_MANIFEST_BYTES, what: `The ${client.name}'s answer for the manifest ${where}`, kind: 'a manifest', code: 'REGISTRY_ERROR' },
   );
+  if (absentIsAnswer && response.status === 404) {
+    await response.body?.cancel();
+    return undefined;
+  }
   if (!response.ok || body === undefined) throw await manifestError(client, response, repository, where);
   const bytes = new Uint8Array(body);
   const digest = sha256Of(bytes);

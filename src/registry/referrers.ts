@@ -1,7 +1,7 @@
-import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
+import { DigestReleaseError, withMore } from '../errors';
 import { isRecord } from '../json';
 import { Digest, sha256Of } from '../reference/digest';
-import { MAX_MANIFEST_BYTES, writeManifest } from './manifests';
+import { MAX_MANIFEST_BYTES, findManifest, writeManifest } from './manifests';
 import { RegistryClient } from './client';
 import { pullScope } from './sign-in';
 import { readErrorBody, unexpectedAnswer } from './error-answers';
@@ -148,14 +148,10 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
   );
 }
 
+/** The tag-schema index's entries; none when the tag (or the repository) does not exist. */
 async function readTagIndex(client: RegistryClient, repository: string, tag: string): Promise<Descriptor[]> {
-  try {
-    const current = await client.getManifest(repository, tag);
-    return current.manifest.kind === 'index' ? [...current.manifest.manifests] : [];
-  } catch (err) {
-    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) return [];
-    throw err;
-  }
+  const current = await findManifest(client, repository, tag);
+  return current?.manifest.kind === 'index' ? [...current.manifest.manifests] : [];
 }
 
 function descriptorJson(d: Descriptor): Record<string, unknown> {

@@ -226,6 +226,19 @@ describe('registry write primitives (real distribution registry)', function () {
     assert.deepEqual(await listReferrers(open, 'prim/app', appDigest), []);
   });
 
+  it('reads a missing tag-schema index as empty without asking for the tag list; a missing manifest read by getManifest still tells a missing repository apart', async () => {
+    const sent: string[] = [];
+    const counted = new RegistryClient(g.open.host, { onRequest: (method, url) => sent.push(`${method} ${new URL(url).pathname}`) });
+    assert.deepEqual(await listReferrers(counted, 'prim/app', appDigest), []);
+    assert.deepEqual(
+      sent.filter((line) => !line.includes('/referrers/')),
+      [`GET /v2/prim/app/manifests/${referrersTag(appDigest)}`],
+      'one read of the sha256- tag, and no tags/list probe, on the normal path',
+    );
+    await assert.rejects(counted.getManifest('prim/no-such-repository', 'v1'), (err: unknown) => isDigestReleaseError(err, 'NAME_UNKNOWN'));
+    await assert.rejects(counted.getManifest('prim/app', 'no-such-tag'), (err: unknown) => isDigestReleaseError(err, 'MANIFEST_UNKNOWN'));
+  });
+
   it('pushes a referrer and finds it, with its artifactType and annotations; pushing again adds nothing', async () => {
     const { digest, bytes } = await pushArtifactReferrer(
       open,
