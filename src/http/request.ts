@@ -57,6 +57,8 @@ export interface ResponseBody {
 const DRAIN_LIMIT = 256 * 1024;
 /** A request body is handed to the connection in slices of this size, so its progress is seen. */
 const SLICE_BYTES = 64 * 1024;
+/** A streamed request body is handed to the connection in corked windows of this size. */
+const CORK_BYTES = 1024 * 1024;
 
 /** The request an answer is to, for messages. */
 export interface SentRequest {
@@ -301,9 +303,25 @@ export function exchange(url: string, method: string, headers: Record<string, st
       // when our own source does (no data): only the first is the peer's stall. The body's own
       // failure (a blob that does not hash to its digest, a source that stalled) aborts the
       // request, so the server never sees a complete body, and is the error reported.
+      //
+      // Chunks are written as they come (16 KiB TLS records from a source registry), but the
+      // connection is corked and handed them a window of CORK_BYTES at a time: one encryption
+      // run and one system call per window instead of one per chunk, with nothing copied. The
+      // window is what the body may hold beyond the connection's own buffer; after each window
+      // the body waits for 'drain' if the peer has not taken it yet. end() uncorks the rest, and
+      // destroy() drops a corked window unsent. A window is corked at its first chunk, not at the
+      // end of the one before: a request whose connection comes while it waits for 'drain' would
+      // hand its first window to a corked socket and wait for a 'drain' that never comes.
+      let windowBytes = 0;
       body.on('data', (chunk: Buffer) => {
         bytesSent += chunk.byteLength;
-        if (!req.write(chunk)) {
+        if (windowBytes === 0) req.cork();
+        windowBytes += chunk.byteLength;
+        req.write(chunk);
+        if (windowBytes < CORK_BYTES) return;
+        windowBytes = 0;
+        req.uncork();
+        if (req.writableNeedDrain) {
           blocked = true;
           body.pause();
         }

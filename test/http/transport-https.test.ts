@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest } from '../../src/reference/digest';
 import { Transport } from '../../src/http/transport';
 import { verifyingStream } from '../../src/registry/verifying-stream';
+import { runCertificates } from '../../lab/ground';
 import { ScriptedServer, startScripted } from '../../lab/scripted';
 
 // The transport over node:https, against a scripted server: what fetch used to do for us
@@ -92,6 +96,68 @@ describe('transport over node:https', function () {
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(server.requests.length, 0, 'the server saw no complete request');
+  });
+
+  describe('a streamed body larger than one corked window (1 MiB)', () => {
+    /** A server that counts the body bytes it takes and answers 201 only to a body that ends. */
+    async function countingServer(): Promise<{ host: string; received: () => number; ended: () => boolean; hash: () => string; close: () => Promise<void> }> {
+      const certs = runCertificates();
+      let received = 0;
+      let ended = false;
+      const hash = createHash('sha256');
+      const server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
+        req.on('data', (chunk: Buffer) => {
+          received += chunk.byteLength;
+          hash.update(chunk);
+        });
+        req.on('end', () => {
+          ended = true;
+          res.writeHead(201).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return {
+        host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        received: () => received,
+        ended: () => ended,
+        hash: () => `sha256:${hash.copy().digest('hex')}`,
+        close: () => new Promise<void>((resolve) => server.closeAllConnections() ?? server.close(() => resolve())),
+      };
+    }
+    const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 12_345 }, (_, i) => (i * 7) % 253));
+    const chunks = () => Array.from({ length: Math.ceil(bytes.byteLength / 16_384) }, (_, i) => bytes.subarray(i * 16_384, (i + 1) * 16_384));
+
+    it('arrives whole and unchanged, window after window', async () => {
+      const counting = await countingServer();
+      try {
+        const body = Readable.from(chunks()).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
+        const response = await transport().send({ method: 'PUT', url: `https://${counting.host}/upload`, headers: { 'Content-Length': String(bytes.byteLength) }, body });
+        assert.equal(response.status, 201);
+        assert.equal(counting.received(), bytes.byteLength);
+        assert.equal(counting.hash(), sha256(new Uint8Array(bytes)));
+      } finally {
+        await counting.close();
+      }
+    });
+
+    it('whose last bytes break its digest: the server never takes the whole body', async () => {
+      const counting = await countingServer();
+      try {
+        const altered = Buffer.from(bytes);
+        altered[altered.byteLength - 1] ^= 0xff;
+        const pieces = Array.from({ length: Math.ceil(altered.byteLength / 16_384) }, (_, i) => altered.subarray(i * 16_384, (i + 1) * 16_384));
+        const body = Readable.from(pieces).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
+        await assert.rejects(
+          transport().send({ method: 'PUT', url: `https://${counting.host}/upload`, headers: { 'Content-Length': String(bytes.byteLength) }, body }),
+          (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.ok(counting.received() < bytes.byteLength, `the last bytes were never sent (${counting.received()} of ${bytes.byteLength} came)`);
+        assert.equal(counting.ended(), false, 'the server saw no complete request');
+      } finally {
+        await counting.close();
+      }
+    });
   });
 
   it('passes bytes that match their digest through the check unchanged', async () => {
