@@ -8,9 +8,8 @@ import { StallBudget } from '../http/transport';
 // One blob from the source repository to the target: skip it when the target has it, mount it when
 // both are on one registry, else stream it through (checked against its digest on the way).
 //
-// What does not depend on each other overlaps: the HEAD at the target runs while the caller's tag
-// check does (nothing is written before `writable` resolves), and the source's GET is sent together
-// with the target's POST that opens the upload session, not after its answer.
+// The source's GET of a large blob is sent together with the target's POST that opens the upload
+// session, not after its answer.
 
 /** Reads of blobs above this size are opened together with the target's upload session (see copyBlob). */
 const EARLY_READ_BYTES = 256 * 1024;
@@ -28,16 +27,9 @@ export function sameRegistry(ends: BlobEnds): boolean {
   return ends.source.registry.toLowerCase() === ends.target.registry.toLowerCase();
 }
 
-export interface CopyBlobOptions {
-  readonly onRetry?: (digest: Digest, attempt: number, err: unknown) => void;
-  /** Nothing is mounted or uploaded before it resolves; when it rejects, the copy fails with its error. */
-  readonly writable?: Promise<unknown>;
-}
-
-export async function copyBlob(ends: BlobEnds, blob: Descriptor, options: CopyBlobOptions = {}): Promise<BlobOutcome> {
+export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (digest: Digest, attempt: number, err: unknown) => void): Promise<BlobOutcome> {
   const present = await headBlob(ends.target, ends.targetRepository, blob.digest);
   if (present && present.size === blob.size) return 'present';
-  await options.writable;
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
     if (await mountBlob(ends.target, ends.targetRepository, blob.digest, ends.sourceRepository)) return 'mounted';
   }
@@ -76,7 +68,7 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, options: CopyBl
         stalls,
         onRetry: (attempt, err) => {
           dropEarly();
-          options.onRetry?.(blob.digest, attempt, err);
+          onRetry?.(blob.digest, attempt, err);
         },
       },
     );

@@ -77,36 +77,34 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
 }
 
 async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options: PromoteOptions, target: string, written: Written): Promise<PromoteResult> {
-  const image = await planImage(request.source, request.sourceRepository, request.digest);
-  if (image.root.digest !== request.digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${image.root.digest} when asked for ${request.digest}.`);
-  }
-  log.info(`Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`);
-
-  // Three things that do not depend on each other run at once: the tag check at the target, the
-  // search for referrers at the source, and the blobs' HEADs at the target. Nothing is written
-  // before the tag check has passed (copyBlob waits for it), so a taken tag still leaves the target
-  // as it was; its error comes first, whatever else failed meanwhile.
+  // The tag check at the target needs nothing from the source: it runs while the source is read.
+  // The target's blobs are looked at only after it, so the target is signed in once, by it, not
+  // by several first requests at once. A source that fails is reported first, as before.
   const tagCheck = (async () => {
     const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
     const tagPlan = planTags(request.tags, request.semverTags, existing);
     await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy', written);
     return tagPlan;
   })();
-  const withReferrers = request.includeReferrers ? addReferrers(request.source, request.sourceRepository, image) : Promise.resolve(image);
-  // Each is awaited below; these keep a failure from counting as unhandled while something else is awaited.
+  // Awaited below; this keeps its failure from counting as unhandled while the source is read.
   tagCheck.catch(() => undefined);
+  const image = await planImage(request.source, request.sourceRepository, request.digest);
+  if (image.root.digest !== request.digest) {
+    throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${image.root.digest} when asked for ${request.digest}.`);
+  }
+  log.info(`Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`);
+  // Referrers are looked for at the source while the image's blobs copy.
+  const withReferrers = request.includeReferrers ? addReferrers(request.source, request.sourceRepository, image) : Promise.resolve(image);
   withReferrers.catch(() => undefined);
+  const tagPlan = await tagCheck;
+  for (const note of tagPlan.notes) log.info(note);
 
   const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
   log.info(`Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`);
   const copyAll = (blobs: readonly Descriptor[]) =>
     runPool(blobs, request.concurrency, async (blob) => {
-      const outcome = await copyBlob(ends, blob, {
-        writable: tagCheck,
-        onRetry: (digest, attempt, err) => log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`),
-      });
+      const outcome = await copyBlob(ends, blob, (digest, attempt, err) => log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`));
       if (outcome === 'uploaded') {
         counts.uploaded++;
         counts.bytes += blob.size;
@@ -119,11 +117,7 @@ async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options
         counts.presentBytes += blob.size;
       }
     });
-  const [checked, copied] = await Promise.allSettled([tagCheck, copyAll(image.blobs)]);
-  if (checked.status === 'rejected') throw checked.reason;
-  if (copied.status === 'rejected') throw copied.reason;
-  const tagPlan = checked.value;
-  for (const note of tagPlan.notes) log.info(note);
+  await copyAll(image.blobs);
 
   const plan = await withReferrers;
   const referrers = plan.manifests.filter((m) => m.subject !== undefined).length;
