@@ -57,8 +57,10 @@ export interface ResponseBody {
 const DRAIN_LIMIT = 256 * 1024;
 /** A request body is handed to the connection in slices of this size, so its progress is seen. */
 const SLICE_BYTES = 64 * 1024;
-/** A streamed request body is handed to the connection in corked windows of this size. */
-const CORK_BYTES = 1024 * 1024;
+/** A streamed request body is handed to the connection in corked windows of at most this size. */
+const MAX_WINDOW_BYTES = 1024 * 1024;
+/** The first and the smallest window: what one write of a body's chunks amounted to before windows. */
+const MIN_WINDOW_BYTES = 64 * 1024;
 
 /** The request an answer is to, for messages. */
 export interface SentRequest {
@@ -305,30 +307,37 @@ export function exchange(url: string, method: string, headers: Record<string, st
       // request, so the server never sees a complete body, and is the error reported.
       //
       // Chunks are written as they come (16 KiB TLS records from a source registry), but the
-      // connection is corked and handed them a window of CORK_BYTES at a time: one encryption
-      // run and one system call per window instead of one per chunk, with nothing copied. The
-      // window is what the body may hold beyond the connection's own buffer; after each window
-      // the body waits for 'drain' if the peer has not taken it yet. end() uncorks the rest, and
+      // connection is corked and handed them a window at a time: one encryption run and one
+      // system call per window instead of one per chunk, with nothing copied. After each window
+      // the body waits for 'drain' if the peer has not taken it yet. The window starts small and
+      // doubles, up to MAX_WINDOW_BYTES, while the peer takes each within an eighth of a stall
+      // time, and halves when it does not: the peer's progress is seen window by window, so a
+      // window must never take a slow but moving peer a stall time. end() uncorks the rest, and
       // destroy() drops a corked window unsent. A window is corked at its first chunk, not at the
       // end of the one before: a request whose connection comes while it waits for 'drain' would
       // hand its first window to a corked socket and wait for a 'drain' that never comes.
+      let window = MIN_WINDOW_BYTES;
       let windowBytes = 0;
+      let waitingSince = 0;
       body.on('data', (chunk: Buffer) => {
         bytesSent += chunk.byteLength;
         if (windowBytes === 0) req.cork();
         windowBytes += chunk.byteLength;
         req.write(chunk);
-        if (windowBytes < CORK_BYTES) return;
+        if (windowBytes < window) return;
         windowBytes = 0;
         req.uncork();
         if (req.writableNeedDrain) {
           blocked = true;
+          waitingSince = Date.now();
           body.pause();
-        }
+        } else window = Math.min(MAX_WINDOW_BYTES, window * 2);
       });
       req.on('drain', () => {
         if (!blocked) return;
         blocked = false;
+        const took = Date.now() - waitingSince;
+        window = took <= options.stallMs / 8 ? Math.min(MAX_WINDOW_BYTES, window * 2) : Math.max(MIN_WINDOW_BYTES, window / 2);
         body.resume();
       });
       body.once('end', () => {
