@@ -5,6 +5,12 @@
 // back: a writer that checked before our write and wrote within the wait is seen. What remains is a
 // writer whose check-to-write took longer than our wait; the wait grows with our own check-to-write
 // time, so that needs a writer several times slower than this one and slower than SETTLE_MIN_MS.
+//
+// A read-back alone, at once, cannot replace the wait: it sees only writes that have landed, and
+// the writer it guards against has checked but not yet written. The wait is the time we give that
+// writer to land; what it costs is a fixed SETTLE_MIN_MS on every promotion that writes a tag
+// (a quarter of a 190 MB promotion on loopback), and shortening the floor is a choice about how
+// slow a racing agent may be, not a speed fix.
 
 /** The shortest wait before a read-back: longer than a client's check-to-write on a loaded agent. */
 export const SETTLE_MIN_MS = 250;
