@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import { Digest } from '../../src/reference/digest';
@@ -125,12 +125,13 @@ describe('transport over node:https', function () {
       };
     }
     const bytes = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 12_345 }, (_, i) => (i * 7) % 253));
-    const chunks = () => Array.from({ length: Math.ceil(bytes.byteLength / 16_384) }, (_, i) => bytes.subarray(i * 16_384, (i + 1) * 16_384));
+    /** The body as a source registry sends it: 16 KiB TLS records. */
+    const records = (of: Buffer) => Array.from({ length: Math.ceil(of.byteLength / 16_384) }, (_, i) => of.subarray(i * 16_384, (i + 1) * 16_384));
 
     it('arrives whole and unchanged, window after window', async () => {
       const counting = await countingServer();
       try {
-        const body = Readable.from(chunks()).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
+        const body = Readable.from(records(bytes)).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
         const response = await transport().send({ method: 'PUT', url: `https://${counting.host}/upload`, headers: { 'Content-Length': String(bytes.byteLength) }, body });
         assert.equal(response.status, 201);
         assert.equal(counting.received(), bytes.byteLength);
@@ -145,8 +146,7 @@ describe('transport over node:https', function () {
       try {
         const altered = Buffer.from(bytes);
         altered[altered.byteLength - 1] ^= 0xff;
-        const pieces = Array.from({ length: Math.ceil(altered.byteLength / 16_384) }, (_, i) => altered.subarray(i * 16_384, (i + 1) * 16_384));
-        const body = Readable.from(pieces).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
+        const body = Readable.from(records(altered)).pipe(verifyingStream(sha256(new Uint8Array(bytes)), bytes.byteLength, 'The test source'));
         await assert.rejects(
           transport().send({ method: 'PUT', url: `https://${counting.host}/upload`, headers: { 'Content-Length': String(bytes.byteLength) }, body }),
           (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'),
