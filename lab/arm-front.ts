@@ -121,7 +121,8 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
     counts.list++;
     const inSubscription = registries.filter((r) => r.subscriptionId === subscriptionId);
     if (!registries.some((r) => r.subscriptionId === subscriptionId)) {
-      return armError(res, 404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+      armError(res, 404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`);
+      return;
     }
     const skip = Number(url.searchParams.get('$skipToken') ?? '0');
     const page = inSubscription.slice(skip, skip + pageSize);
@@ -238,11 +239,21 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
   const poll = (res: ServerResponse, id: string, kind: 'status' | 'result'): void => {
     counts.polls++;
     const operation = operations.get(id);
-    if (!operation) return armError(res, 404, 'OperationNotFound', `The operation '${id}' was not found.`);
+    if (!operation) {
+      armError(res, 404, 'OperationNotFound', `The operation '${id}' was not found.`);
+      return;
+    }
     if (kind === 'result') {
-      if (operation.status === 'InProgress') return send(res, 202, undefined, { 'Retry-After': '1' });
-      if (operation.status === 'Failed') return armError(res, 400, operation.error?.code ?? 'ImportFailed', operation.error?.message ?? '');
-      return send(res, 200, undefined);
+      if (operation.status === 'InProgress') {
+        send(res, 202, undefined, { 'Retry-After': '1' });
+        return;
+      }
+      if (operation.status === 'Failed') {
+        armError(res, 400, operation.error?.code ?? 'ImportFailed', operation.error?.message ?? '');
+        return;
+      }
+      send(res, 200, undefined);
+      return;
     }
     send(res, 200, { id, status: operation.status, ...(operation.error ? { error: operation.error } : {}) }, operation.status === 'InProgress' ? { 'Retry-After': '1' } : {});
   };
@@ -255,12 +266,16 @@ export async function startArmFront(certs: TestCertificates, options: { readonly
     }
     if (!authorized(req, res)) return;
     const path = url.pathname;
-    let m: RegExpExecArray | null;
-    if (req.method === 'GET' && (m = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries$/i.exec(path))) return list(res, url, decodeURIComponent(m[1]!));
-    if (req.method === 'GET' && (m = /\/operation(Statuses|Results)\/([^/]+)$/.exec(path))) return poll(res, m[2]!, m[1] === 'Statuses' ? 'status' : 'result');
-    if (req.method === 'POST' && (m = /^(\/subscriptions\/.+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+)\/importImage$/i.exec(path))) {
-      const target = registries.find((r) => r.id.toLowerCase() === m![1]!.toLowerCase());
-      if (!target) return armError(res, 404, 'ResourceNotFound', `The Resource '${m[1]!}' was not found.`);
+    const get = req.method === 'GET';
+    const listed = get ? /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.ContainerRegistry\/registries$/i.exec(path) : null;
+    if (listed) return list(res, url, decodeURIComponent(listed[1]!));
+    const operation = get ? /\/operation(Statuses|Results)\/([^/]+)$/.exec(path) : null;
+    if (operation) return poll(res, operation[2]!, operation[1] === 'Statuses' ? 'status' : 'result');
+    const importing = req.method === 'POST' ? /^(\/subscriptions\/.+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+)\/importImage$/i.exec(path) : null;
+    if (importing) {
+      const id = importing[1]!;
+      const target = registries.find((r) => r.id.toLowerCase() === id.toLowerCase());
+      if (!target) return armError(res, 404, 'ResourceNotFound', `The Resource '${id}' was not found.`);
       return importImage(res, target, body);
     }
     return armError(res, 404, 'InvalidResourceType', `The resource type could not be found for ${req.method ?? ''} ${path}.`);

@@ -31,6 +31,9 @@ export function endlessBody(offered = 64 * 1024 * 1024): EndlessBody {
       res.once('close', () => done());
       more();
     },
-    sent: async () => (await closed, sent),
+    sent: async () => {
+      await closed;
+      return sent;
+    },
   };
 }

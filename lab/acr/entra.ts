@@ -156,13 +156,14 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
     },
     answer: (req, res, url, form) => {
       const method = req.method ?? 'GET';
-      let m: RegExpExecArray | null;
-      if (method === 'GET' && (m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname))) {
-        openIdConfiguration(req, res, m[1]!);
+      const configuration = method === 'GET' ? /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname) : null;
+      if (configuration) {
+        openIdConfiguration(req, res, configuration[1]!);
         return true;
       }
-      if (method === 'POST' && (m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname))) {
-        token(res, m[1]!, form);
+      const tokenPath = method === 'POST' ? /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname) : null;
+      if (tokenPath) {
+        token(res, tokenPath[1]!, form);
         return true;
       }
       return false;

@@ -127,11 +127,18 @@ export function acrSignIn(deps: SignInDeps): AcrSignIn {
     if (req.method === 'GET') {
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
       const expected = Buffer.from(`${deps.admin.username}:${deps.admin.password}`).toString('base64');
-      if (!basic || basic[1] !== expected || url.searchParams.get('service') !== host) return unauthorized();
-      return issueAccessToken(res, url.searchParams.getAll('scope'));
+      if (!basic || basic[1] !== expected || url.searchParams.get('service') !== host) {
+        unauthorized();
+        return;
+      }
+      issueAccessToken(res, url.searchParams.getAll('scope'));
+      return;
     }
     const refresh = refreshTokens.get(form.get('refresh_token') ?? '');
-    if (form.get('grant_type') !== 'refresh_token' || form.get('service') !== host || !refresh || refresh.expiresAt < Date.now()) return unauthorized();
+    if (form.get('grant_type') !== 'refresh_token' || form.get('service') !== host || !refresh || refresh.expiresAt < Date.now()) {
+      unauthorized();
+      return;
+    }
     issueAccessToken(res, form.getAll('scope'));
   };
 
