@@ -55,7 +55,8 @@ async function pass(title, mochaArgs, agentNode) {
     { DIGEST_RELEASE_AGENT_NODE: agentNode },
   );
   // mocha's counts are lines of their own ("  12 passing (3s)"), before the failures are listed.
-  for (const word of Object.keys(totals)) totals[word] += Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
+  for (const word of Object.keys(totals))
+    totals[word] += Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
   if (code !== 0) status = code;
   return code;
 }
@@ -65,7 +66,11 @@ function summary() {
 }
 
 if (given.length === 0) {
-  step('lint and format (biome check; npm run format fixes what it safely can)', join('node_modules', '@biomejs', 'biome', 'bin', 'biome'), ['check', '.']);
+  step(
+    'lint and format (biome check; npm run format fixes what it safely can)',
+    join('node_modules', '@biomejs', 'biome', 'bin', 'biome'),
+    ['check', '.'],
+  );
 }
 
 // Compiled files of suites since moved or deleted would still match the globs: compile afresh.
@@ -80,7 +85,11 @@ if (given.length > 0) {
 } else {
   // No .vsix while the fast suites run: one that needs it fails, rather than read the last run's.
   rmSync(join(root, 'dist'), { recursive: true, force: true });
-  const fast = await pass('fast suites (no .vsix)', ['out/test/**/*.test.js', '--ignore', PACKAGED, '--ignore', DEMO], '20');
+  const fast = await pass(
+    'fast suites (no .vsix)',
+    ['out/test/**/*.test.js', '--ignore', PACKAGED, '--ignore', DEMO],
+    '20',
+  );
   if (fast !== 0 && !fastOnly) console.log(`\nThe fast suites failed (${summary()}); the packaged suites run next.`);
   if (!fastOnly) {
     step('build', join('scripts', 'build.mjs'));
