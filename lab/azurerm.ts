@@ -1,6 +1,6 @@
-import { EndpointReader } from '../src/connection/endpoint';
-import { AcrGround } from './acr/ground';
-import { ServiceConnection as Endpoint } from './agent';
+import type { EndpointReader } from '../src/connection/endpoint';
+import type { AcrGround } from './acr/ground';
+import type { ServiceConnection as Endpoint } from './agent';
 
 // Service connections with a Microsoft Entra ID identity for tests, as the agent hands them to
 // tasks: Azure Resource Manager connections, and Docker Registry connections of type Azure Container
@@ -20,7 +20,10 @@ export function endpointReader(endpoints: Record<string, Endpoint>): EndpointRea
   };
 }
 
-export function secretConnection(acr: AcrGround, overrides: Partial<Record<'tenantid' | 'serviceprincipalkey', string>> = {}): Endpoint {
+export function secretConnection(
+  acr: AcrGround,
+  overrides: Partial<Record<'tenantid' | 'serviceprincipalkey', string>> = {},
+): Endpoint {
   return {
     url: 'https://management.azure.com/',
     scheme: 'ServicePrincipal',
@@ -31,7 +34,11 @@ export function secretConnection(acr: AcrGround, overrides: Partial<Record<'tena
       authenticationType: 'spnKey',
       ...overrides,
     },
-    data: { environment: 'AzureCloud', environmentAuthorityUrl: `${acr.front.authorityHost}/`, resourceManagerUrl: 'https://management.azure.com/' },
+    data: {
+      environment: 'AzureCloud',
+      environmentAuthorityUrl: `${acr.front.authorityHost}/`,
+      resourceManagerUrl: 'https://management.azure.com/',
+    },
   };
 }
 
@@ -75,9 +82,15 @@ export type AcrConnectionScheme = 'ServicePrincipal' | 'WorkloadIdentityFederati
  * one the front's federated app trusts. No authority: the tests point AZURE_AUTHORITY_HOST at the front.
  */
 /** What a connection to the front's registry needs of its ground; unit tests give these alone. */
-export type AcrIdentities = Pick<AcrGround, 'tenantId' | 'secretApp' | 'federatedApp'> & { readonly front: { readonly host: string } };
+export type AcrIdentities = Pick<AcrGround, 'tenantId' | 'secretApp' | 'federatedApp'> & {
+  readonly front: { readonly host: string };
+};
 
-export function acrDockerRegistryConnection(acr: AcrIdentities, scheme: AcrConnectionScheme, overrides: { readonly loginServer?: string; readonly serviceprincipalkey?: string } = {}): Endpoint {
+export function acrDockerRegistryConnection(
+  acr: AcrIdentities,
+  scheme: AcrConnectionScheme,
+  overrides: { readonly loginServer?: string; readonly serviceprincipalkey?: string } = {},
+): Endpoint {
   const loginServer = overrides.loginServer ?? acr.front.host;
   const subscriptionId = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
   const registryId = `/subscriptions/${subscriptionId}/resourceGroups/rg-release/providers/Microsoft.ContainerRegistry/registries/releaseacr`;
@@ -85,7 +98,8 @@ export function acrDockerRegistryConnection(acr: AcrIdentities, scheme: AcrConne
     appObjectId: '6e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b',
     spnObjectId: '7f2a3b4c-5d6e-4f7a-8b9c-0d1e2f3a4b5c',
     azureSpnRoleAssignmentId: '8a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d',
-    azureSpnPermissions: '[{"roleAssignmentId":"8a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d","resourceProvider":"Microsoft.RoleAssignment","provisioned":true}]',
+    azureSpnPermissions:
+      '[{"roleAssignmentId":"8a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d","resourceProvider":"Microsoft.RoleAssignment","provisioned":true}]',
   };
   const data = { registryId, subscriptionId, subscriptionName: 'release', registrytype: 'ACR' };
   switch (scheme) {
@@ -116,7 +130,12 @@ export function acrDockerRegistryConnection(acr: AcrIdentities, scheme: AcrConne
           workloadIdentityFederationIssuer: 'https://vstoken.dev.azure.com/a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
           workloadIdentityFederationSubject: 'sc://digest-release-lab/Contoso Shop/releaseacr',
         },
-        data: { ...data, creationMode: 'Automatic', ...bookkeeping, activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/' },
+        data: {
+          ...data,
+          creationMode: 'Automatic',
+          ...bookkeeping,
+          activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/',
+        },
       };
     case 'ManagedServiceIdentity':
       return { url: `https://${loginServer}`, scheme, parameters: { tenantId: acr.tenantId, loginServer }, data };

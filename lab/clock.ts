@@ -30,5 +30,8 @@ export function daysAgoEnv(dir: string, days: number): Record<string, string> {
   mkdirSync(dir, { recursive: true });
   const preload = join(dir, 'clock-preload.cjs');
   writeFileSync(preload, PRELOAD);
-  return { NODE_OPTIONS: `--require ${preload}`, DIGEST_RELEASE_TEST_CLOCK_SHIFT_MS: String(-days * 24 * 60 * 60 * 1000) };
+  return {
+    NODE_OPTIONS: `--require ${preload}`,
+    DIGEST_RELEASE_TEST_CLOCK_SHIFT_MS: String(-days * 24 * 60 * 60 * 1000),
+  };
 }

@@ -1,4 +1,4 @@
-import { ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 
 // A body with no end in sight, for showing that a client stops reading at its limit: `offered`
 // bytes in 64 KiB chunks with backpressure, so what the server got rid of (`sent()`, once the
@@ -31,6 +31,9 @@ export function endlessBody(offered = 64 * 1024 * 1024): EndlessBody {
       res.once('close', () => done());
       more();
     },
-    sent: async () => (await closed, sent),
+    sent: async () => {
+      await closed;
+      return sent;
+    },
   };
 }

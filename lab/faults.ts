@@ -1,11 +1,18 @@
-import { ErrorCode } from '../src/errors';
-import { Fault } from './proxy';
+import type { ErrorCode } from '../src/errors';
+import type { Fault } from './proxy';
 
 // The faults the fault suite (test/packaged/faults.test.ts) plays on every task, and what each task
 // must do under each: the README's "Reliability" table is rendered from this and checked against
 // it (test/reliability.test.ts), so every cell of it is a test of the suite that can fail.
 
-export type Column = 'capture' | 'lock' | 'promoteSource' | 'promoteTarget' | 'evidenceRecord' | 'evidenceVerify' | 'retain';
+export type Column =
+  | 'capture'
+  | 'lock'
+  | 'promoteSource'
+  | 'promoteTarget'
+  | 'evidenceRecord'
+  | 'evidenceVerify'
+  | 'retain';
 
 export const COLUMNS: readonly { readonly key: Column; readonly title: string }[] = [
   { key: 'capture', title: 'DigestCapture' },
@@ -21,7 +28,15 @@ export const COLUMNS: readonly { readonly key: Column; readonly title: string }[
  * Which requests of a task a fault is played on: its first manifest read, a blob (read from the
  * source, or written to the target), every request, the token request, or one write.
  */
-export type Target = 'manifest' | 'blob' | 'all' | 'token' | 'second-tag' | 'lock-manifest' | 'lock-readback' | 'index-write';
+export type Target =
+  | 'manifest'
+  | 'blob'
+  | 'all'
+  | 'token'
+  | 'second-tag'
+  | 'lock-manifest'
+  | 'lock-readback'
+  | 'index-write';
 
 export interface Cell {
   /** 'ok', or the error code the step fails with. */
@@ -65,7 +80,15 @@ export interface Row {
 /** The stall time the README states bounds at: the default of DigestRelease.StallSeconds. */
 export const DEFAULT_STALL_SECONDS = 20;
 
-const EVERY: readonly Column[] = ['capture', 'lock', 'promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify', 'retain'];
+const EVERY: readonly Column[] = [
+  'capture',
+  'lock',
+  'promoteSource',
+  'promoteTarget',
+  'evidenceRecord',
+  'evidenceVerify',
+  'retain',
+];
 const BLOBS: readonly Column[] = ['promoteSource', 'promoteTarget', 'evidenceRecord', 'evidenceVerify', 'retain'];
 
 function each(columns: readonly Column[], cell: Cell): Partial<Record<Column, Cell>> {
@@ -99,7 +122,10 @@ export const ROWS: readonly Row[] = [
     once: false,
     fault: () => ({ kind: 'answer', answer: { status: 503 } }),
     // DigestRetain's ACR probe takes the 503s for "not an ACR" and goes on to the tag list, which fails.
-    cells: { ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } }), retain: { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 9 } } },
+    cells: {
+      ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 5 } }),
+      retain: { outcome: 'REGISTRY_ERROR', tries: 4, within: { stalls: 0, seconds: 9 } },
+    },
   },
   {
     key: 'reset-manifest',
@@ -170,7 +196,14 @@ export const ROWS: readonly Row[] = [
     title: 'a 5 MiB answer where a manifest should be',
     target: 'manifest',
     once: false,
-    fault: () => ({ kind: 'answer', answer: { status: 200, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: Buffer.alloc(5 * 1024 * 1024, 0x20) } }),
+    fault: () => ({
+      kind: 'answer',
+      answer: {
+        status: 200,
+        headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: Buffer.alloc(5 * 1024 * 1024, 0x20),
+      },
+    }),
     cells: readsEvidence(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
   },
   {
@@ -208,7 +241,8 @@ export const ROWS: readonly Row[] = [
     target: 'blob',
     once: false,
     image: 'big',
-    fault: ({ method }) => (method === 'GET' ? { kind: 'stall-body', after: 1024 } : { kind: 'stop-taking', after: 1024 * 1024 }),
+    fault: ({ method }) =>
+      method === 'GET' ? { kind: 'stall-body', after: 1024 } : { kind: 'stop-taking', after: 1024 * 1024 },
     cells: readsEvidence(BLOBS, { outcome: 'STALLED', tries: 2, within: { stalls: 2.25, seconds: 3 } }),
   },
   {
@@ -218,12 +252,16 @@ export const ROWS: readonly Row[] = [
     once: false,
     image: 'big',
     fault: () => ({ kind: 'no-answer' }),
-    cells: each(['promoteTarget', 'evidenceRecord'], { outcome: 'STALLED', tries: 2, within: { stalls: 2, seconds: 7 } }),
+    cells: each(['promoteTarget', 'evidenceRecord'], {
+      outcome: 'STALLED',
+      tries: 2,
+      within: { stalls: 2, seconds: 7 },
+    }),
   },
   {
     key: 'late-upload',
     // An upload's answer may take a stall time and a second per 10 MiB: 2.4 s more for this one.
-    title: "a 24 MiB upload answered a stall time and 1.5 s after its body (the registry checks what it got)",
+    title: 'a 24 MiB upload answered a stall time and 1.5 s after its body (the registry checks what it got)',
     target: 'blob',
     once: false,
     image: 'big',
@@ -244,7 +282,11 @@ export const ROWS: readonly Row[] = [
     target: 'blob',
     once: false,
     fault: () => ({ kind: 'endless' }),
-    cells: readsEvidence(['promoteSource', 'evidenceVerify', 'retain'], { outcome: 'DIGEST_MISMATCH', tries: 1, within: { stalls: 0, seconds: 2 } }),
+    cells: readsEvidence(['promoteSource', 'evidenceVerify', 'retain'], {
+      outcome: 'DIGEST_MISMATCH',
+      tries: 1,
+      within: { stalls: 0, seconds: 2 },
+    }),
   },
   {
     key: 'redirect-storage',
@@ -252,7 +294,13 @@ export const ROWS: readonly Row[] = [
     target: 'blob',
     once: false,
     registry: 'basic',
-    fault: ({ path, storageHost }) => ({ kind: 'answer', answer: { status: 307, headers: { Location: `https://${storageHost}${path}${path.includes('?') ? '&' : '?'}sig=grant` } } }),
+    fault: ({ path, storageHost }) => ({
+      kind: 'answer',
+      answer: {
+        status: 307,
+        headers: { Location: `https://${storageHost}${path}${path.includes('?') ? '&' : '?'}sig=grant` },
+      },
+    }),
     cells: each(['promoteSource', 'evidenceVerify', 'retain'], { outcome: 'ok', tries: 1 }),
   },
   {
@@ -261,9 +309,19 @@ export const ROWS: readonly Row[] = [
     target: 'token',
     once: false,
     registry: 'acr',
-    fault: () => ({ kind: 'answer', answer: { status: 200, headers: { 'Content-Type': 'text/html' }, body: Buffer.from('<html><body>Sign in to continue</body></html>') } }),
+    fault: () => ({
+      kind: 'answer',
+      answer: {
+        status: 200,
+        headers: { 'Content-Type': 'text/html' },
+        body: Buffer.from('<html><body>Sign in to continue</body></html>'),
+      },
+    }),
     // DigestRetain asks for a token twice: its ACR probe only needs the challenge, the listing fails.
-    cells: { ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }), retain: { outcome: 'REGISTRY_ERROR', tries: 2, within: { stalls: 0, seconds: 1 } } },
+    cells: {
+      ...each(EVERY, { outcome: 'REGISTRY_ERROR', tries: 1, within: { stalls: 0, seconds: 1 } }),
+      retain: { outcome: 'REGISTRY_ERROR', tries: 2, within: { stalls: 0, seconds: 1 } },
+    },
   },
   {
     key: '503-second-tag',
@@ -304,7 +362,8 @@ export function cellText(cell: Cell | undefined): string {
   if (cell === undefined) return '—';
   const parts: string[] = [cell.outcome === 'ok' ? 'ok' : `fails ${cell.outcome}`];
   if (cell.retried) parts.push('retried');
-  if (cell.tries !== undefined && cell.outcome !== 'ok') parts.push(`${cell.tries} ${cell.tries === 1 ? 'try' : 'tries'}`);
+  if (cell.tries !== undefined && cell.outcome !== 'ok')
+    parts.push(`${cell.tries} ${cell.tries === 1 ? 'try' : 'tries'}`);
   if (cell.within !== undefined) parts.push(`≤ ${boundSeconds(cell.within, DEFAULT_STALL_SECONDS)} s`);
   return parts.join(', ');
 }
@@ -316,7 +375,11 @@ export function boundSeconds(within: NonNullable<Cell['within']>, stallSeconds: 
 
 /** The README's table: a header, then one line per fault. */
 export function reliabilityTable(): string {
-  const lines = [`| fault | ${COLUMNS.map((c) => c.title).join(' | ')} |`, `|---|${COLUMNS.map(() => '---').join('|')}|`];
-  for (const row of ROWS) lines.push(`| ${row.title} | ${COLUMNS.map((c) => cellText(row.cells[c.key])).join(' | ')} |`);
+  const lines = [
+    `| fault | ${COLUMNS.map((c) => c.title).join(' | ')} |`,
+    `|---|${COLUMNS.map(() => '---').join('|')}|`,
+  ];
+  for (const row of ROWS)
+    lines.push(`| ${row.title} | ${COLUMNS.map((c) => cellText(row.cells[c.key])).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }

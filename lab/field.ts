@@ -3,6 +3,7 @@
 
 export function field(value: unknown, ...keys: (string | number)[]): unknown {
   let current = value;
-  for (const key of keys) current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
+  for (const key of keys)
+    current = typeof current === 'object' && current !== null ? Reflect.get(current, key) : undefined;
   return current;
 }

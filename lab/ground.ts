@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { OciLayout, RegistryAccess, push } from './images';
-import { RunningRegistry, startRegistry } from './registry';
-import { TestCertificates } from './tls';
+import type { RegistryAccess } from './images';
+import { OciLayout, push } from './images';
+import type { RunningRegistry } from './registry';
+import { startRegistry } from './registry';
+import type { TestCertificates } from './tls';
 
 // The test ground shared by every test file in one mocha run: two real registries (open, and
 // behind htpasswd Basic auth), both TLS with the run's CA, and an OCI layout of real images.
@@ -23,13 +25,19 @@ export interface TestGround {
 
 export function testDir(): string {
   const dir = process.env.DIGEST_RELEASE_TEST_DIR;
-  if (!dir) throw new Error('DIGEST_RELEASE_TEST_DIR is not set: run the tests with npm test, which makes the CA for the run');
+  if (!dir)
+    throw new Error('DIGEST_RELEASE_TEST_DIR is not set: run the tests with npm test, which makes the CA for the run');
   return dir;
 }
 
 export function runCertificates(): TestCertificates {
   const tls = join(testDir(), 'tls');
-  return { caFile: join(tls, 'ca.crt'), certDir: join(tls, 'certs.d'), serverCert: join(tls, 'server.crt'), serverKey: join(tls, 'server.key') };
+  return {
+    caFile: join(tls, 'ca.crt'),
+    certDir: join(tls, 'certs.d'),
+    serverCert: join(tls, 'server.crt'),
+    serverKey: join(tls, 'server.key'),
+  };
 }
 
 let ground: Promise<TestGround> | undefined;
@@ -69,7 +77,12 @@ async function makeGround(): Promise<TestGround> {
 }
 
 /** Pushes the ground's images under `repository` on a registry: oci, v2s2 and a two-platform index. */
-export function pushSamples(g: TestGround, registry: RunningRegistry, access: RegistryAccess, repository: string): void {
+export function pushSamples(
+  g: TestGround,
+  registry: RunningRegistry,
+  access: RegistryAccess,
+  repository: string,
+): void {
   push(g.layout, 'amd64', `${registry.host}/${repository}:oci`, access);
   push(g.layout, 'amd64', `${registry.host}/${repository}:v2s2`, access, { format: 'v2s2' });
   push(g.layout, 'multi', `${registry.host}/${repository}:multi`, access, { all: true });

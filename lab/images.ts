@@ -24,7 +24,13 @@ function run(command: string, args: string[]): string {
 
 interface LayoutIndex {
   schemaVersion: number;
-  manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string>; platform?: Record<string, string> }[];
+  manifests: {
+    mediaType: string;
+    digest: string;
+    size: number;
+    annotations?: Record<string, string>;
+    platform?: Record<string, string>;
+  }[];
 }
 
 export class OciLayout {
@@ -39,7 +45,17 @@ export class OciLayout {
   image(tag: string, architecture: string, content: string): void {
     const ref = `${this.dir}:${tag}`;
     run('umoci', ['new', '--image', ref]);
-    run('umoci', ['config', '--image', ref, '--os', 'linux', '--architecture', architecture, '--config.cmd', '/app/run']);
+    run('umoci', [
+      'config',
+      '--image',
+      ref,
+      '--os',
+      'linux',
+      '--architecture',
+      architecture,
+      '--config.cmd',
+      '/app/run',
+    ]);
     const scratch = mkdtempSync(join(this.dir, '..', 'content-'));
     const file = join(scratch, 'payload.txt');
     writeFileSync(file, content);
@@ -57,10 +73,16 @@ export class OciLayout {
         mediaType: entry.mediaType,
         digest: entry.digest,
         size: entry.size,
-        platform: { architecture: child.architecture, os: 'linux', ...(child.variant ? { variant: child.variant } : {}) },
+        platform: {
+          architecture: child.architecture,
+          os: 'linux',
+          ...(child.variant ? { variant: child.variant } : {}),
+        },
       };
     });
-    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    const bytes = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+    );
     const hex = createHash('sha256').update(bytes).digest('hex');
     mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
     writeFileSync(join(this.dir, 'blobs', 'sha256', hex), bytes);
@@ -80,7 +102,13 @@ export class OciLayout {
 }
 
 /** skopeo copy from the layout to `registry/repo:tag`; `v2s2` converts to a Docker schema 2 manifest. */
-export function push(layout: OciLayout, tag: string, destination: string, access: RegistryAccess, options: { format?: 'v2s2'; all?: boolean; digestFile?: string } = {}): void {
+export function push(
+  layout: OciLayout,
+  tag: string,
+  destination: string,
+  access: RegistryAccess,
+  options: { format?: 'v2s2'; all?: boolean; digestFile?: string } = {},
+): void {
   const args = ['copy', '--quiet', '--dest-cert-dir', access.certDir];
   if (access.creds) args.push('--dest-creds', access.creds);
   if (options.format) args.push('--format', options.format);
@@ -130,7 +158,13 @@ function pushArgs(layout: OciLayout, tag: string, destination: string, access: R
 }
 
 /** skopeo copy, answering what skopeo said; throws only when `mustSucceed`. */
-export async function pushAsync(layout: OciLayout, tag: string, destination: string, access: RegistryAccess, mustSucceed = true): Promise<SkopeoResult> {
+export async function pushAsync(
+  layout: OciLayout,
+  tag: string,
+  destination: string,
+  access: RegistryAccess,
+  mustSucceed = true,
+): Promise<SkopeoResult> {
   const result = await skopeo(pushArgs(layout, tag, destination, access));
   if (mustSucceed && result.code !== 0) throw new Error(`skopeo copy to ${destination} failed: ${result.stderr}`);
   return result;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { TaskRun } from './taskrun';
+import type { TaskRun } from './taskrun';
 
 // What task tests check of every run: it succeeded, or it failed with this code and a message
 // that names these things, logged once as an error, with no output variable set.
@@ -11,7 +11,8 @@ export function succeeded(run: TaskRun): void {
 export function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
   assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
   assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
-  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
+  for (const fragment of fragments)
+    assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
   assert.equal(run.errors.length, 1, 'one error issue is logged');
   assert.deepEqual(run.outputs, {}, 'a failed task sets no output variable');
 }

@@ -7,6 +7,7 @@ export const ROOT = join(__dirname, '..', '..');
 export function builtVsix(): string {
   const dist = join(ROOT, 'dist');
   const files = readdirSync(dist).filter((name) => name.endsWith('.vsix'));
-  if (files.length !== 1) throw new Error(`expected exactly one .vsix in ${dist}; run npm run package first (npm test does)`);
+  if (files.length !== 1)
+    throw new Error(`expected exactly one .vsix in ${dist}; run npm run package first (npm test does)`);
   return join(dist, files[0]!);
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Server, createServer, request as httpsRequest } from 'node:https';
-import { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import { createServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { endlessBody } from './endless';
-import { TestCertificates } from './tls';
+import type { TestCertificates } from './tls';
 
 // A TLS proxy in front of a real registry (or the ACR front) that can misbehave on the way: rewrite
 // answers (tampering), and play every fault a network or a broken registry shows a pipeline:
@@ -62,7 +63,11 @@ export type Fault =
 
 export interface ProxyFaults {
   /** Answer a request here instead of the registry; undefined passes it on. */
-  readonly intercept?: (method: string, path: string, headers: Record<string, string>) => Promise<CannedAnswer | undefined> | CannedAnswer | undefined;
+  readonly intercept?: (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ) => Promise<CannedAnswer | undefined> | CannedAnswer | undefined;
   /** Send only this many bytes of the answer's body, then reset the connection; undefined sends all. */
   readonly cutAfter?: (method: string, path: string) => number | undefined;
   /** Sees every request as it arrives, headers included (a test checks where credentials went). */
@@ -74,43 +79,68 @@ export interface ProxyFaults {
 }
 
 /** `upstream` may be given late (a front that must know the proxy's address first). */
-export async function startProxy(upstream: string | (() => string), certs: TestCertificates, rewrite: Rewrite = (_m, _p, _s, _h, body) => body, faults: ProxyFaults = {}): Promise<RunningProxy> {
+export async function startProxy(
+  upstream: string | (() => string),
+  certs: TestCertificates,
+  rewrite: Rewrite = (_m, _p, _s, _h, body) => body,
+  faults: ProxyFaults = {},
+): Promise<RunningProxy> {
   const ca = readFileSync(certs.caFile);
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string' && name !== 'host') headers[name] = value;
-    faults.onRequest?.(method, path, headers);
-    const fault = faults.fault?.(method, path, headers);
-    requests.push({ method, path, headers, fault: fault?.kind });
-    if (fault?.kind === 'stop-taking' || fault?.kind === 'reset-taking') {
-      let taken = 0;
-      req.on('data', (chunk: Buffer) => {
-        taken += chunk.byteLength;
-        if (taken < fault.after) return;
-        if (fault.kind === 'stop-taking') req.pause();
-        else resetConnection(req.socket);
+  const server: Server = createServer(
+    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) },
+    (req, res) => {
+      const method = req.method ?? 'GET';
+      const path = req.url ?? '/';
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers))
+        if (typeof value === 'string' && name !== 'host') headers[name] = value;
+      faults.onRequest?.(method, path, headers);
+      const fault = faults.fault?.(method, path, headers);
+      requests.push({ method, path, headers, fault: fault?.kind });
+      if (fault?.kind === 'stop-taking' || fault?.kind === 'reset-taking') {
+        let taken = 0;
+        req.on('data', (chunk: Buffer) => {
+          taken += chunk.byteLength;
+          if (taken < fault.after) return;
+          if (fault.kind === 'stop-taking') req.pause();
+          else resetConnection(req.socket);
+        });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        void answer(
+          method,
+          path,
+          headers,
+          chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+          fault,
+          req,
+          res,
+        ).catch((err: unknown) => {
+          if (!res.headersSent) res.writeHead(502);
+          res.end(String(err));
+        });
       });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void answer(method, path, headers, chunks.length > 0 ? Buffer.concat(chunks) : undefined, fault, req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(502);
-        res.end(String(err));
-      });
-    });
-  });
+    },
+  );
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
 
-  const answer = async (method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, fault: Fault | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const answer = async (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    fault: Fault | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> => {
     if (fault?.kind === 'no-answer') return;
     if (fault?.kind === 'endless') {
       endlessBody().send(res, 200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' });
@@ -123,14 +153,23 @@ export async function startProxy(upstream: string | (() => string), certs: TestC
       return;
     }
     // A request with a body (an upload) is tampered on its way in; any other, on its way out.
-    const tamper = (bytes: Buffer): Buffer => (fault?.kind === 'tamper' ? (fault.change ?? flipLastByte)(bytes) : bytes);
+    const tamper = (bytes: Buffer): Buffer =>
+      fault?.kind === 'tamper' ? (fault.change ?? flipLastByte)(bytes) : bytes;
     const inbound = body !== undefined && body.length > 0;
-    const passed = await pass(typeof upstream === 'string' ? upstream : upstream(), method, path, { ...headers, ...faults.upstreamHeaders }, inbound ? tamper(body) : body, ca);
+    const passed = await pass(
+      typeof upstream === 'string' ? upstream : upstream(),
+      method,
+      path,
+      { ...headers, ...faults.upstreamHeaders },
+      inbound ? tamper(body) : body,
+      ca,
+    );
     let out = rewrite(method, path, passed.status, passed.headers, passed.body);
     if (!inbound && out.length > 0) out = tamper(out);
     const outHeaders: Record<string, string> = {};
     passed.headers.forEach((value, name) => {
-      if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name)) outHeaders[name] = value;
+      if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name))
+        outHeaders[name] = value;
     });
     const head = method === 'HEAD';
     const length = head ? Number(passed.headers.get('content-length') ?? '0') : out.length;
@@ -190,7 +229,14 @@ interface PassedAnswer {
 }
 
 /** The request passed on to `upstream` as it came (redirects not followed), and its answer whole. */
-function pass(upstream: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, ca: Buffer): Promise<PassedAnswer> {
+function pass(
+  upstream: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  ca: Buffer,
+): Promise<PassedAnswer> {
   return new Promise((resolve, reject) => {
     const out = { ...headers };
     for (const name of ['connection', 'keep-alive', 'transfer-encoding']) delete out[name];
@@ -198,7 +244,9 @@ function pass(upstream: string, method: string, path: string, headers: Record<st
     const req = httpsRequest(new URL(path, upstream), { method, headers: out, ca }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: headersOf(res.headers), body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 502, headers: headersOf(res.headers), body: Buffer.concat(chunks) }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -1,6 +1,7 @@
-import { Digest, sha256Of } from '../src/reference/digest';
+import type { Digest } from '../src/reference/digest';
+import { sha256Of } from '../src/reference/digest';
 import { uploadBlob } from '../src/registry/blobs';
-import { RegistryClient } from '../src/registry/client';
+import type { RegistryClient } from '../src/registry/client';
 import { OCI_MANIFEST } from '../src/registry/manifest-parse';
 import { pushReferrer } from '../src/registry/referrers';
 
@@ -23,7 +24,12 @@ export interface PushedReferrer {
 }
 
 /** Pushes `artifact` to `repository` as a referrer of `subject`, which must be there (its size is read). */
-export async function pushArtifactReferrer(client: RegistryClient, repository: string, subject: { readonly digest: Digest; readonly mediaType: string }, artifact: Artifact): Promise<PushedReferrer> {
+export async function pushArtifactReferrer(
+  client: RegistryClient,
+  repository: string,
+  subject: { readonly digest: Digest; readonly mediaType: string },
+  artifact: Artifact,
+): Promise<PushedReferrer> {
   const empty = new Uint8Array(Buffer.from('{}'));
   const payload = new Uint8Array(Buffer.from(artifact.payload));
   await uploadBlob(client, repository, sha256Of(empty), empty.byteLength, () => empty);

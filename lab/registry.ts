@@ -1,9 +1,11 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TestCertificates } from './tls';
+import type { TestCertificates } from './tls';
 
 // A real registry: the CNCF distribution server from Debian's docker-registry package, with TLS
 // and http.relativeurls, optionally behind htpasswd Basic auth. Started on a free loopback port
@@ -52,12 +54,18 @@ function probe(url: string, caFile: string): Promise<number | undefined> {
   });
 }
 
-export async function startRegistry(dir: string, certs: TestCertificates, options: RegistryOptions = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  dir: string,
+  certs: TestCertificates,
+  options: RegistryOptions = {},
+): Promise<RunningRegistry> {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const port = await freePort();
   let auth = '';
   if (options.htpasswd) {
-    const line = execFileSync('htpasswd', ['-Bbn', options.htpasswd.username, options.htpasswd.password], { encoding: 'utf8' }).trim();
+    const line = execFileSync('htpasswd', ['-Bbn', options.htpasswd.username, options.htpasswd.password], {
+      encoding: 'utf8',
+    }).trim();
     writeFileSync(join(dir, 'htpasswd'), `${line}\n`);
     auth = `auth:\n  htpasswd:\n    realm: digest-release-test\n    path: ${join(dir, 'htpasswd')}\n`;
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import { AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { runCertificates } from './ground';
 
 // A scripted HTTPS server for protocol corner cases: each request is recorded and answered by the
@@ -25,15 +25,23 @@ export interface ScriptedServer {
 export async function startScripted(handler: Handler): Promise<ScriptedServer> {
   const certs = runCertificates();
   const requests: Recorded[] = [];
-  const server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(recorded);
-      handler(recorded, res, requests.length - 1);
-    });
-  });
+  const server = createServer(
+    { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const recorded = {
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
+        requests.push(recorded);
+        handler(recorded, res, requests.length - 1);
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,4 +1,5 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,8 @@ function accepting(port: number): Promise<boolean> {
 }
 
 export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
-  for (const host of options.hosts) if (!host.endsWith(`.${PROXY_ONLY_DOMAIN}`)) throw new Error(`${host} is not under ${PROXY_ONLY_DOMAIN}`);
+  for (const host of options.hosts)
+    if (!host.endsWith(`.${PROXY_ONLY_DOMAIN}`)) throw new Error(`${host} is not under ${PROXY_ONLY_DOMAIN}`);
   // Squid started as root works as the proxy user: its folder must be its own, outside the run's private folder.
   const dir = mkdtempSync(join(tmpdir(), 'digest-release-squid-'));
   chmodSync(dir, 0o755);
@@ -83,7 +85,9 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
   const tlsPort = options.tls ? await freePort() : undefined;
   const lines = [
     `http_port 127.0.0.1:${port}`,
-    ...(options.tls ? [`https_port 127.0.0.1:${tlsPort} tls-cert=${join(dir, 'proxy.crt')} tls-key=${join(dir, 'proxy.key')}`] : []),
+    ...(options.tls
+      ? [`https_port 127.0.0.1:${tlsPort} tls-cert=${join(dir, 'proxy.crt')} tls-key=${join(dir, 'proxy.key')}`]
+      : []),
     `pid_filename ${join(dir, 'squid.pid')}`,
     'logformat digestrelease %Ss/%03>Hs %rm %ru %[un',
     `access_log stdio:${join(dir, 'access.log')} digestrelease`,
@@ -103,9 +107,12 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
     writeFileSync(join(dir, 'proxy.crt'), readFileSync(options.tls.cert));
     writeFileSync(join(dir, 'proxy.key'), readFileSync(options.tls.key));
   }
-  if (options.deny && options.deny.length > 0) lines.push(`acl denied dstdomain ${options.deny.join(' ')}`, 'http_access deny denied');
+  if (options.deny && options.deny.length > 0)
+    lines.push(`acl denied dstdomain ${options.deny.join(' ')}`, 'http_access deny denied');
   if (options.users && options.users.length > 0) {
-    const passwd = options.users.map((user) => execFileSync('htpasswd', ['-nbm', user.username, user.password], { encoding: 'utf8' }).trim()).join('\n');
+    const passwd = options.users
+      .map((user) => execFileSync('htpasswd', ['-nbm', user.username, user.password], { encoding: 'utf8' }).trim())
+      .join('\n');
     writeFileSync(join(dir, 'passwd'), `${passwd}\n`);
     lines.push(
       `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${join(dir, 'passwd')}`,
@@ -121,7 +128,14 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync('id', ['-u', 'proxy'], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', 'proxy'], { encoding: 'utf8' }).trim());
-    for (const file of ['', 'hosts', 'squid.conf', ...(options.users?.length ? ['passwd'] : []), ...(options.tls ? ['proxy.crt', 'proxy.key'] : [])]) chownSync(join(dir, file), uid, gid);
+    for (const file of [
+      '',
+      'hosts',
+      'squid.conf',
+      ...(options.users?.length ? ['passwd'] : []),
+      ...(options.tls ? ['proxy.crt', 'proxy.key'] : []),
+    ])
+      chownSync(join(dir, file), uid, gid);
   }
 
   const child = spawn(squidBinary(), ['-N', '-f', join(dir, 'squid.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -132,10 +146,15 @@ export async function startSquid(options: SquidOptions): Promise<RunningSquid> {
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (spawnError) throw new Error(`squid could not be started (${spawnError.message}): install it (apt-get install squid; .ci/run does)`);
-    if (child.exitCode !== null) throw new Error(`squid exited (${child.exitCode}): ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
+    if (spawnError)
+      throw new Error(
+        `squid could not be started (${spawnError.message}): install it (apt-get install squid; .ci/run does)`,
+      );
+    if (child.exitCode !== null)
+      throw new Error(`squid exited (${child.exitCode}): ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
     if ((await accepting(port)) && (tlsPort === undefined || (await accepting(tlsPort)))) break;
-    if (Date.now() > deadline) throw new Error(`squid did not start on port ${port}: ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
+    if (Date.now() > deadline)
+      throw new Error(`squid did not start on port ${port}: ${stderr}${readIfThere(join(dir, 'cache.log'))}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 

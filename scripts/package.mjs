@@ -9,12 +9,28 @@ const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist);
 const tfx = join(root, 'node_modules', 'tfx-cli', '_build', 'tfx-cli.js');
-const output = execFileSync(process.execPath, [tfx, 'extension', 'create', '--root', join(root, 'build'), '--manifest-globs', 'vss-extension.json', '--output-path', dist, '--no-prompt', '--no-color'], {
-  cwd: root,
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, TFX_TRACE: '' },
-});
+const output = execFileSync(
+  process.execPath,
+  [
+    tfx,
+    'extension',
+    'create',
+    '--root',
+    join(root, 'build'),
+    '--manifest-globs',
+    'vss-extension.json',
+    '--output-path',
+    dist,
+    '--no-prompt',
+    '--no-color',
+  ],
+  {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TFX_TRACE: '' },
+  },
+);
 process.stdout.write(output);
 // tfx only warns about a task.json it finds wrong and packages it anyway: here that is an error.
 if (/warning:/i.test(output)) {

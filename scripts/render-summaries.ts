@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { TaskRun } from '../lab/taskrun';
-import { DemoHosts, runDemo } from './demo';
+import type { TaskRun } from '../lab/taskrun';
+import type { DemoHosts } from './demo';
+import { runDemo } from './demo';
 import { chromiumBinary, screenshot } from './screenshot';
 import { summaryPage } from './summary-html';
 
@@ -41,7 +42,8 @@ const OUT = join(__dirname, '..', '..', 'images', 'summaries');
 function summaryOf(run: TaskRun, step: string): { title: string; markdown: string } {
   const upload = run.commands.find((cmd) => cmd.command === 'task.uploadsummary');
   const markdown = run.summaries[0];
-  if (!upload || markdown === undefined) throw new Error(`the demo step ${step} uploaded no build summary (result ${run.result}: ${run.message})`);
+  if (!upload || markdown === undefined)
+    throw new Error(`the demo step ${step} uploaded no build summary (result ${run.result}: ${run.message})`);
   return { title: basename(upload.message, '.md'), markdown };
 }
 
@@ -51,17 +53,25 @@ async function main(): Promise<void> {
   let replacements: (readonly [string, string])[] = [];
   process.stderr.write('Running the demo for its build summaries ...\n');
   const onStart = (hosts: DemoHosts, scratch: string, agentHome: string): void => {
-    replacements = [...Object.entries(hosts).map(([role, host]) => [host, EXAMPLE_HOSTS[role as keyof DemoHosts]] as const), [agentHome, EXAMPLE_AGENT], [scratch, EXAMPLE_FOLDER]];
+    replacements = [
+      ...Object.entries(hosts).map(([role, host]) => [host, EXAMPLE_HOSTS[role as keyof DemoHosts]] as const),
+      [agentHome, EXAMPLE_AGENT],
+      [scratch, EXAMPLE_FOLDER],
+    ];
   };
   const failed = await runDemo({ print: () => undefined, onRun: (step, run) => runs.set(step, run), onStart });
-  if (failed.length > 0) throw new Error(`the demo did not go as expected, so its summaries are not pictured: ${failed.join('; ')}`);
+  if (failed.length > 0)
+    throw new Error(`the demo did not go as expected, so its summaries are not pictured: ${failed.join('; ')}`);
   mkdirSync(OUT, { recursive: true });
   for (const { task, step } of PICTURED) {
     const run = runs.get(step);
     if (!run) throw new Error(`the demo has no step ${step} (for ${task}); was a registry missing?`);
     const summary = summaryOf(run, step);
     // A host followed by a digit would be another port: 127.0.0.1:4431 is not in 127.0.0.1:44310.
-    const markdown = replacements.reduce((text, [from, to]) => text.replace(new RegExp(`${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\d)`, 'g'), to), summary.markdown);
+    const markdown = replacements.reduce(
+      (text, [from, to]) => text.replace(new RegExp(`${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\d)`, 'g'), to),
+      summary.markdown,
+    );
     const png = join(OUT, `${task}.png`);
     await screenshot(summaryPage(summary.title, markdown), png, { width: 900, scale: 1.5 });
     console.log(`pictured ${task}'s summary (demo step ${step}): images/summaries/${task}.png`);

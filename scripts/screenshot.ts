@@ -1,8 +1,9 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 // Pictures of HTML pages with headless Chromium (Debian's `chromium`, or $CHROMIUM), driven over
@@ -31,9 +32,14 @@ const FLAGS = [
 ];
 
 export function chromiumBinary(): string {
-  const candidates = [process.env.CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter((c): c is string => !!c);
+  const candidates = [process.env.CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter(
+    (c): c is string => !!c,
+  );
   const found = candidates.find((c) => spawnSync('sh', ['-c', 'command -v "$0"', c], { stdio: 'ignore' }).status === 0);
-  if (!found) throw new Error('No Chromium found: install it (Debian/Ubuntu: sudo apt-get install -y chromium) or set CHROMIUM to its path.');
+  if (!found)
+    throw new Error(
+      'No Chromium found: install it (Debian/Ubuntu: sudo apt-get install -y chromium) or set CHROMIUM to its path.',
+    );
   return found;
 }
 
@@ -50,11 +56,19 @@ interface Message {
 class DevTools {
   private nextId = 1;
   private buffer = '';
-  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
+  >();
   private readonly waiters: { method: string; sessionId?: string; resolve: () => void }[] = [];
   private failure: Error | undefined;
 
-  constructor(private readonly input: Writable, output: Readable, browser: ChildProcess, stderr: () => string) {
+  constructor(
+    private readonly input: Writable,
+    output: Readable,
+    browser: ChildProcess,
+    stderr: () => string,
+  ) {
     output.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString('utf8');
       for (let end = this.buffer.indexOf('\0'); end >= 0; end = this.buffer.indexOf('\0')) {
@@ -62,7 +76,9 @@ class DevTools {
         this.buffer = this.buffer.slice(end + 1);
       }
     });
-    browser.on('exit', (code) => this.fail(new Error(`Chromium exited (${code}) before the picture was taken: ${stderr().trim().slice(-2000)}`)));
+    browser.on('exit', (code) =>
+      this.fail(new Error(`Chromium exited (${code}) before the picture was taken: ${stderr().trim().slice(-2000)}`)),
+    );
   }
 
   private receive(message: Message): void {
@@ -90,7 +106,9 @@ class DevTools {
   send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const promise = new Promise<Record<string, unknown>>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const promise = new Promise<Record<string, unknown>>((resolve, reject) =>
+      this.pending.set(id, { resolve, reject }),
+    );
     this.input.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
     return promise;
   }
@@ -106,20 +124,32 @@ export async function screenshot(html: string, pngPath: string, options: Screens
   const scratch = mkdtempSync(join(tmpdir(), 'digest-release-chromium-'));
   const page = join(scratch, 'page.html');
   writeFileSync(page, html);
-  const browser = spawn(chromiumBinary(), [...FLAGS, `--user-data-dir=${join(scratch, 'profile')}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const browser = spawn(chromiumBinary(), [...FLAGS, `--user-data-dir=${join(scratch, 'profile')}`, 'about:blank'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   browser.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const devtools = new DevTools(browser.stdio[3] as Writable, browser.stdio[4] as Readable, browser, () => stderr);
   const timer = setTimeout(() => browser.kill('SIGKILL'), 60_000);
   try {
     const { targetId } = await devtools.send('Target.createTarget', { url: 'about:blank' });
-    const { sessionId } = (await devtools.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    const { sessionId } = (await devtools.send('Target.attachToTarget', { targetId, flatten: true })) as {
+      sessionId: string;
+    };
     await devtools.send('Page.enable', {}, sessionId);
-    await devtools.send('Emulation.setDeviceMetricsOverride', { width: options.width, height: 200, deviceScaleFactor: options.scale, mobile: false }, sessionId);
+    await devtools.send(
+      'Emulation.setDeviceMetricsOverride',
+      { width: options.width, height: 200, deviceScaleFactor: options.scale, mobile: false },
+      sessionId,
+    );
     const loaded = devtools.event('Page.loadEventFired', sessionId);
     await devtools.send('Page.navigate', { url: pathToFileURL(page).href }, sessionId);
     await loaded;
-    const measured = await devtools.send('Runtime.evaluate', { expression: 'Math.ceil(document.documentElement.getBoundingClientRect().height)', returnByValue: true }, sessionId);
+    const measured = await devtools.send(
+      'Runtime.evaluate',
+      { expression: 'Math.ceil(document.documentElement.getBoundingClientRect().height)', returnByValue: true },
+      sessionId,
+    );
     const height = Number((measured.result as { value?: unknown } | undefined)?.value);
     if (!Number.isFinite(height) || height <= 0) throw new Error(`Chromium measured the page as ${height} pixels tall`);
     const shot = await devtools.send(

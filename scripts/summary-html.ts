@@ -5,7 +5,8 @@
 // taken from a markdown library: the subset is this small, and a picture of our own output should
 // not change because a dependency changed its rendering.
 
-const escapeHtml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** `code` and **bold** within one line or cell; everything else escaped. */
 export function inline(text: string): string {
@@ -63,15 +64,26 @@ export function markdownToHtml(markdown: string): string {
       const rows: string[][] = [];
       while (i < lines.length && isTableRow(lines[i]!)) rows.push(tableCells(lines[i++]!));
       // A header of empty cells (the key-value tables) is not shown, as GitHub shows it.
-      const head = header.every((cell) => cell === '') ? '' : `<thead><tr>${header.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead>`;
-      out.push(`<table>${head}<tbody>${rows.map((row) => `<tr>${row.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+      const head = header.every((cell) => cell === '')
+        ? ''
+        : `<thead><tr>${header.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead>`;
+      out.push(
+        `<table>${head}<tbody>${rows.map((row) => `<tr>${row.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+      );
     } else if (/^\s*[-*]\s+/.test(line)) {
       const items: string[] = [];
       while (i < lines.length && /^\s*[-*]\s+/.test(lines[i]!)) items.push(lines[i++]!.replace(/^\s*[-*]\s+/, ''));
       out.push(`<ul>${items.map((item) => `<li>${inline(item)}</li>`).join('')}</ul>`);
     } else {
       const paragraph: string[] = [];
-      while (i < lines.length && lines[i]!.trim() !== '' && !/^#{1,6}\s/.test(lines[i]!) && !isTableRow(lines[i]!) && !/^\s*[-*]\s+/.test(lines[i]!)) paragraph.push(lines[i++]!.trim());
+      while (
+        i < lines.length &&
+        lines[i]!.trim() !== '' &&
+        !/^#{1,6}\s/.test(lines[i]!) &&
+        !isTableRow(lines[i]!) &&
+        !/^\s*[-*]\s+/.test(lines[i]!)
+      )
+        paragraph.push(lines[i++]!.trim());
       out.push(`<p>${inline(paragraph.join(' '))}</p>`);
     }
   }

@@ -1,6 +1,8 @@
 // npm test, in the order that shows a failure soonest, each pass mocha with the run's certificate
 // authority (see with-ca.mjs), then one plain closing line that any CI reader understands, from the
 // counts of all passes:
+//   0. lint and format check (Biome, biome.json): a finding stops the run before anything is built;
+//      `npm run format` applies the fixes that are safe;
 //   1. compile, then the fast suites: everything in out/test but test/packaged/ and the demo (core,
 //      templates, schemas, layers), before any .vsix exists: a failure there shows in seconds;
 //   2. build and package the .vsix, then test/packaged/ (the suites that need it: the packaged tasks
@@ -11,7 +13,7 @@
 // and 3. Both binaries are the ones the agent ships, installed once into test/runtimes (each its own
 // package: they link a bin named node, which must not shadow the node of npm scripts).
 //
-// npm test -- <files or globs>: compile, package, then those suites as one pass, on the agent's
+// npm test -- <files or globs>: compile, package, then those suites as one pass (no lint), on the agent's
 // Node 20 unless DIGEST_RELEASE_AGENT_NODE=24 asks for the other. npm run test:fast (--fast): step 1.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -53,13 +55,22 @@ async function pass(title, mochaArgs, agentNode) {
     { DIGEST_RELEASE_AGENT_NODE: agentNode },
   );
   // mocha's counts are lines of their own ("  12 passing (3s)"), before the failures are listed.
-  for (const word of Object.keys(totals)) totals[word] += Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
+  for (const word of Object.keys(totals))
+    totals[word] += Number(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm').exec(output)?.[1] ?? 0);
   if (code !== 0) status = code;
   return code;
 }
 
 function summary() {
   return `${totals.passing} passed, ${totals.failing} failed${totals.pending ? `, ${totals.pending} skipped` : ''}`;
+}
+
+if (given.length === 0) {
+  step(
+    'lint and format (biome check; npm run format fixes what it safely can)',
+    join('node_modules', '@biomejs', 'biome', 'bin', 'biome'),
+    ['check', '.'],
+  );
 }
 
 // Compiled files of suites since moved or deleted would still match the globs: compile afresh.
@@ -74,7 +85,11 @@ if (given.length > 0) {
 } else {
   // No .vsix while the fast suites run: one that needs it fails, rather than read the last run's.
   rmSync(join(root, 'dist'), { recursive: true, force: true });
-  const fast = await pass('fast suites (no .vsix)', ['out/test/**/*.test.js', '--ignore', PACKAGED, '--ignore', DEMO], '20');
+  const fast = await pass(
+    'fast suites (no .vsix)',
+    ['out/test/**/*.test.js', '--ignore', PACKAGED, '--ignore', DEMO],
+    '20',
+  );
   if (fast !== 0 && !fastOnly) console.log(`\nThe fast suites failed (${summary()}); the packaged suites run next.`);
   if (!fastOnly) {
     step('build', join('scripts', 'build.mjs'));

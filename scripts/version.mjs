@@ -52,10 +52,14 @@ function nextVersion(current, wanted) {
   const v = semver.valid(wanted);
   if (!v) throw new VersionError(`"${wanted}" is neither major, minor, patch nor a version x.y.z. ${USAGE}`);
   if (semver.prerelease(v) || wanted.includes('+')) {
-    throw new VersionError(`"${wanted}" has a pre-release or build part: the Marketplace and task.json versions take numbers only (x.y.z).`);
+    throw new VersionError(
+      `"${wanted}" has a pre-release or build part: the Marketplace and task.json versions take numbers only (x.y.z).`,
+    );
   }
   if (semver.lt(v, current)) {
-    throw new VersionError(`${v} is lower than the current version ${current}: versions only go up (the agent would keep running a cached task of the higher version).`);
+    throw new VersionError(
+      `${v} is lower than the current version ${current}: versions only go up (the agent would keep running a cached task of the higher version).`,
+    );
   }
   return v;
 }
@@ -83,7 +87,8 @@ function editJson(path, edit, expect) {
   } catch {
     got = undefined;
   }
-  if (!isDeepStrictEqual(got, wanted)) throw new VersionError(`${path}: the version could not be changed in place; set it by hand and run this again.`);
+  if (!isDeepStrictEqual(got, wanted))
+    throw new VersionError(`${path}: the version could not be changed in place; set it by hand and run this again.`);
   if (edited !== text) writeFileSync(path, edited);
   return edited !== text;
 }
@@ -92,7 +97,9 @@ function editJson(path, edit, expect) {
 function replaceVersionStrings(version, count) {
   return (text) => {
     let left = count;
-    return text.replace(/("version"\s*:\s*")[^"]*(")/g, (match, open, close) => (left-- > 0 ? `${open}${version}${close}` : match));
+    return text.replace(/("version"\s*:\s*")[^"]*(")/g, (match, open, close) =>
+      left-- > 0 ? `${open}${version}${close}` : match,
+    );
   };
 }
 
@@ -100,7 +107,9 @@ function replaceVersionStrings(version, count) {
 function replaceTaskVersion(minor, patch) {
   return (text) =>
     text.replace(/("version"\s*:\s*\{)([^}]*)(\})/, (_match, open, body, close) => {
-      const inner = body.replace(/("Minor"\s*:\s*)("?)[^,"\s}]*("?)/, `$1$2${minor}$3`).replace(/("Patch"\s*:\s*)("?)[^,"\s}]*("?)/, `$1$2${patch}$3`);
+      const inner = body
+        .replace(/("Minor"\s*:\s*)("?)[^,"\s}]*("?)/, `$1$2${minor}$3`)
+        .replace(/("Patch"\s*:\s*)("?)[^,"\s}]*("?)/, `$1$2${patch}$3`);
       return `${open}${inner}${close}`;
     });
 }
@@ -114,43 +123,66 @@ function cutChangelog(path, version, date) {
   const text = readFileSync(path, 'utf8');
   if (new RegExp(`^## ${version.replace(/\./g, '\\.')}( |$)`, 'm').test(text)) return false;
   const start = /^## Unreleased[ \t]*$/m.exec(text);
-  if (!start) throw new VersionError(`${path} has no "## Unreleased" section: add one listing what changed since the last version.`);
+  if (!start)
+    throw new VersionError(
+      `${path} has no "## Unreleased" section: add one listing what changed since the last version.`,
+    );
   const bodyStart = start.index + start[0].length;
   const next = /^## /m.exec(text.slice(bodyStart));
   const body = text.slice(bodyStart, next ? bodyStart + next.index : text.length);
   if (body.trim() === '') {
-    throw new VersionError(`The "## Unreleased" section of ${path} is empty: write down what changed (for pipeline authors) before making version ${version}.`);
+    throw new VersionError(
+      `The "## Unreleased" section of ${path} is empty: write down what changed (for pipeline authors) before making version ${version}.`,
+    );
   }
-  writeFileSync(path, `${text.slice(0, bodyStart)}\n\n## ${version} - ${date}\n${body.replace(/^\n*/, '\n')}${text.slice(bodyStart + body.length)}`);
+  writeFileSync(
+    path,
+    `${text.slice(0, bodyStart)}\n\n## ${version} - ${date}\n${body.replace(/^\n*/, '\n')}${text.slice(bodyStart + body.length)}`,
+  );
   return true;
 }
 
 export function setVersion(root, version, { changelog = true, date = new Date().toISOString().slice(0, 10) } = {}) {
   if (semver.parse(version).minor >= MINOR_LIMIT) {
-    throw new VersionError(`A minor version of ${MINOR_LIMIT} or more does not fit the task Minor (${MINOR_LIMIT} * major + minor): make a major version instead.`);
+    throw new VersionError(
+      `A minor version of ${MINOR_LIMIT} or more does not fit the task Minor (${MINOR_LIMIT} * major + minor): make a major version instead.`,
+    );
   }
   const changed = [];
   const track = (path, didChange) => didChange && changed.push(relative(root, path));
   if (changelog) track(join(root, 'CHANGELOG.md'), cutChangelog(join(root, 'CHANGELOG.md'), version, date));
   const pkg = join(root, 'package.json');
-  track(pkg, editJson(pkg, replaceVersionStrings(version, 1), (json) => (json.version = version)));
+  track(
+    pkg,
+    editJson(pkg, replaceVersionStrings(version, 1), (json) => (json.version = version)),
+  );
   const lock = join(root, 'package-lock.json');
   if (existsSync(lock)) {
-    track(lock, editJson(lock, replaceVersionStrings(version, 2), (json) => {
-      json.version = version;
-      if (json.packages?.['']) json.packages[''].version = version;
-    }));
+    track(
+      lock,
+      editJson(lock, replaceVersionStrings(version, 2), (json) => {
+        json.version = version;
+        if (json.packages?.['']) json.packages[''].version = version;
+      }),
+    );
   }
   const manifest = join(root, 'vss-extension.json');
-  track(manifest, editJson(manifest, replaceVersionStrings(version, 1), (json) => (json.version = version)));
+  track(
+    manifest,
+    editJson(manifest, replaceVersionStrings(version, 1), (json) => (json.version = version)),
+  );
   for (const task of taskFiles(root)) {
     const major = readJson(task).version?.Major;
-    if (!Number.isInteger(Number(major))) throw new VersionError(`${task} has no version.Major; give the task its major version (1 for a new task).`);
+    if (!Number.isInteger(Number(major)))
+      throw new VersionError(`${task} has no version.Major; give the task its major version (1 for a new task).`);
     const { Minor, Patch } = taskVersionFor(version, Number(major));
-    track(task, editJson(task, replaceTaskVersion(Minor, Patch), (json) => {
-      json.version.Minor = typeof json.version.Minor === 'string' ? String(Minor) : Minor;
-      json.version.Patch = typeof json.version.Patch === 'string' ? String(Patch) : Patch;
-    }));
+    track(
+      task,
+      editJson(task, replaceTaskVersion(Minor, Patch), (json) => {
+        json.version.Minor = typeof json.version.Minor === 'string' ? String(Minor) : Minor;
+        json.version.Patch = typeof json.version.Patch === 'string' ? String(Patch) : Patch;
+      }),
+    );
   }
   return changed;
 }

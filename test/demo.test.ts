@@ -11,6 +11,9 @@ describe('npm run demo (scripts/demo.ts)', function () {
     const lines: string[] = [];
     const failed = await runDemo({ print: (line) => lines.push(line) });
     assert.deepEqual(failed, [], lines.join('\n'));
-    assert.ok(lines.some((line) => line.includes('Rolled back to')), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => line.includes('Rolled back to')),
+      lines.join('\n'),
+    );
   });
 });

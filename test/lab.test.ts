@@ -22,7 +22,8 @@ describe('lab code is never shipped', () => {
       for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)'([^']+)'/g)) {
         const target = join(file, '..', match[1]!);
         const top = relative(ROOT, target).split(/[\\/]/)[0];
-        if (match[1]!.startsWith('.') && (top === 'lab' || top === 'test')) offending.push(`${relative(ROOT, file)} imports ${match[1]}`);
+        if (match[1]!.startsWith('.') && (top === 'lab' || top === 'test'))
+          offending.push(`${relative(ROOT, file)} imports ${match[1]}`);
       }
     }
     assert.deepEqual(offending, []);

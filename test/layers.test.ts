@@ -94,7 +94,10 @@ describe('layers of src/ as README states them', () => {
       .filter((entry) => entry.isDirectory() || entry.name.endsWith('.ts'))
       .map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name))
       .sort();
-    const named = [...[...table.layers.keys()].map((layer) => `${layer}/`), ...[...table.shared].map((file) => `${file}.ts`)].sort();
+    const named = [
+      ...[...table.layers.keys()].map((layer) => `${layer}/`),
+      ...[...table.shared].map((file) => `${file}.ts`),
+    ].sort();
     assert.deepEqual(named, present);
   });
 
@@ -122,7 +125,8 @@ describe('layers of src/ as README states them', () => {
     const order = [...table.layers.keys()];
     const upward: string[] = [];
     for (const [layer, allowed] of table.layers) {
-      for (const to of allowed) if (!order.includes(to) || order.indexOf(to) >= order.indexOf(layer)) upward.push(`${layer} -> ${to}`);
+      for (const to of allowed)
+        if (!order.includes(to) || order.indexOf(to) >= order.indexOf(layer)) upward.push(`${layer} -> ${to}`);
     }
     assert.deepEqual(upward, []);
   });
@@ -130,7 +134,11 @@ describe('layers of src/ as README states them', () => {
   it('nothing above src/http imports node:http, node:https or node:tls', () => {
     const offenders = files
       .filter((file) => unitOf(file) !== 'http')
-      .flatMap((file) => specifiers(readFileSync(file, 'utf8')).filter((spec) => NETWORK_MODULES.has(spec)).map((spec) => `${relative(ROOT, file)} imports ${spec}`));
+      .flatMap((file) =>
+        specifiers(readFileSync(file, 'utf8'))
+          .filter((spec) => NETWORK_MODULES.has(spec))
+          .map((spec) => `${relative(ROOT, file)} imports ${spec}`),
+      );
     assert.deepEqual(offenders, []);
   });
 

@@ -9,12 +9,17 @@ import { ROOT } from '../lab/paths';
 
 describe('the README Reliability table', () => {
   const readme = (): string => readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const tableIn = (text: string): string | undefined => /## Reliability\n[\s\S]*?\n(\| fault \|[^\n]*\n(?:\|[^\n]*\n)+)/.exec(text)?.[1];
+  const tableIn = (text: string): string | undefined =>
+    /## Reliability\n[\s\S]*?\n(\| fault \|[^\n]*\n(?:\|[^\n]*\n)+)/.exec(text)?.[1];
 
-  it('is the fault suite\'s table, cell for cell', () => {
+  it("is the fault suite's table, cell for cell", () => {
     const table = tableIn(readme());
     assert.ok(table, 'the README has a Reliability section with the table');
-    assert.equal(table, reliabilityTable(), 'regenerate it: node -e "process.stdout.write(require(\'./out/lab/faults.js\').reliabilityTable())"');
+    assert.equal(
+      table,
+      reliabilityTable(),
+      'regenerate it: node -e "process.stdout.write(require(\'./out/lab/faults.js\').reliabilityTable())"',
+    );
   });
 
   it('would catch a cell that claims more than the suite checks', () => {
@@ -27,7 +32,10 @@ describe('the README Reliability table', () => {
       const cells = COLUMNS.map((c) => row.cells[c.key]).filter((cell) => cell !== undefined);
       assert.ok(cells.length > 0, row.title);
       for (const cell of cells) {
-        assert.ok(cell.outcome === 'ok' || (cell.tries !== undefined && cell.within !== undefined), `${row.title}: ${cellText(cell)}`);
+        assert.ok(
+          cell.outcome === 'ok' || (cell.tries !== undefined && cell.within !== undefined),
+          `${row.title}: ${cellText(cell)}`,
+        );
       }
     }
   });

@@ -18,7 +18,8 @@ interface TaskVersion {
   Patch: number | string;
 }
 
-const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+const readJson = (path: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 /** Every task.json under src/tasks/, found on disk: a task added later is held to the same rule. */
 function taskJsonFiles(root: string): string[] {
@@ -38,15 +39,23 @@ function disagreements(root: string): string[] {
   const fix = `run "npm run version -- ${version}" to put every file in line`;
   const problems: string[] = [];
   const manifest = String(readJson(join(root, 'vss-extension.json')).version);
-  if (manifest !== version) problems.push(`vss-extension.json has version ${manifest}, package.json ${version}: ${fix}`);
-  const lock = readJson(join(root, 'package-lock.json')) as { version?: string; packages?: Record<string, { version?: string }> };
-  if (lock.version !== version || lock.packages?.['']?.version !== version) problems.push(`package-lock.json does not say ${version}: ${fix}`);
+  if (manifest !== version)
+    problems.push(`vss-extension.json has version ${manifest}, package.json ${version}: ${fix}`);
+  const lock = readJson(join(root, 'package-lock.json')) as {
+    version?: string;
+    packages?: Record<string, { version?: string }>;
+  };
+  if (lock.version !== version || lock.packages?.['']?.version !== version)
+    problems.push(`package-lock.json does not say ${version}: ${fix}`);
   for (const file of taskJsonFiles(root)) {
     const v = (readJson(join(root, file)).version ?? {}) as TaskVersion;
     const [taskMajor, taskMinor, taskPatch] = [Number(v.Major), Number(v.Minor), Number(v.Patch)];
-    if (!Number.isInteger(taskMajor) || taskMajor < 0) problems.push(`${file} has no whole version.Major (the @1 of its YAML name)`);
+    if (!Number.isInteger(taskMajor) || taskMajor < 0)
+      problems.push(`${file} has no whole version.Major (the @1 of its YAML name)`);
     if (taskMinor !== 100 * major + minor || taskPatch !== patch) {
-      problems.push(`${file} has version ${v.Major}.${v.Minor}.${v.Patch}, but extension ${version} makes it ${v.Major}.${100 * major + minor}.${patch}: ${fix}`);
+      problems.push(
+        `${file} has version ${v.Major}.${v.Minor}.${v.Patch}, but extension ${version} makes it ${v.Major}.${100 * major + minor}.${patch}: ${fix}`,
+      );
     }
   }
   return problems;
@@ -61,7 +70,11 @@ describe('one version for the extension and every task', () => {
   it("CHANGELOG.md has the current version's section and an Unreleased section for what comes next", () => {
     const version = String(readJson(join(ROOT, 'package.json')).version);
     const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
-    assert.match(changelog, new RegExp(`^## ${version.replace(/\./g, '\\.')}( - \\d{4}-\\d{2}-\\d{2})?$`, 'm'), `CHANGELOG.md has no "## ${version}" section`);
+    assert.match(
+      changelog,
+      new RegExp(`^## ${version.replace(/\./g, '\\.')}( - \\d{4}-\\d{2}-\\d{2})?$`, 'm'),
+      `CHANGELOG.md has no "## ${version}" section`,
+    );
     assert.match(changelog, /^## Unreleased$/m);
   });
 
@@ -72,7 +85,10 @@ describe('one version for the extension and every task', () => {
       const task = taskJsonPath('DigestPin', dir);
       writeFileSync(task, readFileSync(task, 'utf8').replace(/"Patch": \d+/, '"Patch": 7'));
       mkdirSync(taskSourceDir('DigestNew', dir));
-      writeFileSync(taskJsonPath('DigestNew', dir), JSON.stringify({ name: 'DigestNew', version: { Major: 1, Minor: 0, Patch: 0 } }));
+      writeFileSync(
+        taskJsonPath('DigestNew', dir),
+        JSON.stringify({ name: 'DigestNew', version: { Major: 1, Minor: 0, Patch: 0 } }),
+      );
       const manifest = join(dir, 'vss-extension.json');
       writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/"version": "[^"]*"/, '"version": "9.9.9"'));
       const found = disagreements(dir);
@@ -89,7 +105,15 @@ describe('one version for the extension and every task', () => {
 /** The files the version script edits, and the script itself, in a scratch folder that npm can run in. */
 function copyRepository(): string {
   const dir = mkdtempSync(join(tmpdir(), 'digest-release-version-'));
-  for (const file of ['package.json', 'package-lock.json', 'vss-extension.json', 'CHANGELOG.md', 'scripts/version.mjs', 'scripts/task-sources.mjs', ...taskJsonFiles(ROOT)]) {
+  for (const file of [
+    'package.json',
+    'package-lock.json',
+    'vss-extension.json',
+    'CHANGELOG.md',
+    'scripts/version.mjs',
+    'scripts/task-sources.mjs',
+    ...taskJsonFiles(ROOT),
+  ]) {
     cpSync(join(ROOT, file), join(dir, file), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
@@ -99,7 +123,7 @@ function copyRepository(): string {
 function npm(dir: string, args: string[]): { status: number | null; output: string } {
   // Under npm test, npm_execpath is the npm that runs us; otherwise the npm on PATH.
   const execPath = process.env.npm_execpath;
-  const [command, prefix] = execPath && execPath.endsWith('.js') ? [process.execPath, [execPath]] : ['npm', []];
+  const [command, prefix] = execPath?.endsWith('.js') ? [process.execPath, [execPath]] : ['npm', []];
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('npm_')) delete env[name];
   const result = spawnSync(command, [...prefix, ...args], { cwd: dir, env, encoding: 'utf8' });
@@ -141,10 +165,20 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.deepEqual(disagreements(dir), []);
     assert.deepEqual(task('DigestPin'), { Major: 1, Minor: 100 * major + minor + 1, Patch: 0 });
     // Only the version lines changed: the file is not reformatted.
-    const changedLines = readFileSync(taskJsonPath('DigestPin', dir), 'utf8').split('\n').filter((line, i) => line !== beforePin.split('\n')[i]);
-    assert.deepEqual(changedLines.map((line) => line.trim()), [`"Minor": ${100 * major + minor + 1},`]);
+    const changedLines = readFileSync(taskJsonPath('DigestPin', dir), 'utf8')
+      .split('\n')
+      .filter((line, i) => line !== beforePin.split('\n')[i]);
+    assert.deepEqual(
+      changedLines.map((line) => line.trim()),
+      [`"Minor": ${100 * major + minor + 1},`],
+    );
     const changelog = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
-    assert.match(changelog, new RegExp(`## Unreleased\\n\\n## ${next.replace(/\./g, '\\.')} - \\d{4}-\\d{2}-\\d{2}\\n\\n- DigestPin@1 pins Helm charts too\\.\\n`));
+    assert.match(
+      changelog,
+      new RegExp(
+        `## Unreleased\\n\\n## ${next.replace(/\./g, '\\.')} - \\d{4}-\\d{2}-\\d{2}\\n\\n- DigestPin@1 pins Helm charts too\\.\\n`,
+      ),
+    );
     assert.match(changelog, new RegExp(`^## ${before.replace(/\./g, '\\.')} - `, 'm'), 'the earlier section stays');
   });
 
@@ -155,7 +189,10 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.equal(run.status, 0, run.output);
     assert.equal(version(), `${major + 1}.0.0`);
     for (const file of taskJsonFiles(dir)) {
-      const [now, was] = [readJson(join(dir, file)).version as TaskVersion, readJson(join(ROOT, file)).version as TaskVersion];
+      const [now, was] = [
+        readJson(join(dir, file)).version as TaskVersion,
+        readJson(join(ROOT, file)).version as TaskVersion,
+      ];
       assert.equal(now.Major, was.Major, `${file}: the Major stays`);
       assert.ok(Number(now.Minor) > Number(was.Minor), `${file}: the task version still goes up`);
     }
@@ -172,7 +209,10 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.equal(version(), `${major}.${minor + 3}.0`);
     const changelog = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
     mkdirSync(taskSourceDir('DigestNew', dir));
-    writeFileSync(taskJsonPath('DigestNew', dir), '{\n  "name": "DigestNew",\n  "version": { "Major": 1, "Minor": 0, "Patch": 0 }\n}\n');
+    writeFileSync(
+      taskJsonPath('DigestNew', dir),
+      '{\n  "name": "DigestNew",\n  "version": { "Major": 1, "Minor": 0, "Patch": 0 }\n}\n',
+    );
     const sync = npm(dir, ['run', 'version', '--', version()]);
     assert.equal(sync.status, 0, sync.output);
     assert.match(sync.output, /put back in line: src\/tasks\/DigestNew\/task\.json/);
@@ -182,7 +222,10 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
   });
 
   it('refuses, changing nothing: an empty Unreleased section, a lower or pre-release version, a minor of 100, no argument', () => {
-    const snapshot = (): string => ['package.json', 'vss-extension.json', ...taskJsonFiles(dir)].map((f) => readFileSync(join(dir, f), 'utf8')).join('\0');
+    const snapshot = (): string =>
+      ['package.json', 'vss-extension.json', ...taskJsonFiles(dir)]
+        .map((f) => readFileSync(join(dir, f), 'utf8'))
+        .join('\0');
     const before = snapshot();
     const refused = (args: string[], message: RegExp): void => {
       const run = npm(dir, ['run', 'version', '--', ...args]);
@@ -208,6 +251,9 @@ describe('npm run version -- <major|minor|patch|x.y.z>', function () {
     assert.equal(run.status, 0, run.output);
     assert.equal(version(), `${major}.${minor + 1}.0`);
     assert.deepEqual(disagreements(dir), []);
-    assert.match(readFileSync(join(dir, 'CHANGELOG.md'), 'utf8'), new RegExp(`^## ${major}\\.${minor + 1}\\.0 - `, 'm'));
+    assert.match(
+      readFileSync(join(dir, 'CHANGELOG.md'), 'utf8'),
+      new RegExp(`^## ${major}\\.${minor + 1}\\.0 - `, 'm'),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jwt, send } from './wire';
 
 // Azure DevOps's OIDC token endpoint (SYSTEM_OIDCREQUESTURI) for workload identity federation: a
@@ -36,7 +36,11 @@ export function adoOidcEndpoint(counts: OidcCounts): AdoOidcEndpoint {
         send(res, 401, { message: 'TF400813: The user is not authorized to access this resource.' });
         return true;
       }
-      const token = jwt({ iss: 'https://vstoken.dev.azure.com/digest-release', sub: `sc://digest-release/release/${serviceConnection}`, aud: 'api://AzureADTokenExchange' });
+      const token = jwt({
+        iss: 'https://vstoken.dev.azure.com/digest-release',
+        sub: `sc://digest-release/release/${serviceConnection}`,
+        aud: 'api://AzureADTokenExchange',
+      });
       tokens.set(token, { serviceConnection });
       send(res, 200, { oidcToken: token });
       return true;

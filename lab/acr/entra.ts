@@ -1,5 +1,5 @@
 import { X509Certificate, createPublicKey, constants as cryptoConstants, randomUUID, verify } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, jwt, send } from './wire';
 
 // Microsoft Entra ID as the real @azure/identity code meets it: the OpenID metadata of a tenant and
@@ -58,13 +58,24 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
   const { counts } = deps;
 
   const entraError = (res: ServerResponse, status: number, error: string, code: number, description: string): void =>
-    send(res, status, { error, error_description: `AADSTS${code}: ${description} Trace ID: ${randomUUID()}`, error_codes: [code], timestamp: new Date().toISOString() });
+    send(res, status, {
+      error,
+      error_description: `AADSTS${code}: ${description} Trace ID: ${randomUUID()}`,
+      error_codes: [code],
+      timestamp: new Date().toISOString(),
+    });
 
   /** The metadata names the authority as the client addressed it (Host), as Entra ID's own names itself: MSAL checks the issuer against the authority. */
   const openIdConfiguration = (req: IncomingMessage, res: ServerResponse, tenant: string): void => {
     counts.openIdConfiguration++;
     if (!apps.some((app) => app.tenantId === tenant)) {
-      entraError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      entraError(
+        res,
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
       return;
     }
     const authority = req.headers.host ?? deps.host();
@@ -99,10 +110,22 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
       const alg = decoded.header.alg;
       const ok =
         alg === 'PS256'
-          ? verify('sha256', decoded.signed, { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, decoded.signature)
+          ? verify(
+              'sha256',
+              decoded.signed,
+              { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+              decoded.signature,
+            )
           : alg === 'RS256' && verify('sha256', decoded.signed, key, decoded.signature);
       const exp = decoded.payload.exp;
-      if (ok && decoded.payload.iss === app.clientId && decoded.payload.sub === app.clientId && typeof exp === 'number' && exp * 1000 > Date.now()) return true;
+      if (
+        ok &&
+        decoded.payload.iss === app.clientId &&
+        decoded.payload.sub === app.clientId &&
+        typeof exp === 'number' &&
+        exp * 1000 > Date.now()
+      )
+        return true;
     }
     if (app.federatedServiceConnection) {
       const serviceConnection = deps.federatedServiceConnection(assertion);
@@ -120,7 +143,13 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
     }
     const app = apps.find((candidate) => candidate.tenantId === tenant && candidate.clientId === clientId);
     if (!app) {
-      entraError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`);
+      entraError(
+        res,
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
+      );
       return;
     }
     if (form.get('grant_type') !== 'client_credentials') {
@@ -129,16 +158,32 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
     }
     const secret = form.get('client_secret');
     const assertion = form.get('client_assertion');
-    const ok = secret !== null ? app.clientSecret !== undefined && secret === app.clientSecret : assertion !== null && assertionValid(app, assertion);
+    const ok =
+      secret !== null
+        ? app.clientSecret !== undefined && secret === app.clientSecret
+        : assertion !== null && assertionValid(app, assertion);
     if (!ok) {
-      if (secret !== null) entraError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+      if (secret !== null)
+        entraError(
+          res,
+          401,
+          'invalid_client',
+          7000215,
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+        );
       else entraError(res, 401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
       return;
     }
     const scope = form.get('scope') ?? '';
     const aud = scope.replace(/\/\.default$/, '').replace(/\/+$/, '');
     const expiresIn = 3599;
-    const issued = jwt({ aud, iss: `https://${deps.host()}/${tenant}/`, tid: tenant, appid: clientId, exp: Math.floor(Date.now() / 1000) + expiresIn });
+    const issued = jwt({
+      aud,
+      iss: `https://${deps.host()}/${tenant}/`,
+      tid: tenant,
+      appid: clientId,
+      exp: Math.floor(Date.now() / 1000) + expiresIn,
+    });
     tokens.set(issued, { aud, tid: tenant, expiresAt: Date.now() + expiresIn * 1000 });
     send(res, 200, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: issued });
   };
@@ -150,19 +195,29 @@ export function entraAuthority(deps: EntraDeps): EntraAuthority {
     firstTenant: () => apps[0]?.tenantId,
     claims: (issued) => tokens.get(issued),
     issueManagedIdentityToken: (aud, tid, subject, expiresIn) => {
-      const issued = jwt({ aud, iss: `https://sts.windows.net/${tid}/`, tid, oid: subject, sub: subject, idtyp: 'app', exp: Math.floor(Date.now() / 1000) + expiresIn });
+      const issued = jwt({
+        aud,
+        iss: `https://sts.windows.net/${tid}/`,
+        tid,
+        oid: subject,
+        sub: subject,
+        idtyp: 'app',
+        exp: Math.floor(Date.now() / 1000) + expiresIn,
+      });
       tokens.set(issued, { aud, tid, expiresAt: Date.now() + expiresIn * 1000 });
       return issued;
     },
     answer: (req, res, url, form) => {
       const method = req.method ?? 'GET';
-      let m: RegExpExecArray | null;
-      if (method === 'GET' && (m = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname))) {
-        openIdConfiguration(req, res, m[1]!);
+      const configuration =
+        method === 'GET' ? /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname) : null;
+      if (configuration) {
+        openIdConfiguration(req, res, configuration[1]!);
         return true;
       }
-      if (method === 'POST' && (m = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname))) {
-        token(res, m[1]!, form);
+      const tokenPath = method === 'POST' ? /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname) : null;
+      if (tokenPath) {
+        token(res, tokenPath[1]!, form);
         return true;
       }
       return false;

@@ -1,15 +1,23 @@
 import { readFileSync } from 'node:fs';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { Server, createServer } from 'node:https';
-import { AddressInfo } from 'node:net';
-import { TestCertificates } from '../tls';
-import { OIDC_PATH, OidcCounts, adoOidcEndpoint } from './ado-oidc';
-import { EntraApp, EntraCounts, entraAuthority } from './entra';
-import { ManagedIdentityHost, managedIdentityEndpoint } from './managed-identity';
-import { Attributes, acrMetadata } from './metadata';
-import { ReferrerCounts, referrersApi } from './referrers';
-import { ACR_AUDIENCE, SignInCounts, acrSignIn } from './signin';
-import { Relay, acrHeaders, send } from './wire';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TestCertificates } from '../tls';
+import type { OidcCounts } from './ado-oidc';
+import { OIDC_PATH, adoOidcEndpoint } from './ado-oidc';
+import type { EntraApp, EntraCounts } from './entra';
+import { entraAuthority } from './entra';
+import type { ManagedIdentityHost } from './managed-identity';
+import { managedIdentityEndpoint } from './managed-identity';
+import type { Attributes } from './metadata';
+import { acrMetadata } from './metadata';
+import type { ReferrerCounts } from './referrers';
+import { referrersApi } from './referrers';
+import type { SignInCounts } from './signin';
+import { ACR_AUDIENCE, acrSignIn } from './signin';
+import type { Relay } from './wire';
+import { acrHeaders, send } from './wire';
 
 // A stand-in for Azure Container Registry and its Microsoft Entra ID sign-in, written from the
 // recorded traffic in test/fixtures/acr-wire: an HTTPS server before a real distribution registry.
@@ -93,22 +101,40 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
   let host = '';
   const front = (): string => host;
 
-  const upstream = async (method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> =>
-    fetch(`${options.upstream}${path}`, { method, headers, redirect: 'manual', ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}) });
+  const upstream = async (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+  ): Promise<Response> =>
+    fetch(`${options.upstream}${path}`, {
+      method,
+      headers,
+      redirect: 'manual',
+      ...(body && body.length > 0 ? { body: new Uint8Array(body) } : {}),
+    });
 
   const relay: Relay = async (req, res, body, after) => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === 'string' && !['host', 'authorization', 'connection', 'transfer-encoding'].includes(name)) headers[name] = value;
+      if (typeof value === 'string' && !['host', 'authorization', 'connection', 'transfer-encoding'].includes(name))
+        headers[name] = value;
     }
     const method = req.method ?? 'GET';
-    const answer = await upstream(method, req.url ?? '/', headers, method === 'GET' || method === 'HEAD' ? undefined : body);
+    const answer = await upstream(
+      method,
+      req.url ?? '/',
+      headers,
+      method === 'GET' || method === 'HEAD' ? undefined : body,
+    );
     const out = Buffer.from(await answer.arrayBuffer());
     const outHeaders: Record<string, string> = { ...acrHeaders() };
     answer.headers.forEach((value, name) => {
-      if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name)) outHeaders[name] = value;
+      if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding', 'keep-alive'].includes(name))
+        outHeaders[name] = value;
     });
-    outHeaders['content-length'] = method === 'HEAD' ? (answer.headers.get('content-length') ?? '0') : String(out.length);
+    outHeaders['content-length'] =
+      method === 'HEAD' ? (answer.headers.get('content-length') ?? '0') : String(out.length);
     if (after) Object.assign(outHeaders, await after(answer));
     res.writeHead(answer.status, outHeaders);
     res.end(method === 'HEAD' ? undefined : out);
@@ -130,7 +156,14 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     entraClaims: entra.claims,
   });
   const referrers = referrersApi({ upstream, repositoryExists });
-  const metadata = acrMetadata({ host: front, upstream, upstreamStorage: options.upstreamStorage, signIn, repositoryExists, ownIndexes: referrers.ownIndexes });
+  const metadata = acrMetadata({
+    host: front,
+    upstream,
+    upstreamStorage: options.upstreamStorage,
+    signIn,
+    repositoryExists,
+    ownIndexes: referrers.ownIndexes,
+  });
   const managedIdentity = managedIdentityEndpoint({
     tenantId: () => entra.firstTenant() ?? '00000000-0000-4000-8000-0000000000aa',
     host: front,
@@ -147,7 +180,8 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     const match = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\/(.*)$/.exec(path);
     if (!match) return send(res, 404, '404 page not found\n');
     const repository = match[1]!;
-    const actions = method === 'GET' || method === 'HEAD' ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'];
+    const actions =
+      method === 'GET' || method === 'HEAD' ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'];
     if (!signIn.authorized(req, res, repository, actions)) return;
     if (match[2] === 'manifests' && metadata.refuses(req, res, repository, decodeURIComponent(match[3]!))) return;
     if (await referrers.answer(req, res, { repository, kind: match[2]!, rest: match[3]! }, body, relay)) return;
@@ -167,16 +201,19 @@ export async function startAcrFront(options: AcrFrontOptions): Promise<RunningAc
     return send(res, 404, '404 page not found\n');
   };
 
-  const server: Server = createServer({ cert: readFileSync(options.certs.serverCert), key: readFileSync(options.certs.serverKey) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      handle(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(502);
-        res.end(String(err));
+  const server: Server = createServer(
+    { cert: readFileSync(options.certs.serverCert), key: readFileSync(options.certs.serverKey) },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        handle(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
+          if (!res.headersSent) res.writeHead(502);
+          res.end(String(err));
+        });
       });
-    });
-  });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   host = options.address?.() ?? `${options.name ?? '127.0.0.1'}:${port}`;

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunningArmFront } from '../arm-front';
-import { TestGround } from '../ground';
+import type { RunningArmFront } from '../arm-front';
+import type { TestGround } from '../ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../images';
 import { startRegistry } from '../registry';
-import { TestCertificates } from '../tls';
-import { AcrFrontOptions, RunningAcrFront, startAcrFront } from './front';
+import type { TestCertificates } from '../tls';
+import type { AcrFrontOptions, RunningAcrFront } from './front';
+import { startAcrFront } from './front';
 
 // The ACR test ground: a real distribution registry with the ACR front (front.ts) before it, the
 // admin user skopeo signs in as, and one Entra ID app registration of each kind. startAcrGround
@@ -28,7 +29,10 @@ export interface AcrGround {
   close(): Promise<void>;
 }
 
-export type AcrGroundOptions = Pick<AcrFrontOptions, 'resourceManager' | 'acceptResourceManagerTokens' | 'name' | 'address'>;
+export type AcrGroundOptions = Pick<
+  AcrFrontOptions,
+  'resourceManager' | 'acceptResourceManagerTokens' | 'name' | 'address'
+>;
 
 export async function startAcrGround(
   dir: string,
@@ -43,7 +47,9 @@ export async function startAcrGround(
     certs,
     admin,
     ...(options.resourceManager ? { resourceManager: options.resourceManager } : {}),
-    ...(options.acceptResourceManagerTokens === undefined ? {} : { acceptResourceManagerTokens: options.acceptResourceManagerTokens }),
+    ...(options.acceptResourceManagerTokens === undefined
+      ? {}
+      : { acceptResourceManagerTokens: options.acceptResourceManagerTokens }),
     ...(options.name ? { name: options.name } : {}),
     ...(options.address ? { address: options.address } : {}),
   });
@@ -51,16 +57,44 @@ export async function startAcrGround(
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };
   const certDir = join(dir, 'acr-app-cert');
   mkdirSync(certDir, { recursive: true });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=digest-release-spn'], {
-    cwd: certDir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=digest-release-spn',
+    ],
+    {
+      cwd: certDir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const certPem = readFileSync(join(certDir, 'cert.pem'), 'utf8');
-  const certificateApp = { clientId: '22222222-3333-4444-8555-666666666666', pem: `${readFileSync(join(certDir, 'key.pem'), 'utf8')}${certPem}` };
-  const federatedApp = { clientId: '33333333-4444-4555-8666-777777777777', serviceConnection: '5d0c6f0e-2b8a-4e61-9a57-0c3f1d2e4b6a' };
+  const certificateApp = {
+    clientId: '22222222-3333-4444-8555-666666666666',
+    pem: `${readFileSync(join(certDir, 'key.pem'), 'utf8')}${certPem}`,
+  };
+  const federatedApp = {
+    clientId: '33333333-4444-4555-8666-777777777777',
+    serviceConnection: '5d0c6f0e-2b8a-4e61-9a57-0c3f1d2e4b6a',
+  };
   front.addApp({ tenantId, ...secretApp });
   front.addApp({ tenantId, clientId: certificateApp.clientId, certificate: certPem });
-  front.addApp({ tenantId, clientId: federatedApp.clientId, federatedServiceConnection: federatedApp.serviceConnection });
+  front.addApp({
+    tenantId,
+    clientId: federatedApp.clientId,
+    federatedServiceConnection: federatedApp.serviceConnection,
+  });
   return {
     registry,
     front,
@@ -87,7 +121,12 @@ export interface AcrGroundForOptions extends AcrGroundOptions {
    * Registers the registry with this Resource Manager front under a name: the front then takes
    * Entra ID tokens for it, and it takes the front's tokens.
    */
-  readonly arm?: { readonly front: RunningArmFront; readonly name: string; readonly resourceGroup: string; readonly subscriptionId: string };
+  readonly arm?: {
+    readonly front: RunningArmFront;
+    readonly name: string;
+    readonly resourceGroup: string;
+    readonly subscriptionId: string;
+  };
 }
 
 export interface SuiteAcr extends AcrGround {
@@ -98,9 +137,16 @@ export interface SuiteAcr extends AcrGround {
 }
 
 /** The ACR ground of a suite, in `folder` of the test ground, with its images pushed and its Resource Manager entry made. */
-export async function acrGroundFor(g: TestGround, folder: string, options: AcrGroundForOptions = {}): Promise<SuiteAcr> {
+export async function acrGroundFor(
+  g: TestGround,
+  folder: string,
+  options: AcrGroundForOptions = {},
+): Promise<SuiteAcr> {
   const { images = {}, arm, ...ground } = options;
-  const acr = await startAcrGround(join(g.dir, folder), g.certs, { ...(arm ? { resourceManager: arm.front.url } : {}), ...ground });
+  const acr = await startAcrGround(join(g.dir, folder), g.certs, {
+    ...(arm ? { resourceManager: arm.front.url } : {}),
+    ...ground,
+  });
   const digests: Record<string, string> = {};
   for (const [repositoryTag, image] of Object.entries(images)) {
     const reference = `${acr.front.host}/${repositoryTag}`;

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { send } from './wire';
 
 // Managed identity: the App Service identity endpoint (ManagedServiceIdentity connections).
@@ -113,7 +113,11 @@ export function managedIdentityEndpoint(deps: ManagedIdentityDeps): {
       }
       const clientId = url.searchParams.get('client_id') ?? undefined;
       host.requested.push(clientId);
-      if (url.searchParams.has('mi_res_id') || url.searchParams.has('object_id') || url.searchParams.has('principal_id')) {
+      if (
+        url.searchParams.has('mi_res_id') ||
+        url.searchParams.has('object_id') ||
+        url.searchParams.has('principal_id')
+      ) {
         refuse(res, 400, 'Unable to load the proper Managed Identity.');
         return true;
       }

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { AcrSignIn } from './signin';
-import { DIGEST, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, TAG_SCHEMA, Upstream, jsonRecord, parseJsonRecord, send } from './wire';
+import type { AcrSignIn } from './signin';
+import type { Upstream } from './wire';
+import { DIGEST, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, TAG_SCHEMA, jsonRecord, parseJsonRecord, send } from './wire';
 
 // ACR's metadata API, /acr/v1: the properties of a tag or a manifest and their changeable
 // attributes (writeEnabled, deleteEnabled, readEnabled, listEnabled), read, patched, and a tag
@@ -84,17 +85,29 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
   const manifests = new Map<string, ManifestState>();
   const reverted = new Set<string>();
 
-  const manifestHead = async (repository: string, reference: string): Promise<{ digest: string; size: number; mediaType: string } | undefined> => {
+  const manifestHead = async (
+    repository: string,
+    reference: string,
+  ): Promise<{ digest: string; size: number; mediaType: string } | undefined> => {
     const answer = await deps.upstream('HEAD', `/v2/${repository}/manifests/${reference}`, { Accept: MANIFEST_ACCEPT });
     const digest = answer.headers.get('docker-content-digest');
     if (answer.status !== 200 || !digest) return undefined;
-    return { digest, size: Number(answer.headers.get('content-length') ?? '0'), mediaType: answer.headers.get('content-type') ?? '' };
+    return {
+      digest,
+      size: Number(answer.headers.get('content-length') ?? '0'),
+      mediaType: answer.headers.get('content-type') ?? '',
+    };
   };
 
   const tagState = (repository: string, tag: string, digest: string): TagState => {
     let state = tags.get(key(repository, tag));
     if (!state || (state.digest !== digest && state.attributes.writeEnabled)) {
-      state = { attributes: state?.attributes ?? defaults(), digest, createdTime: state?.createdTime ?? now(), lastUpdateTime: now() };
+      state = {
+        attributes: state?.attributes ?? defaults(),
+        digest,
+        createdTime: state?.createdTime ?? now(),
+        lastUpdateTime: now(),
+      };
       tags.set(key(repository, tag), state);
     }
     return state;
@@ -112,7 +125,12 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
     const manifest = manifests.get(key(repository, digest));
     if (manifest && (!manifest.attributes.writeEnabled || !manifest.attributes.deleteEnabled)) return true;
     for (const [at, tag] of tags) {
-      if (at.startsWith(`${repository}\n`) && tag.digest === digest && (!tag.attributes.writeEnabled || !tag.attributes.deleteEnabled)) return true;
+      if (
+        at.startsWith(`${repository}\n`) &&
+        tag.digest === digest &&
+        (!tag.attributes.writeEnabled || !tag.attributes.deleteEnabled)
+      )
+        return true;
     }
     return false;
   };
@@ -126,16 +144,40 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
   // such listing, so the manifests are read from its storage (a revision link per manifest, a
   // current link per tag), which is what it serves. The front's own referrers indexes (sha256-<hex>
   // tags, see referrers.ts) are not ACR's and are left out, as in the tag list.
-  const blobData = (digest: string): string => join(deps.upstreamStorage, 'docker', 'registry', 'v2', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7), 'data');
+  const blobData = (digest: string): string =>
+    join(
+      deps.upstreamStorage,
+      'docker',
+      'registry',
+      'v2',
+      'blobs',
+      'sha256',
+      digest.slice(7, 9),
+      digest.slice(7),
+      'data',
+    );
   /** What ACR tells of a manifest beside its digest: size, media type, and the platform of a single image. */
-  const storedFacts = (digest: string): { size: number; mediaType: string; architecture?: string; os?: string } | undefined => {
+  const storedFacts = (
+    digest: string,
+  ): { size: number; mediaType: string; architecture?: string; os?: string } | undefined => {
     const data = blobData(digest);
     if (!existsSync(data)) return undefined;
     const doc = parseJsonRecord(readFileSync(data));
-    const mediaType = typeof doc?.mediaType === 'string' ? doc.mediaType : Array.isArray(doc?.manifests) ? OCI_INDEX_MEDIA_TYPE : 'application/vnd.oci.image.manifest.v1+json';
+    const mediaType =
+      typeof doc?.mediaType === 'string'
+        ? doc.mediaType
+        : Array.isArray(doc?.manifests)
+          ? OCI_INDEX_MEDIA_TYPE
+          : 'application/vnd.oci.image.manifest.v1+json';
     const configDigest = jsonRecord(doc?.config)?.digest;
-    const config = typeof configDigest === 'string' && DIGEST.test(configDigest) && existsSync(blobData(configDigest)) ? parseJsonRecord(readFileSync(blobData(configDigest))) : undefined;
-    const platform = typeof config?.architecture === 'string' && typeof config.os === 'string' ? { architecture: config.architecture, os: config.os } : {};
+    const config =
+      typeof configDigest === 'string' && DIGEST.test(configDigest) && existsSync(blobData(configDigest))
+        ? parseJsonRecord(readFileSync(blobData(configDigest)))
+        : undefined;
+    const platform =
+      typeof config?.architecture === 'string' && typeof config.os === 'string'
+        ? { architecture: config.architecture, os: config.os }
+        : {};
     return { size: statSync(data).size, mediaType, ...platform };
   };
   const storedManifests = (repository: string): { digest: string; tags: string[] }[] => {
@@ -155,7 +197,12 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
     const out: { digest: string; tags: string[] }[] = [];
     for (const hex of readdirSync(revisions)) {
       const digest = `sha256:${hex}`;
-      if (!existsSync(join(revisions, hex, 'link')) || hidden.has(digest) || deps.ownIndexes.has(`${repository}\n${digest}`)) continue;
+      if (
+        !existsSync(join(revisions, hex, 'link')) ||
+        hidden.has(digest) ||
+        deps.ownIndexes.has(`${repository}\n${digest}`)
+      )
+        continue;
       out.push({ digest, tags: (tagsOf.get(digest) ?? []).sort() });
     }
     return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
@@ -165,7 +212,8 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
   const manifestListing = async (req: IncomingMessage, res: ServerResponse, repository: string): Promise<void> => {
     if ((req.method ?? 'GET') !== 'GET') return send(res, 405, UNSUPPORTED);
     if (!deps.signIn.authorized(req, res, repository, ['metadata_read'])) return;
-    if (!(await deps.repositoryExists(repository))) return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+    if (!(await deps.repositoryExists(repository)))
+      return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
     const url = new URL(req.url ?? '/', `https://${deps.host()}`);
     const n = Math.max(1, Math.min(1000, Number(url.searchParams.get('n') ?? '100') || 100));
     const last = url.searchParams.get('last') ?? '';
@@ -187,31 +235,54 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
     });
     const more = all.length > n;
     const rawRepository = (req.url ?? '').split('?')[0]!.slice('/acr/v1/'.length, -'/_manifests'.length);
-    const link: Record<string, string> = more ? { Link: `</acr/v1/${rawRepository}/_manifests?last=${page[page.length - 1]!.digest}&n=${n}&orderby=>; rel="next"` } : {};
+    const link: Record<string, string> = more
+      ? {
+          Link: `</acr/v1/${rawRepository}/_manifests?last=${page[page.length - 1]!.digest}&n=${n}&orderby=>; rel="next"`,
+        }
+      : {};
     return send(res, 200, { registry: deps.host(), imageName: repository, manifests: entries }, link);
   };
 
   // --- /acr/v1/<repository>/_tags/<tag> and /_manifests/<digest>: properties ---
-  const properties = async (req: IncomingMessage, res: ServerResponse, rawPath: string, body: Buffer): Promise<void> => {
+  const properties = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    rawPath: string,
+    body: Buffer,
+  ): Promise<void> => {
     const method = req.method ?? 'GET';
-    if (rawPath.endsWith('/_manifests')) return manifestListing(req, res, decodeURIComponent(rawPath.slice(0, -'/_manifests'.length)));
+    if (rawPath.endsWith('/_manifests'))
+      return manifestListing(req, res, decodeURIComponent(rawPath.slice(0, -'/_manifests'.length)));
     const kind = rawPath.includes('/_tags/') ? '_tags' : rawPath.includes('/_manifests/') ? '_manifests' : undefined;
     if (!kind) return send(res, 404, '404 page not found\n');
     const at = rawPath.lastIndexOf(`/${kind}/`);
     const repository = decodeURIComponent(rawPath.slice(0, at));
     const reference = decodeURIComponent(rawPath.slice(at + kind.length + 2));
-    if (reference === '' || reference.includes('/') || (kind === '_manifests' && !DIGEST.test(reference))) return send(res, 404, '404 page not found\n');
-    const action = method === 'GET' ? 'metadata_read' : method === 'PATCH' ? 'metadata_write' : method === 'DELETE' ? 'delete' : undefined;
+    if (reference === '' || reference.includes('/') || (kind === '_manifests' && !DIGEST.test(reference)))
+      return send(res, 404, '404 page not found\n');
+    const action =
+      method === 'GET'
+        ? 'metadata_read'
+        : method === 'PATCH'
+          ? 'metadata_write'
+          : method === 'DELETE'
+            ? 'delete'
+            : undefined;
     if (!action) return send(res, 405, UNSUPPORTED);
     if (!deps.signIn.authorized(req, res, repository, [action])) return;
 
     const head = await manifestHead(repository, reference);
     if (!head) {
-      if (!(await deps.repositoryExists(repository))) return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+      if (!(await deps.repositoryExists(repository)))
+        return send(res, 404, {
+          errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }],
+        });
       return send(
         res,
         404,
-        kind === '_tags' ? { errors: [{ code: 'TAG_UNKNOWN', message: 'the specified tag does not exist' }] } : { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'the specified manifest does not exist' }] },
+        kind === '_tags'
+          ? { errors: [{ code: 'TAG_UNKNOWN', message: 'the specified tag does not exist' }] }
+          : { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'the specified manifest does not exist' }] },
       );
     }
     if (kind === '_tags') {
@@ -221,24 +292,44 @@ export function acrMetadata(deps: MetadataDeps): AcrMetadata {
         const answer = await deps.upstream('DELETE', `/v2/${repository}/manifests/${reference}`, {});
         await answer.body?.cancel();
         tags.delete(key(repository, reference));
-        return send(res, answer.ok ? 202 : answer.status, answer.ok ? '' : 'the registry behind the front cannot delete a tag alone\n', { 'X-Ms-Int-Docker-Content-Digest': head.digest });
+        return send(
+          res,
+          answer.ok ? 202 : answer.status,
+          answer.ok ? '' : 'the registry behind the front cannot delete a tag alone\n',
+          { 'X-Ms-Int-Docker-Content-Digest': head.digest },
+        );
       }
       // A PATCH changes the attributes only: lastUpdateTime stays (js-sets_tag_properties.json).
-      if (method === 'PATCH' && !applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+      if (method === 'PATCH' && !applyPatch(state.attributes, body))
+        return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
       return send(res, 200, {
         registry: deps.host(),
         imageName: repository,
-        tag: { name: reference, digest: state.digest, createdTime: state.createdTime, lastUpdateTime: state.lastUpdateTime, signed: false, changeableAttributes: { ...state.attributes } },
+        tag: {
+          name: reference,
+          digest: state.digest,
+          createdTime: state.createdTime,
+          lastUpdateTime: state.lastUpdateTime,
+          signed: false,
+          changeableAttributes: { ...state.attributes },
+        },
       });
     }
     const state = manifestState(repository, reference);
-    if (method === 'DELETE') return send(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'Delete a manifest at /v2/<name>/manifests/<digest>.' }] });
+    if (method === 'DELETE')
+      return send(res, 405, {
+        errors: [{ code: 'UNSUPPORTED', message: 'Delete a manifest at /v2/<name>/manifests/<digest>.' }],
+      });
     const before = { ...state.attributes };
     // A PATCH changes the attributes only: lastUpdateTime stays (js-sets_manifest_properties.json).
-    if (method === 'PATCH' && !applyPatch(state.attributes, body)) return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
-    if (method === 'PATCH' && reverted.has(key(repository, reference))) res.once('finish', () => Object.assign(state.attributes, before));
+    if (method === 'PATCH' && !applyPatch(state.attributes, body))
+      return send(res, 400, { errors: [{ code: 'BAD_REQUEST', message: 'the body is not a JSON object' }] });
+    if (method === 'PATCH' && reverted.has(key(repository, reference)))
+      res.once('finish', () => Object.assign(state.attributes, before));
     const platform = storedFacts(reference);
-    const tagNames = [...tags].filter(([at, tag]) => at.startsWith(`${repository}\n`) && tag.digest === reference).map(([at]) => at.slice(repository.length + 1));
+    const tagNames = [...tags]
+      .filter(([at, tag]) => at.startsWith(`${repository}\n`) && tag.digest === reference)
+      .map(([at]) => at.slice(repository.length + 1));
     return send(res, 200, {
       registry: deps.host(),
       imageName: repository,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { DIGEST, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, Relay, TAG_SCHEMA, Upstream, jsonRecord, parseJsonRecord, send } from './wire';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Relay, Upstream } from './wire';
+import { DIGEST, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, TAG_SCHEMA, jsonRecord, parseJsonRecord, send } from './wire';
 
 // The OCI referrers API, as ACR serves it (DigestEvidence, issue 8).
 //
@@ -47,11 +48,21 @@ function subjectDigest(doc: Record<string, unknown>): string | undefined {
 }
 
 /** The descriptor the referrers API gives a manifest, from its own bytes (image-spec: artifactType, else an image's config media type). */
-function describeReferrer(doc: Record<string, unknown>, size: number, digest: string, contentType: string): ReferrerDescriptor {
+function describeReferrer(
+  doc: Record<string, unknown>,
+  size: number,
+  digest: string,
+  contentType: string,
+): ReferrerDescriptor {
   const configType = jsonRecord(doc.config)?.mediaType;
-  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : typeof configType === 'string' ? configType : undefined;
+  const artifactType =
+    typeof doc.artifactType === 'string' ? doc.artifactType : typeof configType === 'string' ? configType : undefined;
   const annotations = jsonRecord(doc.annotations);
-  const strings = annotations ? Object.fromEntries(Object.entries(annotations).filter((entry): entry is [string, string] => typeof entry[1] === 'string')) : undefined;
+  const strings = annotations
+    ? Object.fromEntries(
+        Object.entries(annotations).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      )
+    : undefined;
   return {
     mediaType: typeof doc.mediaType === 'string' ? doc.mediaType : contentType.split(';')[0]!.trim(),
     digest,
@@ -65,7 +76,13 @@ export function referrersApi(deps: ReferrersDeps): {
   readonly counts: ReferrerCounts;
   /** `<repository>\n<digest>` of every referrers index the front wrote: its storage, not ACR's. */
   readonly ownIndexes: ReadonlySet<string>;
-  answer(req: IncomingMessage, res: ServerResponse, target: { repository: string; kind: string; rest: string }, body: Buffer, relay: Relay): Promise<boolean>;
+  answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: { repository: string; kind: string; rest: string },
+    body: Buffer,
+    relay: Relay,
+  ): Promise<boolean>;
 } {
   const counts: ReferrerCounts = { lists: 0, subjectPuts: 0, tagSchemaPuts: 0 };
   const ownIndexes = new Set<string>();
@@ -73,17 +90,26 @@ export function referrersApi(deps: ReferrersDeps): {
   /** One index update at a time per subject: each is a read, a change and a write. */
   const serial = <T>(key: string, work: () => Promise<T>): Promise<T> => {
     const next = (chains.get(key) ?? Promise.resolve()).then(work, work);
-    chains.set(key, next.catch(() => undefined));
+    chains.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   };
   const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const indexTag = (subject: string): string => subject.replace(':', '-');
 
-  const readManifest = async (repository: string, reference: string): Promise<{ bytes: Buffer; contentType: string } | undefined> => {
-    const answer = await deps.upstream('GET', `/v2/${repository}/manifests/${reference}`, { Accept: `${MANIFEST_ACCEPT}, ${OCI_INDEX_MEDIA_TYPE}` });
+  const readManifest = async (
+    repository: string,
+    reference: string,
+  ): Promise<{ bytes: Buffer; contentType: string } | undefined> => {
+    const answer = await deps.upstream('GET', `/v2/${repository}/manifests/${reference}`, {
+      Accept: `${MANIFEST_ACCEPT}, ${OCI_INDEX_MEDIA_TYPE}`,
+    });
     const bytes = Buffer.from(await answer.arrayBuffer());
     if (answer.status === 404) return undefined;
-    if (answer.status !== 200) throw new Error(`the registry behind the front answered ${answer.status} for ${repository}:${reference}`);
+    if (answer.status !== 200)
+      throw new Error(`the registry behind the front answered ${answer.status} for ${repository}:${reference}`);
     return { bytes, contentType: answer.headers.get('content-type') ?? '' };
   };
 
@@ -96,7 +122,10 @@ export function referrersApi(deps: ReferrersDeps): {
       if (typeof digest !== 'string' || !DIGEST.test(digest) || found.some((d) => d.digest === digest)) continue;
       const manifest = await readManifest(repository, digest);
       if (!manifest) continue; // deleted since it was indexed
-      if (sha256(manifest.bytes) !== digest) throw new Error(`the registry behind the front served ${repository}@${digest} with bytes that hash to ${sha256(manifest.bytes)}`);
+      if (sha256(manifest.bytes) !== digest)
+        throw new Error(
+          `the registry behind the front served ${repository}@${digest} with bytes that hash to ${sha256(manifest.bytes)}`,
+        );
       const doc = parseJsonRecord(manifest.bytes);
       if (!doc || subjectDigest(doc) !== subject) continue;
       found.push(describeReferrer(doc, manifest.bytes.length, digest, manifest.contentType));
@@ -109,22 +138,48 @@ export function referrersApi(deps: ReferrersDeps): {
       const tag = indexTag(subject);
       const current = await readManifest(repository, tag);
       const listed = current ? parseJsonRecord(current.bytes)?.manifests : undefined;
-      const manifests = (Array.isArray(listed) ? listed : []).filter((entry) => jsonRecord(entry)?.digest !== descriptor.digest);
-      const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [...manifests, descriptor] }));
+      const manifests = (Array.isArray(listed) ? listed : []).filter(
+        (entry) => jsonRecord(entry)?.digest !== descriptor.digest,
+      );
+      const bytes = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [...manifests, descriptor] }),
+      );
       ownIndexes.add(`${repository}\n${sha256(bytes)}`);
-      const answer = await deps.upstream('PUT', `/v2/${repository}/manifests/${tag}`, { 'Content-Type': OCI_INDEX_MEDIA_TYPE }, bytes);
+      const answer = await deps.upstream(
+        'PUT',
+        `/v2/${repository}/manifests/${tag}`,
+        { 'Content-Type': OCI_INDEX_MEDIA_TYPE },
+        bytes,
+      );
       await answer.body?.cancel();
-      if (answer.status !== 201) throw new Error(`the registry behind the front refused the referrers index ${repository}:${tag} (${answer.status})`);
+      if (answer.status !== 201)
+        throw new Error(
+          `the registry behind the front refused the referrers index ${repository}:${tag} (${answer.status})`,
+        );
     });
 
-  const list = async (res: ServerResponse, repository: string, subject: string, query: URLSearchParams): Promise<void> => {
+  const list = async (
+    res: ServerResponse,
+    repository: string,
+    subject: string,
+    query: URLSearchParams,
+  ): Promise<void> => {
     counts.lists++;
-    if (!DIGEST.test(subject)) return send(res, 400, { errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }] });
-    if (!(await deps.repositoryExists(repository))) return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
+    if (!DIGEST.test(subject))
+      return send(res, 400, {
+        errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }],
+      });
+    if (!(await deps.repositoryExists(repository)))
+      return send(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: `repository "${repository}" is not found` }] });
     const all = await referrersOf(repository, subject);
     const filter = query.get('artifactType');
     const manifests = filter === null ? all : all.filter((d) => d.artifactType === filter);
-    send(res, 200, { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests }, { 'Content-Type': OCI_INDEX_MEDIA_TYPE, ...(filter !== null ? { 'OCI-Filters-Applied': 'artifactType' } : {}) });
+    send(
+      res,
+      200,
+      { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests },
+      { 'Content-Type': OCI_INDEX_MEDIA_TYPE, ...(filter !== null ? { 'OCI-Filters-Applied': 'artifactType' } : {}) },
+    );
   };
 
   const tagList = async (res: ServerResponse, repository: string, search: string): Promise<void> => {
@@ -134,7 +189,9 @@ export function referrersApi(deps: ReferrersDeps): {
     const link = answer.headers.get('link');
     const headers: Record<string, string> = link ? { Link: link } : {};
     if (answer.status !== 200 || !doc) return send(res, answer.status, doc ?? text.toString('utf8'), headers);
-    const tags = Array.isArray(doc.tags) ? doc.tags.filter((tag) => typeof tag !== 'string' || !TAG_SCHEMA.test(tag)) : doc.tags;
+    const tags = Array.isArray(doc.tags)
+      ? doc.tags.filter((tag) => typeof tag !== 'string' || !TAG_SCHEMA.test(tag))
+      : doc.tags;
     send(res, 200, { ...doc, tags }, headers);
   };
 
@@ -161,7 +218,11 @@ export function referrersApi(deps: ReferrersDeps): {
       await relay(req, res, body, async (answer): Promise<Record<string, string>> => {
         if (answer.status !== 201) return {};
         const digest = answer.headers.get('docker-content-digest') ?? sha256(body);
-        await addToIndex(target.repository, subject, describeReferrer(doc, body.length, digest, req.headers['content-type'] ?? ''));
+        await addToIndex(
+          target.repository,
+          subject,
+          describeReferrer(doc, body.length, digest, req.headers['content-type'] ?? ''),
+        );
         counts.subjectPuts++;
         return { 'OCI-Subject': subject };
       });
@@ -169,4 +230,3 @@ export function referrersApi(deps: ReferrersDeps): {
     },
   };
 }
-

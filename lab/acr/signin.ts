@@ -1,5 +1,5 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { EntraClaims } from './entra';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EntraClaims } from './entra';
 import { jwt, send } from './wire';
 
 // ACR's token server, as the recordings in test/fixtures/acr-wire show it: the 401 challenge on the
@@ -41,7 +41,14 @@ interface AccessGrant {
   readonly expiresAt: number;
 }
 
-const UNAUTHORIZED = { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.' }] };
+const UNAUTHORIZED = {
+  errors: [
+    {
+      code: 'UNAUTHORIZED',
+      message: 'authentication required, visit https://aka.ms/acr/authorization for more information.',
+    },
+  ],
+};
 
 /** `repository:<name>` to its actions, from scope parameters (`repository:team/app:pull,push`, space separated). */
 function parseScopes(values: string[]): Map<string, Set<string>> {
@@ -66,21 +73,41 @@ export function acrSignIn(deps: SignInDeps): AcrSignIn {
   const { counts } = deps;
 
   /** 401 with ACR's challenge for a resource and actions, as the recordings show it. */
-  const challenge = (res: ServerResponse, resource: { type: string; name: string } | undefined, actions: string[], insufficient: boolean): void => {
+  const challenge = (
+    res: ServerResponse,
+    resource: { type: string; name: string } | undefined,
+    actions: string[],
+    insufficient: boolean,
+  ): void => {
     const host = deps.host();
     let header = `Bearer realm="https://${host}/oauth2/token",service="${host}"`;
     if (resource) header += `,scope="${resource.type}:${resource.name}:${actions.join(',')}"`;
     if (insufficient) header += ',error="insufficient_scope"';
-    const detail = resource ? actions.map((action) => ({ Type: resource.type, Name: resource.name, Action: action })) : [];
+    const detail = resource
+      ? actions.map((action) => ({ Type: resource.type, Name: resource.name, Action: action }))
+      : [];
     send(
       res,
       401,
-      { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required, visit https://aka.ms/acr/authorization for more information.', ...(resource ? { detail } : {}) }] },
+      {
+        errors: [
+          {
+            code: 'UNAUTHORIZED',
+            message: 'authentication required, visit https://aka.ms/acr/authorization for more information.',
+            ...(resource ? { detail } : {}),
+          },
+        ],
+      },
       { 'WWW-Authenticate': header },
     );
   };
 
-  const authorized = (req: IncomingMessage, res: ServerResponse, repository: string | undefined, actions: string[]): boolean => {
+  const authorized = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    repository: string | undefined,
+    actions: string[],
+  ): boolean => {
     const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const grant = match ? accessTokens.get(match[1]!) : undefined;
     const resource = repository === undefined ? undefined : { type: 'repository', name: repository };
@@ -101,12 +128,25 @@ export function acrSignIn(deps: SignInDeps): AcrSignIn {
     counts.exchange++;
     const host = deps.host();
     const aad = deps.entraClaims(form.get('access_token') ?? '');
-    if (form.get('grant_type') !== 'access_token' || form.get('service') !== host || !aad || aad.expiresAt < Date.now() || !deps.audiences.includes(aad.aud)) {
+    if (
+      form.get('grant_type') !== 'access_token' ||
+      form.get('service') !== host ||
+      !aad ||
+      aad.expiresAt < Date.now() ||
+      !deps.audiences.includes(aad.aud)
+    ) {
       send(res, 401, UNAUTHORIZED);
       return;
     }
     const lifetime = 11_700;
-    const token = jwt({ iss: 'Azure Container Registry', aud: host, grant_type: 'refresh_token', version: '1.0', exp: Math.floor(Date.now() / 1000) + lifetime, tenant: aad.tid });
+    const token = jwt({
+      iss: 'Azure Container Registry',
+      aud: host,
+      grant_type: 'refresh_token',
+      version: '1.0',
+      exp: Math.floor(Date.now() / 1000) + lifetime,
+      tenant: aad.tid,
+    });
     refreshTokens.set(token, { expiresAt: Date.now() + lifetime * 1000 });
     send(res, 200, { refresh_token: token });
   };
@@ -114,8 +154,19 @@ export function acrSignIn(deps: SignInDeps): AcrSignIn {
   const issueAccessToken = (res: ServerResponse, scopes: string[]): void => {
     const lifetime = 4_500;
     const grants = parseScopes(scopes);
-    const access = [...grants].map(([resource, actions]) => ({ Type: resource.split(':')[0], Name: resource.slice(resource.indexOf(':') + 1), Actions: [...actions] }));
-    const token = jwt({ iss: 'Azure Container Registry', aud: deps.host(), version: '2.0', access, grant_type: 'access_token', exp: Math.floor(Date.now() / 1000) + lifetime });
+    const access = [...grants].map(([resource, actions]) => ({
+      Type: resource.split(':')[0],
+      Name: resource.slice(resource.indexOf(':') + 1),
+      Actions: [...actions],
+    }));
+    const token = jwt({
+      iss: 'Azure Container Registry',
+      aud: deps.host(),
+      version: '2.0',
+      access,
+      grant_type: 'access_token',
+      exp: Math.floor(Date.now() / 1000) + lifetime,
+    });
     accessTokens.set(token, { grants, expiresAt: Date.now() + lifetime * 1000 });
     send(res, 200, { access_token: token });
   };
@@ -127,11 +178,23 @@ export function acrSignIn(deps: SignInDeps): AcrSignIn {
     if (req.method === 'GET') {
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
       const expected = Buffer.from(`${deps.admin.username}:${deps.admin.password}`).toString('base64');
-      if (!basic || basic[1] !== expected || url.searchParams.get('service') !== host) return unauthorized();
-      return issueAccessToken(res, url.searchParams.getAll('scope'));
+      if (!basic || basic[1] !== expected || url.searchParams.get('service') !== host) {
+        unauthorized();
+        return;
+      }
+      issueAccessToken(res, url.searchParams.getAll('scope'));
+      return;
     }
     const refresh = refreshTokens.get(form.get('refresh_token') ?? '');
-    if (form.get('grant_type') !== 'refresh_token' || form.get('service') !== host || !refresh || refresh.expiresAt < Date.now()) return unauthorized();
+    if (
+      form.get('grant_type') !== 'refresh_token' ||
+      form.get('service') !== host ||
+      !refresh ||
+      refresh.expiresAt < Date.now()
+    ) {
+      unauthorized();
+      return;
+    }
     issueAccessToken(res, form.getAll('scope'));
   };
 

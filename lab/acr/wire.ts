@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 // What every service the ACR front plays writes on the wire the same way: ACR's response headers,
 // JSON or text bodies, the token format, and the registry behind the front as a function to call.
@@ -16,10 +16,20 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 /** A request to the registry behind the front (its OCI API, which holds every byte). */
-export type Upstream = (method: string, path: string, headers: Record<string, string>, body?: Buffer) => Promise<Response>;
+export type Upstream = (
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+) => Promise<Response>;
 
 /** Passes a request through to the registry behind; `after` adds headers once its answer is known. */
-export type Relay = (req: IncomingMessage, res: ServerResponse, body: Buffer, after?: (answer: Response) => Promise<Record<string, string>>) => Promise<void>;
+export type Relay = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  after?: (answer: Response) => Promise<Record<string, string>>,
+) => Promise<void>;
 
 export type Send = (res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>) => void;
 
@@ -48,14 +58,24 @@ export function jwt(payload: Record<string, unknown>): string {
   return `${part({ alg: 'RS256', typ: 'JWT' })}.${part(payload)}.${randomBytes(32).toString('base64url')}`;
 }
 
-export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signed: Buffer; signature: Buffer } | undefined {
+export function decodeJwt(
+  token: string,
+):
+  | { header: Record<string, unknown>; payload: Record<string, unknown>; signed: Buffer; signature: Buffer }
+  | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   try {
     const header: unknown = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
     const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    if (typeof header !== 'object' || header === null || typeof payload !== 'object' || payload === null) return undefined;
-    return { header: { ...header }, payload: { ...payload }, signed: Buffer.from(`${parts[0]}.${parts[1]}`), signature: Buffer.from(parts[2]!, 'base64url') };
+    if (typeof header !== 'object' || header === null || typeof payload !== 'object' || payload === null)
+      return undefined;
+    return {
+      header: { ...header },
+      payload: { ...payload },
+      signed: Buffer.from(`${parts[0]}.${parts[1]}`),
+      signature: Buffer.from(parts[2]!, 'base64url'),
+    };
   } catch {
     return undefined;
   }

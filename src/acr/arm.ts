@@ -1,12 +1,12 @@
 import { asRecord, parseJson } from '../json';
 import { readBodyUpTo, readJsonUpTo } from '../http/body-limit';
 import { MAX_ERROR_BODY_BYTES } from '../registry/error-answers';
-import { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/request';
 import { DigestReleaseError } from '../errors';
-import { Network } from '../http/network';
+import type { Network } from '../http/network';
 import { Transport } from '../http/transport';
 import { retryAfterMs } from '../http/retry';
-import { EntraTokenSource } from './exchange';
+import type { EntraTokenSource } from './exchange';
 
 // The few Azure Resource Manager calls ACR's server-side import needs: list the container
 // registries of a subscription (to find a registry's resource from its login server), and the
@@ -40,7 +40,10 @@ export interface ArmOptions {
 }
 
 /** A long-running operation's answer: still running, done, or failed with ARM's code and message. */
-export type OperationState = { readonly status: 'running'; readonly retryAfterMs: number | undefined } | { readonly status: 'succeeded' } | { readonly status: 'failed'; readonly code: string; readonly message: string; readonly terminal: string };
+export type OperationState =
+  | { readonly status: 'running'; readonly retryAfterMs: number | undefined }
+  | { readonly status: 'succeeded' }
+  | { readonly status: 'failed'; readonly code: string; readonly message: string; readonly terminal: string };
 
 export interface ArmError {
   readonly code: string;
@@ -66,10 +69,18 @@ export class ArmClient {
     try {
       url = new URL(options.resourceManagerUrl);
     } catch {
-      throw new DigestReleaseError('CREDENTIALS', `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`);
+      throw new DigestReleaseError(
+        'CREDENTIALS',
+        `The Resource Manager URL "${options.resourceManagerUrl}" of ${options.tokens.description} is not a URL. Edit the service connection's environment.`,
+      );
     }
     this.origin = url.origin;
-    this.transport = options.transport ?? new Transport({ peer: 'Azure Resource Manager endpoint', ...(options.network ? { network: options.network } : {}) });
+    this.transport =
+      options.transport ??
+      new Transport({
+        peer: 'Azure Resource Manager endpoint',
+        ...(options.network ? { network: options.network } : {}),
+      });
   }
 
   get description(): string {
@@ -83,11 +94,24 @@ export class ArmClient {
       `${this.origin}/subscriptions/${encodeURIComponent(subscriptionId)}/providers/Microsoft.ContainerRegistry/registries?api-version=${ARM_CONTAINER_REGISTRY_API_VERSION}`;
     const what = `the container registries of subscription ${subscriptionId}`;
     for (let page = 0; url !== undefined; page++) {
-      if (page >= 100) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager listed ${what} in more than 100 pages; stopped reading.`);
+      if (page >= 100)
+        throw new DigestReleaseError(
+          'ARM_ERROR',
+          `Azure Resource Manager listed ${what} in more than 100 pages; stopped reading.`,
+        );
       const response = await this.send('GET', url, what);
-      const body = await readJsonUpTo(response, { bytes: MAX_LIST_PAGE_BYTES, what: `Azure Resource Manager's list of ${what}`, kind: 'a page of resources', code: 'ARM_ERROR' });
+      const body = await readJsonUpTo(response, {
+        bytes: MAX_LIST_PAGE_BYTES,
+        what: `Azure Resource Manager's list of ${what}`,
+        kind: 'a page of resources',
+        code: 'ARM_ERROR',
+      });
       const value = asRecord(body)?.value;
-      if (!Array.isArray(value)) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered the list of ${what} without a "value" array.`);
+      if (!Array.isArray(value))
+        throw new DigestReleaseError(
+          'ARM_ERROR',
+          `Azure Resource Manager answered the list of ${what} without a "value" array.`,
+        );
       for (const item of value) {
         const resource = asRecord(item);
         const loginServer = asRecord(resource?.properties)?.loginServer;
@@ -102,14 +126,23 @@ export class ArmClient {
   }
 
   /** POSTs an action on a resource; answers the URL to poll when ARM runs it as a long-running operation. */
-  async beginAction(resourceId: string, action: string, body: unknown, what: string): Promise<{ pollUrl: string | undefined; retryAfterMs: number | undefined }> {
+  async beginAction(
+    resourceId: string,
+    action: string,
+    body: unknown,
+    what: string,
+  ): Promise<{ pollUrl: string | undefined; retryAfterMs: number | undefined }> {
     const url = `${this.origin}${resourceId}/${action}?api-version=${ARM_CONTAINER_REGISTRY_API_VERSION}`;
     const response = await this.send('POST', url, what, JSON.stringify(body));
     await response.body?.cancel();
     if (response.status === 200 || response.status === 204) return { pollUrl: undefined, retryAfterMs: undefined };
     // 202: Azure-AsyncOperation is the status resource; Location answers 202 until done.
     const poll = response.headers.get('azure-asyncoperation') ?? response.headers.get('location');
-    if (!poll) throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager accepted ${what} (${response.status}) but gave no Azure-AsyncOperation or Location to follow it.`);
+    if (!poll)
+      throw new DigestReleaseError(
+        'ARM_ERROR',
+        `Azure Resource Manager accepted ${what} (${response.status}) but gave no Azure-AsyncOperation or Location to follow it.`,
+      );
     return { pollUrl: this.sameOrigin(poll, 'the operation URL'), retryAfterMs: retryAfter(response) };
   }
 
@@ -120,10 +153,22 @@ export class ArmClient {
       await response.body?.cancel();
       return { status: 'running', retryAfterMs: retryAfter(response) };
     }
-    const text = (await readBodyUpTo(response, { bytes: MAX_OPERATION_BYTES, what: `Azure Resource Manager's status of ${what}`, kind: 'the status of an operation', code: 'ARM_ERROR' })).toString('utf8');
+    const text = (
+      await readBodyUpTo(response, {
+        bytes: MAX_OPERATION_BYTES,
+        what: `Azure Resource Manager's status of ${what}`,
+        kind: 'the status of an operation',
+        code: 'ARM_ERROR',
+      })
+    ).toString('utf8');
     if (!response.ok) {
       const error = armErrorOf(parseJson(text));
-      return { status: 'failed', code: error?.code ?? String(response.status), message: error?.message ?? text.slice(0, 500), terminal: `HTTP ${response.status}` };
+      return {
+        status: 'failed',
+        code: error?.code ?? String(response.status),
+        message: error?.message ?? text.slice(0, 500),
+        terminal: `HTTP ${response.status}`,
+      };
     }
     const body = asRecord(parseJson(text));
     const status = typeof body?.status === 'string' ? body.status : undefined;
@@ -141,7 +186,10 @@ export class ArmClient {
     try {
       url = new URL(link, `${this.origin}/`);
     } catch {
-      throw new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered ${what} "${link}", which is not a URL.`);
+      throw new DigestReleaseError(
+        'ARM_ERROR',
+        `Azure Resource Manager answered ${what} "${link}", which is not a URL.`,
+      );
     }
     if (url.origin !== this.origin) {
       throw new DigestReleaseError(
@@ -160,17 +208,32 @@ export class ArmClient {
     return token.token;
   }
 
-  private async send(method: 'GET' | 'POST', url: string, what: string, body?: string, answerAny = false): Promise<HttpResponse> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${await this.bearer()}`, Accept: 'application/json' };
+  private async send(
+    method: 'GET' | 'POST',
+    url: string,
+    what: string,
+    body?: string,
+    answerAny = false,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${await this.bearer()}`,
+      Accept: 'application/json',
+    };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const response = await this.transport.send({ method, url, headers, ...(body !== undefined ? { body } : {}) });
-    if (response.ok || (answerAny && response.status < 500 && response.status !== 401 && response.status !== 403)) return response;
+    if (response.ok || (answerAny && response.status < 500 && response.status !== 401 && response.status !== 403))
+      return response;
     throw await this.failure(response, what);
   }
 
   private async failure(response: HttpResponse, what: string): Promise<DigestReleaseError> {
     // Only as far as an error answer can be: the status is the failure, the body only explains it.
-    const body = await readJsonUpTo(response, { bytes: MAX_ERROR_BODY_BYTES, what: 'The error answer', kind: 'an error answer', code: 'ARM_ERROR' }).catch(() => undefined);
+    const body = await readJsonUpTo(response, {
+      bytes: MAX_ERROR_BODY_BYTES,
+      what: 'The error answer',
+      kind: 'an error answer',
+      code: 'ARM_ERROR',
+    }).catch(() => undefined);
     const error = armErrorOf(body);
     const detail = error ? ` (${[error.code, error.message].filter((part) => part).join(': ')})` : '';
     const status = response.status;
@@ -189,7 +252,9 @@ export class ArmClient {
         { status },
       );
     }
-    return new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered ${status} to ${what}${detail}.`, { status });
+    return new DigestReleaseError('ARM_ERROR', `Azure Resource Manager answered ${status} to ${what}${detail}.`, {
+      status,
+    });
   }
 }
 

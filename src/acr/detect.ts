@@ -1,8 +1,8 @@
 import { apiHost } from '../reference/reference';
-import { Challenge } from '../registry/sign-in';
+import type { Challenge } from '../registry/sign-in';
 import { isDigestReleaseError } from '../errors';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
 
 // How an Azure Container Registry is told apart from other registries: by how it asks for sign-in.
 // ACR challenges with a Bearer realm on its own host at /oauth2/token and names itself as the
@@ -26,7 +26,7 @@ export function acrRealm(registry: string, realm: string | undefined): URL | und
 }
 
 export function isAcrChallenge(registry: string, challenge: Challenge | undefined): boolean {
-  if (!challenge || challenge.scheme !== 'bearer') return false;
+  if (challenge?.scheme !== 'bearer') return false;
   const realm = acrRealm(registry, challenge.params.realm);
   const service = challenge.params.service;
   return realm !== undefined && service !== undefined && service.toLowerCase() === realm.host.toLowerCase();
@@ -47,7 +47,11 @@ export async function isAcr(client: RegistryClient, repository: string, digest: 
   if (client.challenge === undefined) {
     try {
       // ACR signs in before it looks the manifest up, so the digest need not be there yet.
-      const probe = await client.request({ method: 'GET', path: `/acr/v1/${repository}/_manifests/${digest}`, scope: `repository:${repository}:metadata_read` });
+      const probe = await client.request({
+        method: 'GET',
+        path: `/acr/v1/${repository}/_manifests/${digest}`,
+        scope: `repository:${repository}:metadata_read`,
+      });
       await probe.body?.cancel();
     } catch (err) {
       // Refused sign-in still leaves the challenge behind, which is what is asked here.

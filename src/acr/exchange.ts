@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
-import { ENTRA_ACR_ONLY, RefreshTokenSource, jwtLifetime } from '../registry/sign-in';
+import type { RefreshTokenSource } from '../registry/sign-in';
+import { ENTRA_ACR_ONLY, jwtLifetime } from '../registry/sign-in';
 import { describeErrors, readErrorBody } from '../registry/error-answers';
 import { Transport } from '../http/transport';
 import { retriesNote } from '../http/failures';
@@ -102,8 +103,20 @@ export class AcrTokenExchange implements RefreshTokenSource {
     url.searchParams.set('api-version', ACR_API_VERSION);
     this.counters.exchanges++;
     const { response, body } = await this.transport.readWhole(
-      (stalls) => this.transport.send({ method: 'POST', url: url.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString(), stalls }),
-      { bytes: MAX_EXCHANGE_ANSWER_BYTES, what: `The answer of the registry ${registry} at /oauth2/exchange`, kind: 'a token answer', code: 'REGISTRY_ERROR' },
+      (stalls) =>
+        this.transport.send({
+          method: 'POST',
+          url: url.toString(),
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          stalls,
+        }),
+      {
+        bytes: MAX_EXCHANGE_ANSWER_BYTES,
+        what: `The answer of the registry ${registry} at /oauth2/exchange`,
+        kind: 'a token answer',
+        code: 'REGISTRY_ERROR',
+      },
     );
     if (!response.ok || body === undefined) {
       const detail = describeErrors(await readErrorBody(response));

@@ -1,18 +1,11 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf, withMore } from '../errors';
-import { Digest } from '../reference/digest';
-import { ImageReference, formatReference } from '../reference/reference';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import type { ImageReference } from '../reference/reference';
+import { formatReference } from '../reference/reference';
+import type { RegistryClient } from '../registry/client';
 import { hasAcrHostName, isAcr, isAcrChallenge } from './detect';
-import {
-  AttributePatch,
-  ChangeableAttributes,
-  ManifestProperties,
-  TagProperties,
-  getManifestProperties,
-  getTagProperties,
-  updateManifestProperties,
-  updateTagProperties,
-} from './properties';
+import type { AttributePatch, ChangeableAttributes, ManifestProperties, TagProperties } from './properties';
+import { getManifestProperties, getTagProperties, updateManifestProperties, updateTagProperties } from './properties';
 
 // Locks in Azure Container Registry, for every task: applying one (DigestLock, DigestPromote's
 // lockAfterPromote), reading its state (DigestEvidence), and the error for a registry that has
@@ -50,7 +43,9 @@ export interface LockOutcome {
 }
 
 export function desiredAttributes(request: Pick<LockRequest, 'action' | 'deleteEnabled'>): AttributePatch {
-  return request.action === 'lock' ? { writeEnabled: false, deleteEnabled: request.deleteEnabled } : { writeEnabled: true, deleteEnabled: true };
+  return request.action === 'lock'
+    ? { writeEnabled: false, deleteEnabled: request.deleteEnabled }
+    : { writeEnabled: true, deleteEnabled: true };
 }
 
 const matches = (attributes: ChangeableAttributes, want: AttributePatch): boolean =>
@@ -60,7 +55,10 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
   const { image } = request;
   const repository = image.repository;
   if (!request.lockManifest && !request.lockTag) {
-    throw new DigestReleaseError('INVALID_INPUT', 'The inputs lockManifest and lockTag are both false, so there is nothing to lock. Set one of them (both, usually) to true.');
+    throw new DigestReleaseError(
+      'INVALID_INPUT',
+      'The inputs lockManifest and lockTag are both false, so there is nothing to lock. Set one of them (both, usually) to true.',
+    );
   }
   if (request.lockTag && image.tag === undefined) {
     throw new DigestReleaseError(
@@ -92,21 +90,32 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
     manifest: request.lockManifest ? await getManifestProperties(client, repository, digest) : undefined,
   };
   if (before.tag && before.tag.digest !== digest) {
-    throw new DigestReleaseError('EXPECTED_DIGEST_MISMATCH', `The tag ${where} moved to ${before.tag.digest} while it was being ${request.action}ed; nothing was changed. Run again after finding out who pushed.`);
+    throw new DigestReleaseError(
+      'EXPECTED_DIGEST_MISMATCH',
+      `The tag ${where} moved to ${before.tag.digest} while it was being ${request.action}ed; nothing was changed. Run again after finding out who pushed.`,
+    );
   }
-  const unchanged = (before.tag === undefined || matches(before.tag.attributes, want)) && (before.manifest === undefined || matches(before.manifest.attributes, want));
+  const unchanged =
+    (before.tag === undefined || matches(before.tag.attributes, want)) &&
+    (before.manifest === undefined || matches(before.manifest.attributes, want));
 
   // What changed is kept as the registry answered it: a failure after a change says exactly what
   // is locked and what is not (a half-done lock is reported, not hidden; a rerun completes it).
   const changed: string[] = [];
   if (!unchanged) {
     // 3. The tag first: once it is write-locked it cannot move, so the check after it is final.
-    const pending = [before.tag && tag !== undefined && !matches(before.tag.attributes, want) ? `the tag ${where}` : '', before.manifest && !matches(before.manifest.attributes, want) ? `the manifest ${digest}` : ''].filter((part) => part);
+    const pending = [
+      before.tag && tag !== undefined && !matches(before.tag.attributes, want) ? `the tag ${where}` : '',
+      before.manifest && !matches(before.manifest.attributes, want) ? `the manifest ${digest}` : '',
+    ].filter((part) => part);
     try {
       if (before.tag && tag !== undefined && !matches(before.tag.attributes, want)) {
         const updated = await updateTagProperties(client, repository, tag, want);
         if (updated.digest !== digest) {
-          await updateTagProperties(client, repository, tag, { writeEnabled: before.tag.attributes.writeEnabled, deleteEnabled: before.tag.attributes.deleteEnabled });
+          await updateTagProperties(client, repository, tag, {
+            writeEnabled: before.tag.attributes.writeEnabled,
+            deleteEnabled: before.tag.attributes.deleteEnabled,
+          });
           throw new DigestReleaseError(
             'EXPECTED_DIGEST_MISMATCH',
             `The tag ${where} moved to ${updated.digest} while it was being locked; its lock was undone and the manifest was not touched. Find out who pushed over it.`,
@@ -135,11 +144,16 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
   } catch (err) {
     if (changed.length === 0) throw err;
     const done = request.action === 'lock' ? 'locked' : 'unlocked';
-    throw withMore(err, `Reading the ${request.action} back failed after the change: ${changed.join(' and ')}, as the registry answered the change, but that is not confirmed. A rerun finds what is ${done} already and reads it back.`);
+    throw withMore(
+      err,
+      `Reading the ${request.action} back failed after the change: ${changed.join(' and ')}, as the registry answered the change, but that is not confirmed. A rerun finds what is ${done} already and reads it back.`,
+    );
   }
   const wrong: string[] = [];
-  if (after.tag && (!matches(after.tag.attributes, want) || after.tag.digest !== digest)) wrong.push(`the tag ${where} reads back ${describe(after.tag.attributes)} on ${after.tag.digest}`);
-  if (after.manifest && !matches(after.manifest.attributes, want)) wrong.push(`the manifest ${digest} reads back ${describe(after.manifest.attributes)}`);
+  if (after.tag && (!matches(after.tag.attributes, want) || after.tag.digest !== digest))
+    wrong.push(`the tag ${where} reads back ${describe(after.tag.attributes)} on ${after.tag.digest}`);
+  if (after.manifest && !matches(after.manifest.attributes, want))
+    wrong.push(`the manifest ${digest} reads back ${describe(after.manifest.attributes)}`);
   if (wrong.length > 0) {
     throw new DigestReleaseError(
       'LOCK_NOT_APPLIED',
@@ -158,12 +172,19 @@ export async function applyLock(request: LockRequest, client: RegistryClient): P
 }
 
 /** The state a lock or unlock that failed midway left, and what a rerun does. */
-function halfDone(action: LockAction, changed: readonly string[], pending: readonly string[], failure: unknown): string {
+function halfDone(
+  action: LockAction,
+  changed: readonly string[],
+  pending: readonly string[],
+  failure: unknown,
+): string {
   const done = action === 'lock' ? 'locked' : 'unlocked';
   const them = pending.length === 1 ? 'it' : 'them';
   // A change whose answer never came may have been made: say so rather than guess.
   const lost = isDigestReleaseError(failure, 'STALLED') || isDigestReleaseError(failure, 'UNREACHABLE');
-  const pendingState = lost ? `${pending.join(' and ')} may or may not be ${done} (the answer to the change was lost)` : `${pending.join(' and ')} ${pending.length === 1 ? 'is' : 'are'} not ${done}`;
+  const pendingState = lost
+    ? `${pending.join(' and ')} may or may not be ${done} (the answer to the change was lost)`
+    : `${pending.join(' and ')} ${pending.length === 1 ? 'is' : 'are'} not ${done}`;
   if (changed.length === 0) return `Nothing was confirmed ${done}: ${pendingState}. A rerun ${action}s ${them}.`;
   return `The ${action} is half done: ${changed.join(' and ')} (as the registry answered), but ${pendingState}. A rerun finds what is ${done} already and ${action}s the rest.`;
 }
@@ -173,7 +194,10 @@ function describe(attributes: AttributePatch): string {
 }
 
 /** `otherwise` ends the message with what the calling task offers instead (DigestLock: failOnUnsupported). */
-export function unsupported(registry: string, otherwise = 'then set failOnUnsupported: false so this step warns instead of failing.'): DigestReleaseError {
+export function unsupported(
+  registry: string,
+  otherwise = 'then set failOnUnsupported: false so this step warns instead of failing.',
+): DigestReleaseError {
   const hint = hasAcrHostName(registry)
     ? ' Its name is an Azure Container Registry name, but it did not answer as one (no Bearer challenge from its own /oauth2/token); check the connection type and the registry name.'
     : '';
@@ -211,7 +235,8 @@ export const METADATA_READ_ROLES =
 export async function readLockFacts(client: RegistryClient, repository: string, digest: Digest): Promise<LockFacts> {
   const name = `${client.registry}/${repository}@${digest}`;
   // A challenge already seen decides without a request; only its absence says nothing.
-  if (client.challenge !== undefined && !isAcrChallenge(client.registry, client.challenge)) return notAcr(client.registry);
+  if (client.challenge !== undefined && !isAcrChallenge(client.registry, client.challenge))
+    return notAcr(client.registry);
 
   let properties: ManifestProperties | undefined;
   let failure: unknown;
@@ -242,7 +267,12 @@ function notAcr(registry: string): LockFacts {
       `${registry} has an Azure Container Registry name but did not answer as one (no Bearer challenge from its own /oauth2/token), so its manifest locks could not be read. Check the connection type and the registry name.`,
     );
   }
-  return { state: 'notApplicable', reason: `${registry} is not an Azure Container Registry and has no manifest locks.`, writeEnabled: null, deleteEnabled: null };
+  return {
+    state: 'notApplicable',
+    reason: `${registry} is not an Azure Container Registry and has no manifest locks.`,
+    writeEnabled: null,
+    deleteEnabled: null,
+  };
 }
 
 // lockAfterPromote: the lock of DigestLock@1 on what was just promoted. The manifest and every tag
@@ -254,7 +284,12 @@ function notAcr(registry: string): LockFacts {
  * Before anything moves: the target must be an ACR, or the promotion would end unlockable.
  * `otherwise` ends the error as unsupported's does.
  */
-export async function requireLockableTarget(target: RegistryClient, repository: string, digest: Digest, otherwise: string): Promise<void> {
+export async function requireLockableTarget(
+  target: RegistryClient,
+  repository: string,
+  digest: Digest,
+  otherwise: string,
+): Promise<void> {
   if (!(await isAcr(target, repository, digest))) throw unsupported(target.registry, otherwise);
 }
 
@@ -264,12 +299,29 @@ export interface PromotedLock {
   readonly manifest: ChangeableAttributes;
 }
 
-export async function lockPromoted(target: RegistryClient, image: ImageReference, digest: Digest, tags: readonly string[]): Promise<PromotedLock> {
+export async function lockPromoted(
+  target: RegistryClient,
+  image: ImageReference,
+  digest: Digest,
+  tags: readonly string[],
+): Promise<PromotedLock> {
   const base = { expectedDigest: digest, action: 'lock' as const, deleteEnabled: false };
   const requests: LockRequest[] =
     tags.length === 0
-      ? [{ ...base, image: { registry: image.registry, repository: image.repository, digest }, lockManifest: true, lockTag: false }]
-      : tags.map((tag, i) => ({ ...base, image: { registry: image.registry, repository: image.repository, tag }, lockManifest: i === 0, lockTag: true }));
+      ? [
+          {
+            ...base,
+            image: { registry: image.registry, repository: image.repository, digest },
+            lockManifest: true,
+            lockTag: false,
+          },
+        ]
+      : tags.map((tag, i) => ({
+          ...base,
+          image: { registry: image.registry, repository: image.repository, tag },
+          lockManifest: i === 0,
+          lockTag: true,
+        }));
   const locked: string[] = [];
   let manifest: ChangeableAttributes | undefined;
   for (const request of requests) {
@@ -287,11 +339,18 @@ export async function lockPromoted(target: RegistryClient, image: ImageReference
     }
     if (!outcome.supported) throw unsupported(target.registry, 'the image was promoted, but it is not locked.');
     if (!outcome.locked) {
-      throw new DigestReleaseError('LOCK_NOT_APPLIED', `The lock of ${formatReference(request.image)} after the promotion did not take. The image was promoted, but it is not locked; run DigestLock@1 on it, or this task again.`);
+      throw new DigestReleaseError(
+        'LOCK_NOT_APPLIED',
+        `The lock of ${formatReference(request.image)} after the promotion did not take. The image was promoted, but it is not locked; run DigestLock@1 on it, or this task again.`,
+      );
     }
     if (outcome.manifest) manifest = outcome.manifest;
     if (request.lockTag && request.image.tag !== undefined) locked.push(request.image.tag);
   }
-  if (!manifest) throw new DigestReleaseError('LOCK_NOT_APPLIED', `The manifest ${digest} was not read back after the lock. The image was promoted, but its lock is not confirmed.`);
+  if (!manifest)
+    throw new DigestReleaseError(
+      'LOCK_NOT_APPLIED',
+      `The manifest ${digest} was not read back after the lock. The image was promoted, but its lock is not confirmed.`,
+    );
   return { tags: locked, manifest };
 }

@@ -1,7 +1,8 @@
 import { DigestReleaseError } from '../errors';
 import { asRecord, parseJson } from '../json';
-import { Digest, isDigest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import { isDigest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
 import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from '../registry/error-answers';
 import { nextLink } from '../http/link-header';
 import { ACR_API_VERSION } from './exchange';
@@ -69,27 +70,61 @@ const LISTING_PAGE = 100;
 /** Pages followed: 100 000 manifests in one repository is more than any release history needs. */
 const MAX_LISTING_PAGES = 1000;
 
-export async function getTagProperties(client: RegistryClient, repository: string, tag: string): Promise<TagProperties> {
+export async function getTagProperties(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+): Promise<TagProperties> {
   const what = `the tag ${client.registry}/${repository}:${tag}`;
-  const { body } = await call(client, { method: 'GET', path: tagPath(repository, tag), scope: readScope(repository) }, what);
+  const { body } = await call(
+    client,
+    { method: 'GET', path: tagPath(repository, tag), scope: readScope(repository) },
+    what,
+  );
   return tagFrom(body, what);
 }
 
-export async function getManifestProperties(client: RegistryClient, repository: string, digest: Digest): Promise<ManifestProperties> {
+export async function getManifestProperties(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+): Promise<ManifestProperties> {
   const what = `the manifest ${client.registry}/${repository}@${digest}`;
-  const { body } = await call(client, { method: 'GET', path: manifestPath(repository, digest), scope: readScope(repository) }, what);
+  const { body } = await call(
+    client,
+    { method: 'GET', path: manifestPath(repository, digest), scope: readScope(repository) },
+    what,
+  );
   return manifestFrom(body, what);
 }
 
-export async function updateTagProperties(client: RegistryClient, repository: string, tag: string, patch: AttributeChange): Promise<TagProperties> {
+export async function updateTagProperties(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  patch: AttributeChange,
+): Promise<TagProperties> {
   const what = `the tag ${client.registry}/${repository}:${tag}`;
-  const { body } = await call(client, { method: 'PATCH', path: tagPath(repository, tag), scope: writeScope(repository), json: patch }, what);
+  const { body } = await call(
+    client,
+    { method: 'PATCH', path: tagPath(repository, tag), scope: writeScope(repository), json: patch },
+    what,
+  );
   return tagFrom(body, what);
 }
 
-export async function updateManifestProperties(client: RegistryClient, repository: string, digest: Digest, patch: AttributeChange): Promise<ManifestProperties> {
+export async function updateManifestProperties(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  patch: AttributeChange,
+): Promise<ManifestProperties> {
   const what = `the manifest ${client.registry}/${repository}@${digest}`;
-  const { body } = await call(client, { method: 'PATCH', path: manifestPath(repository, digest), scope: writeScope(repository), json: patch }, what);
+  const { body } = await call(
+    client,
+    { method: 'PATCH', path: manifestPath(repository, digest), scope: writeScope(repository), json: patch },
+    what,
+  );
   return manifestFrom(body, what);
 }
 
@@ -100,12 +135,18 @@ export async function listManifestProperties(client: RegistryClient, repository:
   let path: string | undefined = `/acr/v1/${repository}/_manifests?n=${LISTING_PAGE}&api-version=${ACR_API_VERSION}`;
   for (let page = 0; path !== undefined; page++) {
     if (page >= MAX_LISTING_PAGES) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} listed more than ${MAX_LISTING_PAGES * LISTING_PAGE} manifests in ${repository}; they were not all read.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The ${client.name} listed more than ${MAX_LISTING_PAGES * LISTING_PAGE} manifests in ${repository}; they were not all read.`,
+      );
     }
     const answer = await call(client, { method: 'GET', path, scope: readScope(repository) }, what);
     const entries = asRecord(answer.body)?.manifests;
     if (entries !== undefined && entries !== null && !Array.isArray(entries)) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} answered the listing of ${what} with manifests that are not a list.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The ${client.name} answered the listing of ${what} with manifests that are not a list.`,
+      );
     }
     for (const entry of (entries ?? []) as unknown[]) listed.push(listedFrom(entry, what));
     path = nextLink(answer.link, path);
@@ -129,7 +170,12 @@ async function call(
         ...(req.json ? { body: JSON.stringify(req.json) } : {}),
         stalls,
       }),
-    { bytes: MAX_PROPERTIES_BYTES, what: `The ${client.name}'s properties of ${what}`, kind: 'the properties of one tag or manifest, or a page of them', code: 'REGISTRY_ERROR' },
+    {
+      bytes: MAX_PROPERTIES_BYTES,
+      what: `The ${client.name}'s properties of ${what}`,
+      kind: 'the properties of one tag or manifest, or a page of them',
+      code: 'REGISTRY_ERROR',
+    },
   );
   if (!response.ok || body === undefined) {
     const entries = await readErrorBody(response);
@@ -137,9 +183,17 @@ async function call(
     const suffix = detail ? ` (${detail})` : '';
     switch (answerCode(response.status, entries, 'properties')) {
       case 'NAME_UNKNOWN':
-        throw new DigestReleaseError('NAME_UNKNOWN', `The repository of ${what} does not exist on the registry${suffix}.`, { status: 404 });
+        throw new DigestReleaseError(
+          'NAME_UNKNOWN',
+          `The repository of ${what} does not exist on the registry${suffix}.`,
+          { status: 404 },
+        );
       case 'MANIFEST_UNKNOWN':
-        throw new DigestReleaseError('MANIFEST_UNKNOWN', `The registry has no ${what}${suffix}. Check the tag, and that this task runs after the push.`, { status: 404 });
+        throw new DigestReleaseError(
+          'MANIFEST_UNKNOWN',
+          `The registry has no ${what}${suffix}. Check the tag, and that this task runs after the push.`,
+          { status: 404 },
+        );
       case 'DENIED':
         throw new DigestReleaseError(
           'DENIED',
@@ -159,7 +213,10 @@ function attributesFrom(value: unknown, what: string): ChangeableAttributes {
   const writeEnabled = attrs?.writeEnabled;
   const deleteEnabled = attrs?.deleteEnabled;
   if (typeof writeEnabled !== 'boolean' || typeof deleteEnabled !== 'boolean') {
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without changeableAttributes.writeEnabled and deleteEnabled.`);
+    throw new DigestReleaseError(
+      'REGISTRY_ERROR',
+      `The registry answered the properties of ${what} without changeableAttributes.writeEnabled and deleteEnabled.`,
+    );
   }
   const readEnabled = attrs?.readEnabled;
   const listEnabled = attrs?.listEnabled;
@@ -176,7 +233,10 @@ function tagFrom(body: unknown, what: string): TagProperties {
   const name = tag?.name;
   const digest = tag?.digest;
   if (typeof name !== 'string' || typeof digest !== 'string') {
-    throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the tag's name and digest.`);
+    throw new DigestReleaseError(
+      'REGISTRY_ERROR',
+      `The registry answered the properties of ${what} without the tag's name and digest.`,
+    );
   }
   return { name, digest, attributes: attributesFrom(tag?.changeableAttributes, what) };
 }
@@ -184,7 +244,11 @@ function tagFrom(body: unknown, what: string): TagProperties {
 function listedFrom(entry: unknown, what: string): ListedManifest {
   const manifest = asRecord(entry);
   const digest = manifest?.digest;
-  if (typeof digest !== 'string' || !isDigest(digest)) throw new DigestReleaseError('REGISTRY_ERROR', `The registry listed ${what} with an entry that has no sha256 digest.`);
+  if (typeof digest !== 'string' || !isDigest(digest))
+    throw new DigestReleaseError(
+      'REGISTRY_ERROR',
+      `The registry listed ${what} with an entry that has no sha256 digest.`,
+    );
   const tags = manifest?.tags;
   const mediaType = manifest?.mediaType;
   return {
@@ -198,6 +262,10 @@ function listedFrom(entry: unknown, what: string): ListedManifest {
 function manifestFrom(body: unknown, what: string): ManifestProperties {
   const manifest = asRecord(asRecord(body)?.manifest);
   const digest = manifest?.digest;
-  if (typeof digest !== 'string') throw new DigestReleaseError('REGISTRY_ERROR', `The registry answered the properties of ${what} without the manifest's digest.`);
+  if (typeof digest !== 'string')
+    throw new DigestReleaseError(
+      'REGISTRY_ERROR',
+      `The registry answered the properties of ${what} without the manifest's digest.`,
+    );
   return { digest, attributes: attributesFrom(manifest?.changeableAttributes, what) };
 }

@@ -37,12 +37,18 @@ function identity(value: unknown): Identity | null {
 
 export function parseApprovals(body: unknown): Approval[] {
   if (!isRecord(body) || !Array.isArray(body.value)) {
-    throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the approvals request without a "value" list.');
+    throw new DigestReleaseError(
+      'AZURE_DEVOPS_ERROR',
+      'Azure DevOps answered the approvals request without a "value" list.',
+    );
   }
   const approvals: Approval[] = [];
   for (const raw of body.value) {
     if (!isRecord(raw) || typeof raw.id !== 'string' || typeof raw.status !== 'string') {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the approvals request with an approval that has no id or status.');
+      throw new DigestReleaseError(
+        'AZURE_DEVOPS_ERROR',
+        'Azure DevOps answered the approvals request with an approval that has no id or status.',
+      );
     }
     const steps = Array.isArray(raw.steps) ? raw.steps.filter(isRecord) : [];
     const owner = isRecord(raw.pipeline) && isRecord(raw.pipeline.owner) ? raw.pipeline.owner.id : undefined;
@@ -50,7 +56,8 @@ export function parseApprovals(body: unknown): Approval[] {
       id: raw.id.toLowerCase(),
       status: raw.status,
       minRequiredApprovers: typeof raw.minRequiredApprovers === 'number' ? raw.minRequiredApprovers : null,
-      ownerRunId: typeof owner === 'number' ? owner : typeof owner === 'string' && /^\d+$/.test(owner) ? Number(owner) : null,
+      ownerRunId:
+        typeof owner === 'number' ? owner : typeof owner === 'string' && /^\d+$/.test(owner) ? Number(owner) : null,
       steps: steps.map((step) => ({
         status: typeof step.status === 'string' ? step.status : 'unknown',
         assignedApprover: identity(step.assignedApprover),

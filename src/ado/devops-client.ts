@@ -1,8 +1,8 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../http/body-limit';
-import { Network } from '../http/network';
-import { HttpResponse } from '../http/request';
+import type { Network } from '../http/network';
+import type { HttpResponse } from '../http/request';
 import { Transport } from '../http/transport';
 
 // A small client for the Azure DevOps REST API of one project: GET with the job's token, JSON
@@ -48,7 +48,10 @@ export class AzureDevOpsClient {
       throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `The collection URI "${options.collectionUri}" is not a URL.`);
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `The collection URI "${options.collectionUri}" is not an http(s) URL.`);
+      throw new DigestReleaseError(
+        'AZURE_DEVOPS_ERROR',
+        `The collection URI "${options.collectionUri}" is not an http(s) URL.`,
+      );
     }
     this.base = `${url.toString()}${encodeURIComponent(options.project)}/_apis/`;
     this.options = options;
@@ -90,19 +93,35 @@ export class AzureDevOpsClient {
     }
     if (!isJson) {
       await response.body?.cancel();
-      const why =
-        contentType.includes('text/html') ? 'a sign-in page (HTML), which is how it refuses a token it does not accept' : `"${contentType || 'no content type'}"`;
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status} and ${why}.`, { status });
+      const why = contentType.includes('text/html')
+        ? 'a sign-in page (HTML), which is how it refuses a token it does not accept'
+        : `"${contentType || 'no content type'}"`;
+      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status} and ${why}.`, {
+        status,
+      });
     }
-    const body = await readJsonUpTo(response, { bytes: MAX_ANSWER_BYTES, what: `Azure DevOps' answer to ${what}`, kind: 'an answer of its REST API', code: 'AZURE_DEVOPS_ERROR' });
+    const body = await readJsonUpTo(response, {
+      bytes: MAX_ANSWER_BYTES,
+      what: `Azure DevOps' answer to ${what}`,
+      kind: 'an answer of its REST API',
+      code: 'AZURE_DEVOPS_ERROR',
+    });
     if (body === undefined) {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status} and a body that is not JSON.`, { status });
+      throw new DigestReleaseError(
+        'AZURE_DEVOPS_ERROR',
+        `Azure DevOps answered ${what} with ${status} and a body that is not JSON.`,
+        { status },
+      );
     }
     if (status === 200) return body;
     const message = serverMessage(body);
     const detail = message ? `: ${message}` : '';
     if (status === 429) {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps throttled ${what} (429)${detail} for longer than this task waits; try again later.`, { status });
+      throw new DigestReleaseError(
+        'AZURE_DEVOPS_ERROR',
+        `Azure DevOps throttled ${what} (429)${detail} for longer than this task waits; try again later.`,
+        { status },
+      );
     }
     if (status === 401 || status === 403) {
       throw new DigestReleaseError(
@@ -111,7 +130,9 @@ export class AzureDevOpsClient {
         { status },
       );
     }
-    throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status}${detail}.`, { status });
+    throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps answered ${what} with ${status}${detail}.`, {
+      status,
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
-import { Approval, parseApprovals } from './approvals';
-import { AzureDevOpsClient } from './devops-client';
+import type { Approval } from './approvals';
+import { parseApprovals } from './approvals';
+import type { AzureDevOpsClient } from './devops-client';
 import { parseTimeline, stageApprovals } from './timeline';
 
 // Who approved the stage this job runs in. Checks are evaluated before a stage starts, so by the
@@ -28,16 +29,24 @@ export async function readStageApprovals(client: AzureDevOpsClient, run: RunLoca
   const stageName = stage.identifier ?? stage.name ?? stage.id;
   if (approvalIds.length === 0) return { stage: stageName, status: 'none', approvals: [] };
 
-  const approvals = parseApprovals(await client.get('pipelines/approvals', { approvalIds: approvalIds.join(','), $expand: 'steps' }));
+  const approvals = parseApprovals(
+    await client.get('pipelines/approvals', { approvalIds: approvalIds.join(','), $expand: 'steps' }),
+  );
   const wanted = new Set(approvalIds);
   const found = approvals.filter((approval) => wanted.has(approval.id));
   const missing = approvalIds.filter((id) => !found.some((approval) => approval.id === id));
   if (missing.length > 0) {
-    throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `Azure DevOps did not return the approval ${missing.join(', ')} that the timeline shows for stage ${stageName}.`);
+    throw new DigestReleaseError(
+      'AZURE_DEVOPS_ERROR',
+      `Azure DevOps did not return the approval ${missing.join(', ')} that the timeline shows for stage ${stageName}.`,
+    );
   }
   for (const approval of found) {
     if (approval.ownerRunId !== null && approval.ownerRunId !== run.buildId) {
-      throw new DigestReleaseError('AZURE_DEVOPS_ERROR', `The approval ${approval.id} belongs to run ${approval.ownerRunId}, not to this run ${run.buildId}.`);
+      throw new DigestReleaseError(
+        'AZURE_DEVOPS_ERROR',
+        `The approval ${approval.id} belongs to run ${approval.ownerRunId}, not to this run ${run.buildId}.`,
+      );
     }
   }
   const status = found.every((approval) => approval.status.toLowerCase() === 'approved') ? 'approved' : 'notApproved';

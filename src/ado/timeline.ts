@@ -15,7 +15,10 @@ export interface TimelineRecord {
 
 export function parseTimeline(body: unknown): TimelineRecord[] {
   if (!isRecord(body) || !Array.isArray(body.records)) {
-    throw new DigestReleaseError('AZURE_DEVOPS_ERROR', 'Azure DevOps answered the build timeline request without a "records" list.');
+    throw new DigestReleaseError(
+      'AZURE_DEVOPS_ERROR',
+      'Azure DevOps answered the build timeline request without a "records" list.',
+    );
   }
   const records: TimelineRecord[] = [];
   for (const raw of body.records) {
@@ -42,7 +45,11 @@ export interface StageApprovals {
  * Finds the stage of the job `jobId` (falling back to the stage whose identifier is `stageName`)
  * and the approvals that gated it. An approval of another stage is never picked up.
  */
-export function stageApprovals(records: readonly TimelineRecord[], jobId: string | undefined, stageName: string | undefined): StageApprovals {
+export function stageApprovals(
+  records: readonly TimelineRecord[],
+  jobId: string | undefined,
+  stageName: string | undefined,
+): StageApprovals {
   const byId = new Map(records.map((record) => [record.id, record]));
   let stage: TimelineRecord | undefined;
   if (jobId !== undefined) {
@@ -65,7 +72,13 @@ export function stageApprovals(records: readonly TimelineRecord[], jobId: string
       `The build timeline has no stage for ${job}${stageName ? ` or stage ${stageName}` : ''}, so the stage's approvals cannot be found.`,
     );
   }
-  const checkpoints = new Set(records.filter((record) => record.type === 'Checkpoint' && record.parentId === stage.id).map((record) => record.id));
-  const approvalIds = records.filter((record) => record.type === 'Checkpoint.Approval' && record.parentId !== null && checkpoints.has(record.parentId)).map((record) => record.id);
+  const checkpoints = new Set(
+    records.filter((record) => record.type === 'Checkpoint' && record.parentId === stage.id).map((record) => record.id),
+  );
+  const approvalIds = records
+    .filter(
+      (record) => record.type === 'Checkpoint.Approval' && record.parentId !== null && checkpoints.has(record.parentId),
+    )
+    .map((record) => record.id);
   return { stage, approvalIds };
 }

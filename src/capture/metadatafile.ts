@@ -1,8 +1,10 @@
 import { DigestReleaseError } from '../errors';
 import { readLocalFile } from '../files/read';
 import { isRecord } from '../json';
-import { Digest, isDigest } from '../reference/digest';
-import { ImageReference, formatReference, parseReference, tagOrDefault } from '../reference/reference';
+import type { Digest } from '../reference/digest';
+import { isDigest } from '../reference/digest';
+import type { ImageReference } from '../reference/reference';
+import { formatReference, parseReference, tagOrDefault } from '../reference/reference';
 
 // Reads the digest a build tool reported: a `docker buildx build --metadata-file` JSON (its
 // "containerimage.digest"), a `docker buildx bake --metadata-file` JSON (one such object per
@@ -32,7 +34,10 @@ export function digestFromMetadataFile(path: string, image: ImageReference): Dig
   try {
     doc = JSON.parse(trimmed);
   } catch {
-    throw notUnderstood(path, 'it is neither a digest (as skopeo --digestfile writes) nor JSON (as buildx --metadata-file writes)');
+    throw notUnderstood(
+      path,
+      'it is neither a digest (as skopeo --digestfile writes) nor JSON (as buildx --metadata-file writes)',
+    );
   }
   if (!isRecord(doc)) throw notUnderstood(path, 'the JSON is not an object');
   if (DIGEST_KEY in doc) return digestIn(doc, path);
@@ -59,7 +64,11 @@ function namesOf(target: Record<string, unknown>): string[] {
 function sameImage(name: string, image: ImageReference): boolean {
   try {
     const other = parseReference(name);
-    return other.registry === image.registry && other.repository === image.repository && tagOrDefault(other) === tagOrDefault(image);
+    return (
+      other.registry === image.registry &&
+      other.repository === image.repository &&
+      tagOrDefault(other) === tagOrDefault(image)
+    );
   } catch {
     return false;
   }
@@ -72,5 +81,8 @@ function digestIn(record: Record<string, unknown>, path: string): Digest {
 }
 
 function notUnderstood(path: string, why: string): DigestReleaseError {
-  return new DigestReleaseError('METADATA_FILE', `The input metadataFile names "${path}", which this task cannot read: ${why}.`);
+  return new DigestReleaseError(
+    'METADATA_FILE',
+    `The input metadataFile names "${path}", which this task cannot read: ${why}.`,
+  );
 }

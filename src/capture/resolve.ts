@@ -1,7 +1,8 @@
 import { DigestReleaseError } from '../errors';
-import { Digest } from '../reference/digest';
-import { ImageReference, formatReference, withDefaultTag } from '../reference/reference';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import type { ImageReference } from '../reference/reference';
+import { formatReference, withDefaultTag } from '../reference/reference';
+import type { RegistryClient } from '../registry/client';
 import { platformDigests } from '../registry/manifest-parse';
 import { digestFromMetadataFile } from './metadatafile';
 
@@ -31,7 +32,11 @@ export async function captureDigest(request: CaptureRequest, client: RegistryCli
   const image = withDefaultTag(request.image);
   const claims: { digest: Digest; source: string }[] = [];
   if (request.expectedDigest) claims.push({ digest: request.expectedDigest, source: 'expectedDigest' });
-  if (request.metadataFile) claims.push({ digest: digestFromMetadataFile(request.metadataFile, image), source: `metadataFile ${request.metadataFile}` });
+  if (request.metadataFile)
+    claims.push({
+      digest: digestFromMetadataFile(request.metadataFile, image),
+      source: `metadataFile ${request.metadataFile}`,
+    });
   if (image.digest) claims.push({ digest: image.digest, source: 'the digest in the image input' });
 
   const selector = image.tag ?? image.digest!;

@@ -1,8 +1,9 @@
 import type { TokenCredential } from '@azure/identity';
-import { EntraToken, EntraTokenSource } from '../acr/exchange';
+import type { EntraToken, EntraTokenSource } from '../acr/exchange';
 import { DigestReleaseError, messageOf } from '../errors';
-import { DIRECT_NETWORK, Network } from '../http/network';
-import { EndpointReader } from './endpoint';
+import type { Network } from '../http/network';
+import { DIRECT_NETWORK } from '../http/network';
+import type { EndpointReader } from './endpoint';
 import { sdkHttpClient } from '../http/sdk-client';
 
 // An Azure Resource Manager service connection (type azurerm) turned into Microsoft Entra ID
@@ -14,7 +15,11 @@ import { sdkHttpClient } from '../http/sdk-client';
 // Container Registry holds the same identities under the same names (./dockerregistry.ts), and is
 // read here too, as the Docker Registry connection it is.
 
-export type AzureRmScheme = 'workloadIdentity' | 'servicePrincipalSecret' | 'servicePrincipalCertificate' | 'managedIdentity';
+export type AzureRmScheme =
+  | 'workloadIdentity'
+  | 'servicePrincipalSecret'
+  | 'servicePrincipalCertificate'
+  | 'managedIdentity';
 
 /** The kind of service connection the identity is read from, as messages name it. */
 export type EntraConnectionLabel = 'Azure Resource Manager' | 'Docker Registry';
@@ -86,16 +91,31 @@ const WIF_HELP =
   'Workload identity federation needs the pipeline token: map it into the step with `env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }`, ' +
   'and run in Azure Pipelines (the agent sets SYSTEM_OIDCREQUESTURI).';
 
-function credentialsError(connection: { id: string; inputName: string; label: EntraConnectionLabel }, why: string): DigestReleaseError {
-  return new DigestReleaseError('CREDENTIALS', `The ${connection.label} service connection "${connection.id}" given in ${connection.inputName} ${why}`);
+function credentialsError(
+  connection: { id: string; inputName: string; label: EntraConnectionLabel },
+  why: string,
+): DigestReleaseError {
+  return new DigestReleaseError(
+    'CREDENTIALS',
+    `The ${connection.label} service connection "${connection.id}" given in ${connection.inputName} ${why}`,
+  );
 }
 
-export function readAzureRmConnection(endpoints: EndpointReader, id: string, inputName: string, env: NodeJS.ProcessEnv, of?: EntraConnectionOf): AzureRmConnection {
+export function readAzureRmConnection(
+  endpoints: EndpointReader,
+  id: string,
+  inputName: string,
+  env: NodeJS.ProcessEnv,
+  of?: EntraConnectionOf,
+): AzureRmConnection {
   const label = of?.label ?? 'Azure Resource Manager';
   const where = { id, inputName, label };
   const rawScheme = of ? of.scheme : endpoints.authorizationScheme(id);
   if (rawScheme === undefined) {
-    throw credentialsError(where, 'was not found or is not authorised for this pipeline. Check its name and grant the pipeline access to it.');
+    throw credentialsError(
+      where,
+      'was not found or is not authorised for this pipeline. Check its name and grant the pipeline access to it.',
+    );
   }
   const param = (key: string): string | undefined => endpoints.authorizationParameter(id, key);
   const tenantId = param('tenantid');
@@ -108,7 +128,10 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
       scheme = 'managedIdentity';
       break;
     case 'serviceprincipal':
-      scheme = (param('authenticationType') ?? 'spnKey').toLowerCase() === 'spncertificate' ? 'servicePrincipalCertificate' : 'servicePrincipalSecret';
+      scheme =
+        (param('authenticationType') ?? 'spnKey').toLowerCase() === 'spncertificate'
+          ? 'servicePrincipalCertificate'
+          : 'servicePrincipalSecret';
       break;
     default:
       throw credentialsError(
@@ -118,12 +141,19 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
   }
   // A managed-identity connection has no app of its own: it names, at most, which of the agent
   // host's user-assigned identities to use (data msiclientId); none means the system-assigned one.
-  const clientId = scheme === 'managedIdentity' ? nonEmpty(endpoints.dataParameter(id, 'msiclientId')) : param('serviceprincipalid');
+  const clientId =
+    scheme === 'managedIdentity' ? nonEmpty(endpoints.dataParameter(id, 'msiclientId')) : param('serviceprincipalid');
   if (scheme !== 'managedIdentity' && (!tenantId || !clientId)) {
-    throw credentialsError(where, `has no ${!tenantId ? 'tenant id' : 'service principal (client) id'}. Edit the service connection and check its details.`);
+    throw credentialsError(
+      where,
+      `has no ${!tenantId ? 'tenant id' : 'service principal (client) id'}. Edit the service connection and check its details.`,
+    );
   }
 
-  const authority = dataUrl(endpoints, id, 'activeDirectoryAuthority') ?? dataUrl(endpoints, id, 'environmentAuthorityUrl') ?? nonEmpty(env.AZURE_AUTHORITY_HOST);
+  const authority =
+    dataUrl(endpoints, id, 'activeDirectoryAuthority') ??
+    dataUrl(endpoints, id, 'environmentAuthorityUrl') ??
+    nonEmpty(env.AZURE_AUTHORITY_HOST);
   const authorityHost = authority?.replace(/\/+$/, '');
   let disableInstanceDiscovery = false;
   if (authorityHost !== undefined) {
@@ -131,41 +161,76 @@ export function readAzureRmConnection(endpoints: EndpointReader, id: string, inp
     try {
       host = new URL(authorityHost).hostname.toLowerCase();
     } catch {
-      throw credentialsError(where, `has the authority URL "${authorityHost}", which is not a URL. Edit the service connection's environment.`);
+      throw credentialsError(
+        where,
+        `has the authority URL "${authorityHost}", which is not a URL. Edit the service connection's environment.`,
+      );
     }
     disableInstanceDiscovery = !KNOWN_AUTHORITY_HOSTS.has(host);
   }
   // An azurerm connection's URL is its cloud's Resource Manager; a Docker Registry connection's is the registry.
-  const resourceManager = dataUrl(endpoints, id, 'resourceManagerUrl') ?? (of ? undefined : endpoints.url(id)) ?? PUBLIC_RESOURCE_MANAGER;
+  const resourceManager =
+    dataUrl(endpoints, id, 'resourceManagerUrl') ?? (of ? undefined : endpoints.url(id)) ?? PUBLIC_RESOURCE_MANAGER;
   let resourceManagerUrl: string;
   try {
     resourceManagerUrl = new URL(resourceManager).origin;
   } catch {
-    throw credentialsError(where, `has the Resource Manager URL "${resourceManager}", which is not a URL. Edit the service connection's environment.`);
+    throw credentialsError(
+      where,
+      `has the Resource Manager URL "${resourceManager}", which is not a URL. Edit the service connection's environment.`,
+    );
   }
 
   const resourceManagerScope = `${resourceManagerUrl}/.default`;
-  const registryScope = resourceManagerUrl === new URL(PUBLIC_RESOURCE_MANAGER).origin ? ACR_AUDIENCE_SCOPE : resourceManagerScope;
-  const base = { id, inputName, label, scheme, tenantId, clientId, authorityHost, disableInstanceDiscovery, resourceManagerUrl, resourceManagerScope, registryScope };
+  const registryScope =
+    resourceManagerUrl === new URL(PUBLIC_RESOURCE_MANAGER).origin ? ACR_AUDIENCE_SCOPE : resourceManagerScope;
+  const base = {
+    id,
+    inputName,
+    label,
+    scheme,
+    tenantId,
+    clientId,
+    authorityHost,
+    disableInstanceDiscovery,
+    resourceManagerUrl,
+    resourceManagerScope,
+    registryScope,
+  };
   switch (scheme) {
     case 'servicePrincipalSecret': {
       const clientSecret = param('serviceprincipalkey');
-      if (!clientSecret) throw credentialsError(where, 'has no client secret. Edit the service connection and set the service principal key.');
+      if (!clientSecret)
+        throw credentialsError(
+          where,
+          'has no client secret. Edit the service connection and set the service principal key.',
+        );
       return { ...base, clientSecret };
     }
     case 'servicePrincipalCertificate': {
       const certificate = param('servicePrincipalCertificate');
-      if (!certificate) throw credentialsError(where, 'has no certificate. Edit the service connection and upload the PEM with the certificate and its private key.');
+      if (!certificate)
+        throw credentialsError(
+          where,
+          'has no certificate. Edit the service connection and upload the PEM with the certificate and its private key.',
+        );
       return { ...base, certificate };
     }
     case 'workloadIdentity': {
       // Mapped by the pipeline (env SYSTEM_ACCESSTOKEN); else the agent's own connection record.
-      const systemAccessToken = nonEmpty(env.SYSTEM_ACCESSTOKEN) ?? endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
-      if (!systemAccessToken) throw credentialsError(where, `uses workload identity federation, and the pipeline token System.AccessToken is not available. ${WIF_HELP}`);
+      const systemAccessToken =
+        nonEmpty(env.SYSTEM_ACCESSTOKEN) ?? endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
+      if (!systemAccessToken)
+        throw credentialsError(
+          where,
+          `uses workload identity federation, and the pipeline token System.AccessToken is not available. ${WIF_HELP}`,
+        );
       return { ...base, systemAccessToken };
     }
     case 'managedIdentity': {
-      const hostSecrets = [env.IDENTITY_HEADER, env.MSI_SECRET].map(nonEmpty).filter((s): s is string => s !== undefined);
+      const hostSecrets = [env.IDENTITY_HEADER, env.MSI_SECRET]
+        .map(nonEmpty)
+        .filter((s): s is string => s !== undefined);
       return { ...base, hostSecrets };
     }
   }
@@ -183,11 +248,22 @@ function dataUrl(endpoints: EndpointReader, id: string, key: string): string | u
  * The Entra ID tokens of a connection for one audience: `registryScope` or `resourceManagerScope`,
  * signed in over `network` (the task's: the agent's proxy and trust).
  */
-export function entraTokenSource(connection: AzureRmConnection, scope: string, network: Network = DIRECT_NETWORK): EntraTokenSource {
+export function entraTokenSource(
+  connection: AzureRmConnection,
+  scope: string,
+  network: Network = DIRECT_NETWORK,
+): EntraTokenSource {
   let credential: Promise<TokenCredential> | undefined;
   // The agent masks single lines only: a certificate's PEM is masked line by line (its base64 body).
-  const pemLines = (connection.certificate ?? '').split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('-----'));
-  const secrets = [connection.clientSecret, connection.systemAccessToken, ...pemLines, ...(connection.hostSecrets ?? [])].filter((s): s is string => s !== undefined);
+  const pemLines = (connection.certificate ?? '')
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '' && !line.startsWith('-----'));
+  const secrets = [
+    connection.clientSecret,
+    connection.systemAccessToken,
+    ...pemLines,
+    ...(connection.hostSecrets ?? []),
+  ].filter((s): s is string => s !== undefined);
   return {
     description: `the ${connection.label} service connection "${connection.id}" (${connection.inputName})`,
     tenantId: connection.tenantId,
@@ -222,14 +298,28 @@ async function makeCredential(connection: AzureRmConnection, network: Network): 
       case 'servicePrincipalSecret':
         return new identity.ClientSecretCredential(tenantId, clientId, connection.clientSecret ?? '', options);
       case 'servicePrincipalCertificate':
-        return new identity.ClientCertificateCredential(tenantId, clientId, { certificate: connection.certificate ?? '' }, options);
+        return new identity.ClientCertificateCredential(
+          tenantId,
+          clientId,
+          { certificate: connection.certificate ?? '' },
+          options,
+        );
       case 'workloadIdentity':
-        return new identity.AzurePipelinesCredential(tenantId, clientId, connection.id, connection.systemAccessToken ?? '', options);
+        return new identity.AzurePipelinesCredential(
+          tenantId,
+          clientId,
+          connection.id,
+          connection.systemAccessToken ?? '',
+          options,
+        );
       case 'managedIdentity':
         // Where the token comes from is the host's business (IMDS on an Azure VM or scale set, the
         // App Service, Arc or AKS workload-identity endpoints their environment names); only which
         // identity is the connection's.
-        return new identity.ManagedIdentityCredential({ ...(connection.clientId !== undefined ? { clientId: connection.clientId } : {}), httpClient });
+        return new identity.ManagedIdentityCredential({
+          ...(connection.clientId !== undefined ? { clientId: connection.clientId } : {}),
+          httpClient,
+        });
     }
   } catch (err) {
     throw signInFailed(connection, err, []);
@@ -244,8 +334,10 @@ function signInFailed(connection: AzureRmConnection, err: unknown, secrets: read
   }
   for (const secret of secrets) if (secret !== '') detail = detail.split(secret).join('***');
   const fix: Record<AzureRmScheme, string> = {
-    servicePrincipalSecret: 'Check the tenant, the service principal id and that its client secret has not expired; edit the service connection to renew it.',
-    servicePrincipalCertificate: 'Check the tenant, the service principal id and that the certificate is the one registered for the app and has not expired.',
+    servicePrincipalSecret:
+      'Check the tenant, the service principal id and that its client secret has not expired; edit the service connection to renew it.',
+    servicePrincipalCertificate:
+      'Check the tenant, the service principal id and that the certificate is the one registered for the app and has not expired.',
     workloadIdentity: `Check the tenant and the federated credential of the app registration (issuer and subject of this service connection). ${WIF_HELP}`,
     managedIdentity:
       'Managed identity works only on an agent running in Azure whose identity has a role on the registry. ' +

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { AcrTokenExchange } from '../acr/exchange';
 import { DigestReleaseError } from '../errors';
-import { DIRECT_NETWORK, Network } from '../http/network';
-import { RegistryCredential } from '../registry/sign-in';
+import type { Network } from '../http/network';
+import { DIRECT_NETWORK } from '../http/network';
+import type { RegistryCredential } from '../registry/sign-in';
 import { Transport } from '../http/transport';
-import { AzureRmConnection, entraTokenSource, readAzureRmConnection } from './azurerm';
+import type { AzureRmConnection } from './azurerm';
+import { entraTokenSource, readAzureRmConnection } from './azurerm';
 import { credentialFromDockerConfig, dockerConfigPath } from './dockerconfig';
 import { readDockerRegistryConnection } from './dockerregistry';
-import { EndpointReader } from './endpoint';
+import type { EndpointReader } from './endpoint';
 
 // Turns a task's connection inputs into credentials for one registry.
 
@@ -62,7 +64,14 @@ export function resolveCredential(
         );
       }
       const connection = readAzureRmConnection(endpoints, id, names.azureSubscription, env);
-      return { credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection, setSecret, network), source: `service connection "${id}"` }, notes: [] };
+      return {
+        credential: {
+          kind: 'refreshTokenSource',
+          tokens: acrExchangeFor(connection, setSecret, network),
+          source: `service connection "${id}"`,
+        },
+        notes: [],
+      };
     }
     case 'anonymous':
       return { credential: { kind: 'anonymous', source: 'anonymous access (connectionType: anonymous)' }, notes: [] };
@@ -89,7 +98,11 @@ export function resolveCredential(
       }
       if (connection.kind === 'basic') return { credential: connection.credential, notes: [] };
       return {
-        credential: { kind: 'refreshTokenSource', tokens: acrExchangeFor(connection.connection, setSecret, network), source: connection.source },
+        credential: {
+          kind: 'refreshTokenSource',
+          tokens: acrExchangeFor(connection.connection, setSecret, network),
+          source: connection.source,
+        },
         notes: [],
       };
     }
@@ -103,7 +116,11 @@ export function resolveCredential(
  */
 const exchanges = new WeakMap<Network, Map<string, AcrTokenExchange>>();
 
-function acrExchangeFor(connection: AzureRmConnection, setSecret: (value: string) => void, network: Network): AcrTokenExchange {
+function acrExchangeFor(
+  connection: AzureRmConnection,
+  setSecret: (value: string) => void,
+  network: Network,
+): AcrTokenExchange {
   const key = createHash('sha256').update(JSON.stringify(connection)).digest('hex');
   let byConnection = exchanges.get(network);
   if (!byConnection) {
@@ -112,7 +129,11 @@ function acrExchangeFor(connection: AzureRmConnection, setSecret: (value: string
   }
   let exchange = byConnection.get(key);
   if (!exchange) {
-    exchange = new AcrTokenExchange(entraTokenSource(connection, connection.registryScope, network), new Transport({ network }), setSecret);
+    exchange = new AcrTokenExchange(
+      entraTokenSource(connection, connection.registryScope, network),
+      new Transport({ network }),
+      setSecret,
+    );
     byConnection.set(key, exchange);
   }
   return exchange;

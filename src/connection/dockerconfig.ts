@@ -4,7 +4,8 @@ import { DigestReleaseError } from '../errors';
 import { isMissingFile, readLocalFile } from '../files/read';
 import { isRecord } from '../json';
 import { dockerHubAlias } from '../reference/reference';
-import { ANONYMOUS, RegistryCredential } from '../registry/sign-in';
+import type { RegistryCredential } from '../registry/sign-in';
+import { ANONYMOUS } from '../registry/sign-in';
 
 // Credentials from the docker config.json that `docker login` (and Docker@2 with command: login,
 // which also sets DOCKER_CONFIG for later steps) leaves behind. Credential helpers are programs;
@@ -45,14 +46,18 @@ export function credentialFromDockerConfig(registry: string, path = dockerConfig
       fix: 'Fix or remove it (DOCKER_CONFIG names its folder), or set connectionType to dockerRegistry or anonymous.',
     }).toString('utf8');
   } catch (err) {
-    if (isMissingFile(err)) return { credential: { kind: 'anonymous', source: `anonymous access (no docker config at ${path})` }, notes: [] };
+    if (isMissingFile(err))
+      return { credential: { kind: 'anonymous', source: `anonymous access (no docker config at ${path})` }, notes: [] };
     throw err;
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} is not valid JSON. Fix or remove it, or set connectionType to dockerRegistry or anonymous.`);
+    throw new DigestReleaseError(
+      'CREDENTIALS',
+      `The docker config ${path} is not valid JSON. Fix or remove it, or set connectionType to dockerRegistry or anonymous.`,
+    );
   }
   if (!isRecord(doc)) throw new DigestReleaseError('CREDENTIALS', `The docker config ${path} is not a JSON object.`);
   const host = registry.toLowerCase();
@@ -83,7 +88,10 @@ function credentialFromEntry(entry: Json, source: string): RegistryCredential | 
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) {
-      throw new DigestReleaseError('CREDENTIALS', `The "auth" value in ${source} is not base64 of "user:password". Run docker login again.`);
+      throw new DigestReleaseError(
+        'CREDENTIALS',
+        `The "auth" value in ${source} is not base64 of "user:password". Run docker login again.`,
+      );
     }
     return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), source };
   }

@@ -1,8 +1,9 @@
 import { DigestReleaseError } from '../errors';
-import { RegistryCredential } from '../registry/sign-in';
-import { AzureRmConnection, readAzureRmConnection } from './azurerm';
+import type { RegistryCredential } from '../registry/sign-in';
+import type { AzureRmConnection } from './azurerm';
+import { readAzureRmConnection } from './azurerm';
 import { normaliseAuthKey } from './dockerconfig';
-import { EndpointReader } from './endpoint';
+import type { EndpointReader } from './endpoint';
 
 // A Docker Registry service connection (type dockerregistry), in either of its two kinds:
 //
@@ -52,16 +53,29 @@ const KINDS_HELP =
   '(service principal, workload identity federation or managed identity).';
 
 function connectionError(id: string, inputName: string, why: string): DigestReleaseError {
-  return new DigestReleaseError('CREDENTIALS', `The Docker Registry service connection "${id}" given in ${inputName} ${why}`);
+  return new DigestReleaseError(
+    'CREDENTIALS',
+    `The Docker Registry service connection "${id}" given in ${inputName} ${why}`,
+  );
 }
 
-export function readDockerRegistryConnection(endpoints: EndpointReader, id: string, inputName: string, env: NodeJS.ProcessEnv): DockerRegistrySignIn {
+export function readDockerRegistryConnection(
+  endpoints: EndpointReader,
+  id: string,
+  inputName: string,
+  env: NodeJS.ProcessEnv,
+): DockerRegistrySignIn {
   // The agent passes an authorization scheme that may be empty; Docker@2 and the agent then read
   // the `scheme` parameter, and an ACR-type connection with neither is a service principal.
-  const givenScheme = endpoints.authorizationScheme(id)?.trim() || endpoints.authorizationParameter(id, 'scheme')?.trim() || undefined;
+  const givenScheme =
+    endpoints.authorizationScheme(id)?.trim() || endpoints.authorizationParameter(id, 'scheme')?.trim() || undefined;
   const registryType = endpoints.dataParameter(id, 'registrytype')?.trim() || undefined;
   if (givenScheme === undefined && registryType === undefined) {
-    throw connectionError(id, inputName, 'was not found or is not authorised for this pipeline. Check its name and grant the pipeline access to it.');
+    throw connectionError(
+      id,
+      inputName,
+      'was not found or is not authorised for this pipeline. Check its name and grant the pipeline access to it.',
+    );
   }
   const isAcr = registryType?.toLowerCase() === 'acr';
   const scheme = givenScheme ?? (isAcr ? 'ServicePrincipal' : '');
@@ -90,7 +104,11 @@ export function readDockerRegistryConnection(endpoints: EndpointReader, id: stri
   const loginServer = endpoints.authorizationParameter(id, 'loginServer') ?? endpoints.url(id);
   const registry = loginServer === undefined ? '' : normaliseAuthKey(loginServer);
   if (registry === '') {
-    throw connectionError(id, inputName, `is of type Azure Container Registry (${entraScheme}) but names no registry (loginServer). Edit the service connection and choose the registry again.`);
+    throw connectionError(
+      id,
+      inputName,
+      `is of type Azure Container Registry (${entraScheme}) but names no registry (loginServer). Edit the service connection and choose the registry again.`,
+    );
   }
   return {
     kind: 'entra',
@@ -104,7 +122,11 @@ function basicSignIn(endpoints: EndpointReader, id: string, inputName: string): 
   const username = endpoints.authorizationParameter(id, 'username') ?? '';
   const password = endpoints.authorizationParameter(id, 'password') ?? '';
   if (username === '') {
-    throw connectionError(id, inputName, 'has no user name. Edit the service connection and set the Docker ID or user name.');
+    throw connectionError(
+      id,
+      inputName,
+      'has no user name. Edit the service connection and set the Docker ID or user name.',
+    );
   }
   const registryUrl = endpoints.authorizationParameter(id, 'registry') ?? endpoints.url(id);
   return {

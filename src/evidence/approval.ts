@@ -1,7 +1,8 @@
-import { AzureDevOpsClient } from '../ado/devops-client';
-import { RunLocation, readStageApprovals } from '../ado/stageapprovals';
+import type { AzureDevOpsClient } from '../ado/devops-client';
+import type { RunLocation } from '../ado/stageapprovals';
+import { readStageApprovals } from '../ado/stageapprovals';
 import { messageOf } from '../errors';
-import { ApprovalFacts, Approver } from './predicate';
+import type { ApprovalFacts, Approver } from './predicate';
 
 // The approval facts of the evidence: read from Azure DevOps (approver auto), or given. When they
 // cannot be read the evidence says so and why; it never names someone who did not approve.
@@ -27,7 +28,12 @@ export async function approvalFromAzureDevOps(client: AzureDevOpsClient, run: Ru
     return unavailableApproval(messageOf(err));
   }
   if (result.status === 'none') {
-    return { source: 'azureDevOps', status: 'notRequired', reason: `Stage ${result.stage} has no approval check.`, approvers: [] };
+    return {
+      source: 'azureDevOps',
+      status: 'notRequired',
+      reason: `Stage ${result.stage} has no approval check.`,
+      approvers: [],
+    };
   }
   const approvers: Approver[] = [];
   for (const approval of result.approvals) {

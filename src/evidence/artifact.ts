@@ -1,8 +1,10 @@
-import { Digest, sha256Of } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { sha256Of } from '../reference/digest';
 import { headBlob, uploadBlob } from '../registry/blobs';
-import { RegistryClient } from '../registry/client';
+import type { RegistryClient } from '../registry/client';
 import { OCI_MANIFEST } from '../registry/manifest-parse';
-import { JsonValue, canonicalBytes } from './canonical';
+import type { JsonValue } from './canonical';
+import { canonicalBytes } from './canonical';
 
 // What this extension writes into a registry besides images (release evidence, DigestRetain's
 // record) is an OCI artifact of the one shape the image spec recommends: an image manifest with an
@@ -34,15 +36,26 @@ export function artifactManifest(artifact: Artifact): Uint8Array<ArrayBuffer> {
     mediaType: OCI_MANIFEST,
     artifactType: artifact.artifactType,
     config: { mediaType: EMPTY_CONFIG_MEDIA_TYPE, digest: sha256Of(EMPTY_CONFIG), size: EMPTY_CONFIG.byteLength },
-    layers: [{ mediaType: artifact.layer.mediaType, digest: sha256Of(artifact.layer.bytes), size: artifact.layer.bytes.byteLength }],
+    layers: [
+      {
+        mediaType: artifact.layer.mediaType,
+        digest: sha256Of(artifact.layer.bytes),
+        size: artifact.layer.bytes.byteLength,
+      },
+    ],
   };
-  if (subject !== undefined) manifest.subject = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
+  if (subject !== undefined)
+    manifest.subject = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
   if (annotations !== undefined) manifest.annotations = { ...annotations };
   return canonicalBytes(manifest);
 }
 
 /** Uploads the blobs of an artifact the repository does not have yet (the empty config, the document). */
-export async function uploadArtifactBlobs(client: RegistryClient, repository: string, artifact: Artifact): Promise<void> {
+export async function uploadArtifactBlobs(
+  client: RegistryClient,
+  repository: string,
+  artifact: Artifact,
+): Promise<void> {
   for (const blob of [EMPTY_CONFIG, artifact.layer.bytes]) {
     const digest = sha256Of(blob);
     if ((await headBlob(client, repository, digest)) === undefined) {

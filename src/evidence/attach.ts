@@ -1,11 +1,12 @@
 import { withMore } from '../errors';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
 import { OCI_MANIFEST } from '../registry/manifest-parse';
 import { pushReferrer } from '../registry/referrers';
-import { Artifact, artifactManifest, uploadArtifactBlobs } from './artifact';
+import type { Artifact } from './artifact';
+import { artifactManifest, uploadArtifactBlobs } from './artifact';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';
-import { SerialisedEvidence } from './statement';
+import type { SerialisedEvidence } from './statement';
 
 // Evidence travels with the digest as an OCI artifact: an image manifest whose artifactType is
 // application/vnd.in-toto+json, whose one layer is the statement and whose subject is the image.
@@ -33,7 +34,12 @@ export function evidenceArtifact(evidence: SerialisedEvidence, subject: SubjectD
     [ANNOTATION.evidenceDigest]: evidence.digest,
     ...(predicate.environment !== null ? { [ANNOTATION.environment]: predicate.environment } : {}),
   };
-  return { artifactType: IN_TOTO_MEDIA_TYPE, layer: { mediaType: IN_TOTO_MEDIA_TYPE, bytes: evidence.bytes }, subject, annotations };
+  return {
+    artifactType: IN_TOTO_MEDIA_TYPE,
+    layer: { mediaType: IN_TOTO_MEDIA_TYPE, bytes: evidence.bytes },
+    subject,
+    annotations,
+  };
 }
 
 export function evidenceManifest(evidence: SerialisedEvidence, subject: SubjectDescriptor): Uint8Array<ArrayBuffer> {
@@ -41,12 +47,20 @@ export function evidenceManifest(evidence: SerialisedEvidence, subject: SubjectD
 }
 
 /** Pushes the evidence as a referrer of `subject`; the digest of the evidence manifest. */
-export async function attachEvidence(client: RegistryClient, repository: string, evidence: SerialisedEvidence, subject: SubjectDescriptor): Promise<Digest> {
+export async function attachEvidence(
+  client: RegistryClient,
+  repository: string,
+  evidence: SerialisedEvidence,
+  subject: SubjectDescriptor,
+): Promise<Digest> {
   try {
     await uploadArtifactBlobs(client, repository, evidenceArtifact(evidence, subject));
     return await pushReferrer(client, repository, evidenceManifest(evidence, subject), OCI_MANIFEST, subject.digest);
   } catch (err) {
     // Blobs, and a manifest no index lists, are harmless leftovers: nothing finds them as evidence.
-    throw withMore(err, `The evidence is not attached to ${subject.digest}; what of it was written to ${client.registry}/${repository} is used by nothing. A rerun records the evidence again and attaches it.`);
+    throw withMore(
+      err,
+      `The evidence is not attached to ${subject.digest}; what of it was written to ${client.registry}/${repository} is used by nothing. A rerun records the evidence again and attaches it.`,
+    );
   }
 }

@@ -1,11 +1,13 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
-import { Digest } from '../reference/digest';
+import type { Digest } from '../reference/digest';
 import { readSmallBlob } from '../registry/blobs';
-import { RegistryClient } from '../registry/client';
-import { Descriptor } from '../registry/manifest-parse';
-import { ReferrerSource, listReferrers } from '../registry/referrers';
+import type { RegistryClient } from '../registry/client';
+import type { Descriptor } from '../registry/manifest-parse';
+import type { ReferrerSource } from '../registry/referrers';
+import { listReferrers } from '../registry/referrers';
 import { ANNOTATION } from './attach';
-import { ReadEvidence, parseEvidence } from './parse';
+import type { ReadEvidence } from './parse';
+import { parseEvidence } from './parse';
 import { IN_TOTO_MEDIA_TYPE } from './predicate';
 
 // Finds the release evidence attached to a digest: its referrers of artifactType in-toto, each
@@ -38,7 +40,12 @@ export interface EvidenceSearch {
 }
 
 /** `via` is how the repository's referrers are read, when the caller has found out once for many digests. */
-export async function findEvidence(client: RegistryClient, repository: string, subject: Digest, via: ReferrerSource = 'auto'): Promise<EvidenceSearch> {
+export async function findEvidence(
+  client: RegistryClient,
+  repository: string,
+  subject: Digest,
+  via: ReferrerSource = 'auto',
+): Promise<EvidenceSearch> {
   const referrers = await listReferrers(client, repository, subject, { artifactType: IN_TOTO_MEDIA_TYPE }, via);
   const found: FoundEvidence[] = [];
   const problems: EvidenceProblem[] = [];
@@ -58,14 +65,26 @@ export async function findEvidence(client: RegistryClient, repository: string, s
 /** Referrers by their created annotation, newest first; those without one (not ours) last, in index order. */
 function newestFirst(referrers: readonly Descriptor[]): Descriptor[] {
   const created = (d: Descriptor) => d.annotations?.[ANNOTATION.created] ?? '';
-  return referrers.map((d, i) => ({ d, i })).sort((a, b) => created(b.d).localeCompare(created(a.d)) || a.i - b.i).map(({ d }) => d);
+  return referrers
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => created(b.d).localeCompare(created(a.d)) || a.i - b.i)
+    .map(({ d }) => d);
 }
 
-async function readEvidenceManifest(client: RegistryClient, repository: string, digest: Digest, subject: Digest, where: string): Promise<ReadEvidence | undefined> {
+async function readEvidenceManifest(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  subject: Digest,
+  where: string,
+): Promise<ReadEvidence | undefined> {
   const { manifest } = await client.getManifest(repository, digest);
   if (manifest.kind !== 'image') return undefined;
   if (manifest.subject?.digest !== subject) {
-    throw new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} is listed for ${subject} but its manifest's subject is ${manifest.subject?.digest ?? 'missing'}.`);
+    throw new DigestReleaseError(
+      'EVIDENCE_INVALID',
+      `The evidence ${where} is listed for ${subject} but its manifest's subject is ${manifest.subject?.digest ?? 'missing'}.`,
+    );
   }
   const layer = manifest.layers.find((l) => l.mediaType === IN_TOTO_MEDIA_TYPE);
   if (layer === undefined) return undefined;
@@ -75,7 +94,11 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
     repository,
     layer,
     MAX_STATEMENT_BYTES,
-    () => new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} has a statement of more than evidence can be (1 MiB): ${layer.size} bytes declared.`),
+    () =>
+      new DigestReleaseError(
+        'EVIDENCE_INVALID',
+        `The evidence ${where} has a statement of more than evidence can be (1 MiB): ${layer.size} bytes declared.`,
+      ),
   );
   const evidence = parseEvidence(bytes, where);
   if (evidence === undefined) return undefined;
@@ -90,5 +113,9 @@ async function readEvidenceManifest(client: RegistryClient, repository: string, 
 
 /** The latest by writtenAt; ties broken by evidence digest so the choice is stable. */
 export function latest(found: readonly FoundEvidence[]): FoundEvidence | undefined {
-  return [...found].sort((a, b) => Date.parse(b.evidence.writtenAt) - Date.parse(a.evidence.writtenAt) || (a.evidence.digest < b.evidence.digest ? -1 : 1))[0];
+  return [...found].sort(
+    (a, b) =>
+      Date.parse(b.evidence.writtenAt) - Date.parse(a.evidence.writtenAt) ||
+      (a.evidence.digest < b.evidence.digest ? -1 : 1),
+  )[0];
 }

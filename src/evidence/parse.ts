@@ -1,8 +1,11 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
-import { Digest, isDigest, sha256Of } from '../reference/digest';
-import { LOCK_STATES, LockState } from '../acr/locks';
-import { PREDICATE_TYPE, SCAN_STATUSES, ScanStatus, STATEMENT_TYPE } from './predicate';
+import type { Digest } from '../reference/digest';
+import { isDigest, sha256Of } from '../reference/digest';
+import type { LockState } from '../acr/locks';
+import { LOCK_STATES } from '../acr/locks';
+import type { ScanStatus } from './predicate';
+import { PREDICATE_TYPE, SCAN_STATUSES, STATEMENT_TYPE } from './predicate';
 
 // Evidence read back from a registry, checked field by field before anything acts on it. Only the
 // facts that find, verify and rollback decide on are typed here; the bytes are kept whole.
@@ -27,7 +30,8 @@ export interface ReadEvidence {
  * (a signature or an SBOM attached next to ours), an error when they claim to be ours and are not.
  */
 export function parseEvidence(bytes: Uint8Array, where: string): ReadEvidence | undefined {
-  const bad = (why: string) => new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} is malformed: ${why}.`);
+  const bad = (why: string) =>
+    new DigestReleaseError('EVIDENCE_INVALID', `The evidence ${where} is malformed: ${why}.`);
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -40,9 +44,11 @@ export function parseEvidence(bytes: Uint8Array, where: string): ReadEvidence | 
   const subjects = doc.subject;
   if (!Array.isArray(subjects) || subjects.length !== 1) throw bad('it must name exactly one subject');
   const subject: unknown = subjects[0];
-  if (!isRecord(subject) || !isRecord(subject.digest) || typeof subject.digest.sha256 !== 'string') throw bad('the subject has no sha256 digest');
+  if (!isRecord(subject) || !isRecord(subject.digest) || typeof subject.digest.sha256 !== 'string')
+    throw bad('the subject has no sha256 digest');
   const subjectDigest = `sha256:${subject.digest.sha256}`;
-  if (!isDigest(subjectDigest)) throw bad(`the subject's sha256 "${subject.digest.sha256}" is not 64 lowercase hex characters`);
+  if (!isDigest(subjectDigest))
+    throw bad(`the subject's sha256 "${subject.digest.sha256}" is not 64 lowercase hex characters`);
 
   const predicate = doc.predicate;
   if (!isRecord(predicate)) throw bad('it has no predicate object');
@@ -51,17 +57,21 @@ export function parseEvidence(bytes: Uint8Array, where: string): ReadEvidence | 
   const registry = requireString(image.registry, 'image.registry', bad);
   const repository = requireString(image.repository, 'image.repository', bad);
   const imageDigest = requireString(image.digest, 'image.digest', bad);
-  if (imageDigest !== subjectDigest) throw bad(`the predicate's image.digest ${imageDigest} is not the subject ${subjectDigest}`);
+  if (imageDigest !== subjectDigest)
+    throw bad(`the predicate's image.digest ${imageDigest} is not the subject ${subjectDigest}`);
   const environment = predicate.environment;
   if (environment !== null && typeof environment !== 'string') throw bad('environment is neither a string nor null');
   const scan = predicate.scan;
-  if (!isRecord(scan) || !isOneOf(scan.status, SCAN_STATUSES)) throw bad(`scan.status is not one of ${SCAN_STATUSES.join(', ')}`);
+  if (!isRecord(scan) || !isOneOf(scan.status, SCAN_STATUSES))
+    throw bad(`scan.status is not one of ${SCAN_STATUSES.join(', ')}`);
   const lock = predicate.lock;
-  if (!isRecord(lock) || !isOneOf(lock.state, LOCK_STATES)) throw bad(`lock.state is not one of ${LOCK_STATES.join(', ')}`);
+  if (!isRecord(lock) || !isOneOf(lock.state, LOCK_STATES))
+    throw bad(`lock.state is not one of ${LOCK_STATES.join(', ')}`);
   const writtenAt = requireString(predicate.writtenAt, 'writtenAt', bad);
   if (Number.isNaN(Date.parse(writtenAt))) throw bad(`writtenAt "${writtenAt}" is not a time`);
   const rollback = predicate.rollback;
-  const rollbackDigest = isRecord(rollback) && typeof rollback.digest === 'string' && isDigest(rollback.digest) ? rollback.digest : null;
+  const rollbackDigest =
+    isRecord(rollback) && typeof rollback.digest === 'string' && isDigest(rollback.digest) ? rollback.digest : null;
 
   return {
     digest: sha256Of(bytes),

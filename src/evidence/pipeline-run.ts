@@ -1,4 +1,4 @@
-import { RunFacts } from './predicate';
+import type { RunFacts } from './predicate';
 
 // The pipeline run a release came from, read from the agent's variables. Outside a pipeline every
 // field is null rather than made up.

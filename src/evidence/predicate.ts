@@ -1,4 +1,4 @@
-import { LockFacts } from '../acr/locks';
+import type { LockFacts } from '../acr/locks';
 
 // The release evidence predicate: the facts about one digest's release that a release manager
 // approves and an auditor checks later. Its JSON Schema is schemas/evidence-predicate.schema.json;

@@ -1,9 +1,11 @@
 import { messageOf } from '../errors';
 import { runPool } from '../pool';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { EvidenceProblem, FoundEvidence, findEvidence } from './find';
-import { RepositorySubjects, repositorySubjects } from './subjects';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { EvidenceProblem, FoundEvidence } from './find';
+import { findEvidence } from './find';
+import type { RepositorySubjects } from './subjects';
+import { repositorySubjects } from './subjects';
 
 // All the release evidence of a repository: the digests that may carry it (subjects.ts), and the
 // evidence attached to each, read a few digests at a time. Nothing is dropped quietly: evidence
@@ -23,7 +25,11 @@ export interface RepositoryEvidence {
   readonly subjects: RepositorySubjects;
 }
 
-export async function repositoryEvidence(client: RegistryClient, repository: string, options: { readonly exclude?: Digest } = {}): Promise<RepositoryEvidence> {
+export async function repositoryEvidence(
+  client: RegistryClient,
+  repository: string,
+  options: { readonly exclude?: Digest } = {},
+): Promise<RepositoryEvidence> {
   const subjects = await repositorySubjects(client, repository);
   const found: FoundEvidence[] = [];
   const problems: (EvidenceProblem & { subject: Digest })[] = [];
@@ -40,7 +46,8 @@ export async function repositoryEvidence(client: RegistryClient, repository: str
   });
   // Found in the order digests were listed, whatever order the reads finished in.
   const order = new Map(digests.map((digest, i) => [digest, i]));
-  const byListing = (a: { subject: Digest }, b: { subject: Digest }): number => order.get(a.subject)! - order.get(b.subject)!;
+  const byListing = (a: { subject: Digest }, b: { subject: Digest }): number =>
+    order.get(a.subject)! - order.get(b.subject)!;
   found.sort((a, b) => byListing({ subject: a.evidence.subjectDigest }, { subject: b.evidence.subjectDigest }));
   problems.sort(byListing);
   failures.sort(byListing);

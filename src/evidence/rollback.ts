@@ -1,8 +1,9 @@
 import { DigestReleaseError } from '../errors';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { FoundEvidence, latest } from './find';
-import { RollbackFacts } from './predicate';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { FoundEvidence } from './find';
+import { latest } from './find';
+import type { RollbackFacts } from './predicate';
 import { repositoryEvidence } from './repository';
 
 // The rollback target: the digest of the latest earlier release to the same environment whose
@@ -16,30 +17,49 @@ export interface RollbackSearch {
 }
 
 /** Of the evidence for one environment: the latest whose scan passed, and what newer was skipped for it. */
-export function chooseRollback(candidates: readonly FoundEvidence[]): { chosen: FoundEvidence | undefined; skipped: FoundEvidence[]; nonePassed: boolean } {
+export function chooseRollback(candidates: readonly FoundEvidence[]): {
+  chosen: FoundEvidence | undefined;
+  skipped: FoundEvidence[];
+  nonePassed: boolean;
+} {
   const newest = latest(candidates);
   const passed = latest(candidates.filter((c) => c.evidence.scanStatus === 'passed'));
   if (passed === undefined) return { chosen: newest, skipped: [], nonePassed: newest !== undefined };
   const time = (c: FoundEvidence) => Date.parse(c.evidence.writtenAt);
-  const skipped = candidates.filter((c) => c.evidence.scanStatus !== 'passed' && time(c) >= time(passed)).sort((a, b) => time(b) - time(a));
+  const skipped = candidates
+    .filter((c) => c.evidence.scanStatus !== 'passed' && time(c) >= time(passed))
+    .sort((a, b) => time(b) - time(a));
   return { chosen: passed, skipped, nonePassed: false };
 }
 
 function describeSkipped(skipped: readonly FoundEvidence[], environment: string): string {
-  const list = skipped.map((s) => `${s.evidence.subjectDigest} (scan ${s.evidence.scanStatus}, ${s.evidence.writtenAt})`).join(', ');
+  const list = skipped
+    .map((s) => `${s.evidence.subjectDigest} (scan ${s.evidence.scanStatus}, ${s.evidence.writtenAt})`)
+    .join(', ');
   return `Skipped ${skipped.length} newer release${skipped.length === 1 ? '' : 's'} to ${environment} whose scan did not pass: ${list}. A rollback target needs a passed scan.`;
 }
 
-export async function previousRelease(client: RegistryClient, repository: string, environment: string, current: Digest): Promise<RollbackSearch> {
+export async function previousRelease(
+  client: RegistryClient,
+  repository: string,
+  environment: string,
+  current: Digest,
+): Promise<RollbackSearch> {
   const scan = await repositoryEvidence(client, repository, { exclude: current });
   const notesOut = [...scan.subjects.notes];
-  for (const failure of scan.failures) notesOut.push(`The evidence of ${failure.subject} could not be read: ${failure.message}`);
+  for (const failure of scan.failures)
+    notesOut.push(`The evidence of ${failure.subject} could not be read: ${failure.message}`);
   for (const problem of scan.problems) notesOut.push(problem.message);
   const candidates = scan.found.filter((found) => found.evidence.environment === environment);
   const { chosen, skipped, nonePassed } = chooseRollback(candidates);
   if (chosen === undefined) {
     return {
-      facts: { digest: null, source: 'auto', evidence: null, reason: `No earlier evidence for environment ${environment} was found in ${client.registry}/${repository}.` },
+      facts: {
+        digest: null,
+        source: 'auto',
+        evidence: null,
+        reason: `No earlier evidence for environment ${environment} was found in ${client.registry}/${repository}.`,
+      },
       notes: notesOut,
     };
   }
@@ -49,10 +69,17 @@ export async function previousRelease(client: RegistryClient, repository: string
     reason = `No earlier release to ${environment} has a passed scan; the latest (scan ${chosen.evidence.scanStatus}) is named, and verifying it as a rollback target will fail.`;
   }
   if (reason !== null) notesOut.push(reason);
-  return { facts: { digest: chosen.evidence.subjectDigest, source: 'auto', evidence: chosen.evidence.digest, reason }, notes: notesOut };
+  return {
+    facts: { digest: chosen.evidence.subjectDigest, source: 'auto', evidence: chosen.evidence.digest, reason },
+    notes: notesOut,
+  };
 }
 
-export async function givenRollback(client: RegistryClient, repository: string, digest: Digest): Promise<RollbackFacts> {
+export async function givenRollback(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+): Promise<RollbackFacts> {
   if ((await client.headManifest(repository, digest)) === undefined) {
     throw new DigestReleaseError(
       'INVALID_INPUT',

@@ -1,6 +1,8 @@
-import { Digest, sha256Of } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { sha256Of } from '../reference/digest';
 import { canonicalBytes } from './canonical';
-import { EvidencePredicate, PREDICATE_TYPE, STATEMENT_TYPE } from './predicate';
+import type { EvidencePredicate } from './predicate';
+import { PREDICATE_TYPE, STATEMENT_TYPE } from './predicate';
 
 // An in-toto Statement v1 around the predicate: the subject is the image by name and sha256.
 

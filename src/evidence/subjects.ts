@@ -1,9 +1,12 @@
 import { isAcr } from '../acr/detect';
-import { ListedManifest, listManifestProperties } from '../acr/properties';
+import type { ListedManifest } from '../acr/properties';
+import { listManifestProperties } from '../acr/properties';
 import { isDigestReleaseError, messageOf } from '../errors';
-import { Digest, isDigest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { ReferrerSource, hasReferrersApi } from '../registry/referrers';
+import type { Digest } from '../reference/digest';
+import { isDigest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { ReferrerSource } from '../registry/referrers';
+import { hasReferrersApi } from '../registry/referrers';
 import { listTags } from '../registry/tag-list';
 
 // The digests of a repository that may carry evidence, found the cheapest complete way the
@@ -44,9 +47,17 @@ export async function repositorySubjects(client: RegistryClient, repository: str
   if (await isAcr(client, repository, PROBE_DIGEST)) {
     try {
       const listing = await listManifestProperties(client, repository);
-      return { digests: listing.map((m) => m.digest), source: 'acrListing', referrers: 'auto', listing, complete: true, notes };
+      return {
+        digests: listing.map((m) => m.digest),
+        source: 'acrListing',
+        referrers: 'auto',
+        listing,
+        complete: true,
+        notes,
+      };
     } catch (err) {
-      if (isDigestReleaseError(err, 'NAME_UNKNOWN')) return { digests: [], source: 'acrListing', referrers: 'auto', listing: [], complete: true, notes };
+      if (isDigestReleaseError(err, 'NAME_UNKNOWN'))
+        return { digests: [], source: 'acrListing', referrers: 'auto', listing: [], complete: true, notes };
       if (!isDigestReleaseError(err, 'DENIED') && !isDigestReleaseError(err, 'UNAUTHORIZED')) throw err;
       notes.push(
         `The manifests of ${client.registry}/${repository} could not be listed (${messageOf(err)}), so only the digests its tags point at were looked at; a release whose tag is gone is not found. ` +
@@ -55,7 +66,8 @@ export async function repositorySubjects(client: RegistryClient, repository: str
     }
   }
   const all = await listTags(client, repository);
-  if (all.length > MAX_TAGS) notes.push(`${client.registry}/${repository} has ${all.length} tags; only the first ${MAX_TAGS} were looked at.`);
+  if (all.length > MAX_TAGS)
+    notes.push(`${client.registry}/${repository} has ${all.length} tags; only the first ${MAX_TAGS} were looked at.`);
   const tags = all.slice(0, MAX_TAGS);
   const digests = new Set<Digest>();
   const ordinary: string[] = [];
@@ -67,7 +79,8 @@ export async function repositorySubjects(client: RegistryClient, repository: str
   if (tags.length > 0 && !(await referrersApiOrUnknown(client, repository))) {
     return { digests: [...digests], source: 'tagSchema', referrers: 'tagSchema', complete: notes.length === 0, notes };
   }
-  if (ordinary.length > MAX_TAG_LOOKUPS) notes.push(`${ordinary.length} tags; the digests of only ${MAX_TAG_LOOKUPS} were resolved.`);
+  if (ordinary.length > MAX_TAG_LOOKUPS)
+    notes.push(`${ordinary.length} tags; the digests of only ${MAX_TAG_LOOKUPS} were resolved.`);
   for (const tag of ordinary.slice(0, MAX_TAG_LOOKUPS)) {
     const head = await client.headManifest(repository, tag);
     if (head !== undefined) digests.add(head.digest);

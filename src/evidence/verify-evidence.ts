@@ -1,8 +1,10 @@
 import { DigestReleaseError } from '../errors';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { FoundEvidence, findEvidence, latest } from './find';
-import { LockFacts, readLockFacts } from '../acr/locks';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { FoundEvidence } from './find';
+import { findEvidence, latest } from './find';
+import type { LockFacts } from '../acr/locks';
+import { readLockFacts } from '../acr/locks';
 
 // Verify mode: the digest must carry evidence about itself that says the scan passed (for the
 // environment, when one is named), and on Azure Container Registry the manifest must be locked
@@ -14,11 +16,19 @@ export interface VerifiedEvidence {
   readonly lock: LockFacts;
 }
 
-export async function verifyEvidence(client: RegistryClient, repository: string, digest: Digest, environment: string | undefined): Promise<VerifiedEvidence> {
+export async function verifyEvidence(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  environment: string | undefined,
+): Promise<VerifiedEvidence> {
   const name = `${client.registry}/${repository}@${digest}`;
   const { found, problems } = await findEvidence(client, repository, digest);
   if (problems.length > 0) {
-    throw new DigestReleaseError('EVIDENCE_INVALID', `${problems.map((p) => p.message).join(' ')} Evidence that does not match its subject cannot vouch for ${name}.`);
+    throw new DigestReleaseError(
+      'EVIDENCE_INVALID',
+      `${problems.map((p) => p.message).join(' ')} Evidence that does not match its subject cannot vouch for ${name}.`,
+    );
   }
   if (found.length === 0) {
     throw new DigestReleaseError(
@@ -26,11 +36,15 @@ export async function verifyEvidence(client: RegistryClient, repository: string,
       `${name} carries no release evidence. Record it with DigestEvidence@1 (mode record) when the digest is released, and copy referrers along when promoting.`,
     );
   }
-  const forEnvironment = environment === undefined ? found : found.filter((f) => f.evidence.environment === environment);
+  const forEnvironment =
+    environment === undefined ? found : found.filter((f) => f.evidence.environment === environment);
   const chosen = latest(forEnvironment);
   if (chosen === undefined) {
     const seen = [...new Set(found.map((f) => f.evidence.environment ?? '(none)'))].join(', ');
-    throw new DigestReleaseError('EVIDENCE_NOT_FOUND', `${name} has evidence for ${seen} but none for environment ${environment}: it was never released there.`);
+    throw new DigestReleaseError(
+      'EVIDENCE_NOT_FOUND',
+      `${name} has evidence for ${seen} but none for environment ${environment}: it was never released there.`,
+    );
   }
   const { evidence } = chosen;
   if (evidence.scanStatus !== 'passed') {

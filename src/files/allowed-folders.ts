@@ -51,7 +51,9 @@ export function folderHolding(folders: readonly Folder[], real: string): Folder 
 
 /** The folders for a message, leaving out those inside another one: `Pipeline.Workspace (/a/_work/1)`. */
 export function foldersText(folders: readonly Folder[]): string {
-  const outer = folders.filter((f, i) => !folders.some((other, j) => j !== i && isWithin(other.real, f.real) && (other.real !== f.real || j < i)));
+  const outer = folders.filter(
+    (f, i) => !folders.some((other, j) => j !== i && isWithin(other.real, f.real) && (other.real !== f.real || j < i)),
+  );
   return outer.map((f) => `${f.name} (${f.path})`).join(', ');
 }
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Stats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { DigestReleaseError, ErrorCode, messageOf } from '../errors';
+import type { Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import type { ErrorCode } from '../errors';
+import { DigestReleaseError, messageOf } from '../errors';
 import { sizeText } from '../size';
 
 // Every local file a task reads (YAML to pin, a scan report, a build tool's metadata file, the
@@ -41,7 +43,10 @@ export function notRegularFile(input: LocalInput, stat: Stats): DigestReleaseErr
 
 /** The error for a file over the limit of its kind. */
 export function fileTooLarge(input: LocalInput, size: number): DigestReleaseError {
-  return new DigestReleaseError(input.code, `${input.what}: the file is ${sizeText(size)}, over the ${sizeText(input.limit)} limit for ${input.kind}; it was not read. ${input.fix}`);
+  return new DigestReleaseError(
+    input.code,
+    `${input.what}: the file is ${sizeText(size)}, over the ${sizeText(input.limit)} limit for ${input.kind}; it was not read. ${input.fix}`,
+  );
 }
 
 /**
@@ -53,7 +58,11 @@ function openRegular(path: string, input: LocalInput): { fd: number; size: numbe
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
-    throw new DigestReleaseError(input.code, `${input.what}: the file cannot be read (${messageOf(err)}). ${input.fix}`, { cause: err });
+    throw new DigestReleaseError(
+      input.code,
+      `${input.what}: the file cannot be read (${messageOf(err)}). ${input.fix}`,
+      { cause: err },
+    );
   }
   try {
     const stat = fstatSync(fd);
@@ -81,7 +90,11 @@ function readChunks(path: string, input: LocalInput, take: (chunk: Buffer) => vo
       try {
         read = readSync(fd, buffer, 0, buffer.length, null);
       } catch (err) {
-        throw new DigestReleaseError(input.code, `${input.what}: the file cannot be read (${messageOf(err)}). ${input.fix}`, { cause: err });
+        throw new DigestReleaseError(
+          input.code,
+          `${input.what}: the file cannot be read (${messageOf(err)}). ${input.fix}`,
+          { cause: err },
+        );
       }
       if (read === 0) return;
       total += read;

@@ -33,7 +33,10 @@ function modeFor(write: FileWrite): number | undefined {
 
 function writeTemp(write: FileWrite): string {
   const mode = modeFor(write);
-  const temp = join(dirname(write.path), `.${basename(write.path)}.digest-release-${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(
+    dirname(write.path),
+    `.${basename(write.path)}.digest-release-${randomBytes(6).toString('hex')}.tmp`,
+  );
   const fd = openSync(temp, 'wx', mode ?? 0o666);
   try {
     if (mode !== undefined) fchmodSync(fd, mode);
@@ -65,7 +68,11 @@ export function writeFilesAtomically(writes: readonly FileWrite[]): void {
   } catch (err) {
     for (const { temp } of staged) removeQuietly(temp);
     const failed = writes[staged.length]?.display ?? 'a file';
-    throw new DigestReleaseError('FILE_ACCESS', `${failed} cannot be written (${messageOf(err)}). No file was changed.`, { cause: err });
+    throw new DigestReleaseError(
+      'FILE_ACCESS',
+      `${failed} cannot be written (${messageOf(err)}). No file was changed.`,
+      { cause: err },
+    );
   }
   const done: string[] = [];
   for (const [i, { write, temp }] of staged.entries()) {

@@ -1,6 +1,7 @@
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
-import { FilePlan, ImageRecord, Mode, PinOptions, ProblemKind, planFile } from './file-plan';
-import { PinTarget } from './targets';
+import type { FilePlan, ImageRecord, Mode, PinOptions, ProblemKind } from './file-plan';
+import { planFile } from './file-plan';
+import type { PinTarget } from './targets';
 
 // Plans every file before anything is written: one file that is not YAML fails the batch, and
 // the batch's verdict (what fails the task, what is only worth a warning) is decided here.
@@ -64,7 +65,8 @@ export function planBatch(sources: readonly SourceFile[], options: PinOptions): 
       const finding = {
         file: file.display,
         line: file.templateLine,
-        message: 'this is a Helm template ({{ }} outside string values), which DigestPin does not evaluate; it was left as it is. Pin the chart values (values.yaml) or the manifests helm template renders, and leave templates out of the files input.',
+        message:
+          'this is a Helm template ({{ }} outside string values), which DigestPin does not evaluate; it was left as it is. Pin the chart values (values.yaml) or the manifests helm template renders, and leave templates out of the files input.',
       };
       (options.mode === 'check' ? errors : warnings).push(finding);
       continue;
@@ -73,7 +75,12 @@ export function planBatch(sources: readonly SourceFile[], options: PinOptions): 
       if (image.target !== undefined) matched.add(image.target);
       if (image.pinned && (options.mode === 'check' || image.target !== undefined)) pinnedCount++;
       for (const problem of image.problems) {
-        const finding = { file: file.display, line: image.line, message: `${image.context}: ${problem.message}`, kind: problem.kind };
+        const finding = {
+          file: file.display,
+          line: image.line,
+          message: `${image.context}: ${problem.message}`,
+          kind: problem.kind,
+        };
         (FAILS[options.mode].has(problem.kind) ? errors : warnings).push(finding);
       }
     }

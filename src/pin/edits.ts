@@ -1,4 +1,5 @@
-import { Scalar, YAMLMap, isNode, isScalar } from 'yaml';
+import type { YAMLMap } from 'yaml';
+import { Scalar, isNode, isScalar } from 'yaml';
 
 // Changes to a file as splices of its text at the offsets the parser reported, so every byte not
 // in a changed scalar (comments, quoting, indentation, line endings, key order) stays as it was.
@@ -54,7 +55,11 @@ function lineEndingNear(text: string, end: number): string {
  * Adds keys at the end of a map, in its style: a new line at the indentation of its keys for a
  * block map, `, key: value` before the `}` of a flow map. Undefined when the map has no position.
  */
-export function appendPairs(text: string, map: YAMLMap, pairs: ReadonlyArray<readonly [string, string]>): Edit | undefined {
+export function appendPairs(
+  text: string,
+  map: YAMLMap,
+  pairs: ReadonlyArray<readonly [string, string]>,
+): Edit | undefined {
   const first = map.items[0];
   const last = map.items[map.items.length - 1];
   if (first === undefined || last === undefined || !isScalar(first.key) || !first.key.range) return undefined;
@@ -62,7 +67,11 @@ export function appendPairs(text: string, map: YAMLMap, pairs: ReadonlyArray<rea
   if (lastRange === undefined || lastRange === null) return undefined;
   const rendered = pairs.map(([key, value]) => [key, PLAIN_SAFE.test(value) ? value : JSON.stringify(value)] as const);
   if (map.flow) {
-    return { start: lastRange[1], end: lastRange[1], text: rendered.map(([key, value]) => `, ${key}: ${value}`).join('') };
+    return {
+      start: lastRange[1],
+      end: lastRange[1],
+      text: rendered.map(([key, value]) => `, ${key}: ${value}`).join(''),
+    };
   }
   const keyStart = first.key.range[0];
   const indent = text.slice(lineStartOf(text, keyStart), keyStart).replace(/[^ \t]/g, ' ');
@@ -81,13 +90,19 @@ export function appendPairs(text: string, map: YAMLMap, pairs: ReadonlyArray<rea
       at = newline + 1;
     }
   }
-  return { start: at, end: at, text: lead + rendered.map(([key, value]) => `${indent}${key}: ${value}${eol}`).join('') };
+  return {
+    start: at,
+    end: at,
+    text: lead + rendered.map(([key, value]) => `${indent}${key}: ${value}${eol}`).join(''),
+  };
 }
 
 /** Applies non-overlapping edits; insertions at one offset keep the order they were given in. */
 export function applyEdits(text: string, edits: readonly Edit[]): string {
   if (edits.length === 0) return text;
-  const ordered = edits.map((edit, index) => ({ edit, index })).sort((a, b) => a.edit.start - b.edit.start || a.index - b.index);
+  const ordered = edits
+    .map((edit, index) => ({ edit, index }))
+    .sort((a, b) => a.edit.start - b.edit.start || a.index - b.index);
   let out = '';
   let at = 0;
   for (const { edit } of ordered) {

@@ -1,5 +1,6 @@
 import { DigestReleaseError } from '../errors';
-import { LocalInput, readLocalFile } from '../files/read';
+import type { LocalInput } from '../files/read';
+import { readLocalFile } from '../files/read';
 
 // Reading a file for DigestPin: a regular file of at most YAML_FILE_LIMIT bytes, as strict UTF-8.
 // A byte order mark is kept as the text's first character, so that it is written back as it was.
@@ -35,6 +36,10 @@ export function readText(path: string, display: string): string {
   try {
     return decoder.decode(bytes);
   } catch (err) {
-    throw new DigestReleaseError('FILE_ACCESS', `${display} is not UTF-8 text; DigestPin reads YAML, which is UTF-8. Leave it out of the files input.`, { cause: err });
+    throw new DigestReleaseError(
+      'FILE_ACCESS',
+      `${display} is not UTF-8 text; DigestPin reads YAML, which is UTF-8. Leave it out of the files input.`,
+      { cause: err },
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { Scalar, YAMLMap } from 'yaml';
+import type { Scalar, YAMLMap } from 'yaml';
 
 // Where an image is named in a document. The walkers find sites; the planner decides what each
 // one means and what to change.
@@ -45,8 +45,14 @@ export interface UnknownSite {
 export type ImageSite = ReferenceSite | HelmSite | KustomizeSite | UnknownSite;
 
 /** A site for an `image` value: a reference when it is a string, else reported as not understood. */
-export function imageValueSite(value: unknown, resolved: Scalar | undefined, offset: number, context: string): ImageSite | undefined {
-  if (resolved !== undefined && typeof resolved.value === 'string') return { kind: 'reference', node: resolved as Scalar<string>, context };
+export function imageValueSite(
+  value: unknown,
+  resolved: Scalar | undefined,
+  offset: number,
+  context: string,
+): ImageSite | undefined {
+  if (resolved !== undefined && typeof resolved.value === 'string')
+    return { kind: 'reference', node: resolved as Scalar<string>, context };
   if (resolved !== undefined && resolved.value === null) return undefined;
   const shown = value === null || value === undefined ? '' : String(value);
   return { kind: 'unknown', offset, value: shown, why: 'the image is not a string', context };

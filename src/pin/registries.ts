@@ -1,5 +1,6 @@
 import { DigestReleaseError } from '../errors';
-import { ImageReference, registryHost } from '../reference/reference';
+import type { ImageReference } from '../reference/reference';
+import { registryHost } from '../reference/reference';
 
 // The `allowedRegistries` input: which registries (and optionally which repository paths in them)
 // images may come from. `myacr.azurecr.io`, `myacr.azurecr.io/team`, `*.azurecr.io`, `docker.io/library`.
@@ -21,16 +22,26 @@ function invalid(line: string, fix: string): DigestReleaseError {
 }
 
 export function parseRegistryRule(line: string): RegistryRule {
-  if (line.includes('://')) throw invalid(line, `write the registry host without a scheme, for example ${line.slice(line.indexOf('://') + 3)}.`);
+  if (line.includes('://'))
+    throw invalid(
+      line,
+      `write the registry host without a scheme, for example ${line.slice(line.indexOf('://') + 3)}.`,
+    );
   const text = line.replace(/\/+$/, '');
   const slash = text.indexOf('/');
   const host = registryHost(slash < 0 ? text : text.slice(0, slash));
   const path = slash < 0 ? '' : text.slice(slash + 1);
   if (!HOST_RE.test(host)) {
-    throw invalid(line, 'it is not a registry host with an optional port and repository path. Write for example myacr.azurecr.io, *.azurecr.io, localhost:5000 or docker.io/library.');
+    throw invalid(
+      line,
+      'it is not a registry host with an optional port and repository path. Write for example myacr.azurecr.io, *.azurecr.io, localhost:5000 or docker.io/library.',
+    );
   }
   if (path !== '' && !PATH_RE.test(path)) {
-    throw invalid(line, `the repository path "${path}" may hold only lowercase letters, digits, "/" and the separators ".", "_", "-". Write for example myacr.azurecr.io/team.`);
+    throw invalid(
+      line,
+      `the repository path "${path}" may hold only lowercase letters, digits, "/" and the separators ".", "_", "-". Write for example myacr.azurecr.io/team.`,
+    );
   }
   return { text: line, host, path };
 }

@@ -1,6 +1,7 @@
 import { DigestReleaseError, messageOf } from '../errors';
-import { Digest } from '../reference/digest';
-import { ImageReference, parseReference, repositoryName } from '../reference/reference';
+import type { Digest } from '../reference/digest';
+import type { ImageReference } from '../reference/reference';
+import { parseReference, repositoryName } from '../reference/reference';
 import { nameText } from './written-reference';
 
 // The `images` input: what to pin. Each line is a digest reference (`$(capture.IMAGE_REF)`), or
@@ -44,22 +45,35 @@ export function parseTarget(line: string): PinTarget {
     throw invalid(line, `${why} Write registry/repository@sha256:<64 hex>, for example $(capture.IMAGE_REF).`);
   }
   if (reference.digest === undefined) {
-    throw invalid(line, 'it has no digest, and pinning to a tag pins nothing. Use the digest reference DigestCapture@1 outputs, for example $(capture.IMAGE_REF) (registry/repository@sha256:<64 hex>).');
+    throw invalid(
+      line,
+      'it has no digest, and pinning to a tag pins nothing. Use the digest reference DigestCapture@1 outputs, for example $(capture.IMAGE_REF) (registry/repository@sha256:<64 hex>).',
+    );
   }
   const matches = new Set([repositoryName(reference)]);
   if (eq < 0) return { line, reference, digest: reference.digest, matches };
 
   const name = line.slice(0, eq).trim();
-  if (name === '') throw invalid(line, 'the name before "=" is empty. Write the image name used in the files, for example app=myacr.azurecr.io/app@sha256:<64 hex>.');
+  if (name === '')
+    throw invalid(
+      line,
+      'the name before "=" is empty. Write the image name used in the files, for example app=myacr.azurecr.io/app@sha256:<64 hex>.',
+    );
   let named: ImageReference;
   try {
     named = parseReference(name, `name in the ${INPUT} line`);
   } catch (err) {
     const why = messageOf(err);
-    throw invalid(line, `${why} The part before "=" is the repository name used in the files, for example app or registry.example.com/team/app.`);
+    throw invalid(
+      line,
+      `${why} The part before "=" is the repository name used in the files, for example app or registry.example.com/team/app.`,
+    );
   }
   if (named.tag !== undefined || named.digest !== undefined) {
-    throw invalid(line, `the name "${name}" before "=" has a tag or digest. Write only the repository name (${nameText(name)}): every tag of it is pinned.`);
+    throw invalid(
+      line,
+      `the name "${name}" before "=" has a tag or digest. Write only the repository name (${nameText(name)}): every tag of it is pinned.`,
+    );
   }
   matches.add(repositoryName(named));
   return { line, reference, digest: reference.digest, matches, rename: nameText(refText) };
@@ -76,7 +90,10 @@ export function parseTargets(lines: readonly string[]): PinTarget[] {
       const other = byName.get(name);
       if (other === undefined) continue;
       if (other.digest !== target.digest || other.rename !== target.rename) {
-        throw invalid(line, `it pins ${name}, which the line "${other.line}" already pins to ${other.digest}. Keep one line per image.`);
+        throw invalid(
+          line,
+          `it pins ${name}, which the line "${other.line}" already pins to ${other.digest}. Keep one line per image.`,
+        );
       }
       duplicate = true;
     }

@@ -1,6 +1,7 @@
-import { LineCounter, Scalar, YAMLMap, isScalar, parseAllDocuments, visit } from 'yaml';
+import type { Scalar, YAMLMap } from 'yaml';
+import { LineCounter, isScalar, parseAllDocuments, visit } from 'yaml';
 import { DigestReleaseError } from '../errors';
-import { ParsedDocument } from './yamlnodes';
+import type { ParsedDocument } from './yamlnodes';
 
 // One file read as YAML: every document in it, with line numbers for messages. A file holding Go
 // template actions (`{{ }}`) outside string values and comments is a Helm template, which
@@ -31,12 +32,20 @@ export function lineOf(text: string, offset: number): number {
 }
 
 function invalidYaml(display: string, line: number, message: string): DigestReleaseError {
-  return new DigestReleaseError('YAML_PARSE', `${display}:${line} is not valid YAML: ${message}. Fix the file, or leave it out of the files input.`);
+  return new DigestReleaseError(
+    'YAML_PARSE',
+    `${display}:${line} is not valid YAML: ${message}. Fix the file, or leave it out of the files input.`,
+  );
 }
 
 export function parseYamlFile(display: string, text: string): YamlFile | TemplateFile {
   const lines = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter: lines, merge: true, prettyErrors: false, uniqueKeys: false });
+  const documents = parseAllDocuments(text, {
+    lineCounter: lines,
+    merge: true,
+    prettyErrors: false,
+    uniqueKeys: false,
+  });
   const docs: ParsedDocument[] = Array.isArray(documents) ? documents : [];
   const firstError = docs.flatMap((doc) => doc.errors)[0];
   const template = text.includes('{{') ? templateActionOutsideStrings(text, docs, firstError === undefined) : undefined;
@@ -49,7 +58,11 @@ export function parseYamlFile(display: string, text: string): YamlFile | Templat
   if (duplicate !== undefined) {
     const [key, first] = duplicate;
     const what = typeof key.value === 'string' ? `"${key.value}"` : String(key.source ?? key.value);
-    throw invalidYaml(display, lines.linePos(key.range![0]).line, `Map keys must be unique; the key ${what} is already set at line ${lines.linePos(first.range![0]).line}`);
+    throw invalidYaml(
+      display,
+      lines.linePos(key.range![0]).line,
+      `Map keys must be unique; the key ${what} is already set at line ${lines.linePos(first.range![0]).line}`,
+    );
   }
   return { kind: 'yaml', text, documents: docs, lines };
 }
@@ -81,7 +94,11 @@ function firstDuplicateKey(docs: readonly ParsedDocument[]): [Scalar, Scalar] | 
 }
 
 /** Offset of the first `{{` that is neither inside a string value nor in a comment. */
-function templateActionOutsideStrings(text: string, docs: readonly ParsedDocument[], parsed: boolean): number | undefined {
+function templateActionOutsideStrings(
+  text: string,
+  docs: readonly ParsedDocument[],
+  parsed: boolean,
+): number | undefined {
   if (!parsed) return templateActionInUnparsed(text);
   const ranges: Array<[number, number]> = [];
   for (const doc of docs) {
@@ -141,10 +158,7 @@ function templateActionOutsideStrings(text: string, docs: readonly ParsedDocumen
  * `{{ ... }}` outside comments and quoted strings, found line by line, or undefined.
  */
 function templateActionInUnparsed(text: string): number | undefined {
-  const masked = text
-    .split('\n')
-    .map(maskCommentsAndQuotes)
-    .join('\n');
+  const masked = text.split('\n').map(maskCommentsAndQuotes).join('\n');
   // The first `{{` closed by a later `}}`: when the first `{{` is not closed, no later one is.
   const open = masked.indexOf('{{');
   return open >= 0 && masked.indexOf('}}', open + 2) >= 0 ? open : undefined;

@@ -1,4 +1,5 @@
-import { Document, Node, Pair, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq } from 'yaml';
+import type { Document, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq } from 'yaml';
 
 // Reading a parsed YAML document the way the tools that consume it do: aliases resolve to their
 // anchors and `<<` merge keys supply the keys a map does not set itself. Nothing here changes a node.
@@ -48,7 +49,11 @@ function isMergeKey(pair: Pair): boolean {
 }
 
 /** The pairs of a map as a consumer sees them: its own, then those merged in and not overridden. */
-export function entries(map: YAMLMap, doc: ParsedDocument, seen: Set<Node> = new Set()): Array<{ key: string; pair: Pair; owner: YAMLMap }> {
+export function entries(
+  map: YAMLMap,
+  doc: ParsedDocument,
+  seen: Set<Node> = new Set(),
+): Array<{ key: string; pair: Pair; owner: YAMLMap }> {
   if (seen.has(map)) return [];
   seen.add(map);
   const own: Array<{ key: string; pair: Pair; owner: YAMLMap }> = [];

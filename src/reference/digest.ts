@@ -14,7 +14,8 @@ export function parseDigest(value: string, what = 'digest'): Digest {
   if (SHA256.test(text)) return text as Digest;
   let why: string;
   if (/^sha256:[a-fA-F0-9]{64}$/.test(text)) why = 'the hex part must be lowercase';
-  else if (text.startsWith('sha256:')) why = `the hex part has ${text.length - 7} characters where 64 hex characters are needed`;
+  else if (text.startsWith('sha256:'))
+    why = `the hex part has ${text.length - 7} characters where 64 hex characters are needed`;
   else if (ANY_ALGORITHM.test(text)) why = `only sha256 digests are supported, not ${text.slice(0, text.indexOf(':'))}`;
   else if (/^[a-f0-9]{64}$/.test(text)) why = 'it lacks the "sha256:" prefix';
   else why = 'a digest is "sha256:" followed by 64 lowercase hex characters';

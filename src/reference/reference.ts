@@ -1,5 +1,6 @@
 import { DigestReleaseError } from '../errors';
-import { Digest, parseDigest } from './digest';
+import type { Digest } from './digest';
+import { parseDigest } from './digest';
 
 // Image references as the distribution project defines them (reference/regexp.go and
 // reference/normalize.go), written for this project:
@@ -70,7 +71,11 @@ export function parseReference(value: string, what = 'image reference'): ImageRe
     try {
       digest = parseDigest(digestText, 'digest');
     } catch {
-      throw invalid(value, `the digest part "${digestText}" is not "sha256:" followed by 64 lowercase hex characters`, what);
+      throw invalid(
+        value,
+        `the digest part "${digestText}" is not "sha256:" followed by 64 lowercase hex characters`,
+        what,
+      );
     }
     rest = rest.slice(0, at);
   }
@@ -94,7 +99,8 @@ export function parseReference(value: string, what = 'image reference'): ImageRe
   const { registry, path } = splitRegistry(rest, value, what);
   const components = path.split('/');
   for (const component of components) {
-    if (component === '') throw invalid(value, 'the repository path has an empty component ("//" or a trailing "/")', what);
+    if (component === '')
+      throw invalid(value, 'the repository path has an empty component ("//" or a trailing "/")', what);
     if (!PATH_COMPONENT_RE.test(component)) {
       const why =
         component.toLowerCase() !== component && PATH_COMPONENT_RE.test(component.toLowerCase())
@@ -120,9 +126,11 @@ function splitRegistry(name: string, input: string, what: string): { registry: s
   const first = name.slice(0, slash);
   // The first component is a registry when it looks like a host: it has a dot or a port, is
   // localhost, or has capitals (repository paths may not). Otherwise the name is on Docker Hub.
-  const isRegistry = first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first;
+  const isRegistry =
+    first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first;
   if (!isRegistry) return { registry: DOCKER_HUB, path: name };
-  if (!DOMAIN_RE.test(first)) throw invalid(input, `the registry "${first}" is not a valid host name with an optional port`, what);
+  if (!DOMAIN_RE.test(first))
+    throw invalid(input, `the registry "${first}" is not a valid host name with an optional port`, what);
   return { registry: registryHost(first), path: name.slice(slash + 1) };
 }
 

@@ -1,12 +1,18 @@
-import { ScanStatus } from '../evidence/predicate';
-import { Digest } from '../reference/digest';
+import type { ScanStatus } from '../evidence/predicate';
+import type { Digest } from '../reference/digest';
 
 // The keep decision, from the releases the evidence records and nothing else: per environment, the
 // current release, the last N releases, the releases younger than D days, and every rollback digest
 // that the evidence of a kept release names. A digest whose evidence cannot be read is kept too: it
 // may be a release, and a clean-up cannot be trusted with what we cannot read. Pure: the time is given.
 
-export const KEEP_REASONS = ['current', 'withinReleases', 'withinDays', 'rollbackTarget', 'evidenceUnreadable'] as const;
+export const KEEP_REASONS = [
+  'current',
+  'withinReleases',
+  'withinDays',
+  'rollbackTarget',
+  'evidenceUnreadable',
+] as const;
 export type KeepReason = (typeof KEEP_REASONS)[number];
 
 /** The group of evidence recorded without an environment. */
@@ -111,12 +117,21 @@ const key = (environment: string): string => environment.toLowerCase();
 
 /** Newest first; equal times by digest, so the order never depends on how the evidence was listed. */
 function newestFirst(a: { releasedAt: string; digest: string }, b: { releasedAt: string; digest: string }): number {
-  return Date.parse(b.releasedAt) - Date.parse(a.releasedAt) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
+  return (
+    Date.parse(b.releasedAt) - Date.parse(a.releasedAt) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)
+  );
 }
 
-export function decideKeep(releases: readonly Release[], unreadable: readonly Unreadable[], policy: RetentionPolicy, now: Date): KeepDecision {
-  if (!Number.isSafeInteger(policy.keepReleases) || policy.keepReleases < 1) throw new RangeError(`keepReleases must be a whole number of at least 1, not ${policy.keepReleases}`);
-  if (!Number.isSafeInteger(policy.keepDays) || policy.keepDays < 0) throw new RangeError(`keepDays must be a whole number of at least 0, not ${policy.keepDays}`);
+export function decideKeep(
+  releases: readonly Release[],
+  unreadable: readonly Unreadable[],
+  policy: RetentionPolicy,
+  now: Date,
+): KeepDecision {
+  if (!Number.isSafeInteger(policy.keepReleases) || policy.keepReleases < 1)
+    throw new RangeError(`keepReleases must be a whole number of at least 1, not ${policy.keepReleases}`);
+  if (!Number.isSafeInteger(policy.keepDays) || policy.keepDays < 0)
+    throw new RangeError(`keepDays must be a whole number of at least 0, not ${policy.keepDays}`);
 
   const groups = new Map<string, Release[]>();
   for (const release of releases) {
@@ -126,22 +141,48 @@ export function decideKeep(releases: readonly Release[], unreadable: readonly Un
     groups.set(key(name), list);
   }
   const wanted = policy.environments?.map(key);
-  const chosen = wanted === undefined ? [...groups.keys()].sort(byName) : [...new Set(wanted)].filter((name) => groups.has(name));
-  const unknownEnvironments = policy.environments === undefined ? [] : policy.environments.filter((name, i) => !groups.has(key(name)) && wanted!.indexOf(key(name)) === i);
+  const chosen =
+    wanted === undefined ? [...groups.keys()].sort(byName) : [...new Set(wanted)].filter((name) => groups.has(name));
+  const unknownEnvironments =
+    policy.environments === undefined
+      ? []
+      : policy.environments.filter((name, i) => !groups.has(key(name)) && wanted!.indexOf(key(name)) === i);
 
   const environments = chosen.map((name) => inventoryOf(groups.get(name)!, policy, now));
   const keep: KeepEntry[] = [];
   for (const inventory of environments) {
     for (const row of inventory.released) {
       if (row.reasons.length === 0) continue;
-      keep.push({ digest: row.digest, environment: inventory.environment, releasedAt: row.releasedAt, reasons: row.reasons, evidence: row.evidence, manifests: row.manifests });
+      keep.push({
+        digest: row.digest,
+        environment: inventory.environment,
+        releasedAt: row.releasedAt,
+        reasons: row.reasons,
+        evidence: row.evidence,
+        manifests: row.manifests,
+      });
     }
     for (const target of inventory.targetsOnly) {
-      keep.push({ digest: target.digest, environment: inventory.environment, releasedAt: null, reasons: ['rollbackTarget'], evidence: null, manifests: [] });
+      keep.push({
+        digest: target.digest,
+        environment: inventory.environment,
+        releasedAt: null,
+        reasons: ['rollbackTarget'],
+        evidence: null,
+        manifests: [],
+      });
     }
   }
   const unreadableDigests = [...new Set(unreadable.map((u) => u.digest))].sort();
-  for (const digest of unreadableDigests) keep.push({ digest, environment: UNREADABLE, releasedAt: null, reasons: ['evidenceUnreadable'], evidence: null, manifests: [] });
+  for (const digest of unreadableDigests)
+    keep.push({
+      digest,
+      environment: UNREADABLE,
+      releasedAt: null,
+      reasons: ['evidenceUnreadable'],
+      evidence: null,
+      manifests: [],
+    });
   const digests = [...new Set(keep.map((entry) => entry.digest))].sort();
   return { environments, keep, digests, unknownEnvironments };
 }
@@ -167,7 +208,14 @@ function inventoryOf(releases: readonly Release[], policy: RetentionPolicy, now:
   for (const release of sorted) {
     const row = rows.get(release.digest);
     if (row) row.all.push(release);
-    else rows.set(release.digest, { digest: release.digest, all: [release], latest: release, reasons: [], rollbackTargetOf: [] });
+    else
+      rows.set(release.digest, {
+        digest: release.digest,
+        all: [release],
+        latest: release,
+        reasons: [],
+        rollbackTargetOf: [],
+      });
   }
   const ordered = [...rows.values()];
   const windowStart = now.getTime() - policy.keepDays * DAY_MS;
@@ -181,7 +229,9 @@ function inventoryOf(releases: readonly Release[], policy: RetentionPolicy, now:
   if (policy.keepRollbackTargets) {
     // One level: the targets named by releases kept for themselves, not by targets kept for them.
     for (const row of ordered.filter((r) => r.reasons.length > 0)) {
-      for (const target of new Set(row.all.map((r) => r.rollbackDigest).filter((d): d is Digest => d !== null && d !== row.digest))) {
+      for (const target of new Set(
+        row.all.map((r) => r.rollbackDigest).filter((d): d is Digest => d !== null && d !== row.digest),
+      )) {
         const released = rows.get(target);
         if (released) {
           if (!released.reasons.includes('rollbackTarget')) released.reasons.push('rollbackTarget');

@@ -1,7 +1,7 @@
-import { Digest } from '../reference/digest';
-import { KeepDecision, RetentionPolicy } from './decide';
-import { NeededManifest } from './needs';
-import { ProtectOutcome } from './protect';
+import type { Digest } from '../reference/digest';
+import type { KeepDecision, RetentionPolicy } from './decide';
+import type { NeededManifest } from './needs';
+import type { ProtectOutcome } from './protect';
 
 // The keep list DigestRetain writes (KEEP_LIST_PATH): what a clean-up must leave, and why, for a
 // script or a person. `keep` answers "which digests, for which environment, since when and why";
@@ -51,7 +51,12 @@ export function keepListDocument(facts: KeepListFacts): unknown {
       evidence: entry.evidence,
       present: !facts.missing.includes(entry.digest),
     })),
-    manifests: [...facts.needed.values()].map((m) => ({ digest: m.digest, roles: m.roles, releases: m.releases, environments: m.claims })),
+    manifests: [...facts.needed.values()].map((m) => ({
+      digest: m.digest,
+      roles: m.roles,
+      releases: m.releases,
+      environments: m.claims,
+    })),
     environments: decision.environments.map((env) => ({
       environment: env.environment,
       current: env.current,

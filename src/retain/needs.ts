@@ -1,9 +1,9 @@
 import { isDigestReleaseError } from '../errors';
 import { runPool } from '../pool';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { KeepDecision } from './decide';
-import { Need } from './protection';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { KeepDecision } from './decide';
+import type { Need } from './protection';
 
 // What keeping a release digest means in the registry: the manifest itself, the platform
 // manifests of an index (without them the index pulls nothing), and the evidence manifests that
@@ -19,12 +19,19 @@ export interface ReleaseParts {
   readonly platforms: readonly Digest[];
 }
 
-export async function releaseParts(client: RegistryClient, repository: string, digests: readonly Digest[]): Promise<Map<Digest, ReleaseParts>> {
+export async function releaseParts(
+  client: RegistryClient,
+  repository: string,
+  digests: readonly Digest[],
+): Promise<Map<Digest, ReleaseParts>> {
   const parts = new Map<Digest, ReleaseParts>();
   await runPool(digests, CONCURRENCY, async (digest) => {
     try {
       const { manifest } = await client.getManifest(repository, digest);
-      parts.set(digest, { present: true, platforms: manifest.kind === 'index' ? manifest.manifests.map((m) => m.digest) : [] });
+      parts.set(digest, {
+        present: true,
+        platforms: manifest.kind === 'index' ? manifest.manifests.map((m) => m.digest) : [],
+      });
     } catch (err) {
       if (!isDigestReleaseError(err, 'MANIFEST_UNKNOWN')) throw err;
       parts.set(digest, { present: false, platforms: [] });
@@ -41,11 +48,19 @@ export interface NeededManifest extends Need {
 }
 
 /** Every manifest the kept releases need, with the environments and releases that need it. */
-export function neededManifests(decision: KeepDecision, parts: ReadonlyMap<Digest, ReleaseParts>): Map<Digest, NeededManifest> {
+export function neededManifests(
+  decision: KeepDecision,
+  parts: ReadonlyMap<Digest, ReleaseParts>,
+): Map<Digest, NeededManifest> {
   const needed = new Map<Digest, { claims: Set<string>; releases: Set<Digest>; roles: Set<ManifestRole> }>();
   const add = (digest: Digest, role: ManifestRole, environment: string, release: Digest): void => {
-    const need = needed.get(digest) ?? { claims: new Set<string>(), releases: new Set<Digest>(), roles: new Set<ManifestRole>() };
-    if (![...need.claims].some((claim) => claim.toLowerCase() === environment.toLowerCase())) need.claims.add(environment);
+    const need = needed.get(digest) ?? {
+      claims: new Set<string>(),
+      releases: new Set<Digest>(),
+      roles: new Set<ManifestRole>(),
+    };
+    if (![...need.claims].some((claim) => claim.toLowerCase() === environment.toLowerCase()))
+      need.claims.add(environment);
     need.releases.add(release);
     need.roles.add(role);
     needed.set(digest, need);

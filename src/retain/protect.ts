@@ -1,10 +1,13 @@
-import { ChangeableAttributes, ListedManifest, getManifestProperties, updateManifestProperties } from '../acr/properties';
+import type { ChangeableAttributes, ListedManifest } from '../acr/properties';
+import { getManifestProperties, updateManifestProperties } from '../acr/properties';
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
 import { runPool } from '../pool';
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { Holder, Need, Scope, planProtect, planRelease, recordAfterProtect, recordAfterRelease } from './protection';
-import { ProtectionRecord, RECORD_TAG, readRecord, writeRecord } from './record';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { Holder, Need, Scope } from './protection';
+import { planProtect, planRelease, recordAfterProtect, recordAfterRelease } from './protection';
+import type { ProtectionRecord } from './record';
+import { RECORD_TAG, readRecord, writeRecord } from './record';
 
 // protect on Azure Container Registry, carried out: every manifest the kept releases need gets
 // deleteEnabled=false (ACR's purge and retention skip what cannot be deleted), read back; the record
@@ -53,7 +56,12 @@ export async function protectKept(request: ProtectRequest): Promise<ProtectOutco
   if (read.ignored) request.warning(read.ignored);
   const original = read.record;
 
-  const attributes = await attributesOf(client, repository, [...new Set([...request.needed.keys(), ...original.manifests.map((m) => m.digest)])], request.listing);
+  const attributes = await attributesOf(
+    client,
+    repository,
+    [...new Set([...request.needed.keys(), ...original.manifests.map((m) => m.digest)])],
+    request.listing,
+  );
   const missing = [...request.needed.keys()].filter((digest) => !attributes.has(digest));
   const plan = planProtect(request.needed, attributes, original);
 
@@ -67,7 +75,8 @@ export async function protectKept(request: ProtectRequest): Promise<ProtectOutco
 
   let recordDigest = read.digest;
   const afterProtect = recordAfterProtect(original, request.needed, protectedNow, request.scope, request.stamp);
-  if (changed(original, afterProtect) || read.ignored) recordDigest = await write(client, repository, afterProtect, request.stamp);
+  if (changed(original, afterProtect) || read.ignored)
+    recordDigest = await write(client, repository, afterProtect, request.stamp);
   if (failures.length > 0) throw notApplied(name, 'protect', failures);
 
   const verdicts = planRelease(afterProtect, request.needed, attributes, request.evidenced);
@@ -100,7 +109,12 @@ export async function protectKept(request: ProtectRequest): Promise<ProtectOutco
 }
 
 /** The registry's attributes of each digest it has; a digest it does not have is left out. */
-async function attributesOf(client: RegistryClient, repository: string, digests: readonly Digest[], listing: readonly ListedManifest[] | undefined): Promise<Map<Digest, ChangeableAttributes>> {
+async function attributesOf(
+  client: RegistryClient,
+  repository: string,
+  digests: readonly Digest[],
+  listing: readonly ListedManifest[] | undefined,
+): Promise<Map<Digest, ChangeableAttributes>> {
   const out = new Map<Digest, ChangeableAttributes>();
   if (listing !== undefined) {
     const listed = new Map(listing.map((m) => [m.digest, m.attributes]));
@@ -121,7 +135,12 @@ async function attributesOf(client: RegistryClient, repository: string, digests:
 }
 
 /** Sets deleteEnabled (only) and reads it back; undefined when it took, else what went wrong. */
-async function setDeleteEnabled(client: RegistryClient, repository: string, digest: Digest, deleteEnabled: boolean): Promise<string | undefined> {
+async function setDeleteEnabled(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  deleteEnabled: boolean,
+): Promise<string | undefined> {
   try {
     await updateManifestProperties(client, repository, digest, { deleteEnabled });
     const back = await getManifestProperties(client, repository, digest);
@@ -132,7 +151,12 @@ async function setDeleteEnabled(client: RegistryClient, repository: string, dige
   }
 }
 
-async function write(client: RegistryClient, repository: string, record: ProtectionRecord, stamp: { at: string; run: string | null }): Promise<Digest> {
+async function write(
+  client: RegistryClient,
+  repository: string,
+  record: ProtectionRecord,
+  stamp: { at: string; run: string | null },
+): Promise<Digest> {
   const digest = await writeRecord(client, repository, record, { writtenAt: stamp.at, run: stamp.run });
   const now = await client.headManifest(repository, RECORD_TAG);
   if (now?.digest !== digest) {
@@ -150,7 +174,14 @@ function changed(a: ProtectionRecord, b: ProtectionRecord): boolean {
     JSON.stringify(
       [...r.manifests]
         .sort((x, y) => (x.digest < y.digest ? -1 : 1))
-        .map((m) => [m.digest, m.protectedAt, m.protectedBy, m.writeEnabled, [...m.claims].sort(), [...m.releases].sort()]),
+        .map((m) => [
+          m.digest,
+          m.protectedAt,
+          m.protectedBy,
+          m.writeEnabled,
+          [...m.claims].sort(),
+          [...m.releases].sort(),
+        ]),
     );
   return text(a) !== text(b);
 }

@@ -1,6 +1,6 @@
-import { ChangeableAttributes } from '../acr/properties';
-import { Digest } from '../reference/digest';
-import { ProtectedManifest, ProtectionRecord } from './record';
+import type { ChangeableAttributes } from '../acr/properties';
+import type { Digest } from '../reference/digest';
+import type { ProtectedManifest, ProtectionRecord } from './record';
 
 // What protect changes, decided before anything is changed, from the manifests the kept releases
 // need, their attributes as the registry reports them, and DigestRetain's record. The rules:
@@ -39,7 +39,11 @@ export interface ProtectPlan {
 }
 
 /** Needed manifests the registry does not have are left out of `attributes`, and out of the plan. */
-export function planProtect(needed: ReadonlyMap<Digest, Need>, attributes: ReadonlyMap<Digest, ChangeableAttributes>, record: ProtectionRecord): ProtectPlan {
+export function planProtect(
+  needed: ReadonlyMap<Digest, Need>,
+  attributes: ReadonlyMap<Digest, ChangeableAttributes>,
+  record: ProtectionRecord,
+): ProtectPlan {
   const ours = new Set(record.manifests.map((m) => m.digest));
   const protect: { digest: Digest; writeEnabled: boolean }[] = [];
   const already: { digest: Digest; holder: Holder }[] = [];
@@ -79,7 +83,14 @@ export function recordAfterProtect(
   }
   for (const [digest, p] of fresh) {
     const need = needed.get(digest)!;
-    manifests.push({ digest, protectedAt: stamp.at, protectedBy: stamp.run, writeEnabled: p.writeEnabled, claims: [...need.claims], releases: [...need.releases] });
+    manifests.push({
+      digest,
+      protectedAt: stamp.at,
+      protectedBy: stamp.run,
+      writeEnabled: p.writeEnabled,
+      claims: [...need.claims],
+      releases: [...need.releases],
+    });
   }
   return { manifests };
 }
@@ -106,7 +117,11 @@ export function planRelease(
     if (needed.has(entry.digest)) continue;
     const { digest } = entry;
     if (entry.claims.length > 0) {
-      verdicts.push({ digest, action: 'keep', why: `still kept for ${entry.claims.join(', ')} (not decided by this run)` });
+      verdicts.push({
+        digest,
+        action: 'keep',
+        why: `still kept for ${entry.claims.join(', ')} (not decided by this run)`,
+      });
       continue;
     }
     const now = attributes.get(digest);
@@ -119,12 +134,20 @@ export function planRelease(
       continue;
     }
     if (!now.writeEnabled && entry.writeEnabled) {
-      verdicts.push({ digest, action: 'forget', why: 'someone else write-locked it after DigestRetain protected it; their lock is left as it is' });
+      verdicts.push({
+        digest,
+        action: 'forget',
+        why: 'someone else write-locked it after DigestRetain protected it; their lock is left as it is',
+      });
       continue;
     }
     const without = entry.releases.filter((release) => !evidenced.has(release));
     if (without.length > 0) {
-      verdicts.push({ digest, action: 'keep', why: `the release ${without.join(', ')} it was protected for carries no evidence now, so it is not released; enable its deletes by hand if that is meant` });
+      verdicts.push({
+        digest,
+        action: 'keep',
+        why: `the release ${without.join(', ')} it was protected for carries no evidence now, so it is not released; enable its deletes by hand if that is meant`,
+      });
       continue;
     }
     verdicts.push({ digest, action: 'release' });

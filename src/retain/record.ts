@@ -1,11 +1,13 @@
 import { getTagProperties, updateTagProperties } from '../acr/properties';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { artifactManifest, uploadArtifactBlobs } from '../evidence/artifact';
-import { JsonValue, canonicalBytes } from '../evidence/canonical';
+import type { JsonValue } from '../evidence/canonical';
+import { canonicalBytes } from '../evidence/canonical';
 import { isRecord } from '../json';
-import { Digest, isDigest } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { isDigest } from '../reference/digest';
 import { readSmallBlob } from '../registry/blobs';
-import { RegistryClient } from '../registry/client';
+import type { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { OCI_MANIFEST } from '../registry/manifest-parse';
 
@@ -58,7 +60,8 @@ export async function readRecord(client: RegistryClient, repository: string): Pr
   try {
     result = await client.getManifest(repository, RECORD_TAG);
   } catch (err) {
-    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) return { record: EMPTY_RECORD };
+    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN'))
+      return { record: EMPTY_RECORD };
     throw err;
   }
   const invalid = (why: string): DigestReleaseError =>
@@ -70,11 +73,15 @@ export async function readRecord(client: RegistryClient, repository: string): Pr
     );
   const { manifest } = result;
   if (manifest.kind !== 'image' || manifest.artifactType !== RECORD_TYPE) {
-    throw invalid(`a manifest that is not DigestRetain's record (${manifest.kind === 'image' ? `artifactType ${manifest.artifactType ?? 'none'}` : 'an index'})`);
+    throw invalid(
+      `a manifest that is not DigestRetain's record (${manifest.kind === 'image' ? `artifactType ${manifest.artifactType ?? 'none'}` : 'an index'})`,
+    );
   }
   const layer = manifest.layers.find((l) => l.mediaType === RECORD_TYPE);
   if (layer === undefined) throw invalid('a record manifest without its record layer');
-  const bytes = await readSmallBlob(client, repository, layer, MAX_RECORD_BYTES, () => invalid(`a record larger than ${MAX_RECORD_BYTES} bytes`));
+  const bytes = await readSmallBlob(client, repository, layer, MAX_RECORD_BYTES, () =>
+    invalid(`a record larger than ${MAX_RECORD_BYTES} bytes`),
+  );
   const doc = parseRecordDocument(bytes, invalid);
   if (doc.registry !== client.registry || doc.repository !== repository) {
     return {
@@ -86,7 +93,10 @@ export async function readRecord(client: RegistryClient, repository: string): Pr
   return { record: { manifests: doc.manifests }, digest: result.digest };
 }
 
-function parseRecordDocument(bytes: Uint8Array, invalid: (why: string) => DigestReleaseError): { registry: string; repository: string; manifests: ProtectedManifest[] } {
+function parseRecordDocument(
+  bytes: Uint8Array,
+  invalid: (why: string) => DigestReleaseError,
+): { registry: string; repository: string; manifests: ProtectedManifest[] } {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -94,7 +104,8 @@ function parseRecordDocument(bytes: Uint8Array, invalid: (why: string) => Digest
     throw invalid('a record that is not JSON');
   }
   if (!isRecord(doc) || doc._type !== RECORD_SCHEMA) throw invalid(`a record that is not of the type ${RECORD_SCHEMA}`);
-  if (typeof doc.registry !== 'string' || typeof doc.repository !== 'string' || !Array.isArray(doc.manifests)) throw invalid('a record without registry, repository and manifests');
+  if (typeof doc.registry !== 'string' || typeof doc.repository !== 'string' || !Array.isArray(doc.manifests))
+    throw invalid('a record without registry, repository and manifests');
   const digests = (value: unknown): Digest[] | undefined =>
     Array.isArray(value) && value.every((d): d is Digest => typeof d === 'string' && isDigest(d)) ? value : undefined;
   const manifests = doc.manifests.map((entry: unknown, i): ProtectedManifest => {
@@ -102,10 +113,18 @@ function parseRecordDocument(bytes: Uint8Array, invalid: (why: string) => Digest
     if (!isRecord(entry) || typeof entry.digest !== 'string' || !isDigest(entry.digest)) throw bad();
     const releases = digests(entry.releases);
     const claims = entry.claims;
-    if (typeof entry.protectedAt !== 'string' || typeof entry.writeEnabled !== 'boolean' || releases === undefined) throw bad();
+    if (typeof entry.protectedAt !== 'string' || typeof entry.writeEnabled !== 'boolean' || releases === undefined)
+      throw bad();
     if (!Array.isArray(claims) || !claims.every((c): c is string => typeof c === 'string')) throw bad();
     if (entry.protectedBy !== null && typeof entry.protectedBy !== 'string') throw bad();
-    return { digest: entry.digest, protectedAt: entry.protectedAt, protectedBy: entry.protectedBy, writeEnabled: entry.writeEnabled, claims, releases };
+    return {
+      digest: entry.digest,
+      protectedAt: entry.protectedAt,
+      protectedBy: entry.protectedBy,
+      writeEnabled: entry.writeEnabled,
+      claims,
+      releases,
+    };
   });
   return { registry: doc.registry, repository: doc.repository, manifests };
 }
@@ -115,10 +134,22 @@ export interface RecordWriter {
   readonly run: string | null;
 }
 
-export function recordDocument(client: RegistryClient, repository: string, record: ProtectionRecord, writer: RecordWriter): Uint8Array<ArrayBuffer> {
+export function recordDocument(
+  client: RegistryClient,
+  repository: string,
+  record: ProtectionRecord,
+  writer: RecordWriter,
+): Uint8Array<ArrayBuffer> {
   const manifests: JsonValue[] = [...record.manifests]
     .sort((a, b) => (a.digest < b.digest ? -1 : 1))
-    .map((m) => ({ digest: m.digest, protectedAt: m.protectedAt, protectedBy: m.protectedBy, writeEnabled: m.writeEnabled, claims: [...m.claims].sort(), releases: [...m.releases].sort() }));
+    .map((m) => ({
+      digest: m.digest,
+      protectedAt: m.protectedAt,
+      protectedBy: m.protectedBy,
+      writeEnabled: m.writeEnabled,
+      claims: [...m.claims].sort(),
+      releases: [...m.releases].sort(),
+    }));
   return canonicalBytes({
     _type: RECORD_SCHEMA,
     registry: client.registry,
@@ -133,7 +164,12 @@ export function recordDocument(client: RegistryClient, repository: string, recor
  * Writes the record under its tag and makes sure the tag cannot be deleted; the digest of the
  * record manifest. The tag is delete-locked only (writeEnabled stays true): the next run moves it.
  */
-export async function writeRecord(client: RegistryClient, repository: string, record: ProtectionRecord, writer: RecordWriter): Promise<Digest> {
+export async function writeRecord(
+  client: RegistryClient,
+  repository: string,
+  record: ProtectionRecord,
+  writer: RecordWriter,
+): Promise<Digest> {
   const bytes = recordDocument(client, repository, record, writer);
   const artifact = { artifactType: RECORD_TYPE, layer: { mediaType: RECORD_TYPE, bytes } };
   await uploadArtifactBlobs(client, repository, artifact);

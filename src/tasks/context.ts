@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { EndpointReader } from '../connection/endpoint';
+import type { EndpointReader } from '../connection/endpoint';
 import { DigestReleaseError } from '../errors';
-import { Network } from '../http/network';
+import type { Network } from '../http/network';
 
 // What an operation sees of the agent: the TaskContext. The agent's is agent.ts (the task library);
 // the fast task tests hand the operations their own (test/tasks/fake-context.ts). Both read inputs
@@ -22,7 +22,11 @@ export interface TaskContext {
   /** One of the allowed values; anything else is an error listing them. */
   choiceInput<T extends string>(name: string, allowed: readonly T[], defaultValue: T): T;
   /** A whole number from min to max; anything else is an error naming the range and what it counts. */
-  wholeNumberInput(name: string, defaultValue: number, range: { readonly min: number; readonly max: number; readonly counts: string }): number;
+  wholeNumberInput(
+    name: string,
+    defaultValue: number,
+    range: { readonly min: number; readonly max: number; readonly counts: string },
+  ): number;
   variable(name: string): string | undefined;
   setOutput(name: string, value: string): void;
   setSecret(value: string): void;
@@ -49,9 +53,15 @@ export function invalidInput(name: string, value: string, fix: string): DigestRe
 }
 
 /** The typed inputs a TaskContext reads over `raw` (an input as the agent hands it) and `variable` (undefined when unset or empty). */
-export type TypedInputs = Pick<TaskContext, 'input' | 'filePathInput' | 'requiredInput' | 'booleanInput' | 'choiceInput' | 'wholeNumberInput'>;
+export type TypedInputs = Pick<
+  TaskContext,
+  'input' | 'filePathInput' | 'requiredInput' | 'booleanInput' | 'choiceInput' | 'wholeNumberInput'
+>;
 
-export function typedInputs(raw: (name: string) => string | undefined, variable: (name: string) => string | undefined): TypedInputs {
+export function typedInputs(
+  raw: (name: string) => string | undefined,
+  variable: (name: string) => string | undefined,
+): TypedInputs {
   const input = (name: string): string | undefined => {
     const value = raw(name)?.trim();
     return value === '' ? undefined : value;
@@ -67,7 +77,10 @@ export function typedInputs(raw: (name: string) => string | undefined, variable:
     requiredInput(name, example) {
       const value = input(name);
       if (value === undefined) {
-        throw new DigestReleaseError('INVALID_INPUT', `The input ${name} is required and is empty. Set it, for example ${name}: ${example}`);
+        throw new DigestReleaseError(
+          'INVALID_INPUT',
+          `The input ${name} is required and is empty. Set it, for example ${name}: ${example}`,
+        );
       }
       return value;
     },
@@ -90,7 +103,11 @@ export function typedInputs(raw: (name: string) => string | undefined, variable:
       if (value === undefined) return defaultValue;
       const number = Number(value);
       if (!/^\d+$/.test(value) || number < range.min || number > range.max) {
-        throw invalidInput(name, value, `use a whole number from ${range.min} to ${range.max} (${range.counts}; ${defaultValue} is the default).`);
+        throw invalidInput(
+          name,
+          value,
+          `use a whole number from ${range.min} to ${range.max} (${range.counts}; ${defaultValue} is the default).`,
+        );
       }
       return number;
     },

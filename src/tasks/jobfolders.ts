@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
-import { Folder, folder } from '../files/allowed-folders';
-import { TaskContext } from './context';
+import type { Folder } from '../files/allowed-folders';
+import { folder } from '../files/allowed-folders';
+import type { TaskContext } from './context';
 
 // The folders of the job, where the tasks may write (DigestPin's files, DigestEvidence's
 // outputPath): what the agent sets up for this job and cleans with it, nothing it shares with
@@ -18,7 +19,14 @@ import { TaskContext } from './context';
 // Not allowed: Agent.WorkFolder (`_work`, which holds the other pipelines' folders), the agent's
 // home (its credentials and settings) and Agent.ToolsDirectory (a cache shared by every pipeline).
 
-const JOB_FOLDERS = ['Pipeline.Workspace', 'Agent.BuildDirectory', 'System.DefaultWorkingDirectory', 'Build.SourcesDirectory', 'Build.ArtifactStagingDirectory', 'Agent.TempDirectory'] as const;
+const JOB_FOLDERS = [
+  'Pipeline.Workspace',
+  'Agent.BuildDirectory',
+  'System.DefaultWorkingDirectory',
+  'Build.SourcesDirectory',
+  'Build.ArtifactStagingDirectory',
+  'Agent.TempDirectory',
+] as const;
 
 /** The job's folders the agent set; outside an agent (no such variable), the working directory and the system's temporary folder. */
 export function jobFolders(context: TaskContext): Folder[] {
@@ -31,4 +39,5 @@ export function jobFolders(context: TaskContext): Folder[] {
 }
 
 /** How a message tells a user where files may go. */
-export const JOB_FOLDERS_FIX = 'the pipeline workspace ($(Pipeline.Workspace): the repository, downloaded artifacts, $(Build.ArtifactStagingDirectory)) or $(Agent.TempDirectory)';
+export const JOB_FOLDERS_FIX =
+  'the pipeline workspace ($(Pipeline.Workspace): the repository, downloaded artifacts, $(Build.ArtifactStagingDirectory)) or $(Agent.TempDirectory)';

@@ -2,9 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DigestReleaseError, messageOf } from '../errors';
-import { Folder, folderHolding, foldersText, makeFolders, realLocation } from '../files/allowed-folders';
+import type { Folder } from '../files/allowed-folders';
+import { folderHolding, foldersText, makeFolders, realLocation } from '../files/allowed-folders';
 import { writeFilesAtomically } from '../files/write';
-import { TaskContext } from './context';
+import type { TaskContext } from './context';
 import { JOB_FOLDERS_FIX, jobFolders } from './jobfolders';
 
 // A file a task writes for later steps (the evidence, a keep list): where its input says (relative
@@ -45,7 +46,11 @@ export function outputFile(context: TaskContext, spec: OutputFileSpec): OutputFi
   const file: OutputFile = { ...spec, path, folders };
   const real = realLocation(file.path);
   if (folderHolding(folders, real) === undefined) throw outside(file, real);
-  if (existsSync(real) && !statSync(real).isFile()) throw notWritable(file, `${real} is ${statSync(real).isDirectory() ? 'a folder' : 'not a regular file'}; give the path of a file`);
+  if (existsSync(real) && !statSync(real).isFile())
+    throw notWritable(
+      file,
+      `${real} is ${statSync(real).isDirectory() ? 'a folder' : 'not a regular file'}; give the path of a file`,
+    );
   return file;
 }
 
@@ -84,6 +89,12 @@ function outside(file: OutputFile, real: string): DigestReleaseError {
 }
 
 function notWritable(file: OutputFile, why: string): DigestReleaseError {
-  const what = file.given === undefined ? `The file ${file.path}` : `The input ${file.input} has the value "${file.given}" (${file.path})`;
-  return new DigestReleaseError('FILE_ACCESS', `${what}: ${file.what} cannot be written there (${why}). Give a writable file path${file.given === undefined ? ` in ${file.input}` : ''}.`);
+  const what =
+    file.given === undefined
+      ? `The file ${file.path}`
+      : `The input ${file.input} has the value "${file.given}" (${file.path})`;
+  return new DigestReleaseError(
+    'FILE_ACCESS',
+    `${what}: ${file.what} cannot be written there (${why}). Give a writable file path${file.given === undefined ? ` in ${file.input}` : ''}.`,
+  );
 }

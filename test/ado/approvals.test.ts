@@ -3,7 +3,8 @@ import { AzureDevOpsClient } from '../../src/ado/devops-client';
 import { readStageApprovals } from '../../src/ado/stageapprovals';
 import { approvalFromAzureDevOps } from '../../src/evidence/approval';
 import { isDigestReleaseError } from '../../src/errors';
-import { AdoServer, BUILD_ID, PROJECT_ID, PROJECT_NAME, startAdoServer } from '../../lab/ado-server';
+import type { AdoServer } from '../../lab/ado-server';
+import { BUILD_ID, PROJECT_ID, PROJECT_NAME, startAdoServer } from '../../lab/ado-server';
 import { runCertificates } from '../../lab/ground';
 
 // Who approved the stage, read from a local server that answers like Azure DevOps.
@@ -45,7 +46,10 @@ describe('ado: the approvers of the current stage', () => {
     const result = await readStageApprovals(client(), run);
     assert.equal(result.stage, 'DeployProd');
     assert.equal(result.status, 'approved');
-    assert.deepEqual(result.approvals.map((a) => a.id), [PROD_APPROVAL]);
+    assert.deepEqual(
+      result.approvals.map((a) => a.id),
+      [PROD_APPROVAL],
+    );
     const approvalsCall = server.requests.find((r) => r.path.endsWith('/_apis/pipelines/approvals'));
     assert.ok(approvalsCall, 'the approvals API was called');
     assert.equal(approvalsCall.query.get('$expand'), 'steps');
@@ -76,8 +80,15 @@ describe('ado: the approvers of the current stage', () => {
   });
 
   it('finds the stage by System.StageName when the job is not in the timeline', async () => {
-    const result = await readStageApprovals(client(), { buildId: BUILD_ID, jobId: '00000000-0000-4000-8000-00000000dead', stageName: 'DeployProd' });
-    assert.deepEqual(result.approvals.map((a) => a.id), [PROD_APPROVAL]);
+    const result = await readStageApprovals(client(), {
+      buildId: BUILD_ID,
+      jobId: '00000000-0000-4000-8000-00000000dead',
+      stageName: 'DeployProd',
+    });
+    assert.deepEqual(
+      result.approvals.map((a) => a.id),
+      [PROD_APPROVAL],
+    );
   });
 
   it('says no approval was required when the stage has no approval checkpoint', async () => {
@@ -85,22 +96,38 @@ describe('ado: the approvers of the current stage', () => {
     const facts = await approvalFromAzureDevOps(client(), run);
     assert.equal(facts.status, 'notRequired');
     assert.deepEqual(facts.approvers, []);
-    assert.ok(!server.requests.some((r) => r.path.endsWith('/approvals')), 'no approvals call without approval records');
+    assert.ok(
+      !server.requests.some((r) => r.path.endsWith('/approvals')),
+      'no approvals call without approval records',
+    );
   });
 
   it('records every approver when two were required', async () => {
     const prod = server.approvals.find((a) => a.id === PROD_APPROVAL)!;
-    const steps = Array.isArray(prod.steps) ? prod.steps.filter((step): step is Json => typeof step === 'object' && step !== null) : [];
+    const steps = Array.isArray(prod.steps)
+      ? prod.steps.filter((step): step is Json => typeof step === 'object' && step !== null)
+      : [];
     const second = structuredClone(steps[0]!);
-    second.actualApprover = { displayName: 'Eli Second', uniqueName: 'eli@contoso.com', id: '11111111-2222-4333-8444-555555555555' };
+    second.actualApprover = {
+      displayName: 'Eli Second',
+      uniqueName: 'eli@contoso.com',
+      id: '11111111-2222-4333-8444-555555555555',
+    };
     second.lastModifiedOn = '2025-03-12T10:45:00Z';
-    server.approvals = server.approvals.map((a) => (a.id === PROD_APPROVAL ? { ...a, minRequiredApprovers: 2, steps: [...steps, second] } : a));
+    server.approvals = server.approvals.map((a) =>
+      a.id === PROD_APPROVAL ? { ...a, minRequiredApprovers: 2, steps: [...steps, second] } : a,
+    );
     const facts = await approvalFromAzureDevOps(client(), run);
-    assert.deepEqual(facts.approvers.map((a) => a.name), ['Dana Reviewer', 'Eli Second']);
+    assert.deepEqual(
+      facts.approvers.map((a) => a.name),
+      ['Dana Reviewer', 'Eli Second'],
+    );
   });
 
   it('does not attribute an approval of another run', async () => {
-    server.approvals = server.approvals.map((a) => (a.id === PROD_APPROVAL ? { ...a, pipeline: { owner: { id: 9999, name: 'x' } } } : a));
+    server.approvals = server.approvals.map((a) =>
+      a.id === PROD_APPROVAL ? { ...a, pipeline: { owner: { id: 9999, name: 'x' } } } : a,
+    );
     const facts = await approvalFromAzureDevOps(client(), run);
     assert.equal(facts.status, 'unavailable');
     assert.match(facts.reason!, /belongs to run 9999/);
@@ -128,10 +155,16 @@ describe('ado: the approvers of the current stage', () => {
   }
 
   it('treats a wrong token as refused (the service answers with its sign-in page)', async () => {
-    await assert.rejects(readStageApprovals(client('wrong-token'), run), (err) => isDigestReleaseError(err, 'AZURE_DEVOPS_ERROR') && /sign-in page/.test(err.message));
+    await assert.rejects(
+      readStageApprovals(client('wrong-token'), run),
+      (err) => isDigestReleaseError(err, 'AZURE_DEVOPS_ERROR') && /sign-in page/.test(err.message),
+    );
   });
 
   it('names the build when the run is unknown', async () => {
-    await assert.rejects(readStageApprovals(client(), { ...run, buildId: 99 }), /404: The requested build 99 could not be found/);
+    await assert.rejects(
+      readStageApprovals(client(), { ...run, buildId: 99 }),
+      /404: The requested build 99 could not be found/,
+    );
   });
 });

@@ -24,7 +24,12 @@ describe('build metadata files', () => {
   });
 
   it('reads docker buildx build --metadata-file', () => {
-    const json = { 'buildx.build.ref': 'x', 'containerimage.descriptor': {}, 'containerimage.digest': A, 'image.name': 'myacr.azurecr.io/app:1.0' };
+    const json = {
+      'buildx.build.ref': 'x',
+      'containerimage.descriptor': {},
+      'containerimage.digest': A,
+      'image.name': 'myacr.azurecr.io/app:1.0',
+    };
     assert.equal(digestFromMetadataFile(file('buildx.json', JSON.stringify(json)), image), A);
   });
 
@@ -50,7 +55,11 @@ describe('build metadata files', () => {
       const path = text === undefined ? join(dir, name) : file(name, text);
       assert.throws(
         () => digestFromMetadataFile(path, image),
-        (err: unknown) => isDigestReleaseError(err, 'METADATA_FILE') && err.message.includes('metadataFile') && err.message.includes(path) && err.message.includes(fragment),
+        (err: unknown) =>
+          isDigestReleaseError(err, 'METADATA_FILE') &&
+          err.message.includes('metadataFile') &&
+          err.message.includes(path) &&
+          err.message.includes(fragment),
       );
     }
   });

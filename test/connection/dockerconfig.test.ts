@@ -26,16 +26,27 @@ describe('docker config.json credentials', () => {
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     assert.throws(
       () => credentialFromDockerConfig('myacr.azurecr.io', fifo),
-      (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && err.message === `The docker config ${fifo}: it is a named pipe, not a regular file; only regular files are read. Fix or remove it (DOCKER_CONFIG names its folder), or set connectionType to dockerRegistry or anonymous.`,
+      (err: unknown) =>
+        isDigestReleaseError(err, 'CREDENTIALS') &&
+        err.message ===
+          `The docker config ${fifo}: it is a named pipe, not a regular file; only regular files are read. Fix or remove it (DOCKER_CONFIG names its folder), or set connectionType to dockerRegistry or anonymous.`,
     );
     rmSync(fifo);
     writeFileSync(fifo, '');
     truncateSync(fifo, 4 * 1024 * 1024 + 1);
-    assert.throws(() => credentialFromDockerConfig('myacr.azurecr.io', fifo), (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /over the 4 MiB limit for a docker config; it was not read\./.test(err.message));
+    assert.throws(
+      () => credentialFromDockerConfig('myacr.azurecr.io', fifo),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'CREDENTIALS') &&
+        /over the 4 MiB limit for a docker config; it was not read\./.test(err.message),
+    );
   });
 
   it('finds the file at $DOCKER_CONFIG, else ~/.docker', () => {
-    assert.equal(dockerConfigPath({ DOCKER_CONFIG: '/agent/_temp/DockerConfig_1' }), '/agent/_temp/DockerConfig_1/config.json');
+    assert.equal(
+      dockerConfigPath({ DOCKER_CONFIG: '/agent/_temp/DockerConfig_1' }),
+      '/agent/_temp/DockerConfig_1/config.json',
+    );
     assert.match(dockerConfigPath({}), /\.docker\/config\.json$/);
   });
 
@@ -59,7 +70,9 @@ describe('docker config.json credentials', () => {
   });
 
   it('reads an identity token as a refresh token', () => {
-    const path = write({ auths: { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'refresh' } } });
+    const path = write({
+      auths: { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'refresh' } },
+    });
     const { credential } = credentialFromDockerConfig('myacr.azurecr.io', path);
     assert.equal(credential.kind, 'refreshToken');
   });
@@ -79,8 +92,14 @@ describe('docker config.json credentials', () => {
   });
 
   it('fails on a file that is not JSON or an auth that is not user:password', () => {
-    assert.throws(() => credentialFromDockerConfig('r.example', write('{nope')), (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /not valid JSON/.test(err.message));
+    assert.throws(
+      () => credentialFromDockerConfig('r.example', write('{nope')),
+      (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /not valid JSON/.test(err.message),
+    );
     const path = write({ auths: { 'r.example': { auth: b64('nocolon') } } });
-    assert.throws(() => credentialFromDockerConfig('r.example', path), (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /user:password/.test(err.message));
+    assert.throws(
+      () => credentialFromDockerConfig('r.example', path),
+      (err: unknown) => isDigestReleaseError(err, 'CREDENTIALS') && /user:password/.test(err.message),
+    );
   });
 });

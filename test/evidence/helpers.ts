@@ -1,4 +1,4 @@
-import { EvidencePredicate } from '../../src/evidence/predicate';
+import type { EvidencePredicate } from '../../src/evidence/predicate';
 
 /** A complete predicate with every kind of value, for tests that change one fact at a time. */
 export function samplePredicate(overrides: Partial<EvidencePredicate> = {}): EvidencePredicate {
@@ -43,7 +43,12 @@ export function samplePredicate(overrides: Partial<EvidencePredicate> = {}): Evi
         },
       ],
     },
-    rollback: { digest: `sha256:${'d'.repeat(64)}`, source: 'auto', evidence: `sha256:${'e'.repeat(64)}`, reason: null },
+    rollback: {
+      digest: `sha256:${'d'.repeat(64)}`,
+      source: 'auto',
+      evidence: `sha256:${'e'.repeat(64)}`,
+      reason: null,
+    },
     lock: { state: 'unknown', reason: 'not read', writeEnabled: null, deleteEnabled: null },
     writtenAt: '2025-03-12T10:42:00.000Z',
     writer: { name: 'DigestEvidence', version: '1.0.0' },

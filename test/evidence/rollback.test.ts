@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { FoundEvidence } from '../../src/evidence/find';
-import { ReadEvidence } from '../../src/evidence/parse';
-import { ScanStatus } from '../../src/evidence/predicate';
+import type { FoundEvidence } from '../../src/evidence/find';
+import type { ReadEvidence } from '../../src/evidence/parse';
+import type { ScanStatus } from '../../src/evidence/predicate';
 import { chooseRollback } from '../../src/evidence/rollback';
-import { Digest } from '../../src/reference/digest';
+import type { Digest } from '../../src/reference/digest';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 

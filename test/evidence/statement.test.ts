@@ -32,7 +32,12 @@ describe('evidence: the in-toto statement', () => {
     const doc = parse(bytes);
     assert.ok(validateStatement(doc), JSON.stringify(validateStatement.errors));
     assert.equal(statement.predicateType, PREDICATE_TYPE);
-    assert.deepEqual(statement.subject, [{ name: 'myacr.azurecr.io/shop/web', digest: { sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' } }]);
+    assert.deepEqual(statement.subject, [
+      {
+        name: 'myacr.azurecr.io/shop/web',
+        digest: { sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' },
+      },
+    ]);
   });
 
   it('has a predicate that validates against schemas/evidence-predicate.schema.json', () => {
@@ -54,7 +59,10 @@ describe('evidence: the in-toto statement', () => {
   it('is refused by the schema when a fact has the wrong shape', () => {
     const bad = { ...samplePredicate(), scan: { status: 'ok', report: null } };
     assert.equal(validatePredicate(bad), false);
-    const badDigest = { ...samplePredicate(), rollback: { digest: 'sha256:ABC', source: 'input', evidence: null, reason: null } };
+    const badDigest = {
+      ...samplePredicate(),
+      rollback: { digest: 'sha256:ABC', source: 'input', evidence: null, reason: null },
+    };
     assert.equal(validatePredicate(badDigest), false);
   });
 
@@ -67,8 +75,15 @@ describe('evidence: the in-toto statement', () => {
     assert.equal(a.digest, sha256Of(a.bytes));
     const text = Buffer.from(a.bytes).toString('utf8');
     assert.ok(!/[\n\r\t]|": |, "/.test(text), 'no insignificant white space');
-    assert.ok(text.startsWith('{"_type":"https://in-toto.io/Statement/v1","predicate":{"approval":'), text.slice(0, 80));
-    assert.notEqual(serialiseEvidence(samplePredicate({ environment: 'staging' })).digest, a.digest, 'another fact, another digest');
+    assert.ok(
+      text.startsWith('{"_type":"https://in-toto.io/Statement/v1","predicate":{"approval":'),
+      text.slice(0, 80),
+    );
+    assert.notEqual(
+      serialiseEvidence(samplePredicate({ environment: 'staging' })).digest,
+      a.digest,
+      'another fact, another digest',
+    );
   });
 
   it('escapes strings as JSON does and refuses fractional numbers', () => {
@@ -90,7 +105,14 @@ describe('evidence: the in-toto statement', () => {
   });
 
   it('ignores statements of another predicate type', () => {
-    const other = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [], predicateType: 'https://spdx.dev/Document', predicate: {} }));
+    const other = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [],
+        predicateType: 'https://spdx.dev/Document',
+        predicate: {},
+      }),
+    );
     assert.equal(parseEvidence(other, 'test'), undefined);
   });
 });

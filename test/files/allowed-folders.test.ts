@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { folder, folderHolding, foldersText, isWithin, makeFolders, realLocation } from '../../src/files/allowed-folders';
+import {
+  folder,
+  folderHolding,
+  foldersText,
+  isWithin,
+  makeFolders,
+  realLocation,
+} from '../../src/files/allowed-folders';
 
 describe('files: the folders a task may write to', () => {
   let dir: string;
@@ -31,8 +38,16 @@ describe('files: the folders a task may write to', () => {
   });
 
   it('names the outermost folders once in messages', () => {
-    const folders = [folder('Pipeline.Workspace', join(dir, '1')), folder('Build.SourcesDirectory', join(dir, '1', 's')), folder('Agent.BuildDirectory', join(dir, '1')), folder('Agent.TempDirectory', join(dir, '_temp'))];
-    assert.equal(foldersText(folders), `Pipeline.Workspace (${join(dir, '1')}), Agent.TempDirectory (${join(dir, '_temp')})`);
+    const folders = [
+      folder('Pipeline.Workspace', join(dir, '1')),
+      folder('Build.SourcesDirectory', join(dir, '1', 's')),
+      folder('Agent.BuildDirectory', join(dir, '1')),
+      folder('Agent.TempDirectory', join(dir, '_temp')),
+    ];
+    assert.equal(
+      foldersText(folders),
+      `Pipeline.Workspace (${join(dir, '1')}), Agent.TempDirectory (${join(dir, '_temp')})`,
+    );
     assert.equal(folderHolding(folders, join(dir, '1', 's', 'x'))?.name, 'Pipeline.Workspace');
     assert.equal(folderHolding(folders, join(dir, '2', 'x')), undefined);
   });

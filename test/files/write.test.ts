@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDigestReleaseError } from '../../src/errors';
@@ -20,7 +31,7 @@ describe('files: writing whole files or none', () => {
     writeFilesAtomically([{ path: a, display: 'a.yaml', bytes: bytes('new\n') }]);
     assert.equal(readFileSync(a, 'utf8'), 'new\n');
     assert.equal(statSync(a).mode & 0o777, 0o664);
-    assert.notEqual(statSync(a).ino, inode, 'a new file took the old one\'s place');
+    assert.notEqual(statSync(a).ino, inode, "a new file took the old one's place");
     assert.deepEqual(readdirSync(dir), ['a.yaml']);
   });
 
@@ -47,8 +58,14 @@ describe('files: writing whole files or none', () => {
     // The second file went away between planning and writing: its temporary file cannot be staged.
     const gone = join(dir, 'gone', 'b.yaml');
     assert.throws(
-      () => writeFilesAtomically([{ path: ok, display: 'ok.yaml', bytes: bytes('new\n') }, { path: gone, display: 'gone/b.yaml', bytes: bytes('new\n') }]),
-      (err: unknown) => isDigestReleaseError(err, 'FILE_ACCESS') && /gone\/b\.yaml cannot be written .*No file was changed/.test(err.message),
+      () =>
+        writeFilesAtomically([
+          { path: ok, display: 'ok.yaml', bytes: bytes('new\n') },
+          { path: gone, display: 'gone/b.yaml', bytes: bytes('new\n') },
+        ]),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'FILE_ACCESS') &&
+        /gone\/b\.yaml cannot be written .*No file was changed/.test(err.message),
     );
     assert.equal(readFileSync(ok, 'utf8'), 'old\n');
     assert.deepEqual(readdirSync(dir), ['ok.yaml']);
@@ -58,7 +75,11 @@ describe('files: writing whole files or none', () => {
     mkdirSync(join(dir, 'folder.json'));
     assert.throws(
       () => writeFilesAtomically([{ path: join(dir, 'folder.json'), display: 'folder.json', bytes: bytes('{}') }]),
-      (err: unknown) => isDigestReleaseError(err, 'FILE_ACCESS') && /^folder\.json cannot be written \(folder\.json is not a regular file\)\. No file was changed\.$/.test(err.message),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'FILE_ACCESS') &&
+        /^folder\.json cannot be written \(folder\.json is not a regular file\)\. No file was changed\.$/.test(
+          err.message,
+        ),
     );
   });
 });

@@ -6,12 +6,15 @@ import { isDigestReleaseError } from '../../src/errors';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/capture/resolve';
-import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
+import type { SuiteAcr } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 import { visibleOutput } from '../../lab/outcome';
-import { TestGround, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { ROOT } from '../../lab/paths';
-import { AgentJobOptions, ServiceConnection, StepOptions, TaskRun, connectionId, runTask } from '../../lab/agent';
+import type { AgentJobOptions, ServiceConnection, StepOptions, TaskRun } from '../../lab/agent';
+import { connectionId, runTask } from '../../lab/agent';
 
 // Signing in to Azure Container Registry with an Azure Resource Manager service connection, through
 // the ACR front: the real @azure/identity code talks to the front as its Entra ID authority, and
@@ -33,15 +36,25 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
   after(() => acr.close());
 
   it('runs @azure/identity 4.13.1, which supports Node 20, on this Node 20', () => {
-    const manifest: unknown = JSON.parse(readFileSync(join(ROOT, 'node_modules', '@azure', 'identity', 'package.json'), 'utf8'));
+    const manifest: unknown = JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', '@azure', 'identity', 'package.json'), 'utf8'),
+    );
     assert.ok(typeof manifest === 'object' && manifest !== null && 'version' in manifest && 'engines' in manifest);
     assert.equal(manifest.version, '4.13.1');
     assert.deepEqual(manifest.engines, { node: '>=20.0.0' });
     const pinned: unknown = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     assert.ok(typeof pinned === 'object' && pinned !== null && 'dependencies' in pinned);
-    assert.ok(typeof pinned.dependencies === 'object' && pinned.dependencies !== null && '@azure/identity' in pinned.dependencies);
+    assert.ok(
+      typeof pinned.dependencies === 'object' &&
+        pinned.dependencies !== null &&
+        '@azure/identity' in pinned.dependencies,
+    );
     assert.equal(pinned.dependencies['@azure/identity'], '4.13.1', 'pinned exactly: 4.13.2 and later need Node 22');
-    assert.equal(process.versions.node.split('.')[0], '20', 'this suite is meant to run on Node 20, the oldest handler the tasks declare');
+    assert.equal(
+      process.versions.node.split('.')[0],
+      '20',
+      'this suite is meant to run on Node 20, the oldest handler the tasks declare',
+    );
   });
 
   it('signs in with a client secret, exchanges once, and two captures in one process share the refresh token', async () => {
@@ -49,7 +62,12 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     const endpoints = endpointReader({ arm: secretConnection(acr) });
     const ref = parseReference(image);
     for (let i = 0; i < 2; i++) {
-      const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
+      const { credential } = resolveCredential(
+        ref.registry,
+        { connectionType: 'azureRM', azureSubscription: 'arm' },
+        endpoints,
+        {},
+      );
       const client = new RegistryClient(ref.registry, { credential });
       const result = await captureDigest({ image: ref }, client);
       assert.equal(result.digest, digest);
@@ -60,12 +78,20 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
   });
 
   it('asks Entra ID for ACR-audience tokens in the public cloud, so a registry that refuses Resource Manager tokens signs in', async () => {
-    const strict = await acrGroundFor(g, 'acr-audience', { acceptResourceManagerTokens: false, images: { 'team/api:1.0': 'amd64' } });
+    const strict = await acrGroundFor(g, 'acr-audience', {
+      acceptResourceManagerTokens: false,
+      images: { 'team/api:1.0': 'amd64' },
+    });
     try {
       const strictImage = `${strict.front.host}/team/api:1.0`;
       const endpoints = endpointReader({ arm: secretConnection(strict) });
       const ref = parseReference(strictImage);
-      const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
+      const { credential } = resolveCredential(
+        ref.registry,
+        { connectionType: 'azureRM', azureSubscription: 'arm' },
+        endpoints,
+        {},
+      );
       const result = await captureDigest({ image: ref }, new RegistryClient(ref.registry, { credential }));
       assert.equal(result.digest, strict.digests['team/api:1.0']);
       assert.equal(strict.front.counts.exchange, 1);
@@ -78,7 +104,12 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
     const wrong = 'Wr0ng~secret.value';
     const endpoints = endpointReader({ arm: secretConnection(acr, { serviceprincipalkey: wrong }) });
     const ref = parseReference(image);
-    const { credential } = resolveCredential(ref.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {});
+    const { credential } = resolveCredential(
+      ref.registry,
+      { connectionType: 'azureRM', azureSubscription: 'arm' },
+      endpoints,
+      {},
+    );
     await assert.rejects(
       captureDigest({ image: ref }, new RegistryClient(ref.registry, { credential })),
       (err: unknown) => {
@@ -108,13 +139,21 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
       assert.ok(run.secrets.includes(acr.secretApp.clientSecret), 'the client secret is masked');
       assert.ok(run.secrets.length >= 4, 'the Entra ID token, the refresh token and the access token are masked too');
       assert.ok(!visibleOutput(run).includes(acr.secretApp.clientSecret));
-      assert.deepEqual({ exchange: acr.front.counts.exchange, entra: acr.front.counts.entraToken }, { exchange: 1, entra: 1 });
+      assert.deepEqual(
+        { exchange: acr.front.counts.exchange, entra: acr.front.counts.entraToken },
+        { exchange: 1, entra: 1 },
+      );
     });
 
     it('captures with a service principal certificate (a signed client assertion the front checks)', async () => {
       const run = await capture({
         scheme: 'ServicePrincipal',
-        parameters: { tenantid: acr.tenantId, serviceprincipalid: acr.certificateApp.clientId, authenticationType: 'spnCertificate', servicePrincipalCertificate: acr.certificateApp.pem },
+        parameters: {
+          tenantid: acr.tenantId,
+          serviceprincipalid: acr.certificateApp.clientId,
+          authenticationType: 'spnCertificate',
+          servicePrincipalCertificate: acr.certificateApp.pem,
+        },
         data: { environmentAuthorityUrl: acr.front.authorityHost },
       });
       assert.equal(run.result, 'Succeeded', `${run.message}\n${run.stdout}\n${run.stderr}`);
@@ -155,21 +194,30 @@ describe('Azure Resource Manager sign-in to ACR (through the ACR front)', functi
 
     it('honours AZURE_AUTHORITY_HOST when the connection names no authority', async () => {
       const endpoint = secretConnection(acr);
-      const run = await capture({ ...endpoint, data: {} }, { hostEnv: { AZURE_AUTHORITY_HOST: acr.front.authorityHost } });
+      const run = await capture(
+        { ...endpoint, data: {} },
+        { hostEnv: { AZURE_AUTHORITY_HOST: acr.front.authorityHost } },
+      );
       assert.equal(run.result, 'Succeeded', `${run.message}\n${run.stdout}\n${run.stderr}`);
     });
 
     it('fails on a wrong tenant or secret, naming the service connection and never printing the secret', async () => {
       const wrongTenant = await capture(secretConnection(acr, { tenantid: '00000000-0000-4000-8000-00000000dead' }));
       assert.equal(wrongTenant.result, 'Failed');
-      assert.match(wrongTenant.message, new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription`));
+      assert.match(
+        wrongTenant.message,
+        new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription`),
+      );
       assert.match(wrongTenant.message, /tenant id "00000000-0000-4000-8000-00000000dead" is wrong/);
       assert.ok(!visibleOutput(wrongTenant).includes(acr.secretApp.clientSecret));
 
       const wrong = 'An0ther-wrong~secret';
       const wrongSecret = await capture(secretConnection(acr, { serviceprincipalkey: wrong }));
       assert.equal(wrongSecret.result, 'Failed');
-      assert.match(wrongSecret.message, new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription.*AADSTS7000215`));
+      assert.match(
+        wrongSecret.message,
+        new RegExp(`service connection "${connectionId('arm')}" given in azureSubscription.*AADSTS7000215`),
+      );
       assert.match(wrongSecret.message, /\[CREDENTIALS\]$/);
       assert.ok(!visibleOutput(wrongSecret).includes(wrong));
     });

@@ -3,15 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout, inspectRaw, push, sha256Hex } from '../../lab/images';
-import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { pushSamples, testGround } from '../../lab/ground';
 import { startProxy } from '../../lab/proxy';
-import { AgentJob, ServiceConnection, connectionId, runTask } from '../../lab/agent';
+import type { ServiceConnection } from '../../lab/agent';
+import { AgentJob, connectionId, runTask } from '../../lab/agent';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 
 // DigestCapture@1 run from the packaged .vsix against real registries, as the agent runs it.
-
-
-
 
 describe('DigestCapture@1 (packaged task against a real registry)', function () {
   this.timeout(120_000);
@@ -24,8 +23,11 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
   });
 
   /** One DigestCapture step; `variables` are pipeline variables (DOCKER_CONFIG, as Docker@2 login sets it for later steps). */
-  const capture = (inputs: Record<string, string>, variables: Record<string, string> = {}, connections: Record<string, ServiceConnection> = {}) =>
-    runTask('DigestCapture', { inputs, variables, connections, hostEnv: g.hostEnv });
+  const capture = (
+    inputs: Record<string, string>,
+    variables: Record<string, string> = {},
+    connections: Record<string, ServiceConnection> = {},
+  ) => runTask('DigestCapture', { inputs, variables, connections, hostEnv: g.hostEnv });
 
   it('captures the digest of an OCI image manifest: the sha256 of the bytes skopeo inspect --raw returns', async () => {
     const raw = inspectRaw(`${g.open.host}/team/app:oci`, g.openAccess);
@@ -52,7 +54,9 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
 
   it('captures an OCI index and the digest of each platform', async () => {
     const raw = inspectRaw(`${g.open.host}/team/app:multi`, g.openAccess);
-    const index = JSON.parse(raw.toString('utf8')) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const index = JSON.parse(raw.toString('utf8')) as {
+      manifests: { digest: string; platform: { architecture: string } }[];
+    };
     const run = await capture({ image: `${g.open.host}/team/app:multi`, connectionType: 'anonymous' });
     succeeded(run);
     assert.equal(run.outputs.IMAGE_DIGEST, sha256Hex(raw));
@@ -66,9 +70,19 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
   it('signs in with a Docker Registry service connection and never prints the password', async () => {
     const raw = inspectRaw(`${g.basic.host}/team/app:oci`, g.basicAccess);
     const run = await capture(
-      { image: `${g.basic.host}/team/app:oci`, connectionType: 'dockerRegistry', dockerRegistryServiceConnection: 'reg-conn' },
+      {
+        image: `${g.basic.host}/team/app:oci`,
+        connectionType: 'dockerRegistry',
+        dockerRegistryServiceConnection: 'reg-conn',
+      },
       {},
-      { 'reg-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` } } },
+      {
+        'reg-conn': {
+          url: `https://${g.basic.host}`,
+          scheme: 'UsernamePassword',
+          parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` },
+        },
+      },
     );
     succeeded(run);
     assert.equal(run.outputs.IMAGE_DIGEST, sha256Hex(raw));
@@ -80,7 +94,10 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
     const dockerConfig = join(g.dir, 'docker-config-good');
     mkdirSync(dockerConfig, { recursive: true });
     const auth = Buffer.from(`${g.user.username}:${g.user.password}`).toString('base64');
-    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [`https://${g.basic.host}`]: { auth } } }));
+    writeFileSync(
+      join(dockerConfig, 'config.json'),
+      JSON.stringify({ auths: { [`https://${g.basic.host}`]: { auth } } }),
+    );
     const run = await capture({ image: `${g.basic.host}/team/app:v2s2` }, { DOCKER_CONFIG: dockerConfig });
     succeeded(run);
     assert.equal(run.outputs.IMAGE_DIGEST, sha256Hex(inspectRaw(`${g.basic.host}/team/app:v2s2`, g.basicAccess)));
@@ -90,11 +107,26 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
   it('fails on a wrong password, naming the connection and not the password', async () => {
     const wrong = 'wr0ng-Secret-Value';
     const run = await capture(
-      { image: `${g.basic.host}/team/app:oci`, connectionType: 'dockerRegistry', dockerRegistryServiceConnection: 'reg-conn' },
+      {
+        image: `${g.basic.host}/team/app:oci`,
+        connectionType: 'dockerRegistry',
+        dockerRegistryServiceConnection: 'reg-conn',
+      },
       {},
-      { 'reg-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: wrong } } },
+      {
+        'reg-conn': {
+          url: `https://${g.basic.host}`,
+          scheme: 'UsernamePassword',
+          parameters: { username: g.user.username, password: wrong },
+        },
+      },
     );
-    failedWith(run, 'UNAUTHORIZED', `refused the credentials from service connection "${connectionId('reg-conn')}"`, g.user.username);
+    failedWith(
+      run,
+      'UNAUTHORIZED',
+      `refused the credentials from service connection "${connectionId('reg-conn')}"`,
+      g.user.username,
+    );
     assert.ok(!visibleOutput(run).includes(wrong));
   });
 
@@ -125,7 +157,9 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
 
   it('refuses manifest bytes that do not match the digest header (a tampering proxy)', async () => {
     const proxy = await startProxy(g.open.url, g.certs, (method, path, status, _headers, body) =>
-      method === 'GET' && path.includes('/manifests/') && status === 200 ? Buffer.concat([body, Buffer.from('\n')]) : body,
+      method === 'GET' && path.includes('/manifests/') && status === 200
+        ? Buffer.concat([body, Buffer.from('\n')])
+        : body,
     );
     try {
       const run = await capture({ image: `${proxy.host}/team/app:oci`, connectionType: 'anonymous' });
@@ -142,19 +176,32 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
     });
 
     it('passes when expectedDigest matches', async () => {
-      const run = await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', expectedDigest: digest });
+      const run = await capture({
+        image: `${g.open.host}/team/app:oci`,
+        connectionType: 'anonymous',
+        expectedDigest: digest,
+      });
       succeeded(run);
       assert.ok(run.stdout.includes('expectedDigest'));
     });
 
     it('reads a buildx --metadata-file and a skopeo --digestfile', async () => {
       const buildx = join(g.dir, 'buildx-metadata.json');
-      writeFileSync(buildx, JSON.stringify({ 'containerimage.digest': digest, 'image.name': `${g.open.host}/team/app:oci` }));
-      succeeded(await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: buildx }));
+      writeFileSync(
+        buildx,
+        JSON.stringify({ 'containerimage.digest': digest, 'image.name': `${g.open.host}/team/app:oci` }),
+      );
+      succeeded(
+        await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: buildx }),
+      );
 
       const digestFile = join(g.dir, 'skopeo-digest');
       push(g.layout, 'arm64', `${g.open.host}/team/skopeo:1.0`, g.openAccess, { digestFile });
-      const run = await capture({ image: `${g.open.host}/team/skopeo:1.0`, connectionType: 'anonymous', metadataFile: digestFile });
+      const run = await capture({
+        image: `${g.open.host}/team/skopeo:1.0`,
+        connectionType: 'anonymous',
+        metadataFile: digestFile,
+      });
       succeeded(run);
       assert.equal(run.outputs.IMAGE_DIGEST, sha256Hex(inspectRaw(`${g.open.host}/team/skopeo:1.0`, g.openAccess)));
     });
@@ -163,11 +210,22 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       const job = new AgentJob({ hostEnv: g.hostEnv });
       try {
         mkdirSync(join(job.sourcesDirectory, 'out'));
-        writeFileSync(join(job.sourcesDirectory, 'out', 'metadata.json'), JSON.stringify({ 'containerimage.digest': digest }));
-        const relative = await job.run('DigestCapture', { inputs: { image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: 'out/metadata.json' } });
+        writeFileSync(
+          join(job.sourcesDirectory, 'out', 'metadata.json'),
+          JSON.stringify({ 'containerimage.digest': digest }),
+        );
+        const relative = await job.run('DigestCapture', {
+          inputs: {
+            image: `${g.open.host}/team/app:oci`,
+            connectionType: 'anonymous',
+            metadataFile: 'out/metadata.json',
+          },
+        });
         succeeded(relative);
         assert.match(relative.log, /metadataFile .*out\/metadata\.json/);
-        const empty = await job.run('DigestCapture', { inputs: { image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: '' } });
+        const empty = await job.run('DigestCapture', {
+          inputs: { image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile: '' },
+        });
         succeeded(empty);
         assert.doesNotMatch(empty.log, /metadataFile/);
       } finally {
@@ -186,9 +244,17 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       const now = sha256Hex(inspectRaw(`${g.open.host}/team/moved:release`, g.openAccess));
       assert.notEqual(now, pushed);
 
-      const byInput = await capture({ image: `${g.open.host}/team/moved:release`, connectionType: 'anonymous', expectedDigest: pushed });
+      const byInput = await capture({
+        image: `${g.open.host}/team/moved:release`,
+        connectionType: 'anonymous',
+        expectedDigest: pushed,
+      });
       failedWith(byInput, 'EXPECTED_DIGEST_MISMATCH', pushed, now, 'expectedDigest');
-      const byFile = await capture({ image: `${g.open.host}/team/moved:release`, connectionType: 'anonymous', metadataFile: digestFile });
+      const byFile = await capture({
+        image: `${g.open.host}/team/moved:release`,
+        connectionType: 'anonymous',
+        metadataFile: digestFile,
+      });
       failedWith(byFile, 'EXPECTED_DIGEST_MISMATCH', pushed, now, 'metadataFile');
     });
 
@@ -201,16 +267,27 @@ describe('DigestCapture@1 (packaged task against a real registry)', function () 
       const cases: Array<[string, string]> = [
         ['/dev/zero', 'it is a character device, not a regular file; only regular files are read.'],
         [fifo, 'it is a named pipe, not a regular file; only regular files are read.'],
-        [huge, 'the file is 16.0 MiB (16777217 bytes), over the 16 MiB limit for a build metadata file; it was not read.'],
+        [
+          huge,
+          'the file is 16.0 MiB (16777217 bytes), over the 16 MiB limit for a build metadata file; it was not read.',
+        ],
       ];
       for (const [metadataFile, why] of cases) {
         const run = await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', metadataFile });
-        failedWith(run, 'METADATA_FILE', `The input metadataFile names "${metadataFile}": ${why} Check the path, and that the build step wrote it`);
+        failedWith(
+          run,
+          'METADATA_FILE',
+          `The input metadataFile names "${metadataFile}": ${why} Check the path, and that the build step wrote it`,
+        );
       }
     });
 
     it('rejects an expectedDigest that is not a digest, naming the input', async () => {
-      const run = await capture({ image: `${g.open.host}/team/app:oci`, connectionType: 'anonymous', expectedDigest: 'sha256:ABC' });
+      const run = await capture({
+        image: `${g.open.host}/team/app:oci`,
+        connectionType: 'anonymous',
+        expectedDigest: 'sha256:ABC',
+      });
       failedWith(run, 'INVALID_DIGEST', 'input expectedDigest', 'sha256:ABC');
     });
   });

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
-import { AcrConnectionScheme, acrDockerRegistryConnection } from '../../lab/azurerm';
-import { TestGround, testGround } from '../../lab/ground';
+import type { SuiteAcr } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
+import type { AcrConnectionScheme } from '../../lab/azurerm';
+import { acrDockerRegistryConnection } from '../../lab/azurerm';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { inspectRaw, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
-import { AgentJobOptions, TaskRun, connectionId, runTask } from '../../lab/agent';
+import type { AgentJobOptions, TaskRun } from '../../lab/agent';
+import { connectionId, runTask } from '../../lab/agent';
 
 // Docker Registry service connections of type Azure Container Registry, in every task that takes a
 // Docker Registry connection, run from the packaged .vsix as the agent runs them, through the ACR
@@ -22,7 +26,10 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
 
   before(async () => {
     g = await testGround();
-    acr = await acrGroundFor(g, 'acr-dockerregistry', { acceptResourceManagerTokens: false, images: { 'team/api:1.0': 'amd64' } });
+    acr = await acrGroundFor(g, 'acr-dockerregistry', {
+      acceptResourceManagerTokens: false,
+      images: { 'team/api:1.0': 'amd64' },
+    });
     image = `${acr.front.host}/team/api:1.0`;
     digest = acr.digests['team/api:1.0']!;
   });
@@ -39,39 +46,61 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
    * the job's Azure DevOps connection and OIDC URL, which the server sends with every job.
    */
   const job = (scheme: AcrConnectionScheme): AgentJobOptions => ({
-    hostEnv: { ...g.hostEnv, AZURE_AUTHORITY_HOST: acr.front.authorityHost, ...(scheme === 'ManagedServiceIdentity' ? acr.front.managedIdentity.env() : {}) },
+    hostEnv: {
+      ...g.hostEnv,
+      AZURE_AUTHORITY_HOST: acr.front.authorityHost,
+      ...(scheme === 'ManagedServiceIdentity' ? acr.front.managedIdentity.env() : {}),
+    },
     ...(scheme === 'WorkloadIdentityFederation'
-      ? { collection: { accessToken: acr.front.systemAccessToken }, variables: { 'System.OidcRequestUri': acr.front.oidcRequestUri } }
+      ? {
+          collection: { accessToken: acr.front.systemAccessToken },
+          variables: { 'System.OidcRequestUri': acr.front.oidcRequestUri },
+        }
       : {}),
   });
-  const run = (task: string, scheme: AcrConnectionScheme, inputs: Record<string, string>, connection = acrDockerRegistryConnection(acr, scheme)): Promise<TaskRun> =>
-    runTask(task, { ...job(scheme), connections: { 'release-acr': connection }, inputs });
+  const run = (
+    task: string,
+    scheme: AcrConnectionScheme,
+    inputs: Record<string, string>,
+    connection = acrDockerRegistryConnection(acr, scheme),
+  ): Promise<TaskRun> => runTask(task, { ...job(scheme), connections: { 'release-acr': connection }, inputs });
 
   const viaConnection = { connectionType: 'dockerRegistry', dockerRegistryServiceConnection: 'release-acr' };
 
   /** No secret of the sign-in shows in the log: the client secret, the host's identity header, any token the front issued. */
   const noSecretsShown = (r: TaskRun): void => {
     const shown = visibleOutput(r);
-    for (const secret of [acr.secretApp.clientSecret, acr.front.managedIdentity.header, acr.front.systemAccessToken, ...acr.front.managedIdentity.tokens]) {
+    for (const secret of [
+      acr.secretApp.clientSecret,
+      acr.front.managedIdentity.header,
+      acr.front.systemAccessToken,
+      ...acr.front.managedIdentity.tokens,
+    ]) {
       assert.ok(!shown.includes(secret), 'a secret of the sign-in is printed');
     }
   };
 
-  it('DigestCapture@1, ServicePrincipal: the service principal signs in at Entra ID for ACR\'s audience, one exchange, secrets masked', async () => {
+  it("DigestCapture@1, ServicePrincipal: the service principal signs in at Entra ID for ACR's audience, one exchange, secrets masked", async () => {
     const r = await run('DigestCapture', 'ServicePrincipal', { image, ...viaConnection });
     succeeded(r);
     assert.equal(r.outputs.IMAGE_DIGEST, digest);
-    assert.deepEqual({ entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange }, { entra: 1, exchange: 1 });
+    assert.deepEqual(
+      { entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange },
+      { entra: 1, exchange: 1 },
+    );
     assert.ok(r.secrets.includes(acr.secretApp.clientSecret), 'the client secret is masked');
     assert.match(r.stdout, /\(service connection "[0-9a-f-]+" \(Azure Container Registry, service principal\)\)/);
     noSecretsShown(r);
   });
 
-  it('DigestCapture@1, WorkloadIdentityFederation: the OIDC token of this connection, with the job connection\'s token', async () => {
+  it("DigestCapture@1, WorkloadIdentityFederation: the OIDC token of this connection, with the job connection's token", async () => {
     const r = await run('DigestCapture', 'WorkloadIdentityFederation', { image, ...viaConnection });
     succeeded(r);
     assert.equal(r.outputs.IMAGE_DIGEST, digest);
-    assert.deepEqual({ oidc: acr.front.counts.oidc > 0, entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange }, { oidc: true, entra: 1, exchange: 1 });
+    assert.deepEqual(
+      { oidc: acr.front.counts.oidc > 0, entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange },
+      { oidc: true, entra: 1, exchange: 1 },
+    );
     noSecretsShown(r);
   });
 
@@ -81,7 +110,10 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
     assert.equal(r.outputs.IMAGE_DIGEST, digest);
     assert.deepEqual(acr.front.managedIdentity.counts, { issued: 1, refused: 0, imds: 0 });
     assert.deepEqual(acr.front.managedIdentity.requested, [undefined]);
-    assert.deepEqual({ entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange }, { entra: 0, exchange: 1 });
+    assert.deepEqual(
+      { entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange },
+      { entra: 0, exchange: 1 },
+    );
     assert.ok(r.secrets.includes(acr.front.managedIdentity.header));
     noSecretsShown(r);
   });
@@ -89,7 +121,11 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
   it('DigestLock@1, ServicePrincipal: locks the tag and the manifest', async () => {
     const lockImage = `${acr.front.host}/team/api:lock`;
     await pushAsync(g.layout, 'amd64', lockImage, acr.access);
-    const r = await run('DigestLock', 'ServicePrincipal', { image: lockImage, expectedDigest: digest, ...viaConnection });
+    const r = await run('DigestLock', 'ServicePrincipal', {
+      image: lockImage,
+      expectedDigest: digest,
+      ...viaConnection,
+    });
     succeeded(r);
     assert.deepEqual(r.outputs, { IMAGE_DIGEST: digest, IMAGE_LOCKED: 'true' });
     assert.equal(acr.front.tagAttributes('team/api', 'lock')?.writeEnabled, false);
@@ -151,22 +187,53 @@ describe('Docker Registry connections of type Azure Container Registry (packaged
   it("never sends a connection's identity to a registry other than its loginServer: refused before any sign-in", async () => {
     const other = acrDockerRegistryConnection(acr, 'ServicePrincipal', { loginServer: 'otheracr.azurecr.io' });
     const r = await run('DigestCapture', 'ServicePrincipal', { image, ...viaConnection }, other);
-    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('release-acr')}" given in dockerRegistryServiceConnection was made for otheracr.azurecr.io, but the image is on ${acr.front.host}`);
-    assert.deepEqual({ entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange, acr: acr.front.counts.acrToken }, { entra: 0, exchange: 0, acr: 0 });
+    failedWith(
+      r,
+      'CREDENTIALS',
+      `service connection "${connectionId('release-acr')}" given in dockerRegistryServiceConnection was made for otheracr.azurecr.io, but the image is on ${acr.front.host}`,
+    );
+    assert.deepEqual(
+      { entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange, acr: acr.front.counts.acrToken },
+      { entra: 0, exchange: 0, acr: 0 },
+    );
   });
 
   it('fails on a wrong secret, naming the Docker Registry connection and the input, never printing the secret', async () => {
     const wrong = 'Wr0ng~acr-connection.secret';
-    const r = await run('DigestCapture', 'ServicePrincipal', { image, ...viaConnection }, acrDockerRegistryConnection(acr, 'ServicePrincipal', { serviceprincipalkey: wrong }));
-    failedWith(r, 'CREDENTIALS', `Signing in with the Docker Registry service connection "${connectionId('release-acr')}" given in dockerRegistryServiceConnection failed`, 'AADSTS7000215');
+    const r = await run(
+      'DigestCapture',
+      'ServicePrincipal',
+      { image, ...viaConnection },
+      acrDockerRegistryConnection(acr, 'ServicePrincipal', { serviceprincipalkey: wrong }),
+    );
+    failedWith(
+      r,
+      'CREDENTIALS',
+      `Signing in with the Docker Registry service connection "${connectionId('release-acr')}" given in dockerRegistryServiceConnection failed`,
+      'AADSTS7000215',
+    );
     assert.ok(!visibleOutput(r).includes(wrong));
     assert.equal(acr.front.counts.exchange, 0);
   });
 
   it('names the input, the scheme and the fix for an Entra ID scheme on a connection that is not of type ACR', async () => {
     const sp = acrDockerRegistryConnection(acr, 'ServicePrincipal');
-    const r = await run('DigestCapture', 'ServicePrincipal', { image, ...viaConnection }, { ...sp, data: { registrytype: 'Others' } });
-    failedWith(r, 'CREDENTIALS', 'given in dockerRegistryServiceConnection uses the "ServicePrincipal" scheme', 'registry type is "Others"', 'Docker Registry → Azure Container Registry');
-    assert.deepEqual({ entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange }, { entra: 0, exchange: 0 });
+    const r = await run(
+      'DigestCapture',
+      'ServicePrincipal',
+      { image, ...viaConnection },
+      { ...sp, data: { registrytype: 'Others' } },
+    );
+    failedWith(
+      r,
+      'CREDENTIALS',
+      'given in dockerRegistryServiceConnection uses the "ServicePrincipal" scheme',
+      'registry type is "Others"',
+      'Docker Registry → Azure Container Registry',
+    );
+    assert.deepEqual(
+      { entra: acr.front.counts.entraToken, exchange: acr.front.counts.exchange },
+      { entra: 0, exchange: 0 },
+    );
   });
 });

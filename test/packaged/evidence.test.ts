@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import { attachEvidence } from '../../src/evidence/attach';
@@ -10,11 +20,14 @@ import { parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
 import { samplePredicate } from '../evidence/helpers';
-import { AdoServer, startAdoServer } from '../../lab/ado-server';
-import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import type { AdoServer } from '../../lab/ado-server';
+import { startAdoServer } from '../../lab/ado-server';
+import type { TestGround } from '../../lab/ground';
+import { pushSamples, testGround } from '../../lab/ground';
 import { inspectRaw, sha256Hex } from '../../lab/images';
 import { ROOT } from '../../lab/paths';
-import { AgentJob, TaskRun, runTask } from '../../lab/agent';
+import type { TaskRun } from '../../lab/agent';
+import { AgentJob, runTask } from '../../lab/agent';
 import { field } from '../../lab/field';
 
 // DigestEvidence@1 run from the packaged .vsix against the real distribution registry (no
@@ -28,7 +41,8 @@ function succeeded(run: TaskRun): void {
 function failedWith(run: TaskRun, code: string, ...fragments: string[]): void {
   assert.equal(run.result, 'Failed', `task should fail with ${code}:\n${run.stdout}`);
   assert.match(run.message, new RegExp(`\\[${code}\\]$`), run.message);
-  for (const fragment of fragments) assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
+  for (const fragment of fragments)
+    assert.ok(run.message.includes(fragment), `message lacks "${fragment}": ${run.message}`);
 }
 
 function visibleOutput(run: TaskRun): string {
@@ -60,8 +74,10 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   before(async () => {
     g = await testGround();
     ado = await startAdoServer(g.certs);
-    for (const repo of ['shop/web', 'rollback/app', 'rollback/scanned', 'verify/app', 'race/app']) pushSamples(g, g.open, g.openAccess, repo);
-    for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = sha256Hex(inspectRaw(`${g.open.host}/shop/web:${tag}`, g.openAccess));
+    for (const repo of ['shop/web', 'rollback/app', 'rollback/scanned', 'verify/app', 'race/app'])
+      pushSamples(g, g.open, g.openAccess, repo);
+    for (const tag of ['oci', 'v2s2', 'multi'])
+      digests[tag] = sha256Hex(inspectRaw(`${g.open.host}/shop/web:${tag}`, g.openAccess));
   });
   after(() => ado?.close());
   beforeEach(() => {
@@ -74,12 +90,20 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   // evidence written to the staging directory can be read after the run.
   // Runs at the same moment each take their own agent, as two jobs do: task-lib keeps the key of its
   // secret store in the agent's temp folder (.taskkey), which one run would rewrite under the other.
-  const evidence = (inputs: Record<string, string>, variables: Record<string, string> = {}, agent = 'agent-evidence') => {
+  const evidence = (
+    inputs: Record<string, string>,
+    variables: Record<string, string> = {},
+    agent = 'agent-evidence',
+  ) => {
     const job = ado.agentJob();
     return runTask('DigestEvidence', {
       ...job,
       home: join(g.dir, agent),
-      inputs: { connectionType: 'anonymous', outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`, ...inputs },
+      inputs: {
+        connectionType: 'anonymous',
+        outputPath: `$(Build.ArtifactStagingDirectory)/evidence/run-${++runs}.json`,
+        ...inputs,
+      },
       variables: { ...job.variables, ...variables },
       hostEnv: g.hostEnv,
     });
@@ -89,7 +113,13 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const report = join(g.dir, 'trivy.json');
     writeFileSync(report, '{"Results":[]}\n');
     ado.requests.length = 0;
-    const run = await evidence({ image: ref('shop/web', 'multi'), environment: 'prod', scanStatus: 'passed', scanReport: report, approver: 'auto' });
+    const run = await evidence({
+      image: ref('shop/web', 'multi'),
+      environment: 'prod',
+      scanStatus: 'passed',
+      scanReport: report,
+      approver: 'auto',
+    });
     succeeded(run);
     const path = run.outputs.EVIDENCE_PATH!;
     const bytes = readFileSync(path);
@@ -102,7 +132,10 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const platforms = field(doc, 'predicate', 'image', 'platforms');
     assert.ok(typeof platforms === 'object' && platforms !== null);
     assert.equal(Object.keys(platforms).length, 2);
-    assert.equal(field(doc, 'predicate', 'scan', 'report', 'sha256'), sha256Hex(Buffer.from('{"Results":[]}\n')).slice(7));
+    assert.equal(
+      field(doc, 'predicate', 'scan', 'report', 'sha256'),
+      sha256Hex(Buffer.from('{"Results":[]}\n')).slice(7),
+    );
     assert.equal(field(doc, 'predicate', 'run', 'id'), 4711);
     assert.equal(field(doc, 'predicate', 'run', 'commit'), '4f3e2d1c0b9a8f7e6d5c4b3a29180716f5e4d3c2');
     assert.equal(field(doc, 'predicate', 'approval', 'status'), 'approved');
@@ -121,7 +154,8 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     assert.equal(upload?.properties.artifactname, 'release-evidence');
     assert.equal(upload?.message, path);
     assert.equal(run.summaries.length, 1);
-    for (const text of [digests.multi!, 'passed', 'Dana Reviewer', 'notApplicable']) assert.ok(run.summaries[0]!.includes(text), `summary lacks ${text}`);
+    for (const text of [digests.multi!, 'passed', 'Dana Reviewer', 'notApplicable'])
+      assert.ok(run.summaries[0]!.includes(text), `summary lacks ${text}`);
   });
 
   it('records a scanReport given relative to the repository, and records no report for an empty one (the agent roots both)', async () => {
@@ -129,12 +163,29 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     try {
       mkdirSync(join(job.sourcesDirectory, 'reports'));
       writeFileSync(join(job.sourcesDirectory, 'reports', 'trivy.json'), '{"Results":[]}\n');
-      const base = { image: ref('shop/web', 'v2s2'), connectionType: 'anonymous', scanStatus: 'passed', approver: 'a', attach: 'false' };
-      const relative = await job.run('DigestEvidence', { inputs: { ...base, scanReport: 'reports/trivy.json', outputPath: 'evidence/relative.json' } });
+      const base = {
+        image: ref('shop/web', 'v2s2'),
+        connectionType: 'anonymous',
+        scanStatus: 'passed',
+        approver: 'a',
+        attach: 'false',
+      };
+      const relative = await job.run('DigestEvidence', {
+        inputs: { ...base, scanReport: 'reports/trivy.json', outputPath: 'evidence/relative.json' },
+      });
       succeeded(relative);
-      assert.equal(relative.outputs.EVIDENCE_PATH, join(job.sourcesDirectory, 'evidence', 'relative.json'), 'a relative outputPath starts at System.DefaultWorkingDirectory');
-      assert.equal(field(readJson(relative.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report', 'name'), 'trivy.json');
-      const empty = await job.run('DigestEvidence', { inputs: { ...base, scanReport: '', outputPath: 'evidence/empty.json' } });
+      assert.equal(
+        relative.outputs.EVIDENCE_PATH,
+        join(job.sourcesDirectory, 'evidence', 'relative.json'),
+        'a relative outputPath starts at System.DefaultWorkingDirectory',
+      );
+      assert.equal(
+        field(readJson(relative.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report', 'name'),
+        'trivy.json',
+      );
+      const empty = await job.run('DigestEvidence', {
+        inputs: { ...base, scanReport: '', outputPath: 'evidence/empty.json' },
+      });
       succeeded(empty);
       assert.equal(field(readJson(empty.outputs.EVIDENCE_PATH!), 'predicate', 'scan', 'report'), null);
     } finally {
@@ -143,7 +194,12 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   });
 
   it('attaches the evidence so it is found again through the tag-schema fallback (distribution has no referrers API)', async () => {
-    const run = await evidence({ image: ref('shop/web', 'oci'), environment: 'staging', scanStatus: 'warned', approver: 'Release Manager' });
+    const run = await evidence({
+      image: ref('shop/web', 'oci'),
+      environment: 'staging',
+      scanStatus: 'warned',
+      approver: 'Release Manager',
+    });
     succeeded(run);
     const client = new RegistryClient(g.open.host);
     const digest = parseDigest(digests.oci!);
@@ -162,14 +218,29 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const recorded: string[] = [];
     for (let round = 1; round <= 20; round++) {
       const runs = await Promise.all(
-        ['a', 'b'].map((side) => evidence({ image: ref('race/app', 'oci'), environment: `race-${side}-${round}`, scanStatus: 'passed', approver: 'a' }, {}, `agent-race-${side}`)),
+        ['a', 'b'].map((side) =>
+          evidence(
+            {
+              image: ref('race/app', 'oci'),
+              environment: `race-${side}-${round}`,
+              scanStatus: 'passed',
+              approver: 'a',
+            },
+            {},
+            `agent-race-${side}`,
+          ),
+        ),
       );
       for (const run of runs) succeeded(run);
       recorded.push(...runs.map((run) => run.outputs.EVIDENCE_DIGEST!));
       const { found, problems } = await findEvidence(client, 'race/app', digest);
       assert.deepEqual(problems, []);
       const kept = new Set(found.map((f) => f.evidence.digest));
-      assert.deepEqual(recorded.filter((d) => !kept.has(parseDigest(d))), [], `round ${round}: every recorded entry is still in the index`);
+      assert.deepEqual(
+        recorded.filter((d) => !kept.has(parseDigest(d))),
+        [],
+        `round ${round}: every recorded entry is still in the index`,
+      );
     }
     assert.equal(new Set(recorded).size, 40);
   });
@@ -178,11 +249,23 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const repo = 'rollback/app';
     succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
     succeeded(await evidence({ image: ref(repo, 'oci'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
-    succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'staging', scanStatus: 'passed', approver: 'a' }));
-    const run = await evidence({ image: ref(repo, 'multi'), environment: 'prod', scanStatus: 'passed', approver: 'a', rollbackDigest: 'auto' });
+    succeeded(
+      await evidence({ image: ref(repo, 'v2s2'), environment: 'staging', scanStatus: 'passed', approver: 'a' }),
+    );
+    const run = await evidence({
+      image: ref(repo, 'multi'),
+      environment: 'prod',
+      scanStatus: 'passed',
+      approver: 'a',
+      rollbackDigest: 'auto',
+    });
     succeeded(run);
     const doc = readJson(run.outputs.EVIDENCE_PATH!);
-    assert.equal(field(doc, 'predicate', 'rollback', 'digest'), digests.oci, 'the previous prod release, not the later staging one');
+    assert.equal(
+      field(doc, 'predicate', 'rollback', 'digest'),
+      digests.oci,
+      'the previous prod release, not the later staging one',
+    );
     assert.equal(field(doc, 'predicate', 'rollback', 'source'), 'auto');
     assert.ok(run.summaries[0]!.includes(digests.oci!));
   });
@@ -191,25 +274,51 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const repo = 'rollback/scanned';
     succeeded(await evidence({ image: ref(repo, 'v2s2'), environment: 'prod', scanStatus: 'passed', approver: 'a' }));
     succeeded(await evidence({ image: ref(repo, 'oci'), environment: 'prod', scanStatus: 'failed', approver: 'a' }));
-    const run = await evidence({ image: ref(repo, 'multi'), environment: 'prod', scanStatus: 'passed', approver: 'a', rollbackDigest: 'auto' });
+    const run = await evidence({
+      image: ref(repo, 'multi'),
+      environment: 'prod',
+      scanStatus: 'passed',
+      approver: 'a',
+      rollbackDigest: 'auto',
+    });
     succeeded(run);
     const doc = readJson(run.outputs.EVIDENCE_PATH!);
-    assert.equal(field(doc, 'predicate', 'rollback', 'digest'), digests.v2s2, 'the release with a passed scan, not the newer failed one');
+    assert.equal(
+      field(doc, 'predicate', 'rollback', 'digest'),
+      digests.v2s2,
+      'the release with a passed scan, not the newer failed one',
+    );
     const reason = field(doc, 'predicate', 'rollback', 'reason');
-    assert.ok(typeof reason === 'string' && reason.includes(digests.oci!) && reason.includes('scan failed'), String(reason));
+    assert.ok(
+      typeof reason === 'string' && reason.includes(digests.oci!) && reason.includes('scan failed'),
+      String(reason),
+    );
     assert.ok(validatePredicate(field(doc, 'predicate')), JSON.stringify(validatePredicate.errors));
-    assert.ok(run.warnings.some((w) => w.includes('Skipped 1 newer release to prod') && w.includes(digests.oci!)), run.warnings.join('\n'));
+    assert.ok(
+      run.warnings.some((w) => w.includes('Skipped 1 newer release to prod') && w.includes(digests.oci!)),
+      run.warnings.join('\n'),
+    );
     assert.ok(run.summaries[0]!.includes(digests.v2s2!));
   });
 
   it('rollbackDigest given must be a digest of the repository', async () => {
     const missing = `sha256:${'0'.repeat(64)}`;
-    const run = await evidence({ image: ref('shop/web', 'oci'), rollbackDigest: missing, attach: 'false', approver: 'a' });
+    const run = await evidence({
+      image: ref('shop/web', 'oci'),
+      rollbackDigest: missing,
+      attach: 'false',
+      approver: 'a',
+    });
     failedWith(run, 'INVALID_INPUT', 'rollbackDigest', missing);
   });
 
   it('verify passes for evidence that says the scan passed, and hands back the evidence', async () => {
-    const recorded = await evidence({ image: ref('verify/app', 'oci'), environment: 'prod', scanStatus: 'passed', approver: 'a' });
+    const recorded = await evidence({
+      image: ref('verify/app', 'oci'),
+      environment: 'prod',
+      scanStatus: 'passed',
+      approver: 'a',
+    });
     succeeded(recorded);
     const run = await evidence({ mode: 'verify', image: ref('verify/app', 'oci'), environment: 'prod' });
     succeeded(run);
@@ -222,7 +331,9 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
   });
 
   it('verify fails when the evidence says the scan failed', async () => {
-    succeeded(await evidence({ image: ref('verify/app', 'v2s2'), environment: 'prod', scanStatus: 'failed', approver: 'a' }));
+    succeeded(
+      await evidence({ image: ref('verify/app', 'v2s2'), environment: 'prod', scanStatus: 'failed', approver: 'a' }),
+    );
     const run = await evidence({ mode: 'verify', image: ref('verify/app', 'v2s2'), environment: 'prod' });
     failedWith(run, 'EVIDENCE_REJECTED', 'scanStatus failed');
   });
@@ -236,9 +347,17 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
     const client = new RegistryClient(g.open.host);
     const target = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/shop/web:multi`, g.openAccess)));
     const base = samplePredicate();
-    const other = serialiseEvidence(samplePredicate({ image: { ...base.image, registry: g.open.host, repository: 'shop/web', digest: digests.oci! } }));
+    const other = serialiseEvidence(
+      samplePredicate({
+        image: { ...base.image, registry: g.open.host, repository: 'shop/web', digest: digests.oci! },
+      }),
+    );
     const raw = inspectRaw(`${g.open.host}/shop/web:multi`, g.openAccess);
-    await attachEvidence(client, 'shop/web', other, { mediaType: 'application/vnd.oci.image.index.v1+json', digest: target, size: raw.length });
+    await attachEvidence(client, 'shop/web', other, {
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest: target,
+      size: raw.length,
+    });
     const run = await evidence({ mode: 'verify', image: ref('shop/web', 'multi'), environment: 'prod' });
     failedWith(run, 'EVIDENCE_INVALID', `its statement is about ${digests.oci}`);
   });
@@ -275,9 +394,10 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
       outside = mkdtempSync(join(g.dir, 'outside-'));
     });
     afterEach(() => job.dispose());
-    const run = (inputs: Record<string, string>) => job.run('DigestEvidence', { inputs: { connectionType: 'anonymous', approver: 'a', attach: 'false', ...inputs } });
+    const run = (inputs: Record<string, string>) =>
+      job.run('DigestEvidence', { inputs: { connectionType: 'anonymous', approver: 'a', attach: 'false', ...inputs } });
 
-    it('refuses an outputPath outside the job\'s folders (.., absolute, through a folder or file link) before asking the registry, and writes nothing there', async () => {
+    it("refuses an outputPath outside the job's folders (.., absolute, through a folder or file link) before asking the registry, and writes nothing there", async () => {
       symlinkSync(outside, join(job.artifactStagingDirectory, 'shared'));
       writeFileSync(join(outside, 'old.json'), 'keep');
       symlinkSync(join(outside, 'old.json'), join(job.artifactStagingDirectory, 'old.json'));
@@ -289,7 +409,14 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
       ];
       for (const [outputPath, leadsTo] of cases) {
         const result = await run({ image: nowhere, outputPath });
-        failedWith(result, 'OUTSIDE_JOB_FOLDERS', `The input outputPath has the value "${outputPath.replace('$(Build.ArtifactStagingDirectory)', job.artifactStagingDirectory)}", which leads to ${leadsTo},`, `Pipeline.Workspace (${job.buildDirectory})`, `Agent.TempDirectory (${job.tempDirectory})`, '$(Build.ArtifactStagingDirectory)/evidence/release.json');
+        failedWith(
+          result,
+          'OUTSIDE_JOB_FOLDERS',
+          `The input outputPath has the value "${outputPath.replace('$(Build.ArtifactStagingDirectory)', job.artifactStagingDirectory)}", which leads to ${leadsTo},`,
+          `Pipeline.Workspace (${job.buildDirectory})`,
+          `Agent.TempDirectory (${job.tempDirectory})`,
+          '$(Build.ArtifactStagingDirectory)/evidence/release.json',
+        );
         assert.equal(result.outputs.EVIDENCE_PATH, undefined);
       }
       assert.deepEqual(readdirSync(outside), ['old.json'], 'nothing was written or created outside');
@@ -299,11 +426,17 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
 
     it('writes the evidence whole into new folders in the staging directory, over an older file, and through a link that stays inside', async () => {
       const target = join(job.artifactStagingDirectory, 'evidence', 'prod', 'release.json');
-      const first = await run({ image: ref('shop/web', 'oci'), outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json' });
+      const first = await run({
+        image: ref('shop/web', 'oci'),
+        outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json',
+      });
       succeeded(first);
       assert.equal(first.outputs.EVIDENCE_PATH, target);
       assert.equal(sha256Hex(readFileSync(target)), first.outputs.EVIDENCE_DIGEST);
-      const again = await run({ image: ref('shop/web', 'v2s2'), outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json' });
+      const again = await run({
+        image: ref('shop/web', 'v2s2'),
+        outputPath: '$(Build.ArtifactStagingDirectory)/evidence/prod/release.json',
+      });
       succeeded(again);
       assert.equal(sha256Hex(readFileSync(target)), again.outputs.EVIDENCE_DIGEST);
       assert.deepEqual(readdirSync(dirname(target)), ['release.json'], 'no temporary file is left');
@@ -312,10 +445,18 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
       const linked = await run({ image: ref('shop/web', 'multi'), outputPath: 'latest.json' });
       succeeded(linked);
       assert.ok(lstatSync(join(job.sourcesDirectory, 'latest.json')).isSymbolicLink(), 'the link is kept');
-      assert.equal(sha256Hex(readFileSync(target)), linked.outputs.EVIDENCE_DIGEST, 'its target inside the job\'s folders is written');
+      assert.equal(
+        sha256Hex(readFileSync(target)),
+        linked.outputs.EVIDENCE_DIGEST,
+        "its target inside the job's folders is written",
+      );
 
       const folder = await run({ image: nowhere, outputPath: '$(Build.ArtifactStagingDirectory)/evidence' });
-      failedWith(folder, 'FILE_ACCESS', `${join(job.artifactStagingDirectory, 'evidence')} is a folder; give the path of a file`);
+      failedWith(
+        folder,
+        'FILE_ACCESS',
+        `${join(job.artifactStagingDirectory, 'evidence')} is a folder; give the path of a file`,
+      );
     });
 
     it('refuses a scanReport that is /dev/zero, a named pipe, a folder or over the limit without reading it, naming the input, the size and the limit', async () => {
@@ -328,12 +469,20 @@ describe('DigestEvidence@1 (packaged task, real registry, Azure DevOps test serv
         ['/dev/zero', 'it is a character device, not a regular file; only regular files are read.'],
         ['report.pipe', 'it is a named pipe, not a regular file'],
         ['reports', 'it is a directory, not a regular file'],
-        ['huge.json', 'the file is 256.0 MiB (268435457 bytes), over the 256 MiB limit for a scan report; it was not read.'],
+        [
+          'huge.json',
+          'the file is 256.0 MiB (268435457 bytes), over the 256 MiB limit for a scan report; it was not read.',
+        ],
       ];
       mkdirSync(join(job.sourcesDirectory, 'reports'));
       for (const [scanReport, why] of cases) {
         const result = await run({ image: nowhere, scanReport, scanStatus: 'passed' });
-        failedWith(result, 'FILE_ACCESS', `The input scanReport has the value "${scanReport.startsWith('/') ? scanReport : join(job.sourcesDirectory, scanReport)}": ${why}`, "Give the path of the scanner's report file");
+        failedWith(
+          result,
+          'FILE_ACCESS',
+          `The input scanReport has the value "${scanReport.startsWith('/') ? scanReport : join(job.sourcesDirectory, scanReport)}": ${why}`,
+          "Give the path of the scanner's report file",
+        );
       }
     });
   });

@@ -28,7 +28,9 @@ function readTask(name: string): TaskJson {
 describe('task.json files', () => {
   // The schema's patterns escape characters that need no escape (\:), which unicode mode refuses.
   const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
-  const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'test', 'schemas', 'tasks.schema.json'), 'utf8')) as object);
+  const validate = ajv.compile(
+    JSON.parse(readFileSync(join(ROOT, 'test', 'schemas', 'tasks.schema.json'), 'utf8')) as object,
+  );
 
   it('there is at least the DigestCapture task', () => {
     assert.ok(TASKS.includes('DigestCapture'));
@@ -44,7 +46,10 @@ describe('task.json files', () => {
       const json = readTask(task);
       assert.equal(json.name, task);
       // tfx's own rule, which the schema does not carry.
-      assert.ok(json.friendlyName.length <= 40, `${task}: friendlyName "${json.friendlyName}" has more than 40 characters`);
+      assert.ok(
+        json.friendlyName.length <= 40,
+        `${task}: friendlyName "${json.friendlyName}" has more than 40 characters`,
+      );
       assert.deepEqual(Object.keys(json.execution).sort(), ['Node20_1', 'Node24']);
       for (const handler of Object.values(json.execution)) assert.equal(handler.target, 'index.js');
       const names = new Set((json.inputs ?? []).map((input) => input.name));
@@ -62,15 +67,33 @@ describe('task.json files', () => {
   });
 
   it('input and output names match test/task-names.json: renaming one breaks every pipeline that uses it', () => {
-    const recorded = JSON.parse(readFileSync(join(ROOT, 'test', 'task-names.json'), 'utf8')) as Record<string, { inputs: string[]; outputs: string[] }>;
+    const recorded = JSON.parse(readFileSync(join(ROOT, 'test', 'task-names.json'), 'utf8')) as Record<
+      string,
+      { inputs: string[]; outputs: string[] }
+    >;
     for (const task of TASKS) {
       const json = readTask(task);
-      const current = { inputs: (json.inputs ?? []).map((i) => i.name).sort(), outputs: (json.outputVariables ?? []).map((o) => o.name).sort() };
+      const current = {
+        inputs: (json.inputs ?? []).map((i) => i.name).sort(),
+        outputs: (json.outputVariables ?? []).map((o) => o.name).sort(),
+      };
       const known = recorded[`${task}@${json.version.Major}`];
-      assert.ok(known, `${task}@${json.version.Major} is not in test/task-names.json: add its input and output names there`);
-      for (const name of known.inputs) assert.ok(current.inputs.includes(name), `${task}: the input ${name} was removed or renamed; keep it (an alias is not enough for YAML users) or make a new major version`);
-      for (const name of known.outputs) assert.ok(current.outputs.includes(name), `${task}: the output variable ${name} was removed or renamed`);
-      assert.deepEqual(current, { inputs: [...known.inputs].sort(), outputs: [...known.outputs].sort() }, `${task}: new names must be added to test/task-names.json on purpose`);
+      assert.ok(
+        known,
+        `${task}@${json.version.Major} is not in test/task-names.json: add its input and output names there`,
+      );
+      for (const name of known.inputs)
+        assert.ok(
+          current.inputs.includes(name),
+          `${task}: the input ${name} was removed or renamed; keep it (an alias is not enough for YAML users) or make a new major version`,
+        );
+      for (const name of known.outputs)
+        assert.ok(current.outputs.includes(name), `${task}: the output variable ${name} was removed or renamed`);
+      assert.deepEqual(
+        current,
+        { inputs: [...known.inputs].sort(), outputs: [...known.outputs].sort() },
+        `${task}: new names must be added to test/task-names.json on purpose`,
+      );
     }
   });
 });
@@ -92,10 +115,15 @@ describe('what the agent does to task inputs and output variables', () => {
     for (const task of TASKS) {
       for (const input of readTask(task).inputs ?? []) {
         if (input.type !== 'filePath') continue;
-        const readers = sources.filter((file) => file.text.includes(`Input('${input.name}'`) || file.text.includes(`input('${input.name}'`));
+        const readers = sources.filter(
+          (file) => file.text.includes(`Input('${input.name}'`) || file.text.includes(`input('${input.name}'`),
+        );
         assert.ok(readers.length > 0, `${task}: nothing in src reads the filePath input ${input.name}`);
         for (const file of readers) {
-          assert.ok(!new RegExp(`\\b(input|requiredInput)\\('${input.name}'`).test(file.text), `${file.path} reads the filePath input ${input.name} with input(); use filePathInput()`);
+          assert.ok(
+            !new RegExp(`\\b(input|requiredInput)\\('${input.name}'`).test(file.text),
+            `${file.path} reads the filePath input ${input.name} with input(); use filePathInput()`,
+          );
         }
       }
     }
@@ -110,7 +138,9 @@ describe('what the agent does to task inputs and output variables', () => {
       ...filesUnder(join(ROOT, 'templates'), ['.yml']),
       ...filesUnder(join(ROOT, 'examples'), ['.yml']),
       // CHANGELOG.md is left out: it quotes the wrong form when it records the fix.
-      ...readdirSync(ROOT).filter((name) => name.endsWith('.md') && name !== 'CHANGELOG.md').map((name) => join(ROOT, name)),
+      ...readdirSync(ROOT)
+        .filter((name) => name.endsWith('.md') && name !== 'CHANGELOG.md')
+        .map((name) => join(ROOT, name)),
     ];
     const bare: string[] = [];
     for (const file of files) {
@@ -130,8 +160,16 @@ describe('the packaged extension', () => {
 
   it('declares every task as a file and a contribution', () => {
     for (const task of TASKS) {
-      assert.ok(manifest.files.some((f) => f.path === `tasks/${task}`), `vss-extension.json files lacks tasks/${task}`);
-      assert.ok(manifest.contributions.some((c) => c.type === 'ms.vss-distributed-task.task' && c.properties.name === `tasks/${task}`), `no contribution for tasks/${task}`);
+      assert.ok(
+        manifest.files.some((f) => f.path === `tasks/${task}`),
+        `vss-extension.json files lacks tasks/${task}`,
+      );
+      assert.ok(
+        manifest.contributions.some(
+          (c) => c.type === 'ms.vss-distributed-task.task' && c.properties.name === `tasks/${task}`,
+        ),
+        `no contribution for tasks/${task}`,
+      );
     }
   });
 
@@ -142,9 +180,16 @@ describe('the packaged extension', () => {
     const names = readZip(vsix).map((entry) => entry.name);
     assert.ok(!names.some((name) => name.includes('node_modules')), 'no node_modules inside');
     for (const task of TASKS) {
-      for (const file of ['index.js', 'task.json', 'icon.png', 'lib.json']) assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
-      const files = names.filter((name) => name.startsWith(`tasks/${task}/`)).map((name) => name.slice(`tasks/${task}/`.length));
-      assert.deepEqual(files.filter((f) => f.endsWith('.js')), ['index.js'], `${task} ships one bundle`);
+      for (const file of ['index.js', 'task.json', 'icon.png', 'lib.json'])
+        assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
+      const files = names
+        .filter((name) => name.startsWith(`tasks/${task}/`))
+        .map((name) => name.slice(`tasks/${task}/`.length));
+      assert.deepEqual(
+        files.filter((f) => f.endsWith('.js')),
+        ['index.js'],
+        `${task} ships one bundle`,
+      );
     }
   });
 

@@ -5,17 +5,22 @@ import { join } from 'node:path';
 import { attachEvidence } from '../../src/evidence/attach';
 import { serialiseEvidence } from '../../src/evidence/statement';
 import { promote } from '../../src/promote/promote';
-import { Digest } from '../../src/reference/digest';
+import type { Digest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { referrersTag } from '../../src/registry/referrers';
 import { samplePredicate } from '../evidence/helpers';
-import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
-import { AgentJob, TaskRun, runTask } from '../../lab/agent';
-import { COLUMNS, Cell, Column, ROWS, Row, boundSeconds } from '../../lab/faults';
-import { TestGround, testGround } from '../../lab/ground';
+import type { AcrGround } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
+import type { TaskRun } from '../../lab/agent';
+import { AgentJob, runTask } from '../../lab/agent';
+import type { Cell, Column, Row } from '../../lab/faults';
+import { COLUMNS, ROWS, boundSeconds } from '../../lab/faults';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { OciLayout, pushAsync } from '../../lab/images';
 import { failedWith, succeeded } from '../../lab/outcome';
-import { Fault, RunningProxy, startProxy } from '../../lab/proxy';
+import type { Fault, RunningProxy } from '../../lab/proxy';
+import { startProxy } from '../../lab/proxy';
 
 // Every task that talks to a registry under every fault of lab/faults.ts, the way a pipeline meets them: the
 // packaged task in a child process through the agent model, real registries (distribution, and the
@@ -82,7 +87,8 @@ function repositoryOf(path: string): string | undefined {
   const acr = /^\/acr\/v1\/(.+?)\/(_tags|_manifests)\//.exec(pathname);
   if (acr) return acr[1];
   const scope = url.searchParams.get('scope');
-  if (pathname === '/oauth2/token' && scope?.startsWith('repository:')) return scope.slice('repository:'.length, scope.lastIndexOf(':'));
+  if (pathname === '/oauth2/token' && scope?.startsWith('repository:'))
+    return scope.slice('repository:'.length, scope.lastIndexOf(':'));
   return undefined;
 }
 
@@ -100,14 +106,25 @@ function targets(route: Route, method: string, path: string, headers: Record<str
     case 'token':
       return pathname === '/oauth2/token';
     case 'manifest': {
-      const selector = column === 'capture' || column === 'lock' ? 'v1' : column === 'evidenceVerify' || column === 'retain' ? referrersTag(p.digest) : p.digest;
+      const selector =
+        column === 'capture' || column === 'lock'
+          ? 'v1'
+          : column === 'evidenceVerify' || column === 'retain'
+            ? referrersTag(p.digest)
+            : p.digest;
       return signed && method === 'GET' && pathname === `/v2/${R}/manifests/${selector}`;
     }
     case 'blob':
       if (!signed) return false;
       if (column === 'promoteSource') return method === 'GET' && pathname === `/v2/${R}/blobs/${p.layer}`;
-      if (column === 'evidenceVerify' || column === 'retain') return method === 'GET' && pathname === `/v2/${R}/blobs/${p.statement}`;
-      if (column === 'promoteTarget') return method === 'PUT' && pathname.startsWith(`/v2/${R}/blobs/uploads/`) && url.searchParams.get('digest') === p.layer;
+      if (column === 'evidenceVerify' || column === 'retain')
+        return method === 'GET' && pathname === `/v2/${R}/blobs/${p.statement}`;
+      if (column === 'promoteTarget')
+        return (
+          method === 'PUT' &&
+          pathname.startsWith(`/v2/${R}/blobs/uploads/`) &&
+          url.searchParams.get('digest') === p.layer
+        );
       return method === 'PUT' && pathname.startsWith(`/v2/${R}/blobs/uploads/`);
     case 'second-tag':
       return method === 'PUT' && pathname === `/v2/${R}/manifests/2`;
@@ -160,18 +177,39 @@ describe('faults: every task under every fault (real registries behind a fault p
 
   const clientFor = (kind: RegistryKind): RegistryClient => {
     if (kind === 'open') return new RegistryClient(g.open.host);
-    if (kind === 'basic') return new RegistryClient(g.basic.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+    if (kind === 'basic')
+      return new RegistryClient(g.basic.host, {
+        credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' },
+      });
     return new RegistryClient(acr.registry.host);
   };
   const log = { info: () => undefined, warning: () => undefined };
 
   /** Copies the small or big image (tag v1) from where it was pushed to `repo` on `kind`, in this process. */
-  const seed = async (kind: RegistryKind, repo: string, image: 'small' | 'big'): Promise<{ digest: Digest; layer: Digest; mediaType: string; size: number }> => {
+  const seed = async (
+    kind: RegistryKind,
+    repo: string,
+    image: 'small' | 'big',
+  ): Promise<{ digest: Digest; layer: Digest; mediaType: string; size: number }> => {
     const source = clientFor('open');
     const from = image === 'big' ? 'faults/big' : 'faults/small';
     const root = await source.getManifest(from, 'v1');
     const target = clientFor(kind);
-    await promote({ source, sourceRepository: from, digest: root.digest, target, targetRepository: repo, tags: ['v1'], semverTags: false, overwriteTags: true, includeReferrers: false, concurrency: 2 }, log);
+    await promote(
+      {
+        source,
+        sourceRepository: from,
+        digest: root.digest,
+        target,
+        targetRepository: repo,
+        tags: ['v1'],
+        semverTags: false,
+        overwriteTags: true,
+        includeReferrers: false,
+        concurrency: 2,
+      },
+      log,
+    );
     if (root.manifest.kind !== 'image') throw new Error('the fault images are single images');
     const layer = [...root.manifest.layers].sort((a, b) => b.size - a.size)[0]!.digest;
     return { digest: root.digest, layer, mediaType: root.mediaType, size: root.bytes.byteLength };
@@ -189,12 +227,29 @@ describe('faults: every task under every fault (real registries behind a fault p
     } else {
       seeded = await seed(registry, repo, image);
       if (column === 'evidenceVerify' || column === 'retain') {
-        const evidence = serialiseEvidence(samplePredicate({ image: { ...samplePredicate().image, repository: repo, digest: seeded.digest, mediaType: seeded.mediaType }, scan: { status: 'passed', report: null } }));
-        await attachEvidence(clientFor(registry), repo, evidence, { mediaType: seeded.mediaType, digest: seeded.digest, size: seeded.size });
+        const evidence = serialiseEvidence(
+          samplePredicate({
+            image: { ...samplePredicate().image, repository: repo, digest: seeded.digest, mediaType: seeded.mediaType },
+            scan: { status: 'passed', report: null },
+          }),
+        );
+        await attachEvidence(clientFor(registry), repo, evidence, {
+          mediaType: seeded.mediaType,
+          digest: seeded.digest,
+          size: seeded.size,
+        });
         statement = evidence.digest;
       }
     }
-    const route: Route = { row, column, prepared: { registry, repo, digest: seeded.digest, layer: seeded.layer, ...(statement ? { statement } : {}) }, active: false, played: 0, lockAsked: false, seen: [] };
+    const route: Route = {
+      row,
+      column,
+      prepared: { registry, repo, digest: seeded.digest, layer: seeded.layer, ...(statement ? { statement } : {}) },
+      active: false,
+      played: 0,
+      lockAsked: false,
+      seen: [],
+    };
     routes.set(`${registry}:${repo}`, route);
     return route;
   };
@@ -203,46 +258,95 @@ describe('faults: every task under every fault (real registries behind a fault p
     const creds = acr.access.creds;
     const acrAdmin = { username: creds.slice(0, creds.indexOf(':')), password: creds.slice(creds.indexOf(':') + 1) };
     return {
-    'basic-conn': { url: `https://${proxies.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${proxies.basic.host}` } },
-    'acr-conn': { url: `https://${proxies.acr.host}`, scheme: 'UsernamePassword', parameters: { username: acrAdmin.username, password: acrAdmin.password, registry: `https://${proxies.acr.host}` } },
+      'basic-conn': {
+        url: `https://${proxies.basic.host}`,
+        scheme: 'UsernamePassword',
+        parameters: { username: g.user.username, password: g.user.password, registry: `https://${proxies.basic.host}` },
+      },
+      'acr-conn': {
+        url: `https://${proxies.acr.host}`,
+        scheme: 'UsernamePassword',
+        parameters: {
+          username: acrAdmin.username,
+          password: acrAdmin.password,
+          registry: `https://${proxies.acr.host}`,
+        },
+      },
     };
   };
   /** The sign-in inputs for a registry kind, with a prefix for DigestPromote's sides. */
   const signIn = (kind: RegistryKind, prefix = ''): Record<string, string> => {
     const name = (input: string) => (prefix ? `${prefix}${input[0]!.toUpperCase()}${input.slice(1)}` : input);
     if (kind === 'open') return { [name('connectionType')]: 'anonymous' };
-    return { [name('connectionType')]: 'dockerRegistry', [name('dockerRegistryServiceConnection')]: kind === 'basic' ? 'basic-conn' : 'acr-conn' };
+    return {
+      [name('connectionType')]: 'dockerRegistry',
+      [name('dockerRegistryServiceConnection')]: kind === 'basic' ? 'basic-conn' : 'acr-conn',
+    };
   };
 
   const runCell = async (route: Route): Promise<TaskRun> => {
     const { column, prepared: p } = route;
     const at = proxies[p.registry].host;
-    const common = { hostEnv: g.hostEnv, connections: connections(), variables: { 'DigestRelease.StallSeconds': String(STALL_SECONDS) }, timeoutMs: 300_000 };
+    const common = {
+      hostEnv: g.hostEnv,
+      connections: connections(),
+      variables: { 'DigestRelease.StallSeconds': String(STALL_SECONDS) },
+      timeoutMs: 300_000,
+    };
     switch (column) {
       case 'capture':
         return runTask('DigestCapture', { ...common, inputs: { image: `${at}/${p.repo}:v1`, ...signIn(p.registry) } });
       case 'lock':
-        return runTask('DigestLock', { ...common, inputs: { image: `${at}/${p.repo}:v1`, expectedDigest: p.digest, ...signIn('acr') } });
+        return runTask('DigestLock', {
+          ...common,
+          inputs: { image: `${at}/${p.repo}:v1`, expectedDigest: p.digest, ...signIn('acr') },
+        });
       case 'promoteSource':
         return runTask('DigestPromote', {
           ...common,
-          inputs: { source: `${at}/${p.repo}@${p.digest}`, target: `${g.open.host}/${p.repo}-dst:1`, ...signIn(p.registry, 'source'), targetConnectionType: 'anonymous' },
+          inputs: {
+            source: `${at}/${p.repo}@${p.digest}`,
+            target: `${g.open.host}/${p.repo}-dst:1`,
+            ...signIn(p.registry, 'source'),
+            targetConnectionType: 'anonymous',
+          },
         });
       case 'promoteTarget':
         return runTask('DigestPromote', {
           ...common,
-          inputs: { source: `${g.open.host}/${p.repo}-src@${p.digest}`, target: `${at}/${p.repo}:1`, additionalTags: '2', sourceConnectionType: 'anonymous', ...signIn(p.registry, 'target') },
+          inputs: {
+            source: `${g.open.host}/${p.repo}-src@${p.digest}`,
+            target: `${at}/${p.repo}:1`,
+            additionalTags: '2',
+            sourceConnectionType: 'anonymous',
+            ...signIn(p.registry, 'target'),
+          },
         });
       case 'evidenceRecord':
-        return runTask('DigestEvidence', { ...common, inputs: { image: `${at}/${p.repo}@${p.digest}`, environment: 'prod', scanStatus: 'passed', approver: 'Release Manager', ...signIn(p.registry) } });
+        return runTask('DigestEvidence', {
+          ...common,
+          inputs: {
+            image: `${at}/${p.repo}@${p.digest}`,
+            environment: 'prod',
+            scanStatus: 'passed',
+            approver: 'Release Manager',
+            ...signIn(p.registry),
+          },
+        });
       case 'evidenceVerify':
-        return runTask('DigestEvidence', { ...common, inputs: { mode: 'verify', image: `${at}/${p.repo}@${p.digest}`, environment: 'prod', ...signIn(p.registry) } });
+        return runTask('DigestEvidence', {
+          ...common,
+          inputs: { mode: 'verify', image: `${at}/${p.repo}@${p.digest}`, environment: 'prod', ...signIn(p.registry) },
+        });
       case 'retain':
-        return runTask('DigestRetain', { ...common, inputs: { repository: `${at}/${p.repo}`, environments: 'prod', action: 'report', ...signIn(p.registry) } });
+        return runTask('DigestRetain', {
+          ...common,
+          inputs: { repository: `${at}/${p.repo}`, environments: 'prod', action: 'report', ...signIn(p.registry) },
+        });
     }
   };
 
-  before(async function () {
+  before(async () => {
     g = await testGround();
     proxies.open = await startProxy(g.open.url, g.certs, undefined, { fault: faultFor('open') });
     proxies.basic = await startProxy(g.basic.url, g.certs, undefined, { fault: faultFor('basic') });
@@ -259,7 +363,9 @@ describe('faults: every task under every fault (real registries behind a fault p
     await pushAsync(small, 'v1', `${g.open.host}/faults/small:v1`, g.openAccess);
     await pushAsync(big, 'v1', `${g.open.host}/faults/big:v1`, g.openAccess);
 
-    const cells = ROWS.flatMap((row) => COLUMNS.filter((c) => row.cells[c.key] !== undefined).map((c) => ({ row, column: c.key })));
+    const cells = ROWS.flatMap((row) =>
+      COLUMNS.filter((c) => row.cells[c.key] !== undefined).map((c) => ({ row, column: c.key })),
+    );
     const prepared: Route[] = [];
     await pool(cells, PARALLEL, async ({ row, column }) => {
       prepared.push(await prepare(row, column));
@@ -271,7 +377,10 @@ describe('faults: every task under every fault (real registries behind a fault p
       route.active = false;
       results.set(`${route.row.key}:${route.column}`, { run, seconds: (Date.now() - started) / 1000, route });
       // DIGEST_RELEASE_FAULTS_LOG=1 prints each cell's time and message, for reading them all at once.
-      if (process.env.DIGEST_RELEASE_FAULTS_LOG) console.log(`${route.row.key} ${route.column} ${((Date.now() - started) / 1000).toFixed(1)} s: ${run.result} ${run.message}`);
+      if (process.env.DIGEST_RELEASE_FAULTS_LOG)
+        console.log(
+          `${route.row.key} ${route.column} ${((Date.now() - started) / 1000).toFixed(1)} s: ${run.result} ${run.message}`,
+        );
     });
   });
   after(async () => {
@@ -283,18 +392,38 @@ describe('faults: every task under every fault (real registries behind a fault p
   const says = (row: Row, column: Column, cell: Cell, route: Route): string[] => {
     const p = route.prepared;
     const host = proxies[p.registry].host;
-    const peer = column === 'promoteSource' ? 'source registry' : column === 'promoteTarget' ? 'target registry' : 'registry';
+    const peer =
+      column === 'promoteSource' ? 'source registry' : column === 'promoteTarget' ? 'target registry' : 'registry';
     const fragments: string[] = [];
     if (cell.outcome === 'STALLED') fragments.push(`The ${peer} ${host}`, p.repo, 'DigestRelease.StallSeconds');
-    if (cell.outcome === 'KEEP_LIST_INCOMPLETE') fragments.push('could not be read', 'nothing was decided', `The registry ${host}`, p.repo);
+    if (cell.outcome === 'KEEP_LIST_INCOMPLETE')
+      fragments.push('could not be read', 'nothing was decided', `The registry ${host}`, p.repo);
     if (row.key === '503-always') fragments.push('answered 503', 'all 4 attempts');
     if (row.key === 'token-garbage') fragments.push('instead of a token', 'answers in its place');
     if (row.key === 'redirect-loop') fragments.push('redirects that loop');
-    if (column === 'promoteTarget') fragments.push(row.target === 'all' || row.target === 'token' ? 'Nothing was copied and no tag was changed' : 'A rerun');
-    if (row.key === '503-second-tag') fragments.push('the tag 1 now points at it', '2 was not written (it does not exist)');
-    if (row.key === '503-lock-readback') fragments.push('Reading the lock back failed after the change', `the tag ${host}/${p.repo}:v1 is writeEnabled=false`, `the manifest ${p.digest} is writeEnabled=false`, 'A rerun');
-    if (row.key === '503-lock-manifest') fragments.push('The lock is half done', `the tag ${host}/${p.repo}:v1 is writeEnabled=false`, `the manifest ${p.digest}`, 'not locked', 'A rerun');
-    if (row.key === '503-index') fragments.push('is not listed in the referrers index', 'A rerun records the evidence again');
+    if (column === 'promoteTarget')
+      fragments.push(
+        row.target === 'all' || row.target === 'token' ? 'Nothing was copied and no tag was changed' : 'A rerun',
+      );
+    if (row.key === '503-second-tag')
+      fragments.push('the tag 1 now points at it', '2 was not written (it does not exist)');
+    if (row.key === '503-lock-readback')
+      fragments.push(
+        'Reading the lock back failed after the change',
+        `the tag ${host}/${p.repo}:v1 is writeEnabled=false`,
+        `the manifest ${p.digest} is writeEnabled=false`,
+        'A rerun',
+      );
+    if (row.key === '503-lock-manifest')
+      fragments.push(
+        'The lock is half done',
+        `the tag ${host}/${p.repo}:v1 is writeEnabled=false`,
+        `the manifest ${p.digest}`,
+        'not locked',
+        'A rerun',
+      );
+    if (row.key === '503-index')
+      fragments.push('is not listed in the referrers index', 'A rerun records the evidence again');
     return fragments;
   };
 
@@ -313,11 +442,19 @@ describe('faults: every task under every fault (real registries behind a fault p
           const first = route.seen.find((s) => s.faulted);
           assert.ok(first, `the fault was played (${route.seen.length} requests of its kind seen)`);
           const same = route.seen.filter((s) => s.identity === first.identity);
-          if (cell.tries !== undefined) assert.equal(same.filter((s) => s.faulted).length, cell.tries, `tries of ${first.identity}`);
-          if (cell.retried) assert.ok(same.some((s) => !s.faulted), `${first.identity} was sent again after the fault`);
+          if (cell.tries !== undefined)
+            assert.equal(same.filter((s) => s.faulted).length, cell.tries, `tries of ${first.identity}`);
+          if (cell.retried)
+            assert.ok(
+              same.some((s) => !s.faulted),
+              `${first.identity} was sent again after the fault`,
+            );
           if (cell.within) {
             const bound = boundSeconds(cell.within, STALL_SECONDS);
-            assert.ok(seconds <= bound + START_SLACK_SECONDS, `took ${seconds} s, bound ${bound} s (+${START_SLACK_SECONDS} s to start)`);
+            assert.ok(
+              seconds <= bound + START_SLACK_SECONDS,
+              `took ${seconds} s, bound ${bound} s (+${START_SLACK_SECONDS} s to start)`,
+            );
           }
           if (row.key === '429-once') assert.ok(seconds >= 1, 'waited out Retry-After');
 
@@ -332,11 +469,23 @@ describe('faults: every task under every fault (real registries behind a fault p
           }
           if (row.key === '503-lock-readback') {
             assert.equal(acr.front.tagAttributes(p.repo, 'v1')?.writeEnabled, false);
-            assert.equal(acr.front.manifestAttributes(p.repo, p.digest)?.writeEnabled, false, 'both were locked, as the message says');
+            assert.equal(
+              acr.front.manifestAttributes(p.repo, p.digest)?.writeEnabled,
+              false,
+              'both were locked, as the message says',
+            );
           }
           if (row.key === '503-lock-manifest') {
-            assert.equal(acr.front.tagAttributes(p.repo, 'v1')?.writeEnabled, false, 'the tag is locked, as the message says');
-            assert.notEqual(acr.front.manifestAttributes(p.repo, p.digest)?.writeEnabled, false, 'the manifest is not, as the message says');
+            assert.equal(
+              acr.front.tagAttributes(p.repo, 'v1')?.writeEnabled,
+              false,
+              'the tag is locked, as the message says',
+            );
+            assert.notEqual(
+              acr.front.manifestAttributes(p.repo, p.digest)?.writeEnabled,
+              false,
+              'the manifest is not, as the message says',
+            );
           }
           if (row.key === 'redirect-storage') {
             const there = proxies.storage.requests.filter((r) => r.path.startsWith(`/v2/${p.repo}/`));
@@ -354,16 +503,29 @@ describe('faults: every task under every fault (real registries behind a fault p
   it('DigestPin (check and pin mode) makes no registry request, so no registry fault reaches it', async () => {
     const before = Object.values(proxies).reduce((n, proxy) => n + proxy.requests.length, 0);
     const digest = `sha256:${'a'.repeat(64)}`;
-    const job = new AgentJob({ hostEnv: g.hostEnv, variables: { 'DigestRelease.StallSeconds': String(STALL_SECONDS) } });
+    const job = new AgentJob({
+      hostEnv: g.hostEnv,
+      variables: { 'DigestRelease.StallSeconds': String(STALL_SECONDS) },
+    });
     try {
       writeFileSync(join(job.sourcesDirectory, 'pinned.yaml'), `image: ${proxies.open.host}/faults/pin@${digest}\n`);
       writeFileSync(join(job.sourcesDirectory, 'tagged.yaml'), `image: ${proxies.open.host}/faults/pin:1.0\n`);
-      succeeded(await job.run('DigestPin', { inputs: { files: 'pinned.yaml', mode: 'check', allowedRegistries: proxies.open.host } }));
-      succeeded(await job.run('DigestPin', { inputs: { files: 'tagged.yaml', images: `${proxies.open.host}/faults/pin@${digest}` } }));
+      succeeded(
+        await job.run('DigestPin', {
+          inputs: { files: 'pinned.yaml', mode: 'check', allowedRegistries: proxies.open.host },
+        }),
+      );
+      succeeded(
+        await job.run('DigestPin', {
+          inputs: { files: 'tagged.yaml', images: `${proxies.open.host}/faults/pin@${digest}` },
+        }),
+      );
     } finally {
       job.dispose();
     }
-    assert.equal(Object.values(proxies).reduce((n, proxy) => n + proxy.requests.length, 0), before);
+    assert.equal(
+      Object.values(proxies).reduce((n, proxy) => n + proxy.requests.length, 0),
+      before,
+    );
   });
 });
-

@@ -6,18 +6,19 @@ import { parseDigest } from '../../src/reference/digest';
 import { parseReference } from '../../src/reference/reference';
 import { RegistryClient } from '../../src/registry/client';
 import { captureDigest } from '../../src/capture/resolve';
-import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
-import { TestGround, testGround } from '../../lab/ground';
+import type { AcrGround } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { OciLayout, deleteAsync, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
-import { TaskRun, connectionId, runTask } from '../../lab/agent';
+import type { TaskRun } from '../../lab/agent';
+import { connectionId, runTask } from '../../lab/agent';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
 import { endpointReader, secretConnection } from '../../lab/azurerm';
 
 // DigestLock@1 through the ACR front: the locks it sets must make the registry refuse pushes over
 // the tag and deletes of the manifest, exactly as ACR does, and nothing about a lock that did not
 // take may look like success.
-
-
 
 describe('DigestLock@1 (packaged task against the ACR front)', function () {
   this.timeout(180_000);
@@ -50,13 +51,27 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     assert.deepEqual(run.outputs, { IMAGE_DIGEST: released, IMAGE_LOCKED: 'true' });
     assert.match(run.message, /now locked \(writeEnabled=false, deleteEnabled=false\), read back/);
     assert.ok(!visibleOutput(run).includes(acr.secretApp.clientSecret));
-    assert.deepEqual(acr.front.tagAttributes('team/web', '2.0'), { writeEnabled: false, deleteEnabled: false, readEnabled: true, listEnabled: true });
-    assert.deepEqual(acr.front.manifestAttributes('team/web', released), { writeEnabled: false, deleteEnabled: false, readEnabled: true, listEnabled: true });
+    assert.deepEqual(acr.front.tagAttributes('team/web', '2.0'), {
+      writeEnabled: false,
+      deleteEnabled: false,
+      readEnabled: true,
+      listEnabled: true,
+    });
+    assert.deepEqual(acr.front.manifestAttributes('team/web', released), {
+      writeEnabled: false,
+      deleteEnabled: false,
+      readEnabled: true,
+      listEnabled: true,
+    });
 
     const pushOver = await pushAsync(other, 'other', image, acr.access, false);
     assert.notEqual(pushOver.code, 0, 'skopeo copy over the locked tag must fail');
     assert.match(pushOver.stderr, /disallowed|405|REGISTRY_DISALLOWED_OPERATION/i);
-    assert.equal(sha256Hex(await inspectRawAsync(image, acr.access)), released, 'the tag still resolves to the locked digest');
+    assert.equal(
+      sha256Hex(await inspectRawAsync(image, acr.access)),
+      released,
+      'the tag still resolves to the locked digest',
+    );
 
     const del = await deleteAsync(`${acr.front.host}/team/web@${released}`, acr.access);
     assert.notEqual(del.code, 0, 'deleting the locked manifest must fail');
@@ -71,9 +86,18 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     const unlock = await lock({ image, expectedDigest: released, action: 'unlock' });
     succeeded(unlock);
     assert.deepEqual(unlock.outputs, { IMAGE_DIGEST: released, IMAGE_LOCKED: 'false' });
-    assert.deepEqual(acr.front.tagAttributes('team/web', '2.0'), { writeEnabled: true, deleteEnabled: true, readEnabled: true, listEnabled: true });
+    assert.deepEqual(acr.front.tagAttributes('team/web', '2.0'), {
+      writeEnabled: true,
+      deleteEnabled: true,
+      readEnabled: true,
+      listEnabled: true,
+    });
     await pushAsync(other, 'other', image, acr.access);
-    assert.notEqual(sha256Hex(await inspectRawAsync(image, acr.access)), released, 'after unlock the push goes through');
+    assert.notEqual(
+      sha256Hex(await inspectRawAsync(image, acr.access)),
+      released,
+      'after unlock the push goes through',
+    );
   });
 
   it('fails and locks nothing when the tag moved between capture and lock', async () => {
@@ -101,7 +125,12 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     failedWith(await lock({ image: ref }), 'INVALID_INPUT', 'lockTag');
     const run = await lock({ image: ref, lockTag: 'false', deleteEnabled: 'true' });
     succeeded(run);
-    assert.deepEqual(acr.front.manifestAttributes('team/bydigest', digest), { writeEnabled: false, deleteEnabled: true, readEnabled: true, listEnabled: true });
+    assert.deepEqual(acr.front.manifestAttributes('team/bydigest', digest), {
+      writeEnabled: false,
+      deleteEnabled: true,
+      readEnabled: true,
+      listEnabled: true,
+    });
     assert.equal(acr.front.tagAttributes('team/bydigest', '1.0')?.writeEnabled ?? true, true);
   });
 
@@ -111,7 +140,10 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     const run = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous' }, hostEnv: g.hostEnv });
     failedWith(run, 'LOCK_UNSUPPORTED', g.open.host, 'needs ACR', 'Amazon ECR', 'failOnUnsupported: false');
 
-    const soft = await runTask('DigestLock', { inputs: { image, connectionType: 'anonymous', failOnUnsupported: 'false' }, hostEnv: g.hostEnv });
+    const soft = await runTask('DigestLock', {
+      inputs: { image, connectionType: 'anonymous', failOnUnsupported: 'false' },
+      hostEnv: g.hostEnv,
+    });
     succeeded(soft);
     assert.equal(soft.outputs.IMAGE_LOCKED, 'false');
     assert.match(soft.outputs.IMAGE_DIGEST ?? '', /^sha256:/);
@@ -137,13 +169,32 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
     const image = parseReference(`${acr.front.host}/team/once:1.0`);
     await pushAsync(g.layout, 'amd64', `${acr.front.host}/team/once:1.0`, acr.access);
     // A connection not used by another test in this process, so its exchange cache starts empty.
-    const endpoints = endpointReader({ once: { ...secretConnection(acr), data: { environmentAuthorityUrl: acr.front.authorityHost, resourceManagerUrl: 'https://management.azure.com' } } });
+    const endpoints = endpointReader({
+      once: {
+        ...secretConnection(acr),
+        data: { environmentAuthorityUrl: acr.front.authorityHost, resourceManagerUrl: 'https://management.azure.com' },
+      },
+    });
     const connection = { connectionType: 'azureRM' as const, azureSubscription: 'once' };
     acr.front.resetCounts();
-    const captureClient = new RegistryClient(image.registry, { credential: resolveCredential(image.registry, connection, endpoints, {}).credential });
+    const captureClient = new RegistryClient(image.registry, {
+      credential: resolveCredential(image.registry, connection, endpoints, {}).credential,
+    });
     const captured = await captureDigest({ image }, captureClient);
-    const lockClient = new RegistryClient(image.registry, { credential: resolveCredential(image.registry, connection, endpoints, {}).credential });
-    const outcome = await applyLock({ image, expectedDigest: parseDigest(captured.digest), action: 'lock', lockManifest: true, lockTag: true, deleteEnabled: false }, lockClient);
+    const lockClient = new RegistryClient(image.registry, {
+      credential: resolveCredential(image.registry, connection, endpoints, {}).credential,
+    });
+    const outcome = await applyLock(
+      {
+        image,
+        expectedDigest: parseDigest(captured.digest),
+        action: 'lock',
+        lockManifest: true,
+        lockTag: true,
+        deleteEnabled: false,
+      },
+      lockClient,
+    );
     assert.equal(outcome.locked, true);
     assert.equal(acr.front.counts.exchange, 1, 'one /oauth2/exchange for capture and lock together');
     assert.equal(acr.front.counts.entraToken, 1);
@@ -152,19 +203,44 @@ describe('DigestLock@1 (packaged task against the ACR front)', function () {
   it('the front answers percent-encoded and raw /acr/v1 paths alike, and a malformed digest with a plain 404', async () => {
     const image = parseReference(`${acr.front.host}/team/paths:1.0`);
     await pushAsync(g.layout, 'amd64', `${acr.front.host}/team/paths:1.0`, acr.access);
-    const client = new RegistryClient(image.registry, { credential: { kind: 'basic', username: 'unused', password: 'unused', source: 'test' } });
+    const client = new RegistryClient(image.registry, {
+      credential: { kind: 'basic', username: 'unused', password: 'unused', source: 'test' },
+    });
     const endpoints = endpointReader({ arm: secretConnection(acr) });
-    const signed = new RegistryClient(image.registry, { credential: resolveCredential(image.registry, { connectionType: 'azureRM', azureSubscription: 'arm' }, endpoints, {}).credential });
+    const signed = new RegistryClient(image.registry, {
+      credential: resolveCredential(
+        image.registry,
+        { connectionType: 'azureRM', azureSubscription: 'arm' },
+        endpoints,
+        {},
+      ).credential,
+    });
     const scope = 'repository:team/paths:metadata_read';
-    const raw = await signed.request({ method: 'GET', path: '/acr/v1/team/paths/_tags/1.0?api-version=2021-07-01', scope });
-    const encoded = await signed.request({ method: 'GET', path: '/acr/v1/team%2Fpaths/_tags/1.0?api-version=2021-07-01', scope });
+    const raw = await signed.request({
+      method: 'GET',
+      path: '/acr/v1/team/paths/_tags/1.0?api-version=2021-07-01',
+      scope,
+    });
+    const encoded = await signed.request({
+      method: 'GET',
+      path: '/acr/v1/team%2Fpaths/_tags/1.0?api-version=2021-07-01',
+      scope,
+    });
     assert.equal(raw.status, 200);
     assert.deepEqual(await encoded.json(), await raw.json());
-    const malformed = await client.request({ method: 'GET', path: '/acr/v1/team/paths/_manifests/wrong-digest', scope });
+    const malformed = await client.request({
+      method: 'GET',
+      path: '/acr/v1/team/paths/_manifests/wrong-digest',
+      scope,
+    });
     assert.equal(malformed.status, 404);
     assert.equal(await malformed.text(), '404 page not found\n');
     const digest = (await signed.getManifest('team/paths', '1.0')).digest;
-    const manifest = await signed.request({ method: 'GET', path: `/acr/v1/team%2Fpaths/_manifests/${digest.replace(':', '%3A')}`, scope });
+    const manifest = await signed.request({
+      method: 'GET',
+      path: `/acr/v1/team%2Fpaths/_manifests/${digest.replace(':', '%3A')}`,
+      scope,
+    });
     assert.equal(manifest.status, 200);
   });
 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { SuiteAcr, acrGroundFor } from '../../lab/acr/ground';
+import type { SuiteAcr } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
 import { managedIdentityConnection } from '../../lab/azurerm';
-import { TestGround, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { pushAsync } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
-import { ServiceConnection, TaskRun, connectionId, runTask } from '../../lab/agent';
+import type { ServiceConnection, TaskRun } from '../../lab/agent';
+import { connectionId, runTask } from '../../lab/agent';
 
 // Managed identity (ManagedServiceIdentity connections) through the ACR front. The real
 // ManagedIdentityCredential of @azure/identity 4.13.1 (MSAL underneath) runs in the packaged task
@@ -35,7 +38,12 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   after(() => acr.close());
 
   // The App Service identity endpoint is the agent host's environment (IDENTITY_ENDPOINT, IDENTITY_HEADER), which tasks inherit.
-  const run = (task: 'DigestCapture' | 'DigestLock', endpoint: ServiceConnection, inputs: Record<string, string> = {}, hostEnv: Record<string, string> = {}): Promise<TaskRun> =>
+  const run = (
+    task: 'DigestCapture' | 'DigestLock',
+    endpoint: ServiceConnection,
+    inputs: Record<string, string> = {},
+    hostEnv: Record<string, string> = {},
+  ): Promise<TaskRun> =>
     runTask(task, {
       inputs: { image, connectionType: 'azureRM', azureSubscription: 'arm-mi', ...inputs },
       connections: { 'arm-mi': endpoint },
@@ -46,7 +54,8 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   const noSecretsShown = (r: TaskRun): void => {
     const shown = visibleOutput(r);
     assert.ok(!shown.includes(acr.front.managedIdentity.header), 'the IDENTITY_HEADER value is not printed');
-    for (const token of acr.front.managedIdentity.tokens) assert.ok(!shown.includes(token), 'no managed-identity token is printed');
+    for (const token of acr.front.managedIdentity.tokens)
+      assert.ok(!shown.includes(token), 'no managed-identity token is printed');
   };
 
   it("captures with the agent host's system-assigned identity: one token for ACR's audience, one exchange, no Entra ID authority", async () => {
@@ -56,8 +65,16 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
     const mi = acr.front.managedIdentity;
     assert.deepEqual(mi.counts, { issued: 1, refused: 0, imds: 0 });
     assert.deepEqual(mi.requested, [undefined], 'no client id: the system-assigned identity');
-    assert.equal(acr.front.counts.exchange, 1, 'the front accepted the token at /oauth2/exchange (audience https://containerregistry.azure.net)');
-    assert.deepEqual({ entra: acr.front.counts.entraToken, openid: acr.front.counts.openIdConfiguration }, { entra: 0, openid: 0 }, 'a managed identity does not talk to the authority');
+    assert.equal(
+      acr.front.counts.exchange,
+      1,
+      'the front accepted the token at /oauth2/exchange (audience https://containerregistry.azure.net)',
+    );
+    assert.deepEqual(
+      { entra: acr.front.counts.entraToken, openid: acr.front.counts.openIdConfiguration },
+      { entra: 0, openid: 0 },
+      'a managed identity does not talk to the authority',
+    );
     assert.ok(r.secrets.includes(mi.tokens[0]!), 'the managed-identity token is masked');
     assert.ok(r.secrets.includes(mi.header), 'the identity endpoint header is masked');
     noSecretsShown(r);
@@ -77,9 +94,18 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails when the host refuses the identity, naming the service connection and saying what managed identity needs', async () => {
     acr.front.managedIdentity.systemAssigned = false;
     const r = await run('DigestCapture', managedIdentityConnection(acr));
-    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}" given in azureSubscription`, 'Managed identity works only on an agent running in Azure whose identity has a role on the registry');
+    failedWith(
+      r,
+      'CREDENTIALS',
+      `service connection "${connectionId('arm-mi')}" given in azureSubscription`,
+      'Managed identity works only on an agent running in Azure whose identity has a role on the registry',
+    );
     assert.match(r.message, /Unable to load the proper Managed Identity/);
-    assert.deepEqual(acr.front.managedIdentity.counts, { issued: 0, refused: 1, imds: 0 }, 'a refusal is final: no retries');
+    assert.deepEqual(
+      acr.front.managedIdentity.counts,
+      { issued: 0, refused: 1, imds: 0 },
+      'a refusal is final: no retries',
+    );
     assert.equal(acr.front.counts.exchange, 0);
     noSecretsShown(r);
   });
@@ -87,7 +113,13 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails on a user-assigned identity the host does not have, naming the client id', async () => {
     const unknown = '99999999-8888-4777-8666-555555555555';
     const r = await run('DigestCapture', managedIdentityConnection(acr, { msiclientId: unknown }));
-    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}"`, unknown, 'Managed identity works only on an agent running in Azure');
+    failedWith(
+      r,
+      'CREDENTIALS',
+      `service connection "${connectionId('arm-mi')}"`,
+      unknown,
+      'Managed identity works only on an agent running in Azure',
+    );
     assert.deepEqual(acr.front.managedIdentity.requested, [unknown]);
     noSecretsShown(r);
   });
@@ -95,7 +127,12 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('fails when the identity endpoint refuses the secret header, without printing either header', async () => {
     const wrong = 'mi-wrong-header-value-0123456789';
     const r = await run('DigestCapture', managedIdentityConnection(acr), {}, { IDENTITY_HEADER: wrong });
-    failedWith(r, 'CREDENTIALS', `service connection "${connectionId('arm-mi')}"`, 'Managed identity works only on an agent running in Azure');
+    failedWith(
+      r,
+      'CREDENTIALS',
+      `service connection "${connectionId('arm-mi')}"`,
+      'Managed identity works only on an agent running in Azure',
+    );
     assert.equal(acr.front.managedIdentity.counts.refused, 1);
     assert.ok(!visibleOutput(r).includes(wrong));
     noSecretsShown(r);
@@ -104,13 +141,23 @@ describe('Managed identity sign-in to ACR (packaged tasks, through the ACR front
   it('locks and unlocks with a managed identity (DigestLock@1), one exchange per run', async () => {
     const lockImage = `${acr.front.host}/team/msi:lock`;
     await pushAsync(g.layout, 'amd64', lockImage, acr.access);
-    const locked = await run('DigestLock', managedIdentityConnection(acr), { image: lockImage, expectedDigest: digest });
+    const locked = await run('DigestLock', managedIdentityConnection(acr), {
+      image: lockImage,
+      expectedDigest: digest,
+    });
     succeeded(locked);
     assert.deepEqual(locked.outputs, { IMAGE_DIGEST: digest, IMAGE_LOCKED: 'true' });
     assert.equal(acr.front.tagAttributes('team/msi', 'lock')?.writeEnabled, false);
-    assert.deepEqual({ exchange: acr.front.counts.exchange, issued: acr.front.managedIdentity.counts.issued }, { exchange: 1, issued: 1 });
+    assert.deepEqual(
+      { exchange: acr.front.counts.exchange, issued: acr.front.managedIdentity.counts.issued },
+      { exchange: 1, issued: 1 },
+    );
     noSecretsShown(locked);
-    const unlocked = await run('DigestLock', managedIdentityConnection(acr), { image: lockImage, expectedDigest: digest, action: 'unlock' });
+    const unlocked = await run('DigestLock', managedIdentityConnection(acr), {
+      image: lockImage,
+      expectedDigest: digest,
+      action: 'unlock',
+    });
     succeeded(unlocked);
     assert.equal(acr.front.tagAttributes('team/msi', 'lock')?.writeEnabled, true);
   });

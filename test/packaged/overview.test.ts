@@ -6,7 +6,7 @@ import { readTaskJson, taskNames } from '../tasks/sources';
 import { ROOT, builtVsix } from '../../lab/paths';
 import { readZip } from '../../lab/vsix';
 import { check, expand, serviceRepo } from '../templates/harness';
-import { ValueMap } from '../templates/expander/values';
+import type { ValueMap } from '../templates/expander/values';
 
 // The Marketplace page (overview.md, the manifest's content.details) is what a pipeline author
 // reads before installing: its pipeline must be a valid pipeline, its pictures must ship in the
@@ -44,14 +44,24 @@ describe('the Marketplace page (overview.md)', function () {
     const shown = pictures(overview());
     assert.ok(shown.length >= 5, 'the summaries are pictured');
     const names = new Set(readZip(builtVsix()).map((entry) => entry.name));
-    const addressable = manifest().files.filter((f) => f.addressable).map((f) => f.path);
+    const addressable = manifest()
+      .files.filter((f) => f.addressable)
+      .map((f) => f.path);
     for (const picture of shown) {
-      assert.ok(!/^[a-z]+:/i.test(picture) && !picture.startsWith('/'), `${picture}: pictures are files of the extension, by relative path`);
+      assert.ok(
+        !/^[a-z]+:/i.test(picture) && !picture.startsWith('/'),
+        `${picture}: pictures are files of the extension, by relative path`,
+      );
       assert.ok(existsSync(join(ROOT, picture)), `${picture} is in the repository (npm run summaries makes it)`);
       assert.ok(names.has(picture), `${picture} is in the .vsix`);
-      assert.ok(addressable.some((dir) => picture.startsWith(`${dir}/`)), `${picture} is under an addressable files entry of vss-extension.json`);
+      assert.ok(
+        addressable.some((dir) => picture.startsWith(`${dir}/`)),
+        `${picture} is under an addressable files entry of vss-extension.json`,
+      );
     }
-    const made = filesUnder(join(ROOT, 'images', 'summaries')).map((path) => relative(ROOT, path).split('\\').join('/'));
+    const made = filesUnder(join(ROOT, 'images', 'summaries')).map((path) =>
+      relative(ROOT, path).split('\\').join('/'),
+    );
     assert.deepEqual(made.sort(), [...shown].sort(), 'every picture in images/summaries/ is shown, and only those');
   });
 
@@ -59,7 +69,10 @@ describe('the Marketplace page (overview.md)', function () {
     const page = overview();
     for (const task of taskNames()) {
       const major = readTaskJson<{ version: { Major: number } }>(task).version.Major;
-      assert.ok(page.includes(`\`${task}@${major}\``), `overview.md does not present ${task}@${major}: add it to the tasks table (and its summary picture, see docs/publishing.md)`);
+      assert.ok(
+        page.includes(`\`${task}@${major}\``),
+        `overview.md does not present ${task}@${major}: add it to the tasks table (and its summary picture, see docs/publishing.md)`,
+      );
     }
   });
 
@@ -77,13 +90,20 @@ describe('the Marketplace page (overview.md)', function () {
     assert.ok(repository && /^https:\/\/[^/]+\/.+[^/]$/.test(repository.uri), 'vss-extension.json has repository.uri');
     assert.equal(repository.type, 'git');
     assert.deepEqual(Object.keys(links ?? {}).sort(), ['getstarted', 'learn', 'license', 'support']);
-    for (const [key, link] of Object.entries(links ?? {})) assert.ok(link.uri.startsWith(`${repository.uri}/`) || link.uri.startsWith(`${repository.uri}#`), `links.${key} points into the repository`);
-    for (const [, uri] of overview().matchAll(/\]\((https?:[^)\s]+)\)/g)) assert.ok(uri!.startsWith(repository.uri), `${uri} in overview.md is not in ${repository.uri}`);
+    for (const [key, link] of Object.entries(links ?? {}))
+      assert.ok(
+        link.uri.startsWith(`${repository.uri}/`) || link.uri.startsWith(`${repository.uri}#`),
+        `links.${key} points into the repository`,
+      );
+    for (const [, uri] of overview().matchAll(/\]\((https?:[^)\s]+)\)/g))
+      assert.ok(uri!.startsWith(repository.uri), `${uri} in overview.md is not in ${repository.uri}`);
   });
 
   it('keeps its promise of no shell-outs: no code under src/ uses child_process', () => {
     const code = filesUnder(join(ROOT, 'src')).filter((path) => path.endsWith('.ts'));
-    const offenders = code.filter((path) => /\bchild_process\b/.test(readFileSync(path, 'utf8'))).map((path) => relative(ROOT, path));
+    const offenders = code
+      .filter((path) => /\bchild_process\b/.test(readFileSync(path, 'utf8')))
+      .map((path) => relative(ROOT, path));
     assert.deepEqual(offenders, []);
   });
 });

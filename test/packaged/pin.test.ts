@@ -1,11 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { readTaskJson } from '../tasks/sources';
 import { digestOf } from '../pin/helpers';
 import { ROOT } from '../../lab/paths';
-import { AgentJob, TaskRun } from '../../lab/agent';
+import type { TaskRun } from '../../lab/agent';
+import { AgentJob } from '../../lab/agent';
 
 // DigestPin@1 run from the packaged .vsix as the agent runs it, on a copy of the fixtures.
 
@@ -17,7 +29,9 @@ const RELEASE = [
   `myacr.azurecr.io/team/fetcher@${digestOf('fetch')}`,
   `myacr.azurecr.io/team/api@${digestOf('api')}`,
 ].join('\n');
-const DEPLOYED = ['rendered-chart.yaml', 'cronjob.yaml', 'compose.yaml', 'values.yaml', 'kustomize/**/*.yaml'].join('\n');
+const DEPLOYED = ['rendered-chart.yaml', 'cronjob.yaml', 'compose.yaml', 'values.yaml', 'kustomize/**/*.yaml'].join(
+  '\n',
+);
 
 function snapshot(dir: string): Record<string, string> {
   const files: Record<string, string> = {};
@@ -56,8 +70,14 @@ describe('task: DigestPin@1', function () {
     const after = snapshot(work);
     assert.match(after['compose.yaml']!, new RegExp(`image: ${WEB} # shared by web and worker`));
     assert.equal(after['invalid.yaml'], before['invalid.yaml'], 'files outside the patterns are not touched');
-    assert.ok(first.warnings.some((w) => /compose\.yaml:16: service db: postgres:16 is not pinned/.test(w)), first.warnings.join('\n'));
-    assert.match(first.summaries[0]!, /\| compose\.yaml:5 \| `myacr\.azurecr\.io\/team\/web:1\.4\.2` \| `myacr\.azurecr\.io\/team\/web@sha256:/);
+    assert.ok(
+      first.warnings.some((w) => /compose\.yaml:16: service db: postgres:16 is not pinned/.test(w)),
+      first.warnings.join('\n'),
+    );
+    assert.match(
+      first.summaries[0]!,
+      /\| compose\.yaml:5 \| `myacr\.azurecr\.io\/team\/web:1\.4\.2` \| `myacr\.azurecr\.io\/team\/web@sha256:/,
+    );
 
     const mtime = statSync(join(work, 'compose.yaml')).mtimeMs;
     const second = await run({ files: DEPLOYED, images: RELEASE });
@@ -70,14 +90,26 @@ describe('task: DigestPin@1', function () {
 
   it('check mode fails listing every unpinned, disallowed or template image with file and line, and changes nothing', async () => {
     const before = snapshot(work);
-    const result = await run({ files: 'compose.yaml\nchart/**/*.yaml', mode: 'check', allowedRegistries: 'myacr.azurecr.io' });
+    const result = await run({
+      files: 'compose.yaml\nchart/**/*.yaml',
+      mode: 'check',
+      allowedRegistries: 'myacr.azurecr.io',
+    });
     assert.equal(result.result, 'Failed');
     assert.match(result.message, /^5 problems with the images in compose\.yaml, chart\/\*\*\/\*\.yaml:\n/);
     assert.match(result.message, /chart\/templates\/deployment\.yaml:4: this is a Helm template/);
-    assert.match(result.message, /compose\.yaml:16: service db: postgres:16 comes from docker\.io\/library\/postgres, which allowedRegistries \(myacr\.azurecr\.io\) does not allow/);
+    assert.match(
+      result.message,
+      /compose\.yaml:16: service db: postgres:16 comes from docker\.io\/library\/postgres, which allowedRegistries \(myacr\.azurecr\.io\) does not allow/,
+    );
     assert.match(result.message, /\[PIN_CHECK_FAILED\]$/);
-    const located = result.commands.filter((c) => c.command === 'task.logissue' || (c.command === 'task.issue' && c.properties.sourcepath !== undefined));
-    assert.ok(located.some((c) => c.properties.sourcepath === 'compose.yaml' && c.properties.linenumber === '16'), 'issues point at file and line');
+    const located = result.commands.filter(
+      (c) => c.command === 'task.logissue' || (c.command === 'task.issue' && c.properties.sourcepath !== undefined),
+    );
+    assert.ok(
+      located.some((c) => c.properties.sourcepath === 'compose.yaml' && c.properties.linenumber === '16'),
+      'issues point at file and line',
+    );
     assert.equal(result.outputs.FILES_CHANGED, '0');
     assert.deepEqual(snapshot(work), before);
   });
@@ -85,7 +117,12 @@ describe('task: DigestPin@1', function () {
   it('check mode passes on what pin mode wrote', async () => {
     const images = `${WEB}\npostgres@${digestOf('pg')}`;
     assert.equal((await run({ files: 'compose.yaml', images })).result, 'Succeeded');
-    const check = await run({ files: 'compose.yaml', mode: 'check', images, allowedRegistries: 'myacr.azurecr.io\ndocker.io/library' });
+    const check = await run({
+      files: 'compose.yaml',
+      mode: 'check',
+      images,
+      allowedRegistries: 'myacr.azurecr.io\ndocker.io/library',
+    });
     assert.equal(check.result, 'Succeeded', check.message);
     assert.equal(check.outputs.PINNED_COUNT, '3');
     assert.match(check.summaries[0]!, /### Every image is pinned/);
@@ -100,7 +137,10 @@ describe('task: DigestPin@1', function () {
   });
 
   it('a file that is not YAML with {{ }} only in a comment fails the batch as invalid, not as a template, and leaves every file untouched', async () => {
-    writeFileSync(join(work, 'commented.yaml'), '# image set by {{ .Values.image }} in the chart\nimage:\n  repository: myacr.azurecr.io/team/web\n  tag: [1.4.2\n');
+    writeFileSync(
+      join(work, 'commented.yaml'),
+      '# image set by {{ .Values.image }} in the chart\nimage:\n  repository: myacr.azurecr.io/team/web\n  tag: [1.4.2\n',
+    );
     const before = snapshot(work);
     const result = await run({ files: `${DEPLOYED}\ncommented.yaml`, images: RELEASE });
     assert.equal(result.result, 'Failed', result.message);
@@ -113,7 +153,12 @@ describe('task: DigestPin@1', function () {
     const typo = `myacr.azurecr.io/team/wbe@${digestOf('web')}`;
     const result = await run({ files: 'compose.yaml', images: `${WEB}\n${typo}` });
     assert.equal(result.result, 'Failed');
-    assert.match(result.message, new RegExp(`lines that match no image in the files: "${typo}". The files name .*myacr\\.azurecr\\.io/team/web:1\\.4\\.2.*No file was changed\\. \\[IMAGE_NOT_MATCHED\\]$`));
+    assert.match(
+      result.message,
+      new RegExp(
+        `lines that match no image in the files: "${typo}". The files name .*myacr\\.azurecr\\.io/team/web:1\\.4\\.2.*No file was changed\\. \\[IMAGE_NOT_MATCHED\\]$`,
+      ),
+    );
     assert.deepEqual(snapshot(work), before);
 
     const relaxed = await run({ files: 'compose.yaml', images: `${WEB}\n${typo}`, requireAllImagesMatched: 'false' });
@@ -123,9 +168,13 @@ describe('task: DigestPin@1', function () {
   });
 
   it('pin mode fails on a targeted image it cannot write in place (a block scalar), naming file and line, and writes nothing', async () => {
-    writeFileSync(join(work, 'folded.yaml'), 'services:\n  web:\n    image: >-\n      myacr.azurecr.io/team/web:1.4.2\n');
+    writeFileSync(
+      join(work, 'folded.yaml'),
+      'services:\n  web:\n    image: >-\n      myacr.azurecr.io/team/web:1.4.2\n',
+    );
     const before = snapshot(work);
-    const cannot = /folded\.yaml:3: service web: myacr\.azurecr\.io\/team\/web:1\.4\.2 cannot be pinned in place: it is a block scalar .*Write the image as a plain scalar on one line/;
+    const cannot =
+      /folded\.yaml:3: service web: myacr\.azurecr\.io\/team\/web:1\.4\.2 cannot be pinned in place: it is a block scalar .*Write the image as a plain scalar on one line/;
     const runs: Array<Record<string, string>> = [
       { files: 'folded.yaml', images: WEB },
       { files: 'folded.yaml', images: WEB, requireAllImagesMatched: 'false' },
@@ -137,7 +186,10 @@ describe('task: DigestPin@1', function () {
       assert.match(result.message, cannot);
       assert.match(result.message, /no file was changed.*\[PIN_CHECK_FAILED\]$/s);
       assert.doesNotMatch(result.message, /match no image/);
-      assert.ok(result.commands.some((c) => c.properties.sourcepath === 'folded.yaml' && c.properties.linenumber === '3'), 'the error points at file and line');
+      assert.ok(
+        result.commands.some((c) => c.properties.sourcepath === 'folded.yaml' && c.properties.linenumber === '3'),
+        'the error points at file and line',
+      );
       assert.equal(result.outputs.FILES_CHANGED, '0');
       assert.deepEqual(snapshot(work), before);
     }
@@ -145,20 +197,56 @@ describe('task: DigestPin@1', function () {
 
   it('pin mode refuses images from registries that are not allowed, writing nothing', async () => {
     const before = snapshot(work);
-    const result = await run({ files: 'rendered-chart.yaml', images: WEB, allowedRegistries: 'myacr.azurecr.io', requireAllImagesMatched: 'false' });
+    const result = await run({
+      files: 'rendered-chart.yaml',
+      images: WEB,
+      allowedRegistries: 'myacr.azurecr.io',
+      requireAllImagesMatched: 'false',
+    });
     assert.equal(result.result, 'Failed');
-    assert.match(result.message, /images come from registries allowedRegistries does not allow; no file was changed:\n.*rendered-chart\.yaml:73: .*envoy/s);
+    assert.match(
+      result.message,
+      /images come from registries allowedRegistries does not allow; no file was changed:\n.*rendered-chart\.yaml:73: .*envoy/s,
+    );
     assert.deepEqual(snapshot(work), before);
   });
 
   const badInputs: Array<[string, Record<string, string>, RegExp]> = [
-    ['a mode it does not know', { files: 'compose.yaml', images: WEB, mode: 'fast' }, /The input mode has the value "fast": use one of pin, check\./],
-    ['an images line without a digest', { files: 'compose.yaml', images: 'myacr.azurecr.io/team/web:1.4.2' }, /The input images has the line "myacr\.azurecr\.io\/team\/web:1\.4\.2": it has no digest.*\$\(capture\.IMAGE_REF\)/],
-    ['no images in pin mode', { files: 'compose.yaml' }, /The input images is required and is empty in mode pin.*mode: check/],
-    ['a files pattern that matches nothing', { files: 'deploy/**/*.yaml', images: WEB }, /The input files has the pattern "deploy\/\*\*\/\*\.yaml", which matches no file under .*Fix the path/],
-    ['a helmDigestKey that is not a path', { files: 'values.yaml', images: WEB, helmDigestKey: 'image..digest' }, /The input helmDigestKey has the value "image\.\.digest": .*for example image\.digest\./],
-    ['a keepTag that is not a boolean', { files: 'compose.yaml', images: WEB, keepTag: 'yes' }, /The input keepTag has the value "yes": use true or false\./],
-    ['an allowedRegistries line with a scheme', { files: 'compose.yaml', images: WEB, allowedRegistries: 'https://myacr.azurecr.io' }, /The input allowedRegistries has the line "https:\/\/myacr\.azurecr\.io": write the registry host without a scheme/],
+    [
+      'a mode it does not know',
+      { files: 'compose.yaml', images: WEB, mode: 'fast' },
+      /The input mode has the value "fast": use one of pin, check\./,
+    ],
+    [
+      'an images line without a digest',
+      { files: 'compose.yaml', images: 'myacr.azurecr.io/team/web:1.4.2' },
+      /The input images has the line "myacr\.azurecr\.io\/team\/web:1\.4\.2": it has no digest.*\$\(capture\.IMAGE_REF\)/,
+    ],
+    [
+      'no images in pin mode',
+      { files: 'compose.yaml' },
+      /The input images is required and is empty in mode pin.*mode: check/,
+    ],
+    [
+      'a files pattern that matches nothing',
+      { files: 'deploy/**/*.yaml', images: WEB },
+      /The input files has the pattern "deploy\/\*\*\/\*\.yaml", which matches no file under .*Fix the path/,
+    ],
+    [
+      'a helmDigestKey that is not a path',
+      { files: 'values.yaml', images: WEB, helmDigestKey: 'image..digest' },
+      /The input helmDigestKey has the value "image\.\.digest": .*for example image\.digest\./,
+    ],
+    [
+      'a keepTag that is not a boolean',
+      { files: 'compose.yaml', images: WEB, keepTag: 'yes' },
+      /The input keepTag has the value "yes": use true or false\./,
+    ],
+    [
+      'an allowedRegistries line with a scheme',
+      { files: 'compose.yaml', images: WEB, allowedRegistries: 'https://myacr.azurecr.io' },
+      /The input allowedRegistries has the line "https:\/\/myacr\.azurecr\.io": write the registry host without a scheme/,
+    ],
   ];
   for (const [what, inputs, message] of badInputs) {
     it(`fails on ${what}, naming the input, the value and the fix`, async () => {
@@ -170,13 +258,29 @@ describe('task: DigestPin@1', function () {
 
   it('keeps its input and output names (renaming one breaks every pipeline that uses it)', () => {
     const task: unknown = readTaskJson('DigestPin');
-    assert.ok(task !== null && typeof task === 'object' && 'inputs' in task && Array.isArray(task.inputs) && 'outputVariables' in task && Array.isArray(task.outputVariables));
-    const names = (list: unknown[]) => list.map((item) => (item !== null && typeof item === 'object' && 'name' in item ? item.name : undefined));
-    assert.deepEqual(names(task.inputs), ['files', 'images', 'mode', 'allowedRegistries', 'keepTag', 'helmDigestKey', 'requireAllImagesMatched']);
+    assert.ok(
+      task !== null &&
+        typeof task === 'object' &&
+        'inputs' in task &&
+        Array.isArray(task.inputs) &&
+        'outputVariables' in task &&
+        Array.isArray(task.outputVariables),
+    );
+    const names = (list: unknown[]) =>
+      list.map((item) => (item !== null && typeof item === 'object' && 'name' in item ? item.name : undefined));
+    assert.deepEqual(names(task.inputs), [
+      'files',
+      'images',
+      'mode',
+      'allowedRegistries',
+      'keepTag',
+      'helmDigestKey',
+      'requireAllImagesMatched',
+    ]);
     assert.deepEqual(names(task.outputVariables), ['PINNED_COUNT', 'FILES_CHANGED']);
   });
 
-  describe('files: only in the job\'s folders, only regular files, within limits', () => {
+  describe("files: only in the job's folders, only regular files, within limits", () => {
     let outside: string;
     const OUTSIDE_TEXT = 'services:\n  web:\n    image: myacr.azurecr.io/team/web:1.4.2\n';
     beforeEach(() => {
@@ -184,9 +288,10 @@ describe('task: DigestPin@1', function () {
       mkdirSync(outside);
       writeFileSync(join(outside, 'x.yaml'), OUTSIDE_TEXT);
     });
-    const folders = () => `outside the job's folders (Pipeline.Workspace (${job.buildDirectory}), Agent.TempDirectory (${job.tempDirectory})); DigestPin reads and writes files only there`;
+    const folders = () =>
+      `outside the job's folders (Pipeline.Workspace (${job.buildDirectory}), Agent.TempDirectory (${job.tempDirectory})); DigestPin reads and writes files only there`;
 
-    it('refuses a committed link that leads out of the job\'s folders, in both modes, naming it and the fix, and changes nothing', async () => {
+    it("refuses a committed link that leads out of the job's folders, in both modes, naming it and the fix, and changes nothing", async () => {
       mkdirSync(join(work, 'deploy'));
       writeFileSync(join(work, 'deploy', 'web.yaml'), OUTSIDE_TEXT);
       symlinkSync(join(outside, 'x.yaml'), join(work, 'deploy', 'link.yaml'));
@@ -212,25 +317,41 @@ describe('task: DigestPin@1', function () {
       const patterns = ['deploy/../../../../outside/x.yaml', '../../../outside/*.yaml', `${outside}/*.yaml`];
       const result = await run({ files: [...patterns, 'compose.yaml'].join('\n'), images: WEB });
       assert.equal(result.result, 'Failed', result.message);
-      for (const pattern of patterns) assert.ok(result.message.includes(`The input files has the pattern "${pattern}", which leads to ${outside}${pattern.endsWith('x.yaml') ? '/x.yaml' : ''}, ${folders()}. Check out or download the files into`), result.message);
+      for (const pattern of patterns)
+        assert.ok(
+          result.message.includes(
+            `The input files has the pattern "${pattern}", which leads to ${outside}${pattern.endsWith('x.yaml') ? '/x.yaml' : ''}, ${folders()}. Check out or download the files into`,
+          ),
+          result.message,
+        );
       assert.match(result.message, /\[OUTSIDE_JOB_FOLDERS\]$/);
       const throughFolder = await run({ files: '**/*.yaml', images: WEB, requireAllImagesMatched: 'false' });
       assert.equal(throughFolder.result, 'Failed');
-      assert.ok(throughFolder.message.includes(`The input files matches shared/x.yaml, which leads through a symbolic link to ${join(outside, 'x.yaml')}, ${folders()}`), throughFolder.message);
+      assert.ok(
+        throughFolder.message.includes(
+          `The input files matches shared/x.yaml, which leads through a symbolic link to ${join(outside, 'x.yaml')}, ${folders()}`,
+        ),
+        throughFolder.message,
+      );
       assert.equal(readFileSync(join(outside, 'x.yaml'), 'utf8'), OUTSIDE_TEXT);
     });
 
-    it('pins files anywhere in the job\'s folders: a downloaded artifact, the temp folder, a link that stays inside, a pattern with ..', async () => {
+    it("pins files anywhere in the job's folders: a downloaded artifact, the temp folder, a link that stays inside, a pattern with ..", async () => {
       const artifact = join(job.buildDirectory, 'manifests', 'web');
       mkdirSync(artifact, { recursive: true });
       writeFileSync(join(artifact, 'web.yaml'), OUTSIDE_TEXT);
       writeFileSync(join(job.tempDirectory, 'rendered.yaml'), OUTSIDE_TEXT);
       mkdirSync(join(work, 'deploy'));
       symlinkSync(join(artifact, 'web.yaml'), join(work, 'deploy', 'web.yaml'));
-      const result = await run({ files: '$(Pipeline.Workspace)/manifests/**/*.yaml\n$(Agent.TempDirectory)/rendered.yaml\ndeploy/../deploy/*.yaml', images: WEB });
+      const result = await run({
+        files:
+          '$(Pipeline.Workspace)/manifests/**/*.yaml\n$(Agent.TempDirectory)/rendered.yaml\ndeploy/../deploy/*.yaml',
+        images: WEB,
+      });
       assert.equal(result.result, 'Succeeded', result.message);
       assert.equal(result.outputs.FILES_CHANGED, '2', 'the link and its target are one file');
-      for (const path of [join(artifact, 'web.yaml'), join(job.tempDirectory, 'rendered.yaml')]) assert.equal(readFileSync(path, 'utf8'), OUTSIDE_TEXT.replace('web:1.4.2', `web@${digestOf('web')}`));
+      for (const path of [join(artifact, 'web.yaml'), join(job.tempDirectory, 'rendered.yaml')])
+        assert.equal(readFileSync(path, 'utf8'), OUTSIDE_TEXT.replace('web:1.4.2', `web@${digestOf('web')}`));
       assert.ok(lstatSync(join(work, 'deploy', 'web.yaml')).isSymbolicLink(), 'the link stays a link');
     });
 
@@ -238,7 +359,10 @@ describe('task: DigestPin@1', function () {
       assert.equal(spawnSync('mkfifo', [join(work, 'pipe.yaml')]).status, 0);
       const pipe = await run({ files: '*.yaml', images: WEB, requireAllImagesMatched: 'false' });
       assert.equal(pipe.result, 'Failed');
-      assert.match(pipe.message, /^The input files matches pipe\.yaml: it is a named pipe, not a regular file; only regular files are read\. Leave it out of the files input \(!pipe\.yaml\)\.\nNo file was read or changed\. \[FILE_ACCESS\]$/);
+      assert.match(
+        pipe.message,
+        /^The input files matches pipe\.yaml: it is a named pipe, not a regular file; only regular files are read\. Leave it out of the files input \(!pipe\.yaml\)\.\nNo file was read or changed\. \[FILE_ACCESS\]$/,
+      );
       rmSync(join(work, 'pipe.yaml'));
 
       const big = join(work, 'big', 'values.yaml');
@@ -247,7 +371,10 @@ describe('task: DigestPin@1', function () {
       truncateSync(big, 52 * 1024 * 1024);
       const tooLarge = await run({ files: 'big/values.yaml', images: WEB });
       assert.equal(tooLarge.result, 'Failed');
-      assert.equal(tooLarge.message, 'The input files matches big/values.yaml: the file is 52 MiB, over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big/values.yaml).\nNo file was read or changed. [FILE_ACCESS]');
+      assert.equal(
+        tooLarge.message,
+        'The input files matches big/values.yaml: the file is 52 MiB, over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big/values.yaml).\nNo file was read or changed. [FILE_ACCESS]',
+      );
 
       rmSync(big);
       for (let i = 0; i < 9; i++) {
@@ -256,11 +383,15 @@ describe('task: DigestPin@1', function () {
       }
       const total = await run({ files: 'big/*.yaml', images: WEB });
       assert.equal(total.result, 'Failed');
-      assert.equal(total.message, 'The input files matches 9 files of 67.5 MiB (70778880 bytes) in all, over the 64 MiB DigestPin reads in one step; no file was read or changed. Narrow the patterns, or split the files over several DigestPin steps. [FILE_ACCESS]');
+      assert.equal(
+        total.message,
+        'The input files matches 9 files of 67.5 MiB (70778880 bytes) in all, over the 64 MiB DigestPin reads in one step; no file was read or changed. Narrow the patterns, or split the files over several DigestPin steps. [FILE_ACCESS]',
+      );
     });
 
     it('keeps a byte order mark and CRLF line endings byte for byte, changing only the image value', async () => {
-      const text = '\uFEFF# deployed by the release\r\nservices:\r\n  web:\r\n    image: myacr.azurecr.io/team/web:1.4.2\r\n';
+      const text =
+        '\uFEFF# deployed by the release\r\nservices:\r\n  web:\r\n    image: myacr.azurecr.io/team/web:1.4.2\r\n';
       writeFileSync(join(work, 'bom.yaml'), Buffer.from(text, 'utf8'));
       const result = await run({ files: 'bom.yaml', images: WEB });
       assert.equal(result.result, 'Succeeded', result.message);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { Digest, parseDigest } from '../../src/reference/digest';
+import type { Digest } from '../../src/reference/digest';
+import { parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_INDEX } from '../../src/registry/manifest-parse';
 import { listReferrers } from '../../src/registry/referrers';
-import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { pushSamples, testGround } from '../../lab/ground';
 import { inspectRaw, sha256Hex } from '../../lab/images';
 import { startProxy } from '../../lab/proxy';
 import { pushArtifactReferrer } from '../../lab/referrer';
@@ -13,8 +15,6 @@ import { failedWith, succeeded } from '../../lab/outcome';
 
 // DigestPromote@1 run from the packaged .vsix between two real registries: `open` (anonymous) and
 // `basic` (htpasswd, signed in with a Docker Registry service connection).
-
-
 
 describe('DigestPromote@1 (packaged task between real registries)', function () {
   this.timeout(120_000);
@@ -27,17 +27,29 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     g = await testGround();
     pushSamples(g, g.open, g.openAccess, 'promo/app');
     open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });
-    basic = new RegistryClient(g.basic.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
-    for (const tag of ['oci', 'v2s2', 'multi']) digests[tag] = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/promo/app:${tag}`, g.openAccess)));
+    basic = new RegistryClient(g.basic.host, {
+      credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' },
+    });
+    for (const tag of ['oci', 'v2s2', 'multi'])
+      digests[tag] = parseDigest(sha256Hex(inspectRaw(`${g.open.host}/promo/app:${tag}`, g.openAccess)));
   });
 
   const endpoint = () => ({
-    'prod-conn': { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` } },
+    'prod-conn': {
+      url: `https://${g.basic.host}`,
+      scheme: 'UsernamePassword',
+      parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` },
+    },
   });
   /** Promote from `open` (anonymous) to `basic` (service connection). */
   const promote = (inputs: Record<string, string>) =>
     runTask('DigestPromote', {
-      inputs: { sourceConnectionType: 'anonymous', targetConnectionType: 'dockerRegistry', targetDockerRegistryServiceConnection: 'prod-conn', ...inputs },
+      inputs: {
+        sourceConnectionType: 'anonymous',
+        targetConnectionType: 'dockerRegistry',
+        targetDockerRegistryServiceConnection: 'prod-conn',
+        ...inputs,
+      },
       hostEnv: g.hostEnv,
       connections: endpoint(),
     });
@@ -45,29 +57,46 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
 
   for (const kind of ['oci', 'v2s2'] as const) {
     it(`promotes ${kind === 'oci' ? 'an OCI image' : 'a Docker v2 schema 2 image'}: the target serves bytes that hash to the source digest`, async () => {
-      const run = await promote({ source: `${g.open.host}/promo/app@${digests[kind]!}`, target: `${g.basic.host}/prod/${kind}:1.0.0` });
+      const run = await promote({
+        source: `${g.open.host}/promo/app@${digests[kind]!}`,
+        target: `${g.basic.host}/prod/${kind}:1.0.0`,
+      });
       succeeded(run);
       assert.equal(atTarget(`prod/${kind}:1.0.0`), digests[kind]);
       assert.equal(run.outputs.IMAGE_DIGEST, digests[kind]);
       assert.equal(run.outputs.IMAGE_REF, `${g.basic.host}/prod/${kind}@${digests[kind]!}`);
       assert.equal(run.outputs.PROMOTED_BLOBS, '2', 'the config and the one layer');
       assert.ok(Number(run.outputs.PROMOTED_BYTES) > 0);
-      const visible = (run.stdout + run.stderr).split('\n').filter((line) => !line.startsWith('##vso[task.setsecret]')).join('\n');
-      assert.ok(!visible.includes(g.user.password), 'the password is never printed, except to ask the agent to mask it');
+      const visible = (run.stdout + run.stderr)
+        .split('\n')
+        .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+        .join('\n');
+      assert.ok(
+        !visible.includes(g.user.password),
+        'the password is never printed, except to ask the agent to mask it',
+      );
       assert.ok(run.summaries[0]!.includes(digests[kind]!));
     });
   }
 
   it('promotes a two-platform index with every child manifest; promoting it again moves no blob bytes', async () => {
-    const run = await promote({ source: `${g.open.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/multi:2.0.0` });
+    const run = await promote({
+      source: `${g.open.host}/promo/app@${digests.multi!}`,
+      target: `${g.basic.host}/prod/multi:2.0.0`,
+    });
     succeeded(run);
     assert.equal(atTarget('prod/multi:2.0.0'), digests.multi);
-    const index = JSON.parse(inspectRaw(`${g.open.host}/promo/app:multi`, g.openAccess).toString('utf8')) as { manifests: { digest: string }[] };
+    const index = JSON.parse(inspectRaw(`${g.open.host}/promo/app:multi`, g.openAccess).toString('utf8')) as {
+      manifests: { digest: string }[];
+    };
     assert.equal(index.manifests.length, 2);
     for (const child of index.manifests) assert.equal(atTarget(`prod/multi@${child.digest}`), child.digest);
     assert.equal(run.outputs.PROMOTED_BLOBS, '4');
 
-    const again = await promote({ source: `${g.open.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/multi:2.0.0` });
+    const again = await promote({
+      source: `${g.open.host}/promo/app@${digests.multi!}`,
+      target: `${g.basic.host}/prod/multi:2.0.0`,
+    });
     succeeded(again);
     assert.equal(again.outputs.PROMOTED_BYTES, '0');
     assert.equal(again.outputs.PROMOTED_BLOBS, '0');
@@ -77,7 +106,12 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
 
   it('mounts blobs within one registry instead of copying them', async () => {
     const run = await runTask('DigestPromote', {
-      inputs: { source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.open.host}/promo/mounted:1`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+      inputs: {
+        source: `${g.open.host}/promo/app@${digests.oci!}`,
+        target: `${g.open.host}/promo/mounted:1`,
+        sourceConnectionType: 'anonymous',
+        targetConnectionType: 'anonymous',
+      },
       hostEnv: g.hostEnv,
     });
     succeeded(run);
@@ -93,10 +127,17 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
       open,
       'promo/signed',
       { digest: subject, mediaType: OCI_INDEX },
-      { artifactType: 'application/vnd.example.signature', payload: '{"signed":"by the release pipeline"}', annotations: { 'org.example.signer': 'release' } },
+      {
+        artifactType: 'application/vnd.example.signature',
+        payload: '{"signed":"by the release pipeline"}',
+        annotations: { 'org.example.signer': 'release' },
+      },
     );
 
-    const run = await promote({ source: `${g.open.host}/promo/signed@${subject}`, target: `${g.basic.host}/prod/signed:1.0.0` });
+    const run = await promote({
+      source: `${g.open.host}/promo/signed@${subject}`,
+      target: `${g.basic.host}/prod/signed:1.0.0`,
+    });
     succeeded(run);
     const found = await listReferrers(basic, 'prod/signed', subject);
     assert.deepEqual(
@@ -105,23 +146,50 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     );
     assert.equal(atTarget(`prod/signed@${referrerDigest}`), referrerDigest);
 
-    const without = await promote({ source: `${g.open.host}/promo/signed@${subject}`, target: `${g.basic.host}/prod/unsigned:1.0.0`, includeReferrers: 'false' });
+    const without = await promote({
+      source: `${g.open.host}/promo/signed@${subject}`,
+      target: `${g.basic.host}/prod/unsigned:1.0.0`,
+      includeReferrers: 'false',
+    });
     succeeded(without);
     assert.deepEqual(await listReferrers(basic, 'prod/unsigned', subject), []);
   });
 
   it('refuses to move a tag that points at other bytes, naming both digests; overwriteTags moves it', async () => {
-    succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/conflict:stable` }));
-    const run = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable` });
-    failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/conflict:stable`, digests.oci!, digests.v2s2!, 'overwriteTags', 'Nothing was copied');
+    succeeded(
+      await promote({
+        source: `${g.open.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/conflict:stable`,
+      }),
+    );
+    const run = await promote({
+      source: `${g.open.host}/promo/app@${digests.v2s2!}`,
+      target: `${g.basic.host}/prod/conflict:stable`,
+    });
+    failedWith(
+      run,
+      'TAG_CONFLICT',
+      `${g.basic.host}/prod/conflict:stable`,
+      digests.oci!,
+      digests.v2s2!,
+      'overwriteTags',
+      'Nothing was copied',
+    );
     assert.equal(atTarget('prod/conflict:stable'), digests.oci);
     assert.equal(await basic.headManifest('prod/conflict', digests.v2s2!), undefined, 'nothing was copied');
 
-    const same = await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/conflict:stable` });
+    const same = await promote({
+      source: `${g.open.host}/promo/app@${digests.oci!}`,
+      target: `${g.basic.host}/prod/conflict:stable`,
+    });
     succeeded(same);
     assert.match(same.stdout, /Tags already at this digest: stable/);
 
-    const moved = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/conflict:stable`, overwriteTags: 'true' });
+    const moved = await promote({
+      source: `${g.open.host}/promo/app@${digests.v2s2!}`,
+      target: `${g.basic.host}/prod/conflict:stable`,
+      overwriteTags: 'true',
+    });
     succeeded(moved);
     assert.equal(atTarget('prod/conflict:stable'), digests.v2s2);
   });
@@ -129,9 +197,14 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   it('refuses a tag that another run took while the blobs were copied, saying the image is at the target by digest and no tag was written', async () => {
     // The other run's image shares no blob with the one promoted here, so this one has blobs to copy.
     const index = await open.getManifest('promo/app', digests.multi!);
-    const arm64 = index.manifest.kind === 'index' ? index.manifest.manifests.find((m) => m.platform?.architecture === 'arm64')?.digest : undefined;
+    const arm64 =
+      index.manifest.kind === 'index'
+        ? index.manifest.manifests.find((m) => m.platform?.architecture === 'arm64')?.digest
+        : undefined;
     assert.ok(arm64 !== undefined);
-    succeeded(await promote({ source: `${g.open.host}/promo/app@${arm64}`, target: `${g.basic.host}/prod/race:other` }));
+    succeeded(
+      await promote({ source: `${g.open.host}/promo/app@${arm64}`, target: `${g.basic.host}/prod/race:other` }),
+    );
     const taken = await open.getManifest('promo/app', arm64);
     let raced = false;
     const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
@@ -144,12 +217,27 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
       },
     });
     try {
-      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/race:stable` });
+      const run = await promote({
+        source: `${proxy.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/race:stable`,
+      });
       assert.ok(raced, 'the tag was taken during the copy');
-      failedWith(run, 'TAG_CONFLICT', `${g.basic.host}/prod/race:stable`, digests.oci!, arm64, 'overwriteTags', `${g.basic.host}/prod/race@${digests.oci!}`, 'no tag was written');
+      failedWith(
+        run,
+        'TAG_CONFLICT',
+        `${g.basic.host}/prod/race:stable`,
+        digests.oci!,
+        arm64,
+        'overwriteTags',
+        `${g.basic.host}/prod/race@${digests.oci!}`,
+        'no tag was written',
+      );
       assert.ok(!run.message.includes('Nothing was copied'), run.message);
       assert.equal(atTarget('prod/race:stable'), arm64);
-      assert.ok((await basic.headManifest('prod/race', digests.oci!)) !== undefined, 'the image is at the target by digest');
+      assert.ok(
+        (await basic.headManifest('prod/race', digests.oci!)) !== undefined,
+        'the image is at the target by digest',
+      );
     } finally {
       await proxy.close();
     }
@@ -161,21 +249,47 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     for (let round = 1; round <= rounds; round++) {
       const tag = `round-${round}`;
       const runs = await Promise.all(
-        (['oci', 'v2s2'] as const).map(async (kind) => ({ kind, run: await promote({ source: `${g.open.host}/promo/app@${digests[kind]!}`, target: `${g.basic.host}/prod/racing:${tag}` }) })),
+        (['oci', 'v2s2'] as const).map(async (kind) => ({
+          kind,
+          run: await promote({
+            source: `${g.open.host}/promo/app@${digests[kind]!}`,
+            target: `${g.basic.host}/prod/racing:${tag}`,
+          }),
+        })),
       );
       const winners = runs.filter(({ run }) => run.result === 'Succeeded');
       outcomes.push(`${tag}: ${runs.map(({ kind, run }) => `${kind} ${run.result}`).join(', ')}`);
-      assert.equal(winners.length, 1, `exactly one run may succeed:\n${outcomes.join('\n')}\n${runs.map(({ run }) => run.message).join('\n')}`);
+      assert.equal(
+        winners.length,
+        1,
+        `exactly one run may succeed:\n${outcomes.join('\n')}\n${runs.map(({ run }) => run.message).join('\n')}`,
+      );
       const loser = runs.find(({ run }) => run.result !== 'Succeeded')!;
       failedWith(loser.run, 'TAG_CONFLICT', `${g.basic.host}/prod/racing:${tag}`, digests[loser.kind]!);
-      assert.equal(atTarget(`prod/racing:${tag}`), digests[winners[0]!.kind], `the tag names the run that succeeded (${tag})`);
+      assert.equal(
+        atTarget(`prod/racing:${tag}`),
+        digests[winners[0]!.kind],
+        `the tag names the run that succeeded (${tag})`,
+      );
     }
   });
 
   it('writes additional tags and semver tags only where the version is the highest of its line', async () => {
-    succeeded(await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/semver:1.4.2`, semverTags: 'true', additionalTags: 'release\n# a comment\n\ncandidate' }));
-    for (const tag of ['1.4.2', '1.4', '1', 'release', 'candidate']) assert.equal(atTarget(`prod/semver:${tag}`), digests.oci, tag);
-    const older = await promote({ source: `${g.open.host}/promo/app@${digests.v2s2!}`, target: `${g.basic.host}/prod/semver:1.3.9`, semverTags: 'true' });
+    succeeded(
+      await promote({
+        source: `${g.open.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/semver:1.4.2`,
+        semverTags: 'true',
+        additionalTags: 'release\n# a comment\n\ncandidate',
+      }),
+    );
+    for (const tag of ['1.4.2', '1.4', '1', 'release', 'candidate'])
+      assert.equal(atTarget(`prod/semver:${tag}`), digests.oci, tag);
+    const older = await promote({
+      source: `${g.open.host}/promo/app@${digests.v2s2!}`,
+      target: `${g.basic.host}/prod/semver:1.3.9`,
+      semverTags: 'true',
+    });
     succeeded(older);
     assert.equal(atTarget('prod/semver:1.3'), digests.v2s2);
     assert.equal(atTarget('prod/semver:1'), digests.oci, '1 stays on 1.4.2');
@@ -184,10 +298,15 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
 
   it('fails on a source blob whose bytes do not match its digest, and writes no target tag', async () => {
     const proxy = await startProxy(g.open.url, g.certs, (method, path, _status, _headers, body) =>
-      method === 'GET' && path.includes('/blobs/') && body.length > 0 ? Buffer.concat([body.subarray(0, body.length - 1), Buffer.from([body[body.length - 1]! ^ 1])]) : body,
+      method === 'GET' && path.includes('/blobs/') && body.length > 0
+        ? Buffer.concat([body.subarray(0, body.length - 1), Buffer.from([body[body.length - 1]! ^ 1])])
+        : body,
     );
     try {
-      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/tampered:1.0.0` });
+      const run = await promote({
+        source: `${proxy.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/tampered:1.0.0`,
+      });
       failedWith(run, 'DIGEST_MISMATCH', 'sha256:');
       assert.equal(await basic.headManifest('prod/tampered', '1.0.0'), undefined);
       assert.equal(await basic.headManifest('prod/tampered', digests.oci!), undefined);
@@ -202,10 +321,16 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
       cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') && cuts++ === 0 ? 40 : undefined),
     });
     try {
-      const run = await promote({ source: `${proxy.host}/promo/app@${digests.multi!}`, target: `${g.basic.host}/prod/reset:1.0.0` });
+      const run = await promote({
+        source: `${proxy.host}/promo/app@${digests.multi!}`,
+        target: `${g.basic.host}/prod/reset:1.0.0`,
+      });
       succeeded(run);
       assert.equal(cuts > 0, true);
-      assert.ok(run.warnings.some((w) => /starting it over/.test(w)), `a retry is reported: ${run.warnings.join('\n')}`);
+      assert.ok(
+        run.warnings.some((w) => /starting it over/.test(w)),
+        `a retry is reported: ${run.warnings.join('\n')}`,
+      );
       assert.equal(atTarget('prod/reset:1.0.0'), digests.multi);
     } finally {
       await proxy.close();
@@ -222,17 +347,33 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
         const first = !puts.includes(path);
         puts.push(path);
         if (!first) return undefined;
-        const errors = [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }, { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }];
-        return { status: 400, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify({ errors })) };
+        const errors = [
+          { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+          { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' },
+        ];
+        return {
+          status: 400,
+          headers: { 'Content-Type': 'application/json' },
+          body: Buffer.from(JSON.stringify({ errors })),
+        };
       },
     });
     try {
       const run = await runTask('DigestPromote', {
-        inputs: { source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${proxy.host}/promo/relinked:1`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+        inputs: {
+          source: `${g.open.host}/promo/app@${digests.oci!}`,
+          target: `${proxy.host}/promo/relinked:1`,
+          sourceConnectionType: 'anonymous',
+          targetConnectionType: 'anonymous',
+        },
         hostEnv: g.hostEnv,
       });
       succeeded(run);
-      assert.equal(puts.length, 4, `the manifest by digest and the tag, each refused once and written again: ${puts.join(', ')}`);
+      assert.equal(
+        puts.length,
+        4,
+        `the manifest by digest and the tag, each refused once and written again: ${puts.join(', ')}`,
+      );
       assert.equal(new Set(puts).size, 2);
       assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/relinked:1`, g.openAccess)), digests.oci);
     } finally {
@@ -245,8 +386,16 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
       cutAfter: (method, path) => (method === 'GET' && path.includes('/blobs/') ? 40 : undefined),
     });
     try {
-      const run = await promote({ source: `${proxy.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/dropped:1.0.0` });
-      failedWith(run, 'UNREACHABLE', `The source registry ${proxy.host} dropped the connection while sending the blob sha256:`, 'after 40 of');
+      const run = await promote({
+        source: `${proxy.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/dropped:1.0.0`,
+      });
+      failedWith(
+        run,
+        'UNREACHABLE',
+        `The source registry ${proxy.host} dropped the connection while sending the blob sha256:`,
+        'after 40 of',
+      );
       assert.ok(!run.message.includes(`Could not reach the registry ${g.basic.host}`), run.message);
       assert.equal(await basic.headManifest('prod/dropped', '1.0.0'), undefined);
     } finally {
@@ -255,8 +404,17 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
   });
 
   it('refuses a tag-only source unless allowTagSource, and then reports the digest it resolved', async () => {
-    failedWith(await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1` }), 'INVALID_INPUT', 'source', 'allowTagSource');
-    const run = await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1`, allowTagSource: 'true' });
+    failedWith(
+      await promote({ source: `${g.open.host}/promo/app:oci`, target: `${g.basic.host}/prod/bytag:1` }),
+      'INVALID_INPUT',
+      'source',
+      'allowTagSource',
+    );
+    const run = await promote({
+      source: `${g.open.host}/promo/app:oci`,
+      target: `${g.basic.host}/prod/bytag:1`,
+      allowTagSource: 'true',
+    });
     succeeded(run);
     assert.equal(run.outputs.IMAGE_DIGEST, digests.oci);
     assert.match(run.stdout, /resolved once to sha256:/);
@@ -264,17 +422,32 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
 
   const refusals: [string, Record<string, string>, string[]][] = [
     ['a target with a digest', { target: `127.0.0.1:1/prod/x@sha256:${'a'.repeat(64)}` }, ['target', 'Remove']],
-    ['mode import into a target signed in without Azure Resource Manager', { mode: 'import' }, ['targetConnectionType', '"dockerRegistry"', 'targetConnectionType: azureRM', 'mode: copy']],
-    ['an azureRM target without its service connection', { targetConnectionType: 'azureRM' }, ['targetConnectionType is azureRM', 'targetAzureSubscription is empty']],
-    ['a dockerRegistry source without its service connection', { sourceConnectionType: 'dockerRegistry' }, ['sourceConnectionType is dockerRegistry', 'sourceDockerRegistryServiceConnection is empty']],
+    [
+      'mode import into a target signed in without Azure Resource Manager',
+      { mode: 'import' },
+      ['targetConnectionType', '"dockerRegistry"', 'targetConnectionType: azureRM', 'mode: copy'],
+    ],
+    [
+      'an azureRM target without its service connection',
+      { targetConnectionType: 'azureRM' },
+      ['targetConnectionType is azureRM', 'targetAzureSubscription is empty'],
+    ],
+    [
+      'a dockerRegistry source without its service connection',
+      { sourceConnectionType: 'dockerRegistry' },
+      ['sourceConnectionType is dockerRegistry', 'sourceDockerRegistryServiceConnection is empty'],
+    ],
     ['a concurrency of 0', { concurrency: '0' }, ['concurrency', '"0"', '1 to 32']],
     ['a bad additional tag', { additionalTags: 'ok\n-bad' }, ['additionalTags', '-bad']],
   ];
   for (const [what, inputs, fragments] of refusals) {
     it(`refuses ${what}, naming the input and the fix`, async () => {
-      const run = await promote({ source: `${g.open.host}/promo/app@${digests.oci!}`, target: `${g.basic.host}/prod/refused:1`, ...inputs });
+      const run = await promote({
+        source: `${g.open.host}/promo/app@${digests.oci!}`,
+        target: `${g.basic.host}/prod/refused:1`,
+        ...inputs,
+      });
       failedWith(run, 'INVALID_INPUT', ...fragments);
     });
   }
 });
-

@@ -3,18 +3,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactManifest, uploadArtifactBlobs } from '../../src/evidence/artifact';
 import { IN_TOTO_MEDIA_TYPE, PREDICATE_TYPE, STATEMENT_TYPE } from '../../src/evidence/predicate';
-import { Digest, parseDigest } from '../../src/reference/digest';
+import type { Digest } from '../../src/reference/digest';
+import { parseDigest } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { pushReferrer } from '../../src/registry/referrers';
 import { RECORD_TAG, readRecord } from '../../src/retain/record';
-import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
+import type { AcrGround } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
 import { secretConnection } from '../../lab/azurerm';
 import { daysAgoEnv } from '../../lab/clock';
-import { TestGround, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { failedWith, succeeded, visibleOutput } from '../../lab/outcome';
-import { TaskRun, runTask } from '../../lab/agent';
+import type { TaskRun } from '../../lab/agent';
+import { runTask } from '../../lab/agent';
 import { field } from '../../lab/field';
 
 // DigestRetain@1 protect on Azure Container Registry, run from the packaged .vsix with an Azure
@@ -44,7 +48,14 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
   };
   const evidence = async (name: string, environment: string, daysAgo = 0, rollbackDigest?: string): Promise<void> => {
     const run = await runTask('DigestEvidence', {
-      inputs: { ...azureRm, image: `${acr.front.host}/${repo}@${r[name]}`, environment, scanStatus: 'passed', approver: 'Release Manager', ...(rollbackDigest ? { rollbackDigest } : {}) },
+      inputs: {
+        ...azureRm,
+        image: `${acr.front.host}/${repo}@${r[name]}`,
+        environment,
+        scanStatus: 'passed',
+        approver: 'Release Manager',
+        ...(rollbackDigest ? { rollbackDigest } : {}),
+      },
       connections: connections(),
       hostEnv: { ...g.hostEnv, ...(daysAgo > 0 ? daysAgoEnv(join(g.dir, 'retain-acr-clock'), daysAgo) : {}) },
     });
@@ -55,7 +66,14 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
   };
   const retain = (inputs: Record<string, string>): Promise<TaskRun> =>
     runTask('DigestRetain', {
-      inputs: { ...azureRm, repository: `${acr.front.host}/${repo}`, action: 'protect', keepDays: '0', outputPath: `$(Build.ArtifactStagingDirectory)/retain/${++runs}.json`, ...inputs },
+      inputs: {
+        ...azureRm,
+        repository: `${acr.front.host}/${repo}`,
+        action: 'protect',
+        keepDays: '0',
+        outputPath: `$(Build.ArtifactStagingDirectory)/retain/${++runs}.json`,
+        ...inputs,
+      },
       connections: connections(),
       // One agent home, kept after each run, so the keep list in the staging directory can be read.
       home: join(g.dir, 'agent-retain-acr'),
@@ -76,7 +94,9 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     g = await testGround();
     acr = await acrGroundFor(g, 'acr-retain');
     const [user, password] = acr.access.creds.split(/:(.*)/) as [string, string];
-    admin = new RegistryClient(acr.front.host, { credential: { kind: 'basic', username: user, password, source: 'the ACR admin user' } });
+    admin = new RegistryClient(acr.front.host, {
+      credential: { kind: 'basic', username: user, password, source: 'the ACR admin user' },
+    });
     layout = new OciLayout(join(g.dir, 'retain-acr-layout'));
     for (const name of ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']) layout.image(name, 'amd64', `shop api ${name}\n`);
     for (const name of ['r0', 'r1', 'r2', 'r3']) await pushRelease(name);
@@ -87,11 +107,28 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     await evidence('r3', 'prod', 0, 'auto');
     await evidence('r3', 'staging');
     // Someone else locks r2 (tag and manifest): that lock is theirs.
-    succeeded(await runTask('DigestLock', { inputs: { ...azureRm, image: `${acr.front.host}/${repo}:r2`, expectedDigest: r.r2! }, connections: connections(), hostEnv: g.hostEnv }));
+    succeeded(
+      await runTask('DigestLock', {
+        inputs: { ...azureRm, image: `${acr.front.host}/${repo}:r2`, expectedDigest: r.r2! },
+        connections: connections(),
+        hostEnv: g.hostEnv,
+      }),
+    );
     // r0 carries something that claims to be our evidence and is not.
     const head = (await admin.headManifest(repo, r.r0!))!;
-    const statement = Buffer.from(JSON.stringify({ _type: STATEMENT_TYPE, predicateType: PREDICATE_TYPE, subject: [{ name: repo, digest: { sha256: r.r0!.slice(7) } }], predicate: {} }));
-    const artifact = { artifactType: IN_TOTO_MEDIA_TYPE, layer: { mediaType: IN_TOTO_MEDIA_TYPE, bytes: statement }, subject: { mediaType: head.mediaType, digest: r.r0!, size: head.size } };
+    const statement = Buffer.from(
+      JSON.stringify({
+        _type: STATEMENT_TYPE,
+        predicateType: PREDICATE_TYPE,
+        subject: [{ name: repo, digest: { sha256: r.r0!.slice(7) } }],
+        predicate: {},
+      }),
+    );
+    const artifact = {
+      artifactType: IN_TOTO_MEDIA_TYPE,
+      layer: { mediaType: IN_TOTO_MEDIA_TYPE, bytes: statement },
+      subject: { mediaType: head.mediaType, digest: r.r0!, size: head.size },
+    };
     await uploadArtifactBlobs(admin, repo, artifact);
     await pushReferrer(admin, repo, artifactManifest(artifact), OCI_MANIFEST, r.r0!);
   });
@@ -104,16 +141,24 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     assert.equal(prod.outputs.KEEP_COUNT, '3');
     assert.equal(prod.outputs.PROTECTED_COUNT, '5', 'r3, r2, r0 and the prod evidence of r3 and r2');
     assert.equal(prod.outputs.RELEASED_COUNT, '0');
-    for (const digest of [r.r3!, r.r0!, evidenceOf['r3/prod']!, evidenceOf['r2/prod']!]) assert.deepEqual(attributes(digest), { writeEnabled: true, deleteEnabled: false });
+    for (const digest of [r.r3!, r.r0!, evidenceOf['r3/prod']!, evidenceOf['r2/prod']!])
+      assert.deepEqual(attributes(digest), { writeEnabled: true, deleteEnabled: false });
     assert.deepEqual(attributes(r.r2!), { writeEnabled: false, deleteEnabled: false }, 'their lock, as it was');
     assert.ok(deletable(r.r1!), 'r1 is not kept: a clean-up may take it');
-    assert.ok(prod.warnings.some((w) => w.includes(r.r0!) && w.includes('malformed')), prod.warnings.join('\n'));
-    assert.deepEqual(await claims(), {
-      [r.r3!]: ['prod'],
-      [r.r0!]: ['(unreadable evidence)'],
-      [evidenceOf['r3/prod']!]: ['prod'],
-      [evidenceOf['r2/prod']!]: ['prod'],
-    }, 'the record names what this task protected, not r2');
+    assert.ok(
+      prod.warnings.some((w) => w.includes(r.r0!) && w.includes('malformed')),
+      prod.warnings.join('\n'),
+    );
+    assert.deepEqual(
+      await claims(),
+      {
+        [r.r3!]: ['prod'],
+        [r.r0!]: ['(unreadable evidence)'],
+        [evidenceOf['r3/prod']!]: ['prod'],
+        [evidenceOf['r2/prod']!]: ['prod'],
+      },
+      'the record names what this task protected, not r2',
+    );
     const list = keepList(prod);
     assert.deepEqual(field(list, 'protection', 'alreadyProtected'), [{ digest: r.r2!, holder: 'someoneElse' }]);
     assert.equal(field(list, 'discovery', 'source'), 'acrListing');
@@ -123,13 +168,21 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     // The record's tag cannot be deleted by a clean-up; ACR refuses to delete what is protected, and deletes the rest.
     assert.equal(acr.front.tagAttributes(repo, RECORD_TAG)?.deleteEnabled, false);
     const del = async (digest: Digest): Promise<number> => {
-      const response = await admin.request({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scope: `repository:${repo}:delete` });
+      const response = await admin.request({
+        method: 'DELETE',
+        path: `/v2/${repo}/manifests/${digest}`,
+        scope: `repository:${repo}:delete`,
+      });
       await response.body?.cancel();
       return response.status;
     };
     assert.equal(await del(r.r3!), 405);
     assert.equal(await del(evidenceOf['r2/prod']!), 405);
-    const untag = await admin.request({ method: 'DELETE', path: `/acr/v1/${repo}/_tags/${RECORD_TAG}?api-version=2021-07-01`, scope: `repository:${repo}:delete` });
+    const untag = await admin.request({
+      method: 'DELETE',
+      path: `/acr/v1/${repo}/_tags/${RECORD_TAG}?api-version=2021-07-01`,
+      scope: `repository:${repo}:delete`,
+    });
     await untag.body?.cancel();
     assert.equal(untag.status, 405, 'the record tag cannot be deleted');
 
@@ -145,7 +198,9 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     const later = await retain({ environments: 'prod', keepReleases: '1' });
     succeeded(later);
     assert.deepEqual(
-      (field(keepList(later), 'keep') as unknown[]).filter((e) => field(e, 'environment') === 'prod').map((e) => [field(e, 'digest'), field(e, 'reasons')]),
+      (field(keepList(later), 'keep') as unknown[])
+        .filter((e) => field(e, 'environment') === 'prod')
+        .map((e) => [field(e, 'digest'), field(e, 'reasons')]),
       [
         [r.r5, ['current']],
         [r.r4, ['rollbackTarget']],
@@ -154,7 +209,11 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     assert.equal(later.outputs.RELEASED_COUNT, '2', 'the prod evidence of r3 and of r2');
     assert.ok(deletable(evidenceOf['r3/prod']!) && deletable(evidenceOf['r2/prod']!));
     assert.deepEqual(attributes(r.r3!), { writeEnabled: true, deleteEnabled: false }, 'staging still keeps r3');
-    assert.deepEqual(attributes(r.r2!), { writeEnabled: false, deleteEnabled: false }, 'r2 left prod\'s window, and its lock is still theirs');
+    assert.deepEqual(
+      attributes(r.r2!),
+      { writeEnabled: false, deleteEnabled: false },
+      "r2 left prod's window, and its lock is still theirs",
+    );
     assert.deepEqual(attributes(r.r4!), { writeEnabled: true, deleteEnabled: false }, 'the untagged r4 is protected');
     assert.deepEqual((await claims())[r.r3!], ['staging']);
     assert.equal(r.r2! in (await claims()), false);
@@ -176,10 +235,24 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     const stop = acr.front.revertPatches(repo, r.r6!);
     try {
       const run = await retain({ environments: 'prod', keepReleases: '1' });
-      failedWith(run, 'LOCK_NOT_APPLIED', r.r6!, 'reads back deleteEnabled=true', 'Do not run a clean-up of this repository until protect succeeds');
+      failedWith(
+        run,
+        'LOCK_NOT_APPLIED',
+        r.r6!,
+        'reads back deleteEnabled=true',
+        'Do not run a clean-up of this repository until protect succeeds',
+      );
       assert.ok(deletable(r.r6!));
-      assert.deepEqual(attributes(evidenceOf['r6/prod']!), { writeEnabled: true, deleteEnabled: false }, 'its evidence was protected');
-      assert.deepEqual((await claims())[evidenceOf['r6/prod']!], ['prod'], 'and recorded, so a later run can release it');
+      assert.deepEqual(
+        attributes(evidenceOf['r6/prod']!),
+        { writeEnabled: true, deleteEnabled: false },
+        'its evidence was protected',
+      );
+      assert.deepEqual(
+        (await claims())[evidenceOf['r6/prod']!],
+        ['prod'],
+        'and recorded, so a later run can release it',
+      );
     } finally {
       stop();
     }
@@ -193,7 +266,7 @@ describe('DigestRetain@1 protect on ACR (packaged task, azureRM, ACR front)', fu
     // Someone pushes an image over the record's tag (allowed: the tag is only delete-locked).
     await pushAsync(layout, 'r1', `${acr.front.host}/${repo}:${RECORD_TAG}`, acr.access);
     const run = await retain({ environments: 'prod', keepReleases: '1' });
-    failedWith(run, 'RECORD_INVALID', `${repo}:${RECORD_TAG}`, 'not DigestRetain\'s record', 'nothing was changed');
+    failedWith(run, 'RECORD_INVALID', `${repo}:${RECORD_TAG}`, "not DigestRetain's record", 'nothing was changed');
     assert.deepEqual(acr.front.manifestAttributes(repo, r.r5!), before);
   });
 });

@@ -26,7 +26,9 @@ function pinSteps(stage: string): { pin: Record<string, string>; check: Record<s
   const pipeline = extending({
     buildRegistry: 'contosobuild.azurecr.io',
     buildServiceConnection: 'acr-build',
-    services: [{ name: 'api', repository: 'shop/api', deploy: { method: 'kubernetes', manifests: 'deploy/api/*.yaml' } }],
+    services: [
+      { name: 'api', repository: 'shop/api', deploy: { method: 'kubernetes', manifests: 'deploy/api/*.yaml' } },
+    ],
     environments: environments(['staging', 'production']),
   });
   const repo = serviceRepo(pipeline);

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { AcrGround, acrGroundFor } from '../../lab/acr/ground';
-import { AgentJob, ServiceConnection, expandMacros } from '../../lab/agent';
+import type { AcrGround } from '../../lab/acr/ground';
+import { acrGroundFor } from '../../lab/acr/ground';
+import type { ServiceConnection } from '../../lab/agent';
+import { AgentJob, expandMacros } from '../../lab/agent';
 import { secretConnection } from '../../lab/azurerm';
-import { TestGround, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { failedWith, succeeded } from '../../lab/outcome';
-import { ValueMap } from '../templates/expander/values';
+import type { ValueMap } from '../templates/expander/values';
 import { agentInputs, expand, extending, inputs, jobsOf, serviceRepo, step } from '../templates/harness';
 
 // "Rerun failed jobs" after the lock, with the packaged tasks and the inputs the expanded
@@ -15,7 +18,6 @@ import { agentInputs, expand, extending, inputs, jobsOf, serviceRepo, step } fro
 // same digest to the same locked tag, which DigestPromote@1 treats as done, while other bytes for
 // that tag are refused.
 
-
 describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', function () {
   this.timeout(180_000);
   let g: TestGround;
@@ -24,7 +26,10 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
   let pipeline: ValueMap;
   const jobs: AgentJob[] = [];
 
-  const connections = (): Record<string, ServiceConnection> => ({ 'arm-build': secretConnection(build), 'arm-staging': secretConnection(staging) });
+  const connections = (): Record<string, ServiceConnection> => ({
+    'arm-build': secretConnection(build),
+    'arm-staging': secretConnection(staging),
+  });
   const agentJob = (variables: Record<string, string>): AgentJob => {
     const job = new AgentJob({ variables, connections: connections(), hostEnv: g.hostEnv });
     jobs.push(job);
@@ -39,8 +44,17 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
         buildRegistry: build.front.host,
         buildServiceConnection: 'acr-build',
         buildAzureSubscription: 'arm-build',
-        services: [{ name: 'api', repository: 'shop/api', deploy: { method: 'kubernetes', manifests: 'deploy/api/*.yaml' } }],
-        environments: [{ name: 'staging', registry: staging.front.host, azureSubscription: 'arm-staging', deploy: { kubernetesServiceConnection: 'aks-staging' } }],
+        services: [
+          { name: 'api', repository: 'shop/api', deploy: { method: 'kubernetes', manifests: 'deploy/api/*.yaml' } },
+        ],
+        environments: [
+          {
+            name: 'staging',
+            registry: staging.front.host,
+            azureSubscription: 'arm-staging',
+            deploy: { kubernetesServiceConnection: 'aks-staging' },
+          },
+        ],
       }),
     );
     pipeline = expand(repo.file, repo.root);
@@ -56,9 +70,18 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
     const job = agentJob({ 'Build.BuildId': buildId, 'System.JobAttempt': attempt });
     const push = inputs(step(buildJob, 'Docker@2'));
     const tag = expandMacros(String(push['tags']), (name) => job.variable(name));
-    const pushed = await pushAsync(g.layout, image, `${build.front.host}/${String(push['repository'])}:${tag}`, build.access, false);
+    const pushed = await pushAsync(
+      g.layout,
+      image,
+      `${build.front.host}/${String(push['repository'])}:${tag}`,
+      build.access,
+      false,
+    );
     const capture = await job.run('DigestCapture', { name: 'capture', inputs: agentInputs(step(buildJob, 'capture')) });
-    const lock = pushed.code === 0 && capture.result === 'Succeeded' ? await job.run('DigestLock', { name: 'lock', inputs: agentInputs(step(buildJob, 'lock')) }) : undefined;
+    const lock =
+      pushed.code === 0 && capture.result === 'Succeeded'
+        ? await job.run('DigestLock', { name: 'lock', inputs: agentInputs(step(buildJob, 'lock')) })
+        : undefined;
     return { tag, pushed, capture, lock };
   }
 
@@ -82,7 +105,11 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
     succeeded(second.lock!);
     assert.equal(second.capture.outputs.IMAGE_TAG, second.tag);
     assert.notEqual(second.capture.outputs.IMAGE_DIGEST, first.capture.outputs.IMAGE_DIGEST);
-    assert.equal(sha256Hex(await inspectRawAsync(`${build.front.host}/shop/api:${first.tag}`, build.access)), first.capture.outputs.IMAGE_DIGEST, 'attempt 1 keeps its tag');
+    assert.equal(
+      sha256Hex(await inspectRawAsync(`${build.front.host}/shop/api:${first.tag}`, build.access)),
+      first.capture.outputs.IMAGE_DIGEST,
+      'attempt 1 keeps its tag',
+    );
   });
 
   it('the rerun of a deploy job promotes the same digest to the same locked tag as done; other bytes for that tag are refused', async () => {
@@ -92,26 +119,49 @@ describe('templates: a rerun after the lock (packaged tasks, ACR fronts)', funct
     const promoteInputs = agentInputs(step(deploy, 'promote'));
     assert.equal(promoteInputs['target'], `${staging.front.host}/shop/api:$(RELEASE_TAG)`);
     // What the deploy job's variables hold: the build job's outputs (stageDependencies.Build.build_api...).
-    const variables = { SOURCE_IMAGE_REF: built.capture.outputs.IMAGE_REF!, RELEASE_TAG: built.capture.outputs.IMAGE_TAG! };
+    const variables = {
+      SOURCE_IMAGE_REF: built.capture.outputs.IMAGE_REF!,
+      RELEASE_TAG: built.capture.outputs.IMAGE_TAG!,
+    };
 
-    const first = await agentJob({ ...variables, 'System.JobAttempt': '1' }).run('DigestPromote', { name: 'promote', inputs: promoteInputs });
+    const first = await agentJob({ ...variables, 'System.JobAttempt': '1' }).run('DigestPromote', {
+      name: 'promote',
+      inputs: promoteInputs,
+    });
     succeeded(first);
     assert.equal(first.outputs.IMAGE_DIGEST, built.capture.outputs.IMAGE_DIGEST);
-    assert.equal(staging.front.tagAttributes('shop/api', built.tag)?.writeEnabled, false, 'lockAfterPromote locked the tag');
+    assert.equal(
+      staging.front.tagAttributes('shop/api', built.tag)?.writeEnabled,
+      false,
+      'lockAfterPromote locked the tag',
+    );
 
     // The deploy step failed; "Rerun failed jobs" runs the job again with the same build outputs.
-    const rerun = await agentJob({ ...variables, 'System.JobAttempt': '2' }).run('DigestPromote', { name: 'promote', inputs: promoteInputs });
+    const rerun = await agentJob({ ...variables, 'System.JobAttempt': '2' }).run('DigestPromote', {
+      name: 'promote',
+      inputs: promoteInputs,
+    });
     succeeded(rerun);
     assert.equal(rerun.outputs.IMAGE_DIGEST, first.outputs.IMAGE_DIGEST);
     assert.equal(rerun.outputs.PROMOTED_BYTES, '0');
-    assert.equal(sha256Hex(await inspectRawAsync(`${staging.front.host}/shop/api:${built.tag}`, staging.access)), built.capture.outputs.IMAGE_DIGEST);
+    assert.equal(
+      sha256Hex(await inspectRawAsync(`${staging.front.host}/shop/api:${built.tag}`, staging.access)),
+      built.capture.outputs.IMAGE_DIGEST,
+    );
 
     // Other bytes under the same tag (the build stage rebuilt under the old tag): refused, tag unchanged.
     const other = await pushAsync(g.layout, 'arm64', `${build.front.host}/shop/other:1`, build.access);
     assert.equal(other.code, 0);
     const otherRef = `${build.front.host}/shop/other@${sha256Hex(await inspectRawAsync(`${build.front.host}/shop/other:1`, build.access))}`;
-    const conflict = await agentJob({ SOURCE_IMAGE_REF: otherRef, RELEASE_TAG: built.tag, 'System.JobAttempt': '3' }).run('DigestPromote', { name: 'promote', inputs: promoteInputs });
+    const conflict = await agentJob({
+      SOURCE_IMAGE_REF: otherRef,
+      RELEASE_TAG: built.tag,
+      'System.JobAttempt': '3',
+    }).run('DigestPromote', { name: 'promote', inputs: promoteInputs });
     failedWith(conflict, 'TAG_CONFLICT', built.tag);
-    assert.equal(sha256Hex(await inspectRawAsync(`${staging.front.host}/shop/api:${built.tag}`, staging.access)), built.capture.outputs.IMAGE_DIGEST);
+    assert.equal(
+      sha256Hex(await inspectRawAsync(`${staging.front.host}/shop/api:${built.tag}`, staging.access)),
+      built.capture.outputs.IMAGE_DIGEST,
+    );
   });
 });

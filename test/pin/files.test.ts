@@ -23,7 +23,10 @@ describe('pin: reading a file', () => {
   });
 
   it('names a file that cannot be read', () => {
-    assert.throws(() => readText(join(dir, 'nope.yaml'), 'nope.yaml'), /^DigestReleaseError: The input files matches nope\.yaml: the file cannot be read \(ENOENT/);
+    assert.throws(
+      () => readText(join(dir, 'nope.yaml'), 'nope.yaml'),
+      /^DigestReleaseError: The input files matches nope\.yaml: the file cannot be read \(ENOENT/,
+    );
   });
 
   it('reads a file up to the limit and refuses a larger one without reading it', () => {
@@ -36,7 +39,8 @@ describe('pin: reading a file', () => {
       () => readText(path, 'big.yaml'),
       (err: unknown) =>
         isDigestReleaseError(err, 'FILE_ACCESS') &&
-        err.message === 'The input files matches big.yaml: the file is 8.0 MiB (8388609 bytes), over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big.yaml).',
+        err.message ===
+          'The input files matches big.yaml: the file is 8.0 MiB (8388609 bytes), over the 8 MiB limit for a file DigestPin reads; it was not read. Leave it out of the files input (!big.yaml).',
     );
   });
 });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SourceFile } from '../../src/pin/batch';
+import type { SourceFile } from '../../src/pin/batch';
 import { parseHelmDigestKey } from '../../src/pin/helmkey';
-import { Mode, PinOptions } from '../../src/pin/file-plan';
+import type { Mode, PinOptions } from '../../src/pin/file-plan';
 import { parseRegistryRules } from '../../src/pin/registries';
 import { parseTargets } from '../../src/pin/targets';
 import { ROOT } from '../../lab/paths';
@@ -24,7 +24,10 @@ export function source(display: string, text: string): SourceFile {
   return { path: display, display, text };
 }
 
-export function options(images: string[], more: { mode?: Mode; allowed?: string[]; keepTag?: boolean; helmDigestKey?: string } = {}): PinOptions {
+export function options(
+  images: string[],
+  more: { mode?: Mode; allowed?: string[]; keepTag?: boolean; helmDigestKey?: string } = {},
+): PinOptions {
   return {
     mode: more.mode ?? 'pin',
     targets: parseTargets(images),

@@ -24,7 +24,10 @@ describe('pin: allowedRegistries', () => {
     assert.equal(allows(['*.azurecr.io'], 'azurecr.io/app'), false);
   });
   it('refuses a scheme and names the fix', () => {
-    assert.throws(() => parseRegistryRules(['https://myacr.azurecr.io']), /allowedRegistries has the line "https:\/\/myacr.azurecr.io".*myacr.azurecr.io\./);
+    assert.throws(
+      () => parseRegistryRules(['https://myacr.azurecr.io']),
+      /allowedRegistries has the line "https:\/\/myacr.azurecr.io".*myacr.azurecr.io\./,
+    );
   });
   it('refuses what is not a host', () => {
     assert.throws(() => parseRegistryRules(['my acr']), /not a registry host/);

@@ -36,13 +36,19 @@ describe('pin: the images input', () => {
     it(`refuses "${line}" naming the input, the line and the fix`, () => {
       assert.throws(
         () => parseTargets([line]),
-        (err: unknown) => isDigestReleaseError(err, 'INVALID_INPUT') && err.message.includes(`The input images has the line "${line}"`) && message.test(err.message),
+        (err: unknown) =>
+          isDigestReleaseError(err, 'INVALID_INPUT') &&
+          err.message.includes(`The input images has the line "${line}"`) &&
+          message.test(err.message),
       );
     });
   }
 
   it('refuses two lines that pin one repository to different digests', () => {
-    assert.throws(() => parseTargets([`nginx@${web}`, `docker.io/library/nginx@${digestOf('other')}`]), /already pins to/);
+    assert.throws(
+      () => parseTargets([`nginx@${web}`, `docker.io/library/nginx@${digestOf('other')}`]),
+      /already pins to/,
+    );
   });
 
   it('keeps one of two identical lines', () => {

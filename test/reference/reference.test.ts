@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
-import { apiHost, digestReference, dockerHubAlias, formatReference, parseReference, registryHost } from '../../src/reference/reference';
+import {
+  apiHost,
+  digestReference,
+  dockerHubAlias,
+  formatReference,
+  parseReference,
+  registryHost,
+} from '../../src/reference/reference';
 import { parseDigest } from '../../src/reference/digest';
 
 // Cases drawn from the distribution project's reference grammar (reference/regexp.go) and its
@@ -86,7 +93,10 @@ describe('image references', () => {
     it(`refuses ${JSON.stringify(input.length > 40 ? `${input.slice(0, 37)}...` : input)}, naming ${fragment}`, () => {
       assert.throws(
         () => parseReference(input, 'input image'),
-        (err: unknown) => isDigestReleaseError(err, 'INVALID_REFERENCE') && err.message.includes(fragment) && err.message.includes('input image'),
+        (err: unknown) =>
+          isDigestReleaseError(err, 'INVALID_REFERENCE') &&
+          err.message.includes(fragment) &&
+          err.message.includes('input image'),
       );
     });
   }
@@ -102,7 +112,8 @@ describe('image references', () => {
     assert.equal(registryHost('Index.Docker.IO'), 'docker.io');
     // A reference reads only the legacy index name as Docker Hub; docker config keys use every name it goes by.
     assert.equal(registryHost('registry-1.docker.io'), 'registry-1.docker.io');
-    for (const name of ['index.docker.io', 'Registry-1.Docker.io', 'registry.hub.docker.com', 'docker.io']) assert.equal(dockerHubAlias(name), 'docker.io');
+    for (const name of ['index.docker.io', 'Registry-1.Docker.io', 'registry.hub.docker.com', 'docker.io'])
+      assert.equal(dockerHubAlias(name), 'docker.io');
     assert.equal(dockerHubAlias('GHCR.io'), 'ghcr.io');
   });
 
@@ -128,7 +139,10 @@ describe('digests', () => {
     it(`refuses ${value.slice(0, 20)}..., saying ${fragment}`, () => {
       assert.throws(
         () => parseDigest(value, 'input expectedDigest'),
-        (err: unknown) => isDigestReleaseError(err, 'INVALID_DIGEST') && err.message.includes(fragment) && err.message.includes('input expectedDigest'),
+        (err: unknown) =>
+          isDigestReleaseError(err, 'INVALID_DIGEST') &&
+          err.message.includes(fragment) &&
+          err.message.includes('input expectedDigest'),
       );
     });
   }

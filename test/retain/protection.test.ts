@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { ChangeableAttributes } from '../../src/acr/properties';
-import { Digest } from '../../src/reference/digest';
-import { KeepDecision } from '../../src/retain/decide';
+import type { ChangeableAttributes } from '../../src/acr/properties';
+import type { Digest } from '../../src/reference/digest';
+import type { KeepDecision } from '../../src/retain/decide';
 import { neededManifests } from '../../src/retain/needs';
-import { Need, planProtect, planRelease, recordAfterProtect, recordAfterRelease, scopeOf } from '../../src/retain/protection';
-import { ProtectedManifest, ProtectionRecord } from '../../src/retain/record';
+import type { Need } from '../../src/retain/protection';
+import { planProtect, planRelease, recordAfterProtect, recordAfterRelease, scopeOf } from '../../src/retain/protection';
+import type { ProtectedManifest, ProtectionRecord } from '../../src/retain/record';
 
 // What protect would change, decided before anything changes: whose lock is whose, which claims a
 // run may drop, and when a manifest this task protected may be released. The ACR task test runs the
@@ -28,7 +29,7 @@ const entry = (digest: Digest, claims: string[], overrides: Partial<ProtectedMan
 });
 
 describe('DigestRetain protect: the plan', () => {
-  it('protects what can be deleted, and tells its own earlier locks from anyone else\'s', () => {
+  it("protects what can be deleted, and tells its own earlier locks from anyone else's", () => {
     const needed = new Map([
       [d('1'), need(['prod'], [d('1')])],
       [d('2'), need(['prod'], [d('2')])],
@@ -50,7 +51,7 @@ describe('DigestRetain protect: the plan', () => {
     // 4 is not in the repository: neither protected nor counted.
   });
 
-  it('records what it protected now with the environments that need it, and only this run\'s claims change', () => {
+  it("records what it protected now with the environments that need it, and only this run's claims change", () => {
     const record: ProtectionRecord = {
       manifests: [entry(d('2'), ['prod', 'staging']), entry(d('5'), ['prod'])],
     };
@@ -58,10 +59,23 @@ describe('DigestRetain protect: the plan', () => {
       [d('1'), need(['prod'], [d('1')])],
       [d('2'), need(['prod'], [d('2')])],
     ]);
-    const after = recordAfterProtect(record, needed, [{ digest: d('1'), writeEnabled: false }], scopeOf(['prod'], []), stamp);
+    const after = recordAfterProtect(
+      record,
+      needed,
+      [{ digest: d('1'), writeEnabled: false }],
+      scopeOf(['prod'], []),
+      stamp,
+    );
     const byDigest = new Map(after.manifests.map((m) => [m.digest, m]));
-    assert.deepEqual(byDigest.get(d('1')), { digest: d('1'), protectedAt: stamp.at, protectedBy: stamp.run, writeEnabled: false, claims: ['prod'], releases: [d('1')] });
-    assert.deepEqual(byDigest.get(d('2'))!.claims, ['staging', 'prod'], 'staging is not this run\'s to drop');
+    assert.deepEqual(byDigest.get(d('1')), {
+      digest: d('1'),
+      protectedAt: stamp.at,
+      protectedBy: stamp.run,
+      writeEnabled: false,
+      claims: ['prod'],
+      releases: [d('1')],
+    });
+    assert.deepEqual(byDigest.get(d('2'))!.claims, ['staging', 'prod'], "staging is not this run's to drop");
     assert.deepEqual(byDigest.get(d('5'))!.claims, [], 'prod no longer needs 5');
     // A run for every environment decides every claim.
     const all = recordAfterProtect(record, needed, [], scopeOf(undefined, []), stamp);
@@ -89,7 +103,12 @@ describe('DigestRetain protect: the plan', () => {
       [d('5'), open],
       [d('7'), locked],
     ]);
-    const verdicts = planRelease(record, new Map([[d('8'), need(['prod'], [d('8')])]]), attributes, new Set([d('1'), d('2'), d('4'), d('5'), d('6'), d('7')]));
+    const verdicts = planRelease(
+      record,
+      new Map([[d('8'), need(['prod'], [d('8')])]]),
+      attributes,
+      new Set([d('1'), d('2'), d('4'), d('5'), d('6'), d('7')]),
+    );
     assert.deepEqual(
       verdicts.map((v) => [v.digest.slice(7, 8), v.action]),
       [
@@ -103,17 +122,48 @@ describe('DigestRetain protect: the plan', () => {
       ],
     );
     const after = recordAfterRelease(record, new Set([d('1'), d('4'), d('5'), d('6'), d('7')]));
-    assert.deepEqual(after.manifests.map((m) => m.digest), [d('2'), d('3'), d('8')]);
+    assert.deepEqual(
+      after.manifests.map((m) => m.digest),
+      [d('2'), d('3'), d('8')],
+    );
   });
 
   it('needs, for each kept release, the digest, the platforms of an index and the evidence manifests, claimed by each environment that keeps it', () => {
     const decision: KeepDecision = {
       environments: [],
       keep: [
-        { digest: d('a'), environment: 'prod', releasedAt: stamp.at, reasons: ['current'], evidence: d('e'), manifests: [d('e')] },
-        { digest: d('a'), environment: 'staging', releasedAt: stamp.at, reasons: ['withinReleases'], evidence: d('f'), manifests: [d('f')] },
-        { digest: d('b'), environment: 'prod', releasedAt: null, reasons: ['rollbackTarget'], evidence: null, manifests: [] },
-        { digest: d('c'), environment: 'prod', releasedAt: null, reasons: ['rollbackTarget'], evidence: null, manifests: [] },
+        {
+          digest: d('a'),
+          environment: 'prod',
+          releasedAt: stamp.at,
+          reasons: ['current'],
+          evidence: d('e'),
+          manifests: [d('e')],
+        },
+        {
+          digest: d('a'),
+          environment: 'staging',
+          releasedAt: stamp.at,
+          reasons: ['withinReleases'],
+          evidence: d('f'),
+          manifests: [d('f')],
+        },
+        {
+          digest: d('b'),
+          environment: 'prod',
+          releasedAt: null,
+          reasons: ['rollbackTarget'],
+          evidence: null,
+          manifests: [],
+        },
+        {
+          digest: d('c'),
+          environment: 'prod',
+          releasedAt: null,
+          reasons: ['rollbackTarget'],
+          evidence: null,
+          manifests: [],
+        },
       ],
       digests: [d('a'), d('b'), d('c')],
       unknownEnvironments: [],
@@ -126,7 +176,11 @@ describe('DigestRetain protect: the plan', () => {
     const needed = neededManifests(decision, parts);
     assert.deepEqual([...needed.keys()], [d('1'), d('2'), d('a'), d('b'), d('e'), d('f')], 'nothing of the missing c');
     assert.deepEqual(needed.get(d('a'))!.claims, ['prod', 'staging']);
-    assert.deepEqual(needed.get(d('2'))!.releases, [d('a'), d('b')], 'a platform shared by two releases belongs to both');
+    assert.deepEqual(
+      needed.get(d('2'))!.releases,
+      [d('a'), d('b')],
+      'a platform shared by two releases belongs to both',
+    );
     assert.deepEqual(needed.get(d('e'))!.roles, ['evidence']);
     assert.deepEqual(needed.get(d('e'))!.claims, ['prod']);
   });

@@ -1,8 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { EndpointReader } from '../../src/connection/endpoint';
-import { DigestReleaseError, ErrorCode, isDigestReleaseError, messageOf } from '../../src/errors';
-import { DIRECT_NETWORK, Network } from '../../src/http/network';
-import { TaskContext, typedInputs } from '../../src/tasks/context';
+import type { EndpointReader } from '../../src/connection/endpoint';
+import type { DigestReleaseError, ErrorCode } from '../../src/errors';
+import { isDigestReleaseError, messageOf } from '../../src/errors';
+import type { Network } from '../../src/http/network';
+import { DIRECT_NETWORK } from '../../src/http/network';
+import type { TaskContext } from '../../src/tasks/context';
+import { typedInputs } from '../../src/tasks/context';
 import { readTaskJson } from './sources';
 
 // A TaskContext for the fast task tests: a task's operation runs in the test's own process, with
@@ -124,7 +127,12 @@ export class FakeContext implements TaskContext {
   }
 
   issue(type: 'error' | 'warning', message: string, file?: string, line?: number): void {
-    this.issues.push({ type, message, ...(file !== undefined ? { file } : {}), ...(line !== undefined ? { line } : {}) });
+    this.issues.push({
+      type,
+      message,
+      ...(file !== undefined ? { file } : {}),
+      ...(line !== undefined ? { line } : {}),
+    });
   }
 
   /**
@@ -133,7 +141,10 @@ export class FakeContext implements TaskContext {
    */
   findMatch(_root: string, patterns: readonly string[]): string[] {
     const wild = patterns.find((pattern) => /[*?[{]/.test(pattern));
-    if (wild !== undefined) throw new Error(`the fake context matches literal paths only, not "${wild}": test globs through the packaged task (test/task/pin.test.ts)`);
+    if (wild !== undefined)
+      throw new Error(
+        `the fake context matches literal paths only, not "${wild}": test globs through the packaged task (test/task/pin.test.ts)`,
+      );
     const excluded = new Set(patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1)));
     return patterns.filter((p) => !p.startsWith('!') && !excluded.has(p) && existsSync(p) && statSync(p).isFile());
   }
@@ -144,7 +155,13 @@ export class FakeContext implements TaskContext {
 
   /** Everything the operation wrote to the log, warnings and summaries included: where a secret must never appear. */
   visibleText(): string {
-    return [...this.log, ...this.warnings, ...this.issues.map((i) => i.message), ...this.summaries.map((s) => s.markdown), ...Object.values(this.outputs)].join('\n');
+    return [
+      ...this.log,
+      ...this.warnings,
+      ...this.issues.map((i) => i.message),
+      ...this.summaries.map((s) => s.markdown),
+      ...Object.values(this.outputs),
+    ].join('\n');
   }
 
   /** The one summary uploaded under `title`. */
@@ -170,8 +187,11 @@ function inputsFor(task: string | undefined, given: Readonly<Record<string, stri
   const declared = readTaskJson<{ inputs?: readonly TaskJsonInput[] }>(task).inputs ?? [];
   for (const input of declared) inputs.set(input.name.toLowerCase(), input.defaultValue ?? '');
   for (const [name, value] of Object.entries(given)) {
-    const input = declared.find((d) => [d.name, ...(d.aliases ?? [])].some((n) => n.toLowerCase() === name.toLowerCase()));
-    if (input === undefined) throw new Error(`the test gives ${task} the input ${name}, which its task.json does not declare`);
+    const input = declared.find((d) =>
+      [d.name, ...(d.aliases ?? [])].some((n) => n.toLowerCase() === name.toLowerCase()),
+    );
+    if (input === undefined)
+      throw new Error(`the test gives ${task} the input ${name}, which its task.json does not declare`);
     inputs.set(input.name.toLowerCase(), value);
   }
   return inputs;
@@ -184,7 +204,10 @@ export interface FakeRun {
   readonly error?: unknown;
 }
 
-export async function runOperation(operation: (context: TaskContext) => Promise<string>, options: FakeContextOptions): Promise<FakeRun> {
+export async function runOperation(
+  operation: (context: TaskContext) => Promise<string>,
+  options: FakeContextOptions,
+): Promise<FakeRun> {
   const context = new FakeContext(options);
   try {
     return { context, message: await operation(context) };
@@ -196,10 +219,17 @@ export async function runOperation(operation: (context: TaskContext) => Promise<
 /** The run failed with a DigestReleaseError of `code` whose message matches every pattern. */
 export function failedWith(run: FakeRun, code: ErrorCode, ...patterns: RegExp[]): DigestReleaseError {
   if (!isDigestReleaseError(run.error)) {
-    throw new Error(run.error === undefined ? `the operation succeeded (${run.message ?? ''}); expected ${code}` : `the operation failed with ${messageOf(run.error)}; expected ${code}`);
+    throw new Error(
+      run.error === undefined
+        ? `the operation succeeded (${run.message ?? ''}); expected ${code}`
+        : `the operation failed with ${messageOf(run.error)}; expected ${code}`,
+    );
   }
-  if (run.error.code !== code) throw new Error(`the operation failed with ${run.error.code}, expected ${code}: ${run.error.message}`);
-  for (const pattern of patterns) if (!pattern.test(run.error.message)) throw new Error(`the message does not match ${pattern}: ${run.error.message}`);
+  if (run.error.code !== code)
+    throw new Error(`the operation failed with ${run.error.code}, expected ${code}: ${run.error.message}`);
+  for (const pattern of patterns)
+    if (!pattern.test(run.error.message))
+      throw new Error(`the message does not match ${pattern}: ${run.error.message}`);
   return run.error;
 }
 
@@ -210,15 +240,24 @@ export function succeeded(run: FakeRun): string {
 }
 
 /** What a task must refuse: the test's title, the inputs, the message, and the code when not INVALID_INPUT. */
-export type Refusal = readonly [what: string, inputs: Readonly<Record<string, string>>, message: RegExp, code?: ErrorCode];
+export type Refusal = readonly [
+  what: string,
+  inputs: Readonly<Record<string, string>>,
+  message: RegExp,
+  code?: ErrorCode,
+];
 
 /** One test per refusal: the operation fails with that code and message, and sets no output. */
-export function itRefuses(run: (inputs: Record<string, string>) => Promise<FakeRun>, refusals: readonly Refusal[]): void {
+export function itRefuses(
+  run: (inputs: Record<string, string>) => Promise<FakeRun>,
+  refusals: readonly Refusal[],
+): void {
   for (const [what, inputs, message, code] of refusals) {
     it(what, async () => {
       const result = await run({ ...inputs });
       failedWith(result, code ?? 'INVALID_INPUT', message);
-      if (Object.keys(result.context.outputs).length > 0) throw new Error(`a refused run set outputs: ${JSON.stringify(result.context.outputs)}`);
+      if (Object.keys(result.context.outputs).length > 0)
+        throw new Error(`a refused run set outputs: ${JSON.stringify(result.context.outputs)}`);
     });
   }
 }

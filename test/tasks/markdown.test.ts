@@ -6,7 +6,10 @@ import { inlineCode, keyValueTable, markdownTable } from '../../src/tasks/markdo
 describe('build summary tables', () => {
   it('escapes | and line breaks in every cell, keys and headers too', () => {
     assert.equal(keyValueTable([['a|b', 'one\ntwo|three']]), '| | |\n|---|---|\n| a\\|b | one two\\|three |\n');
-    assert.equal(markdownTable(['Where', 'What|'], [['f:1', 'x\r\ny']]), '| Where | What\\| |\n|---|---|\n| f:1 | x y |\n');
+    assert.equal(
+      markdownTable(['Where', 'What|'], [['f:1', 'x\r\ny']]),
+      '| Where | What\\| |\n|---|---|\n| f:1 | x y |\n',
+    );
   });
 
   it('a value shown as code cannot end its code span', () => {

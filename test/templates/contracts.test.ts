@@ -14,7 +14,8 @@ describe('templates: task contracts', () => {
       const landed = existsSync(taskJsonPath(def.name));
       assert.equal(def.source, landed ? 'task.json' : 'contract', def.ref);
     }
-    for (const name of ['DigestCapture@1', 'DigestLock@1', 'DigestPromote@1', 'DigestPin@1', 'DigestEvidence@1']) assert.ok(tasks().tasks.has(name), name);
+    for (const name of ['DigestCapture@1', 'DigestLock@1', 'DigestPromote@1', 'DigestPin@1', 'DigestEvidence@1'])
+      assert.ok(tasks().tasks.has(name), name);
   });
 
   it('reports a contract that disagrees with a task.json', () => {

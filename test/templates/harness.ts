@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT } from '../../lab/paths';
 import { Expander } from './expander/expand';
-import { Value, ValueMap, isMap } from './expander/values';
+import type { Value, ValueMap } from './expander/values';
+import { isMap } from './expander/values';
 import { ReferenceChecker } from './validate/references';
 import { PipelineSchema, SCHEMA_FILE } from './validate/schema';
-import { TaskCatalog, loadTasks } from './validate/tasks';
+import type { TaskCatalog } from './validate/tasks';
+import { loadTasks } from './validate/tasks';
 
 export const CONTRACTS_FILE = join(ROOT, 'test', 'templates', 'task-contracts.json');
 
@@ -54,7 +56,12 @@ export function templateRepoCopy(): string {
   return root;
 }
 
-export function expand(file: string, selfRoot: string, templatesRoot: string = ROOT, runtimeParameters: ValueMap = {}): ValueMap {
+export function expand(
+  file: string,
+  selfRoot: string,
+  templatesRoot: string = ROOT,
+  runtimeParameters: ValueMap = {},
+): ValueMap {
   return new Expander({ selfRoot, repositories: { templates: templatesRoot }, runtimeParameters }).expandPipeline(file);
 }
 
@@ -83,7 +90,8 @@ export function platform(settings: PlatformSettings): string {
     if (!pattern.test(text)) throw new Error(`pipeline.yml no longer matches ${String(pattern)}`);
     text = text.replace(pattern, replacement);
   };
-  if (settings.environments) swap(/allowedEnvironments:(\n {4}- .*)+/, `allowedEnvironments:${yamlList(settings.environments, '    ')}`);
+  if (settings.environments)
+    swap(/allowedEnvironments:(\n {4}- .*)+/, `allowedEnvironments:${yamlList(settings.environments, '    ')}`);
   if (settings.scanSteps) swap(/scanSteps: \[\]/, `scanSteps:${yamlList(settings.scanSteps, '    ')}`);
   if (settings.teamStepTasks) swap(/teamStepTasks: \[\]/, `teamStepTasks:${yamlList(settings.teamStepTasks, '    ')}`);
   writeFileSync(path, text);
@@ -116,7 +124,11 @@ export const TEMPLATES_RESOURCE: ValueMap = {
 
 /** A pipeline extending templates/pipeline.yml@templates. */
 export function extending(parameters: ValueMap): ValueMap {
-  return { trigger: 'none', resources: TEMPLATES_RESOURCE, extends: { template: 'templates/pipeline.yml@templates', parameters } };
+  return {
+    trigger: 'none',
+    resources: TEMPLATES_RESOURCE,
+    extends: { template: 'templates/pipeline.yml@templates', parameters },
+  };
 }
 
 /** A platform's scan step: what scan-digest.yml asks of it. */
@@ -133,7 +145,13 @@ export function services(names: string[]): ValueMap[] {
     const deploy: ValueMap = { method };
     if (method === 'kubernetes') deploy['manifests'] = `deploy/${name}/*.yaml`;
     if (method === 'helm') deploy['chartPath'] = `charts/${name}`;
-    const service: ValueMap = { name, repository: `shop/${name}`, dockerfile: `src/${name}/Dockerfile`, context: `src/${name}`, deploy };
+    const service: ValueMap = {
+      name,
+      repository: `shop/${name}`,
+      dockerfile: `src/${name}/Dockerfile`,
+      context: `src/${name}`,
+      deploy,
+    };
     if (i % 2 === 1) service['builder'] = 'buildx';
     return service;
   });
@@ -145,7 +163,12 @@ export function environments(names: string[]): ValueMap[] {
       name,
       registry: `contoso${name.replace(/[^a-z0-9]/g, '')}.azurecr.io`,
       dockerRegistryServiceConnection: `acr-${name}`,
-      deploy: { kubernetesServiceConnection: `aks-${name}`, namespace: 'shop', azureSubscription: `arm-${name}`, resourceGroup: `rg-${name}` },
+      deploy: {
+        kubernetesServiceConnection: `aks-${name}`,
+        namespace: 'shop',
+        azureSubscription: `arm-${name}`,
+        resourceGroup: `rg-${name}`,
+      },
     };
     if (i > 0) env['promoteFrom'] = names[i - 1]!;
     if (i % 2 === 1) env['azureSubscription'] = `arm-${name}`;
@@ -175,8 +198,11 @@ export function multiService(serviceNames: string[], environmentNames: string[])
 
 export function jobsOf(pipeline: ValueMap, stage: string): ValueMap[] {
   const stages = pipeline['stages'];
-  const found = Array.isArray(stages) ? stages.find((s: Value) => typeof s === 'object' && s !== null && !Array.isArray(s) && s['stage'] === stage) : undefined;
-  if (found === undefined || found === null || typeof found !== 'object' || Array.isArray(found)) throw new Error(`no stage ${stage}`);
+  const found = Array.isArray(stages)
+    ? stages.find((s: Value) => typeof s === 'object' && s !== null && !Array.isArray(s) && s['stage'] === stage)
+    : undefined;
+  if (found === undefined || found === null || typeof found !== 'object' || Array.isArray(found))
+    throw new Error(`no stage ${stage}`);
   const jobs = found['jobs'];
   if (!Array.isArray(jobs)) throw new Error(`stage ${stage} has no jobs`);
   return jobs.filter((j): j is ValueMap => typeof j === 'object' && j !== null && !Array.isArray(j));
@@ -186,20 +212,29 @@ export function jobsOf(pipeline: ValueMap, stage: string): ValueMap[] {
 export function stepsOf(job: ValueMap): ValueMap[] {
   let list: Value | undefined = job['steps'];
   const strategy = job['strategy'];
-  if (isMap(strategy) && isMap(strategy['runOnce']) && isMap(strategy['runOnce']['deploy'])) list = strategy['runOnce']['deploy']['steps'];
+  if (isMap(strategy) && isMap(strategy['runOnce']) && isMap(strategy['runOnce']['deploy']))
+    list = strategy['runOnce']['deploy']['steps'];
   if (!Array.isArray(list)) throw new Error(`${String(job['job'] ?? job['deployment'])} has no steps`);
   return list.filter(isMap);
 }
 
 /** What identifies a step in a list: its name, else its task, else its kind (checkout, bash...) or display name. */
 export function stepId(s: ValueMap): string {
-  const named = s['name'] ?? s['task'] ?? (typeof s['displayName'] === 'string' && !('checkout' in s) && !('download' in s) ? s['displayName'] : Object.keys(s)[0]);
+  const named =
+    s['name'] ??
+    s['task'] ??
+    (typeof s['displayName'] === 'string' && !('checkout' in s) && !('download' in s)
+      ? s['displayName']
+      : Object.keys(s)[0]);
   return String(named);
 }
 
 export function step(job: ValueMap, name: string): ValueMap {
   const found = stepsOf(job).find((s) => s['name'] === name || s['task'] === name || s['displayName'] === name);
-  if (!found) throw new Error(`${String(job['job'] ?? job['deployment'])} has no step ${name}: ${stepsOf(job).map(stepId).join(', ')}`);
+  if (!found)
+    throw new Error(
+      `${String(job['job'] ?? job['deployment'])} has no step ${name}: ${stepsOf(job).map(stepId).join(', ')}`,
+    );
   return found;
 }
 
@@ -229,7 +264,9 @@ export function deploymentWith(template: string, parameters: ValueMap, before: V
             deployment: 'release',
             environment: 'production',
             pool: { vmImage: 'ubuntu-latest' },
-            strategy: { runOnce: { deploy: { steps: [...before, { template: `templates/${template}@templates`, parameters }] } } },
+            strategy: {
+              runOnce: { deploy: { steps: [...before, { template: `templates/${template}@templates`, parameters }] } },
+            },
           },
         ],
       },

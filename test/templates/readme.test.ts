@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lab/paths';
 import { check, expand, serviceRepo } from './harness';
-import { ValueMap } from './expander/values';
+import type { ValueMap } from './expander/values';
 import { parse } from 'yaml';
 
 // The README's DigestCapture example must be true: it validates against the pipeline schema with our
@@ -24,7 +24,9 @@ describe('the README pipeline example', function () {
 
   it('would catch a misspelt step name in it', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const block = /### Example: the digest across jobs and stages\n[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!.replace("['capture.IMAGE_DIGEST']", "['captrue.IMAGE_DIGEST']");
+    const block = /### Example: the digest across jobs and stages\n[\s\S]*?```yaml\n([\s\S]*?)```/
+      .exec(readme)![1]!
+      .replace("['capture.IMAGE_DIGEST']", "['captrue.IMAGE_DIGEST']");
     const { root, file } = serviceRepo(parse(block) as ValueMap);
     assert.notDeepEqual(check(expand(file, root)).referenceProblems, []);
   });
@@ -38,7 +40,12 @@ describe('docs/templates.md', function () {
     const table = /\| template \| kind \| does \|\n\|---\|---\|---\|\n((?:\|.*\n)+)/.exec(doc())?.[1];
     assert.ok(table, 'the docs have the table of templates');
     const listed = [...table.matchAll(/`([a-z-]+\.yml)`/g)].map((m) => m[1]!).sort();
-    assert.deepEqual(listed, readdirSync(join(ROOT, 'templates')).filter((f) => f.endsWith('.yml')).sort());
+    assert.deepEqual(
+      listed,
+      readdirSync(join(ROOT, 'templates'))
+        .filter((f) => f.endsWith('.yml'))
+        .sort(),
+    );
   });
 
   it('its pipeline.yml example validates and every digest reference resolves', () => {

@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lab/paths';
 import { ExpansionError } from './expander/errors';
-import { Value, ValueMap, isMap } from './expander/values';
+import type { Value, ValueMap } from './expander/values';
+import { isMap } from './expander/values';
 import { TEMPLATES_RESOURCE, check, environments, expand, jobsOf, serviceRepo, services } from './harness';
 
 // templates/retention.yml, the scheduled retention pipeline: one DigestRetain@1 step per service and
@@ -17,7 +18,11 @@ function stepsOf(job: ValueMap): ValueMap[] {
 }
 
 function retention(parameters: ValueMap): ValueMap {
-  return { trigger: 'none', resources: TEMPLATES_RESOURCE, extends: { template: 'templates/retention.yml@templates', parameters } };
+  return {
+    trigger: 'none',
+    resources: TEMPLATES_RESOURCE,
+    extends: { template: 'templates/retention.yml@templates', parameters },
+  };
 }
 
 describe('templates: retention.yml', function () {
@@ -41,7 +46,14 @@ describe('templates: retention.yml', function () {
     const tasks = steps.filter((s) => s['task'] === 'DigestRetain@1');
     assert.deepEqual(
       tasks.map((s) => s['name']),
-      ['retain_staging_orders_api', 'retain_staging_payments', 'retain_staging_storefront', 'retain_production_orders_api', 'retain_production_payments', 'retain_production_storefront'],
+      [
+        'retain_staging_orders_api',
+        'retain_staging_payments',
+        'retain_staging_storefront',
+        'retain_production_orders_api',
+        'retain_production_payments',
+        'retain_production_storefront',
+      ],
     );
     assert.deepEqual(tasks[3]!['inputs'], {
       repository: 'contosoprod.azurecr.io/shop/orders-api',
@@ -65,14 +77,27 @@ describe('templates: retention.yml', function () {
   });
 
   it('takes the services and environments of pipeline.yml as they are; without clean-up steps it keeps and reports only', () => {
-    const repo = serviceRepo(retention({ services: services(['api', 'my-web']), environments: environments(['dev', 'prod-eu']), action: 'report' }));
+    const repo = serviceRepo(
+      retention({
+        services: services(['api', 'my-web']),
+        environments: environments(['dev', 'prod-eu']),
+        action: 'report',
+      }),
+    );
     const result = check(expand(repo.file, repo.root));
     assert.deepEqual(result.schemaProblems, []);
     assert.deepEqual(result.referenceProblems, []);
-    assert.deepEqual((result.pipeline['stages'] as ValueMap[]).map((s) => s['stage']), ['Retain']);
+    assert.deepEqual(
+      (result.pipeline['stages'] as ValueMap[]).map((s) => s['stage']),
+      ['Retain'],
+    );
     const tasks = stepsOf(jobsOf(result.pipeline, 'Retain')[0]!).filter((s) => s['task'] === 'DigestRetain@1');
     assert.deepEqual(
-      tasks.map((s) => [s['name'], (s['inputs'] as ValueMap)['repository'], (s['inputs'] as ValueMap)['connectionType']]),
+      tasks.map((s) => [
+        s['name'],
+        (s['inputs'] as ValueMap)['repository'],
+        (s['inputs'] as ValueMap)['connectionType'],
+      ]),
       [
         ['retain_dev_api', 'contosodev.azurecr.io/shop/api', 'dockerRegistry'],
         ['retain_dev_my_web', 'contosodev.azurecr.io/shop/my-web', 'dockerRegistry'],
@@ -86,6 +111,9 @@ describe('templates: retention.yml', function () {
   it('refuses an action it does not know, naming the template', () => {
     const repo = serviceRepo(retention({ services: services(['api']), environments: environments(['dev']) }));
     writeFileSync(repo.file, readFileSync(repo.file, 'utf8').replace('services:', 'action: purge\n    services:'));
-    assert.throws(() => expand(repo.file, repo.root), (e: unknown) => e instanceof ExpansionError && e.message.includes('retention.yml') && e.message.includes('purge'));
+    assert.throws(
+      () => expand(repo.file, repo.root),
+      (e: unknown) => e instanceof ExpansionError && e.message.includes('retention.yml') && e.message.includes('purge'),
+    );
   });
 });

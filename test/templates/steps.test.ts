@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { ExpansionError } from './expander/errors';
-import { Value, ValueMap, isMap } from './expander/values';
+import type { Value, ValueMap } from './expander/values';
+import { isMap } from './expander/values';
 import { TEMPLATES_RESOURCE, check, deploymentWith, expand, serviceRepo } from './harness';
-
 
 function expandChecked(pipeline: ValueMap) {
   const repo = serviceRepo(pipeline);
@@ -29,7 +29,7 @@ function steps(result: ReturnType<typeof expandChecked>): ValueMap[] {
   return list.filter(isMap);
 }
 
-const image = 'contosoprod.azurecr.io/shop/api@sha256:' + 'a'.repeat(64);
+const image = `contosoprod.azurecr.io/shop/api@sha256:${'a'.repeat(64)}`;
 
 describe('templates: step templates on their own', function () {
   this.timeout(120_000);
@@ -42,7 +42,12 @@ describe('templates: step templates on their own', function () {
         environment: 'production',
         azureSubscription: 'arm-prod',
         artifactName: 'evidence_rollback_production_api',
-        deploy: { method: 'kubernetes', manifests: 'deploy/*.yaml', kubernetesServiceConnection: 'aks-prod', allowedRegistries: 'contosoprod.azurecr.io' },
+        deploy: {
+          method: 'kubernetes',
+          manifests: 'deploy/*.yaml',
+          kubernetesServiceConnection: 'aks-prod',
+          allowedRegistries: 'contosoprod.azurecr.io',
+        },
       }),
     );
     const list = steps(result);
@@ -72,10 +77,18 @@ describe('templates: step templates on their own', function () {
             resourceGroup: 'rg',
             containerAppName: 'api',
           },
-          [{ task: 'DigestPromote@1', name: 'promote', inputs: { source: image, target: 'contosoprod.azurecr.io/shop/api' } }],
+          [
+            {
+              task: 'DigestPromote@1',
+              name: 'promote',
+              inputs: { source: image, target: 'contosoprod.azurecr.io/shop/api' },
+            },
+          ],
         ),
       );
-      const deploy = steps(result).find((s) => s['task'] === (method === 'helm' ? 'HelmDeploy@0' : 'AzureContainerApps@1'));
+      const deploy = steps(result).find(
+        (s) => s['task'] === (method === 'helm' ? 'HelmDeploy@0' : 'AzureContainerApps@1'),
+      );
       const text = JSON.stringify(deploy);
       if (method === 'helm') assert.ok(text.includes('--set image.digest=$(promote.IMAGE_DIGEST)'), text);
       else assert.ok(text.includes('"imageToDeploy":"$(promote.IMAGE_REF)"'), text);
@@ -89,7 +102,18 @@ describe('templates: step templates on their own', function () {
       jobs: [
         {
           job: 'build',
-          steps: [{ template: 'templates/build-with-digest.yml@templates', parameters: { name: 'api', registry: 'r.example', repository: 'api', dockerRegistryServiceConnection: 'c', lock: 'false' } }],
+          steps: [
+            {
+              template: 'templates/build-with-digest.yml@templates',
+              parameters: {
+                name: 'api',
+                registry: 'r.example',
+                repository: 'api',
+                dockerRegistryServiceConnection: 'c',
+                lock: 'false',
+              },
+            },
+          ],
         },
       ],
     };
@@ -106,15 +130,24 @@ describe('templates: the expander refuses what it does not implement', () => {
     return expand(repo.file, repo.root);
   }
   const refuses = (stepsYaml: ValueMap[], text: string): void =>
-    assert.throws(() => expandSteps(stepsYaml), (e: unknown) => e instanceof ExpansionError && e.message.includes(text));
+    assert.throws(
+      () => expandSteps(stepsYaml),
+      (e: unknown) => e instanceof ExpansionError && e.message.includes(text),
+    );
 
-  it('a function outside the subset', () => refuses([{ script: "${{ trim('x') }}" }], 'trim() is outside the supported subset'));
-  it('variables in a template expression', () => refuses([{ script: '${{ variables.x }}' }], "unknown name 'variables'"));
+  it('a function outside the subset', () =>
+    refuses([{ script: "${{ trim('x') }}" }], 'trim() is outside the supported subset'));
+  it('variables in a template expression', () =>
+    refuses([{ script: '${{ variables.x }}' }], "unknown name 'variables'"));
   it('an operator', () => refuses([{ script: '${{ 1 + 2 }}' }], "'+' is outside the supported expression subset"));
   it('insert', () => refuses([{ '${{ insert }}': [] }], 'outside the supported subset'));
-  it('a template from an undeclared repository', () => refuses([{ template: 'x.yml@other' }], 'repository other is not declared'));
+  it('a template from an undeclared repository', () =>
+    refuses([{ template: 'x.yml@other' }], 'repository other is not declared'));
   it('a missing required parameter', () =>
-    refuses([{ template: 'templates/promote-by-digest.yml@templates', parameters: { name: 'api', source: image } }], 'parameter target is required'));
+    refuses(
+      [{ template: 'templates/promote-by-digest.yml@templates', parameters: { name: 'api', source: image } }],
+      'parameter target is required',
+    ));
 });
 
 describe('templates: the expander evaluates as the service does', () => {
@@ -124,9 +157,14 @@ describe('templates: the expander evaluates as the service does', () => {
     assert.ok(Array.isArray(steps) && isMap(steps[0]));
     return steps[0]['script'] ?? null;
   }
-  const services: ValueMap = { name: 'services', type: 'object', default: [{ name: 'api' }, { name: 'web', deploy: { method: 'helm' } }, { other: 1 }] };
+  const services: ValueMap = {
+    name: 'services',
+    type: 'object',
+    default: [{ name: 'api' }, { name: 'web', deploy: { method: 'helm' } }, { other: 1 }],
+  };
 
-  it('replace() ignores case, as Functions/v1/Replace.cs does', () => assert.equal(script("${{ replace('sha256:ABCdef', 'c', '') }}"), 'sha256:ABdef'));
+  it('replace() ignores case, as Functions/v1/Replace.cs does', () =>
+    assert.equal(script("${{ replace('sha256:ABCdef', 'c', '') }}"), 'sha256:ABdef'));
   it('a filtered array takes the property from each item that has it', () => {
     assert.equal(script("${{ join(',', parameters.services.*.name) }}", [services]), 'api,web');
     assert.equal(script("${{ containsValue(parameters.services.*.name, 'WEB') }}", [services]), true);

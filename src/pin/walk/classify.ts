@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
-import { YAMLMap } from 'yaml';
-import { HelmDigestKey } from '../helmkey';
-import { ImageSite } from '../image-sites';
-import { ParsedDocument, asMap, entries, getString, getValue } from '../yamlnodes';
+import type { YAMLMap } from 'yaml';
+import type { HelmDigestKey } from '../helmkey';
+import type { ImageSite } from '../image-sites';
+import type { ParsedDocument } from '../yamlnodes';
+import { asMap, entries, getString, getValue } from '../yamlnodes';
 import { composeSites } from './compose';
 import { helmSites } from './helm';
 import { kubernetesSites } from './kubernetes';
@@ -28,7 +29,17 @@ export function documentKind(doc: ParsedDocument, root: YAMLMap, fileName: strin
 
 // Top-level keys of the compose specification; a values file with a `services:` key and other
 // keys of its own stays Helm values.
-const COMPOSE_KEYS = new Set(['version', 'name', 'services', 'networks', 'volumes', 'configs', 'secrets', 'include', 'models']);
+const COMPOSE_KEYS = new Set([
+  'version',
+  'name',
+  'services',
+  'networks',
+  'volumes',
+  'configs',
+  'secrets',
+  'include',
+  'models',
+]);
 
 function isCompose(doc: ParsedDocument, root: YAMLMap): boolean {
   if (asMap(getValue(root, 'services', doc), doc) === undefined) return false;

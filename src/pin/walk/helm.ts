@@ -1,7 +1,11 @@
-import { YAMLMap, isMap, isSeq } from 'yaml';
-import { HelmDigestKey, endsWithMapPath } from '../helmkey';
-import { ImageSite, imageValueSite } from '../image-sites';
-import { ParsedDocument, asScalar, asStringScalar, entries, getValue, resolve } from '../yamlnodes';
+import type { YAMLMap } from 'yaml';
+import { isMap, isSeq } from 'yaml';
+import type { HelmDigestKey } from '../helmkey';
+import { endsWithMapPath } from '../helmkey';
+import type { ImageSite } from '../image-sites';
+import { imageValueSite } from '../image-sites';
+import type { ParsedDocument } from '../yamlnodes';
+import { asScalar, asStringScalar, entries, getValue, resolve } from '../yamlnodes';
 
 // Helm values (and any other YAML that is not a Kubernetes object, kustomization or compose file):
 // image maps with a `repository` key, where the path ends with helmDigestKey's map path
@@ -41,14 +45,25 @@ export function helmSites(doc: ParsedDocument, root: unknown, helmKey: HelmDiges
   return sites;
 }
 
-function imageMapSite(doc: ParsedDocument, map: YAMLMap, path: readonly string[], helmKey: HelmDigestKey): ImageSite | undefined {
+function imageMapSite(
+  doc: ParsedDocument,
+  map: YAMLMap,
+  path: readonly string[],
+  helmKey: HelmDigestKey,
+): ImageSite | undefined {
   const repository = asStringScalar(getValue(map, 'repository', doc), doc);
   if (repository === undefined) return undefined;
   const tag = asScalar(getValue(map, 'tag', doc), doc);
   if (!(endsWithMapPath(helmKey, path) || tag !== undefined)) return undefined;
   const context = path.length === 0 ? '(top level)' : path.join('.');
   if (repository.value.includes('{{')) {
-    return { kind: 'unknown', offset: repository.range?.[0] ?? 0, value: repository.value, why: 'the repository is a Helm template expression', context };
+    return {
+      kind: 'unknown',
+      offset: repository.range?.[0] ?? 0,
+      value: repository.value,
+      why: 'the repository is a Helm template expression',
+      context,
+    };
   }
   const registry = asStringScalar(getValue(map, 'registry', doc), doc);
   const digest = asScalar(getValue(map, helmKey.key, doc), doc);

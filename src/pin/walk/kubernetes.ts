@@ -1,6 +1,9 @@
-import { YAMLMap, isMap, isSeq } from 'yaml';
-import { ImageSite, imageValueSite } from '../image-sites';
-import { ParsedDocument, asMap, asScalar, asSeq, entries, getString, getValue, resolve } from '../yamlnodes';
+import type { YAMLMap } from 'yaml';
+import { isMap, isSeq } from 'yaml';
+import type { ImageSite } from '../image-sites';
+import { imageValueSite } from '../image-sites';
+import type { ParsedDocument } from '../yamlnodes';
+import { asMap, asScalar, asSeq, entries, getString, getValue, resolve } from '../yamlnodes';
 
 // Kubernetes objects: every container list of every pod spec, wherever the kind keeps it
 // (Pod: spec; Deployment, StatefulSet, DaemonSet, ReplicaSet, Job: spec.template.spec; CronJob:

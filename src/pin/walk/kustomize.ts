@@ -1,6 +1,7 @@
-import { YAMLMap } from 'yaml';
-import { ImageSite } from '../image-sites';
-import { ParsedDocument, asMap, asScalar, asSeq, asStringScalar, getValue } from '../yamlnodes';
+import type { YAMLMap } from 'yaml';
+import type { ImageSite } from '../image-sites';
+import type { ParsedDocument } from '../yamlnodes';
+import { asMap, asScalar, asSeq, asStringScalar, getValue } from '../yamlnodes';
 
 // kustomization.yaml `images:` entries. The digest goes in `digest:`; `newTag` stays as written
 // (kustomize uses the digest when one is set).
@@ -14,7 +15,13 @@ export function kustomizeSites(doc: ParsedDocument, root: YAMLMap): ImageSite[] 
     if (map === undefined) continue;
     const name = asStringScalar(getValue(map, 'name', doc), doc);
     if (name === undefined) {
-      sites.push({ kind: 'unknown', offset: map.range?.[0] ?? 0, value: String(map), why: 'the images entry has no name', context: 'kustomization images' });
+      sites.push({
+        kind: 'unknown',
+        offset: map.range?.[0] ?? 0,
+        value: String(map),
+        why: 'the images entry has no name',
+        context: 'kustomization images',
+      });
       continue;
     }
     const newName = asStringScalar(getValue(map, 'newName', doc), doc);

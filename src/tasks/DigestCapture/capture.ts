@@ -1,6 +1,6 @@
 import { captureDigest } from '../../capture/resolve';
 import { digestReference, formatReference } from '../../reference/reference';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { readCaptureInputs } from './inputs';
 import { captureSummary } from './summary';

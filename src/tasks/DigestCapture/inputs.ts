@@ -1,8 +1,8 @@
-import { CaptureRequest } from '../../capture/resolve';
-import { ConnectionInputs } from '../../connection/credentials';
+import type { CaptureRequest } from '../../capture/resolve';
+import type { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { parseReference } from '../../reference/reference';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestCapture@1 inputs, read once into a typed record whose keys are the input names.

@@ -1,4 +1,4 @@
-import { CaptureResult } from '../../capture/resolve';
+import type { CaptureResult } from '../../capture/resolve';
 import { repositoryName } from '../../reference/reference';
 import { keyValueTable, markdownTable } from '../markdown';
 
@@ -16,7 +16,10 @@ export function captureSummary(result: CaptureResult, ref: string): string {
   let markdown = `### Image digest captured\n\n${keyValueTable(rows)}`;
   const platforms = Object.entries(result.platforms);
   if (platforms.length > 0) {
-    markdown += `\n${markdownTable(['Platform', 'Digest'], platforms.map(([p, d]) => [p, `\`${d}\``]))}`;
+    markdown += `\n${markdownTable(
+      ['Platform', 'Digest'],
+      platforms.map(([p, d]) => [p, `\`${d}\``]),
+    )}`;
   }
   return markdown;
 }

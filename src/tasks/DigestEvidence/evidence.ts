@@ -3,19 +3,22 @@ import { AzureDevOpsClient } from '../../ado/devops-client';
 import { hashLocalFile } from '../../files/read';
 import { approvalFromAzureDevOps, givenApprover, unavailableApproval } from '../../evidence/approval';
 import { attachEvidence } from '../../evidence/attach';
-import { LockFacts, readLockFacts } from '../../acr/locks';
-import { ApprovalFacts, EvidencePredicate, RollbackFacts, RunFacts, ScanFacts } from '../../evidence/predicate';
+import type { LockFacts } from '../../acr/locks';
+import { readLockFacts } from '../../acr/locks';
+import type { ApprovalFacts, EvidencePredicate, RollbackFacts, RunFacts, ScanFacts } from '../../evidence/predicate';
 import { givenRollback, previousRelease } from '../../evidence/rollback';
 import { runFacts } from '../../evidence/pipeline-run';
 import { serialiseEvidence } from '../../evidence/statement';
 import { verifyEvidence } from '../../evidence/verify-evidence';
 import { digestReference } from '../../reference/reference';
-import { RegistryClient } from '../../registry/client';
+import type { RegistryClient } from '../../registry/client';
 import { platformDigests } from '../../registry/manifest-parse';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
-import { OutputFile, fileNamePart, outputFile, writeOutputFile } from '../outputfile';
-import { EvidenceInputs, readEvidenceInputs } from './inputs';
+import type { OutputFile } from '../outputfile';
+import { fileNamePart, outputFile, writeOutputFile } from '../outputfile';
+import type { EvidenceInputs } from './inputs';
+import { readEvidenceInputs } from './inputs';
 import { evidenceSummary, lockText, verifiedSummary } from './summary';
 
 // DigestEvidence@1: record release evidence for a digest (and attach it to the image), or verify
@@ -42,7 +45,14 @@ export async function evidenceTask(context: TaskContext, now: () => Date = () =>
   return record(context, inputs, client(), file, scan, now);
 }
 
-async function record(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile, scan: ScanFacts, now: () => Date): Promise<string> {
+async function record(
+  context: TaskContext,
+  inputs: EvidenceInputs,
+  client: RegistryClient,
+  file: OutputFile,
+  scan: ScanFacts,
+  now: () => Date,
+): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Recording release evidence for ${ref}${inputs.environment ? ` in ${inputs.environment}` : ''}.`);
@@ -72,7 +82,11 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
 
   let attachedAs: string | undefined;
   if (inputs.attach) {
-    const manifest = await attachEvidence(client, image.repository, evidence, { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength });
+    const manifest = await attachEvidence(client, image.repository, evidence, {
+      mediaType: subject.mediaType,
+      digest: subject.digest,
+      size: subject.bytes.byteLength,
+    });
     attachedAs = `${image.registry}/${image.repository}@${manifest}`;
     context.info(`Attached the evidence to ${ref} as ${attachedAs}.`);
   }
@@ -80,11 +94,24 @@ async function record(context: TaskContext, inputs: EvidenceInputs, client: Regi
 
   context.setOutput('EVIDENCE_PATH', path);
   context.setOutput('EVIDENCE_DIGEST', evidence.digest);
-  context.uploadSummary('DigestEvidence', evidenceSummary(predicate, { evidenceDigest: evidence.digest, path, heading: 'Release evidence', ...(attachedAs ? { attachedAs } : {}) }));
+  context.uploadSummary(
+    'DigestEvidence',
+    evidenceSummary(predicate, {
+      evidenceDigest: evidence.digest,
+      path,
+      heading: 'Release evidence',
+      ...(attachedAs ? { attachedAs } : {}),
+    }),
+  );
   return `Evidence ${evidence.digest} recorded for ${ref}: scan ${predicate.scan.status}, approval ${predicate.approval.status}, lock ${predicate.lock.state}.`;
 }
 
-async function verify(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient, file: OutputFile): Promise<string> {
+async function verify(
+  context: TaskContext,
+  inputs: EvidenceInputs,
+  client: RegistryClient,
+  file: OutputFile,
+): Promise<string> {
   const { image } = inputs;
   const ref = digestReference(image, image.digest);
   context.info(`Verifying the release evidence of ${ref}${inputs.environment ? ` for ${inputs.environment}` : ''}.`);
@@ -135,14 +162,27 @@ async function approvalFromRun(context: TaskContext, run: RunFacts): Promise<App
   const { collectionUri, id: buildId } = run;
   const project = run.project.id ?? run.project.name;
   if (collectionUri === null || project === null || buildId === null) {
-    return unavailableApproval('Not running in an Azure Pipelines run (System.CollectionUri, System.TeamProjectId or Build.BuildId is missing).');
+    return unavailableApproval(
+      'Not running in an Azure Pipelines run (System.CollectionUri, System.TeamProjectId or Build.BuildId is missing).',
+    );
   }
   const token = context.endpoints.authorizationParameter('SystemVssConnection', 'AccessToken');
-  if (token === undefined) return unavailableApproval('The job has no access token (the SystemVssConnection endpoint is missing).');
+  if (token === undefined)
+    return unavailableApproval('The job has no access token (the SystemVssConnection endpoint is missing).');
   context.setSecret(token);
-  const client = new AzureDevOpsClient({ collectionUri, project, token, userAgent: 'digest-release DigestEvidence/1', network: context.network });
+  const client = new AzureDevOpsClient({
+    collectionUri,
+    project,
+    token,
+    userAgent: 'digest-release DigestEvidence/1',
+    network: context.network,
+  });
   const jobId = context.variable('System.JobId');
-  return approvalFromAzureDevOps(client, { buildId, ...(jobId ? { jobId } : {}), ...(run.stage ? { stageName: run.stage } : {}) });
+  return approvalFromAzureDevOps(client, {
+    buildId,
+    ...(jobId ? { jobId } : {}),
+    ...(run.stage ? { stageName: run.stage } : {}),
+  });
 }
 
 async function rollback(context: TaskContext, inputs: EvidenceInputs, client: RegistryClient): Promise<RollbackFacts> {
@@ -155,7 +195,11 @@ async function rollback(context: TaskContext, inputs: EvidenceInputs, client: Re
     case 'auto': {
       const search = await previousRelease(client, image.repository, inputs.environment!, image.digest);
       for (const note of search.notes) context.warning(note);
-      context.info(search.facts.digest ? `Rollback target: ${search.facts.digest} (from evidence ${search.facts.evidence}).` : (search.facts.reason ?? ''));
+      context.info(
+        search.facts.digest
+          ? `Rollback target: ${search.facts.digest} (from evidence ${search.facts.evidence}).`
+          : (search.facts.reason ?? ''),
+      );
       return search.facts;
     }
   }
@@ -168,7 +212,9 @@ function writeEvidence(context: TaskContext, file: OutputFile, bytes: Uint8Array
 function publish(context: TaskContext, artifact: string, path: string): void {
   const hostType = context.variable('System.HostType');
   if (hostType?.toLowerCase() !== 'build') {
-    context.info(`Not published as artifact ${artifact}: artifacts can be published only in build (YAML) runs${hostType ? `, and this is a ${hostType} run` : ''}.`);
+    context.info(
+      `Not published as artifact ${artifact}: artifacts can be published only in build (YAML) runs${hostType ? `, and this is a ${hostType} run` : ''}.`,
+    );
     return;
   }
   context.uploadArtifact(artifact, artifact, path);

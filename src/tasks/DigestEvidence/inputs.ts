@@ -1,9 +1,13 @@
-import { ConnectionInputs } from '../../connection/credentials';
+import type { ConnectionInputs } from '../../connection/credentials';
 import { messageOf } from '../../errors';
-import { SCAN_STATUSES, ScanStatus } from '../../evidence/predicate';
-import { Digest, parseDigest } from '../../reference/digest';
-import { ImageReference, parseReference } from '../../reference/reference';
-import { TaskContext, invalidInput } from '../context';
+import type { ScanStatus } from '../../evidence/predicate';
+import { SCAN_STATUSES } from '../../evidence/predicate';
+import type { Digest } from '../../reference/digest';
+import { parseDigest } from '../../reference/digest';
+import type { ImageReference } from '../../reference/reference';
+import { parseReference } from '../../reference/reference';
+import type { TaskContext } from '../context';
+import { invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestEvidence@1 inputs, read once into a typed record whose keys are the input names.
@@ -17,7 +21,10 @@ export interface EvidenceInputs {
   readonly scanStatus: ScanStatus;
   readonly scanReport?: string;
   readonly approver: { readonly kind: 'auto' } | { readonly kind: 'given'; readonly name: string };
-  readonly rollbackDigest: { readonly kind: 'none' } | { readonly kind: 'auto' } | { readonly kind: 'given'; readonly digest: Digest };
+  readonly rollbackDigest:
+    | { readonly kind: 'none' }
+    | { readonly kind: 'auto' }
+    | { readonly kind: 'given'; readonly digest: Digest };
   readonly outputPath?: string;
   readonly publishArtifact: string;
   readonly attach: boolean;
@@ -52,13 +59,19 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
 
   const approverText = context.input('approver');
   const approver: EvidenceInputs['approver'] =
-    approverText === undefined || approverText.toLowerCase() === 'auto' ? { kind: 'auto' } : { kind: 'given', name: approverText };
+    approverText === undefined || approverText.toLowerCase() === 'auto'
+      ? { kind: 'auto' }
+      : { kind: 'given', name: approverText };
 
   const rollbackText = context.input('rollbackDigest');
   let rollbackDigest: EvidenceInputs['rollbackDigest'] = { kind: 'none' };
   if (rollbackText !== undefined && rollbackText.toLowerCase() === 'auto') {
     if (mode === 'record' && environment === undefined) {
-      throw invalidInput('rollbackDigest', rollbackText, 'auto finds the digest of the previous release to the same environment, so set the input environment too (or give a digest).');
+      throw invalidInput(
+        'rollbackDigest',
+        rollbackText,
+        'auto finds the digest of the previous release to the same environment, so set the input environment too (or give a digest).',
+      );
     }
     rollbackDigest = { kind: 'auto' };
   } else if (rollbackText !== undefined) {
@@ -66,7 +79,8 @@ export function readEvidenceInputs(context: TaskContext): EvidenceInputs {
   }
 
   const publishArtifact = context.input('publishArtifact') ?? DEFAULT_ARTIFACT;
-  if (/[\\/:*?"<>|]/.test(publishArtifact)) throw invalidInput('publishArtifact', publishArtifact, 'an artifact name may not hold \\ / : * ? " < > |.');
+  if (/[\\/:*?"<>|]/.test(publishArtifact))
+    throw invalidInput('publishArtifact', publishArtifact, 'an artifact name may not hold \\ / : * ? " < > |.');
 
   const outputPath = context.input('outputPath');
   return {

@@ -1,6 +1,6 @@
-import { LockFacts } from '../../acr/locks';
-import { EvidencePredicate } from '../../evidence/predicate';
-import { VerifiedEvidence } from '../../evidence/verify-evidence';
+import type { LockFacts } from '../../acr/locks';
+import type { EvidencePredicate } from '../../evidence/predicate';
+import type { VerifiedEvidence } from '../../evidence/verify-evidence';
 import { inlineCode, keyValueTable } from '../markdown';
 
 // The build summary a release manager reads: one table, the digest first.
@@ -24,13 +24,15 @@ export function approverText(predicate: EvidencePredicate): string {
 }
 
 export function lockText(lock: LockFacts): string {
-  if (lock.writeEnabled !== null && lock.deleteEnabled !== null) return `${lock.state} (writeEnabled=${lock.writeEnabled}, deleteEnabled=${lock.deleteEnabled})`;
+  if (lock.writeEnabled !== null && lock.deleteEnabled !== null)
+    return `${lock.state} (writeEnabled=${lock.writeEnabled}, deleteEnabled=${lock.deleteEnabled})`;
   return lock.reason ? `${lock.state} (${lock.reason})` : lock.state;
 }
 
 export function rollbackText(predicate: EvidencePredicate): string {
   const { rollback } = predicate;
-  if (rollback.digest !== null) return `${code(rollback.digest)}${rollback.source === 'auto' ? ' (previous release to this environment)' : ''}`;
+  if (rollback.digest !== null)
+    return `${code(rollback.digest)}${rollback.source === 'auto' ? ' (previous release to this environment)' : ''}`;
   return rollback.reason ?? 'none';
 }
 
@@ -47,7 +49,10 @@ export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExt
     ['Digest', code(`${image.registry}/${image.repository}@${image.digest}`)],
     ['Tag', image.tag === null ? '(none given)' : code(image.tag)],
     ['Environment', predicate.environment ?? '(none)'],
-    ['Scan status', `**${scan.status}**${scan.report ? ` (report ${code(scan.report.name)}, sha256 ${scan.report.sha256.slice(0, 12)})` : ''}`],
+    [
+      'Scan status',
+      `**${scan.status}**${scan.report ? ` (report ${code(scan.report.name)}, sha256 ${scan.report.sha256.slice(0, 12)})` : ''}`,
+    ],
     ['Approver', approverText(predicate)],
     ['Lock state', lockText(predicate.lock)],
     ['Rollback digest', rollbackText(predicate)],
@@ -61,7 +66,10 @@ export function evidenceSummary(predicate: EvidencePredicate, extras: SummaryExt
 export function verifiedSummary(ref: string, { chosen, lock }: VerifiedEvidence): string {
   const rows = [
     ['Digest', `\`${ref}\``],
-    ['Evidence', `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`],
+    [
+      'Evidence',
+      `\`${chosen.evidence.digest}\` (manifest \`${chosen.manifest}\`), written ${chosen.evidence.writtenAt}`,
+    ],
     ['Environment', chosen.evidence.environment ?? '(none)'],
     ['Scan status', `**${chosen.evidence.scanStatus}**`],
     ['Lock state now', lockText(lock)],

@@ -1,8 +1,8 @@
-import { LockAction, LockRequest } from '../../acr/locks';
-import { ConnectionInputs } from '../../connection/credentials';
+import type { LockAction, LockRequest } from '../../acr/locks';
+import type { ConnectionInputs } from '../../connection/credentials';
 import { parseDigest } from '../../reference/digest';
 import { parseReference, withDefaultTag } from '../../reference/reference';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestLock@1 inputs, read once into a typed record: the lock asked for, and what to do where it cannot be had.

@@ -1,6 +1,6 @@
 import { applyLock, unsupported } from '../../acr/locks';
 import { formatReference } from '../../reference/reference';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { readLockInputs } from './inputs';
 import { lockSummary } from './summary';
@@ -25,8 +25,14 @@ export async function lockTask(context: TaskContext): Promise<string> {
   context.setOutput('IMAGE_DIGEST', outcome.digest);
   context.setOutput('IMAGE_LOCKED', outcome.locked ? 'true' : 'false');
   context.uploadSummary('DigestLock', lockSummary(where, request, outcome));
-  const what = [request.lockTag ? 'tag' : '', request.lockManifest ? 'manifest' : ''].filter((part) => part).join(' and ');
-  const state = request.action === 'lock' ? `locked (writeEnabled=false, deleteEnabled=${request.deleteEnabled})` : 'unlocked (writeEnabled=true, deleteEnabled=true)';
-  if (outcome.unchanged) return `${where} (${outcome.digest}) was already ${state}: the ${what} read back as asked; nothing was changed.`;
+  const what = [request.lockTag ? 'tag' : '', request.lockManifest ? 'manifest' : '']
+    .filter((part) => part)
+    .join(' and ');
+  const state =
+    request.action === 'lock'
+      ? `locked (writeEnabled=false, deleteEnabled=${request.deleteEnabled})`
+      : 'unlocked (writeEnabled=true, deleteEnabled=true)';
+  if (outcome.unchanged)
+    return `${where} (${outcome.digest}) was already ${state}: the ${what} read back as asked; nothing was changed.`;
   return `${where} (${outcome.digest}): the ${what} ${request.lockTag && request.lockManifest ? 'are' : 'is'} now ${state}, read back from the registry.`;
 }

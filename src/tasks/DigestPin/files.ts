@@ -1,11 +1,14 @@
-import { Stats, lstatSync, realpathSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { DigestReleaseError, ErrorCode } from '../../errors';
-import { Folder, folderHolding, foldersText, realLocation } from '../../files/allowed-folders';
+import type { ErrorCode } from '../../errors';
+import { DigestReleaseError } from '../../errors';
+import type { Folder } from '../../files/allowed-folders';
+import { folderHolding, foldersText, realLocation } from '../../files/allowed-folders';
 import { fileTooLarge, notRegularFile } from '../../files/read';
 import { YAML_TOTAL_LIMIT, matchedFile } from '../../pin/files';
 import { sizeText } from '../../size';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { JOB_FOLDERS_FIX } from '../jobfolders';
 
 // The `files` input: glob patterns, `!` to exclude, relative to System.DefaultWorkingDirectory
@@ -56,11 +59,19 @@ function statOrNothing(path: string): Stats | undefined {
   }
 }
 
-export function matchFiles(context: TaskContext, root: string, patterns: readonly string[], folders: readonly Folder[]): MatchedFile[] {
+export function matchFiles(
+  context: TaskContext,
+  root: string,
+  patterns: readonly string[],
+  folders: readonly Folder[],
+): MatchedFile[] {
   const excludes = patterns.filter((pattern) => pattern.startsWith('!'));
   const includes = patterns.filter((pattern) => !pattern.startsWith('!'));
   if (includes.length === 0) {
-    throw new DigestReleaseError('INVALID_INPUT', `The input files has only exclusions (${excludes.join(', ')}): add a pattern of the files to pin, for example deploy/**/*.yaml.`);
+    throw new DigestReleaseError(
+      'INVALID_INPUT',
+      `The input files has only exclusions (${excludes.join(', ')}): add a pattern of the files to pin, for example deploy/**/*.yaml.`,
+    );
   }
   const absoluteExcludes = excludes.map((pattern) => `!${absolutePattern(root, pattern.slice(1))}`);
   const refused: Array<{ code: ErrorCode; message: string }> = [];
@@ -88,7 +99,9 @@ export function matchFiles(context: TaskContext, root: string, patterns: readonl
       }
       const real = realpathSync(path);
       if (folderHolding(folders, real) === undefined) {
-        const how = lstatSync(path).isSymbolicLink() ? 'a symbolic link that leads to' : 'which leads through a symbolic link to';
+        const how = lstatSync(path).isSymbolicLink()
+          ? 'a symbolic link that leads to'
+          : 'which leads through a symbolic link to';
         refused.push({
           code: 'OUTSIDE_JOB_FOLDERS',
           message: `The input files matches ${display}, ${how} ${real}, ${outsideFolders(folders)}, never through a link that leads out. Replace the link with the file, or leave it out (!${display}).`,
@@ -105,11 +118,19 @@ export function matchFiles(context: TaskContext, root: string, patterns: readonl
     }
   }
   // Every problem is named, not only the first; the error takes the code of the first.
-  if (refused.length > 0) throw new DigestReleaseError(refused[0]!.code, `${refused.map((problem) => problem.message).join('\n')}\nNo file was read or changed.`);
+  if (refused.length > 0)
+    throw new DigestReleaseError(
+      refused[0]!.code,
+      `${refused.map((problem) => problem.message).join('\n')}\nNo file was read or changed.`,
+    );
 
   const matched = [...byRealPath.values()].sort((a, b) => a.display.localeCompare(b.display));
   const tooLarge = matched.filter((file) => file.size > matchedFile(file.display).limit);
-  if (tooLarge.length > 0) throw new DigestReleaseError('FILE_ACCESS', `${tooLarge.map((file) => fileTooLarge(matchedFile(file.display), file.size).message).join('\n')}\nNo file was read or changed.`);
+  if (tooLarge.length > 0)
+    throw new DigestReleaseError(
+      'FILE_ACCESS',
+      `${tooLarge.map((file) => fileTooLarge(matchedFile(file.display), file.size).message).join('\n')}\nNo file was read or changed.`,
+    );
   const total = matched.reduce((sum, file) => sum + file.size, 0);
   if (total > YAML_TOTAL_LIMIT) {
     throw new DigestReleaseError(

@@ -1,9 +1,9 @@
 import { DigestReleaseError } from '../../errors';
 import { parseHelmDigestKey } from '../../pin/helmkey';
-import { PinOptions } from '../../pin/file-plan';
+import type { PinOptions } from '../../pin/file-plan';
 import { parseRegistryRules } from '../../pin/registries';
 import { inputLines, parseTargets } from '../../pin/targets';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 
 // DigestPin@1 inputs, read once into a typed record: the files, and how to pin or check them.
 

@@ -1,9 +1,10 @@
 import { DigestReleaseError } from '../../errors';
-import { BatchPlan, Finding, SourceFile, formatFinding, imagesSeen, planBatch } from '../../pin/batch';
+import type { BatchPlan, Finding, SourceFile } from '../../pin/batch';
+import { formatFinding, imagesSeen, planBatch } from '../../pin/batch';
 import { writeFilesAtomically } from '../../files/write';
 import { readText } from '../../pin/files';
-import { Mode } from '../../pin/file-plan';
-import { TaskContext } from '../context';
+import type { Mode } from '../../pin/file-plan';
+import type { TaskContext } from '../context';
 import { jobFolders } from '../jobfolders';
 import { matchFiles } from './files';
 import { readPinInputs } from './inputs';
@@ -34,13 +35,19 @@ export async function pinTask(context: TaskContext): Promise<string> {
   const inputs = readPinInputs(context);
   const { mode } = inputs.options;
   const matched = matchFiles(context, inputs.root, inputs.files, jobFolders(context));
-  const sources: SourceFile[] = matched.map((file) => ({ path: file.path, display: file.display, text: readText(file.path, file.display) }));
+  const sources: SourceFile[] = matched.map((file) => ({
+    path: file.path,
+    display: file.display,
+    text: readText(file.path, file.display),
+  }));
   context.info(`${mode === 'pin' ? 'Pinning' : 'Checking'} ${sources.length} files under ${inputs.root}.`);
 
   const plan = planBatch(sources, inputs.options);
   report(context, 'warning', plan.warnings);
   if (plan.files.every((file) => file.images.length === 0 && file.templateLine === undefined)) {
-    context.warning(`The files (${sources.map((file) => file.display).join(', ')}) name no container image. Check that the files input selects the manifests, values, kustomizations or compose files that are deployed.`);
+    context.warning(
+      `The files (${sources.map((file) => file.display).join(', ')}) name no container image. Check that the files input selects the manifests, values, kustomizations or compose files that are deployed.`,
+    );
   }
   context.setOutput('PINNED_COUNT', String(plan.pinnedCount));
   // Set once, failed or not: a failed batch changed no file.
@@ -50,10 +57,16 @@ export async function pinTask(context: TaskContext): Promise<string> {
       report(context, 'error', plan.errors);
       context.uploadSummary('DigestPin', pinSummary(plan, mode, inputs.options.allowed.length > 0));
       if (mode === 'check') {
-        throw new DigestReleaseError('PIN_CHECK_FAILED', `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`);
+        throw new DigestReleaseError(
+          'PIN_CHECK_FAILED',
+          `${plan.errors.length} problems with the images in ${inputs.files.join(', ')}:\n${listed(plan.errors)}\nPin these images (DigestPin@1 with mode: pin and their digests), take them from an allowed registry, and leave Helm templates out of the files input.`,
+        );
       }
       if (plan.errors.every((finding) => finding.kind === 'disallowed')) {
-        throw new DigestReleaseError('DISALLOWED_REGISTRY', `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`);
+        throw new DigestReleaseError(
+          'DISALLOWED_REGISTRY',
+          `${plan.errors.length} images come from registries allowedRegistries does not allow; no file was changed:\n${listed(plan.errors)}`,
+        );
       }
       // An image the images input targets that stays as it is would deploy its tag: refuse the batch.
       throw new DigestReleaseError(
@@ -63,11 +76,18 @@ export async function pinTask(context: TaskContext): Promise<string> {
     }
     if (plan.unmatched.length > 0) {
       if (inputs.requireAllImagesMatched) throw unmatchedError(plan, mode);
-      for (const target of plan.unmatched) context.warning(`The images line "${target.line}" matched no image in the files.`);
+      for (const target of plan.unmatched)
+        context.warning(`The images line "${target.line}" matched no image in the files.`);
     }
 
     if (mode === 'pin') {
-      writeFilesAtomically(plan.changedFiles.map((file) => ({ path: file.path, display: file.display, bytes: Buffer.from(file.updated, 'utf8') })));
+      writeFilesAtomically(
+        plan.changedFiles.map((file) => ({
+          path: file.path,
+          display: file.display,
+          bytes: Buffer.from(file.updated, 'utf8'),
+        })),
+      );
       for (const file of plan.changedFiles) context.info(`Pinned ${file.display}.`);
       filesChanged = plan.changedFiles.length;
     }

@@ -1,6 +1,8 @@
-import { ConnectionInputs } from '../../connection/credentials';
-import { ImageReference, isValidTag, parseReference } from '../../reference/reference';
-import { TaskContext, invalidInput } from '../context';
+import type { ConnectionInputs } from '../../connection/credentials';
+import type { ImageReference } from '../../reference/reference';
+import { isValidTag, parseReference } from '../../reference/reference';
+import type { TaskContext } from '../context';
+import { invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestPromote@1's inputs, read once into a typed record whose keys are the input names' meaning.
@@ -40,7 +42,11 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const targetText = context.requiredInput('target', 'prodacr.azurecr.io/app:1.4.2');
   const target = parseReference(targetText, 'input target');
   if (target.digest !== undefined) {
-    throw invalidInput('target', targetText, 'a target is registry/repository[:tag]; the digest is the source\'s and is kept. Remove "@sha256:...".');
+    throw invalidInput(
+      'target',
+      targetText,
+      'a target is registry/repository[:tag]; the digest is the source\'s and is kept. Remove "@sha256:...".',
+    );
   }
 
   const additionalTags: string[] = [];
@@ -48,7 +54,11 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
     const tag = line.trim();
     if (tag === '' || tag.startsWith('#')) continue;
     if (!isValidTag(tag)) {
-      throw invalidInput('additionalTags', tag, 'a tag has 1 to 128 letters, digits, "_", "." and "-", and does not start with "." or "-". Write one tag a line.');
+      throw invalidInput(
+        'additionalTags',
+        tag,
+        'a tag has 1 to 128 letters, digits, "_", "." and "-", and does not start with "." or "-". Write one tag a line.',
+      );
     }
     additionalTags.push(tag);
   }
@@ -59,7 +69,11 @@ export function readPromoteInputs(context: TaskContext): PromoteInputs {
   const targetConnection = readConnectionInputs(context, 'target');
   if (mode === 'import') checkImportInputs(context, targetConnection);
 
-  const concurrency = context.wholeNumberInput('concurrency', 4, { min: 1, max: MAX_CONCURRENCY, counts: 'blobs transferred at once' });
+  const concurrency = context.wholeNumberInput('concurrency', 4, {
+    min: 1,
+    max: MAX_CONCURRENCY,
+    counts: 'blobs transferred at once',
+  });
 
   return {
     source,
@@ -87,7 +101,7 @@ function checkImportInputs(context: TaskContext, target: ConnectionInputs): void
     throw invalidInput(
       'targetConnectionType',
       target.connectionType,
-      'mode: import asks Azure Resource Manager to import into an Azure Container Registry, which needs the target\'s Azure Resource Manager service connection. ' +
+      "mode: import asks Azure Resource Manager to import into an Azure Container Registry, which needs the target's Azure Resource Manager service connection. " +
         'Set targetConnectionType: azureRM and targetAzureSubscription: <your ARM service connection>, or use mode: copy, which promotes into any registry.',
     );
   }

@@ -1,6 +1,6 @@
 import { lockPromoted, requireLockableTarget as requireLockable } from '../../acr/locks';
-import { Digest } from '../../reference/digest';
-import { RegistryClient } from '../../registry/client';
+import type { Digest } from '../../reference/digest';
+import type { RegistryClient } from '../../registry/client';
 
 // lockAfterPromote: the lock of DigestLock@1 on what was just promoted, done by acr/locks.ts
 // (lockPromoted: the manifest and every tag asked for by name, semantic-version tags left free).

@@ -1,12 +1,14 @@
-import { Digest } from '../../reference/digest';
+import type { Digest } from '../../reference/digest';
 import { digestReference, formatReference, tagOrDefault } from '../../reference/reference';
-import { ImportPromoteResult, importPromotion } from '../../promote/import';
-import { PromoteRequest, PromoteResult, formatBytes, promote } from '../../promote/promote';
-import { TaskContext } from '../context';
+import type { ImportPromoteResult } from '../../promote/import';
+import { importPromotion } from '../../promote/import';
+import type { PromoteRequest, PromoteResult } from '../../promote/promote';
+import { formatBytes, promote } from '../../promote/promote';
+import type { TaskContext } from '../context';
 import { registryClientFor, registrySignIn } from '../connection';
 import { armScopeFor, sourceAccessFor } from './import';
 import { readPromoteInputs } from './inputs';
-import { PromotedLock } from '../../acr/locks';
+import type { PromotedLock } from '../../acr/locks';
 import { lockPromoted, requireLockableTarget } from './lock';
 import { promoteSummary } from './summary';
 
@@ -17,18 +19,34 @@ import { promoteSummary } from './summary';
 export async function promoteTask(context: TaskContext): Promise<string> {
   const inputs = readPromoteInputs(context);
   // The source's credential is resolved once: its client uses it, and mode: import hands it on.
-  const { client: source, credential: sourceCredential } = registrySignIn(context, inputs.source, inputs.sourceConnection, 'digest-release DigestPromote/1', 'Source');
-  const target = registryClientFor(context, inputs.target, inputs.targetConnection, 'digest-release DigestPromote/1', 'Target');
+  const { client: source, credential: sourceCredential } = registrySignIn(
+    context,
+    inputs.source,
+    inputs.sourceConnection,
+    'digest-release DigestPromote/1',
+    'Source',
+  );
+  const target = registryClientFor(
+    context,
+    inputs.target,
+    inputs.targetConnection,
+    'digest-release DigestPromote/1',
+    'Target',
+  );
 
   let digest: Digest;
   if (inputs.source.digest !== undefined) digest = inputs.source.digest;
   else {
     const tag = tagOrDefault(inputs.source);
     digest = (await source.getManifest(inputs.source.repository, tag)).digest;
-    context.info(`allowTagSource: ${formatReference({ ...inputs.source, tag })} resolved once to ${digest}; that digest is what is promoted.`);
+    context.info(
+      `allowTagSource: ${formatReference({ ...inputs.source, tag })} resolved once to ${digest}; that digest is what is promoted.`,
+    );
   }
 
-  const tags = [...new Set([...(inputs.target.tag !== undefined ? [inputs.target.tag] : []), ...inputs.additionalTags])];
+  const tags = [
+    ...new Set([...(inputs.target.tag !== undefined ? [inputs.target.tag] : []), ...inputs.additionalTags]),
+  ];
   const log = { info: (m: string) => context.info(m), warning: (m: string) => context.warning(m) };
   if (inputs.lockAfterPromote) await requireLockableTarget(target, inputs.target.repository, digest);
 
@@ -47,7 +65,8 @@ export async function promoteTask(context: TaskContext): Promise<string> {
   let result: PromoteResult | ImportPromoteResult;
   if (inputs.mode === 'import') {
     const targetScope = armScopeFor(context, inputs.targetConnection);
-    const sourceScopes = inputs.sourceConnection.connectionType === 'azureRM' ? [armScopeFor(context, inputs.sourceConnection)] : [];
+    const sourceScopes =
+      inputs.sourceConnection.connectionType === 'azureRM' ? [armScopeFor(context, inputs.sourceConnection)] : [];
     result = await importPromotion(
       {
         ...request,
@@ -84,7 +103,10 @@ export async function promoteTask(context: TaskContext): Promise<string> {
   context.setOutput('IMAGE_REF', ref);
   context.setOutput('PROMOTED_BLOBS', String(result.blobsUploaded + result.blobsMounted));
   context.setOutput('PROMOTED_BYTES', String(result.bytesUploaded));
-  context.uploadSummary('DigestPromote', promoteSummary(result, sourceRef, ref, { includeReferrers: inputs.includeReferrers, ...(lock ? { lock } : {}) }));
+  context.uploadSummary(
+    'DigestPromote',
+    promoteSummary(result, sourceRef, ref, { includeReferrers: inputs.includeReferrers, ...(lock ? { lock } : {}) }),
+  );
   const how = 'targetResource' in result ? ' by ACR import, verified at the target' : '';
   return `Promoted ${sourceRef} to ${ref}${how}${lock ? '; locked' : ''}.`;
 }

@@ -1,7 +1,8 @@
-import { ImportPromoteResult } from '../../promote/import';
-import { formatBytes, PromoteResult } from '../../promote/promote';
+import type { ImportPromoteResult } from '../../promote/import';
+import type { PromoteResult } from '../../promote/promote';
+import { formatBytes } from '../../promote/promote';
 import { inlineCode, keyValueTable } from '../markdown';
-import { PromotedLock } from '../../acr/locks';
+import type { PromotedLock } from '../../acr/locks';
 
 // The build summary of a promotion: what is now where, what moved, how, and whether it is locked.
 
@@ -12,7 +13,12 @@ export interface SummaryExtras {
 
 const code = inlineCode;
 
-export function promoteSummary(result: PromoteResult | ImportPromoteResult, source: string, ref: string, extras: SummaryExtras): string {
+export function promoteSummary(
+  result: PromoteResult | ImportPromoteResult,
+  source: string,
+  ref: string,
+  extras: SummaryExtras,
+): string {
   const imported = 'targetResource' in result ? result : undefined;
   const referrers = imported
     ? extras.includeReferrers
@@ -26,17 +32,32 @@ export function promoteSummary(result: PromoteResult | ImportPromoteResult, sour
     ['Media type', code(result.mediaType)],
     ...(imported
       ? [
-          ['Mode', `ACR import (importImage on ${code(imported.targetResource.id)}, mode ${imported.importMode}, no tags) from ${imported.importedFrom}`],
-          ['Verified after import', `${imported.verifiedManifests} manifest(s) re-hashed, ${imported.verifiedBlobs} blob(s) present, before any tag was written`],
+          [
+            'Mode',
+            `ACR import (importImage on ${code(imported.targetResource.id)}, mode ${imported.importMode}, no tags) from ${imported.importedFrom}`,
+          ],
+          [
+            'Verified after import',
+            `${imported.verifiedManifests} manifest(s) re-hashed, ${imported.verifiedBlobs} blob(s) present, before any tag was written`,
+          ],
         ]
       : []),
-    ['Manifests', `${result.manifests} (${result.manifestsWritten} written by the agent, the rest already there${imported ? ' after the import' : ''})`],
+    [
+      'Manifests',
+      `${result.manifests} (${result.manifestsWritten} written by the agent, the rest already there${imported ? ' after the import' : ''})`,
+    ],
     ['Referrers', referrers],
-    ['Blobs copied', `${result.blobsUploaded} (${formatBytes(result.bytesUploaded)})${imported ? ' through the agent; the import moved the image\'s blobs inside Azure' : ''}`],
+    [
+      'Blobs copied',
+      `${result.blobsUploaded} (${formatBytes(result.bytesUploaded)})${imported ? " through the agent; the import moved the image's blobs inside Azure" : ''}`,
+    ],
     ['Blobs mounted', String(result.blobsMounted)],
     ['Blobs already at the target', `${result.blobsPresent} (${formatBytes(result.bytesPresent)})`],
     ['Tags written', result.tagsWritten.length > 0 ? result.tagsWritten.map(code).join(', ') : '(none)'],
-    ['Tags already at this digest', result.tagsUnchanged.length > 0 ? result.tagsUnchanged.map(code).join(', ') : '(none)'],
+    [
+      'Tags already at this digest',
+      result.tagsUnchanged.length > 0 ? result.tagsUnchanged.map(code).join(', ') : '(none)',
+    ],
     ...(extras.lock
       ? [
           [

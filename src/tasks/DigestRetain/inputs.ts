@@ -1,8 +1,10 @@
-import { ConnectionInputs } from '../../connection/credentials';
+import type { ConnectionInputs } from '../../connection/credentials';
 import { inputLines } from '../../pin/targets';
-import { ImageReference, formatReference, parseReference } from '../../reference/reference';
-import { RetentionPolicy } from '../../retain/decide';
-import { TaskContext, invalidInput } from '../context';
+import type { ImageReference } from '../../reference/reference';
+import { formatReference, parseReference } from '../../reference/reference';
+import type { RetentionPolicy } from '../../retain/decide';
+import type { TaskContext } from '../context';
+import { invalidInput } from '../context';
 import { readConnectionInputs } from '../connection';
 
 // DigestRetain@1 inputs, read once into a typed record whose keys are the input names.
@@ -37,8 +39,16 @@ export function readRetainInputs(context: TaskContext): RetainInputs {
     repository,
     policy: {
       ...(environments.length > 0 ? { environments } : {}),
-      keepReleases: context.wholeNumberInput('keepReleases', 3, { min: 1, max: 1000, counts: 'releases kept per environment, the current one included' }),
-      keepDays: context.wholeNumberInput('keepDays', 60, { min: 0, max: 36500, counts: 'days a release is kept whatever its place; 0 keeps by count only' }),
+      keepReleases: context.wholeNumberInput('keepReleases', 3, {
+        min: 1,
+        max: 1000,
+        counts: 'releases kept per environment, the current one included',
+      }),
+      keepDays: context.wholeNumberInput('keepDays', 60, {
+        min: 0,
+        max: 36500,
+        counts: 'days a release is kept whatever its place; 0 keeps by count only',
+      }),
       keepRollbackTargets: context.booleanInput('keepRollbackTargets', true),
     },
     action,

@@ -1,17 +1,20 @@
 import { isAcr } from '../../acr/detect';
 import { unsupported } from '../../acr/locks';
 import { DigestReleaseError } from '../../errors';
-import { FoundEvidence } from '../../evidence/find';
+import type { FoundEvidence } from '../../evidence/find';
 import { repositoryEvidence } from '../../evidence/repository';
 import { runFacts } from '../../evidence/pipeline-run';
-import { Digest, isDigest } from '../../reference/digest';
+import type { Digest } from '../../reference/digest';
+import { isDigest } from '../../reference/digest';
 import { repositoryName } from '../../reference/reference';
-import { KeepDecision, Release, UNREADABLE, decideKeep } from '../../retain/decide';
+import type { KeepDecision, Release } from '../../retain/decide';
+import { UNREADABLE, decideKeep } from '../../retain/decide';
 import { keepListDocument } from '../../retain/keeplist';
 import { neededManifests, releaseParts } from '../../retain/needs';
-import { ProtectOutcome, protectKept } from '../../retain/protect';
+import type { ProtectOutcome } from '../../retain/protect';
+import { protectKept } from '../../retain/protect';
 import { scopeOf } from '../../retain/protection';
-import { TaskContext } from '../context';
+import type { TaskContext } from '../context';
 import { registryClientFor } from '../connection';
 import { fileNamePart, outputFile, writeOutputFile } from '../outputfile';
 import { readRetainInputs } from './inputs';
@@ -34,7 +37,8 @@ export function releaseOf(found: FoundEvidence): Release {
     evidence: evidence.digest,
     manifest: found.manifest,
     scanStatus: evidence.scanStatus,
-    rollbackDigest: evidence.rollbackDigest !== null && isDigest(evidence.rollbackDigest) ? evidence.rollbackDigest : null,
+    rollbackDigest:
+      evidence.rollbackDigest !== null && isDigest(evidence.rollbackDigest) ? evidence.rollbackDigest : null,
   };
 }
 
@@ -82,7 +86,10 @@ export async function retainTask(context: TaskContext, now: () => Date = () => n
         `${scan.failures.map((f) => `${f.subject}: ${f.message}`).join('; ')}. Check the connection and the registry, then run again; do not clean up this repository before.`,
     );
   }
-  for (const problem of scan.problems) context.warning(`${problem.message} ${problem.subject} is kept: its evidence cannot be read, so it may be a release.`);
+  for (const problem of scan.problems)
+    context.warning(
+      `${problem.message} ${problem.subject} is kept: its evidence cannot be read, so it may be a release.`,
+    );
   context.info(
     `Found ${scan.found.length} release evidence record${scan.found.length === 1 ? '' : 's'} on ${new Set(scan.found.map((f) => f.evidence.subjectDigest)).size} of ${scan.subjects.digests.length} digests (${sourceText(scan.subjects.source)}).`,
   );
@@ -101,7 +108,10 @@ export async function retainTask(context: TaskContext, now: () => Date = () => n
   }
   const parts = await releaseParts(client, repository, decision.digests);
   const missing = decision.digests.filter((digest) => !parts.get(digest)?.present);
-  for (const digest of missing) context.warning(`${name}@${digest} is to be kept (${keptFor(decision, digest)}) but the repository no longer has it: it was deleted before this run.`);
+  for (const digest of missing)
+    context.warning(
+      `${name}@${digest} is to be kept (${keptFor(decision, digest)}) but the repository no longer has it: it was deleted before this run.`,
+    );
   const needed = neededManifests(decision, parts);
   logDecision(context, decision);
 
@@ -115,10 +125,18 @@ export async function retainTask(context: TaskContext, now: () => Date = () => n
     needed,
     missing,
     problems: scan.problems.map((p) => ({ digest: p.subject, manifest: p.manifest, message: p.message })),
-    discovery: { source: scan.subjects.source, complete: scan.subjects.complete, subjects: scan.subjects.digests.length },
+    discovery: {
+      source: scan.subjects.source,
+      complete: scan.subjects.complete,
+      subjects: scan.subjects.digests.length,
+    },
   };
   const writeKeepList = (protection?: ProtectOutcome): string =>
-    writeOutputFile(context, keepListFile, Buffer.from(`${JSON.stringify(keepListDocument({ ...base, ...(protection ? { protection } : {}) }), null, 2)}\n`));
+    writeOutputFile(
+      context,
+      keepListFile,
+      Buffer.from(`${JSON.stringify(keepListDocument({ ...base, ...(protection ? { protection } : {}) }), null, 2)}\n`),
+    );
   // Written before protect changes anything, so a protect that fails leaves the decision to read.
   let path = writeKeepList();
 
@@ -136,9 +154,13 @@ export async function retainTask(context: TaskContext, now: () => Date = () => n
       stamp: { at: decidedAt.toISOString(), run: run.url },
       warning: (message) => context.warning(message),
     });
-    for (const digest of protection.missing) context.warning(`${name}@${digest} is needed by a kept release but the repository does not have it, so it could not be protected.`);
+    for (const digest of protection.missing)
+      context.warning(
+        `${name}@${digest} is needed by a kept release but the repository does not have it, so it could not be protected.`,
+      );
     for (const held of protection.held) context.info(`${shortDigest(held.digest)} stays protected: ${held.why}.`);
-    for (const forgotten of protection.forgotten) context.info(`${shortDigest(forgotten.digest)} left DigestRetain's record without a change: ${forgotten.why}.`);
+    for (const forgotten of protection.forgotten)
+      context.info(`${shortDigest(forgotten.digest)} left DigestRetain's record without a change: ${forgotten.why}.`);
     path = writeKeepList(protection);
   }
 
@@ -186,6 +208,8 @@ function keptFor(decision: KeepDecision, digest: Digest): string {
 function logDecision(context: TaskContext, decision: KeepDecision): void {
   for (const env of decision.environments) {
     const kept = env.released.filter((row) => row.reasons.length > 0).length + env.targetsOnly.length;
-    context.info(`${env.environment}: runs ${env.current}; rollback target ${env.rollbackTarget ?? 'none named'}; ${env.released.length} digest(s) released, ${kept} kept.`);
+    context.info(
+      `${env.environment}: runs ${env.current}; rollback target ${env.rollbackTarget ?? 'none named'}; ${env.released.length} digest(s) released, ${kept} kept.`,
+    );
   }
 }

@@ -1,5 +1,11 @@
-import { EnvironmentInventory, KeepDecision, KeepReason, ReleasedDigest, RetentionPolicy } from '../../retain/decide';
-import { ProtectOutcome } from '../../retain/protect';
+import type {
+  EnvironmentInventory,
+  KeepDecision,
+  KeepReason,
+  ReleasedDigest,
+  RetentionPolicy,
+} from '../../retain/decide';
+import type { ProtectOutcome } from '../../retain/protect';
 import { inlineCode, markdownTable } from '../markdown';
 
 // The build summary of DigestRetain@1: what runs where, and what a rollback would go to, per
@@ -50,7 +56,15 @@ function environmentSection(env: EnvironmentInventory, policy: RetentionPolicy):
     code(shortDigest(row.evidence)),
   ]);
   for (const target of env.targetsOnly) {
-    rows.push([code(shortDigest(target.digest)), `rollback target of ${target.rollbackTargetOf.map(shortDigest).join(', ')}`, 'never released here', '', '', 'kept: rollback target', '']);
+    rows.push([
+      code(shortDigest(target.digest)),
+      `rollback target of ${target.rollbackTargetOf.map(shortDigest).join(', ')}`,
+      'never released here',
+      '',
+      '',
+      'kept: rollback target',
+      '',
+    ]);
   }
   return (
     `#### ${env.environment}\n\n` +
@@ -86,7 +100,9 @@ export function retainSummary(facts: RetainSummaryFacts): string {
       `**Protected:** ${total} manifest${total === 1 ? '' : 's'} (the kept digests, their platforms and evidence) cannot be deleted (deleteEnabled=false, read back): ` +
       `${protection.protectedNow.length} by this run, ${protection.already.length - others} by DigestRetain before, ${others} locked by someone else (never undone here). ` +
       `**Released:** ${protection.released.length}.` +
-      (protection.held.length > 0 ? ` Still protected for other environments or by hand: ${protection.held.length}.` : '') +
+      (protection.held.length > 0
+        ? ` Still protected for other environments or by hand: ${protection.held.length}.`
+        : '') +
       '\n\n';
   } else if (facts.protectSkipped) {
     text += `**Not protected:** ${facts.protectSkipped}\n\n`;
@@ -95,8 +111,10 @@ export function retainSummary(facts: RetainSummaryFacts): string {
   text += decision.environments.map((env) => environmentSection(env, policy)).join('\n');
   const notes: string[] = [];
   for (const name of decision.unknownEnvironments) notes.push(`No evidence names the environment ${code(name)}.`);
-  for (const digest of facts.missing) notes.push(`${code(shortDigest(digest))} is kept but the repository no longer has it.`);
-  for (const problem of facts.problems) notes.push(`${code(shortDigest(problem.digest))} is kept because its evidence cannot be read: ${problem.message}`);
+  for (const digest of facts.missing)
+    notes.push(`${code(shortDigest(digest))} is kept but the repository no longer has it.`);
+  for (const problem of facts.problems)
+    notes.push(`${code(shortDigest(problem.digest))} is kept because its evidence cannot be read: ${problem.message}`);
   if (notes.length > 0) text += `\n#### Look into\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   return text;
 }

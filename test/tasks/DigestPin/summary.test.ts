@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BatchPlan } from '../../../src/pin/batch';
+import type { BatchPlan } from '../../../src/pin/batch';
 import { pinSummary } from '../../../src/tasks/DigestPin/summary';
 
 // DigestPin's build summary: a pass claims only the rules that were set.

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { RegistryClient } from '../../../src/registry/client';
 import { promoteTask } from '../../../src/tasks/DigestPromote/promote';
-import { AcrGround, startAcrGround } from '../../../lab/acr/ground';
-import { RunningArmFront, startArmFront } from '../../../lab/arm-front';
-import { TestGround, testGround } from '../../../lab/ground';
+import type { AcrGround } from '../../../lab/acr/ground';
+import { startAcrGround } from '../../../lab/acr/ground';
+import type { RunningArmFront } from '../../../lab/arm-front';
+import { startArmFront } from '../../../lab/arm-front';
+import type { TestGround } from '../../../lab/ground';
+import { testGround } from '../../../lab/ground';
 import { inspectRaw, inspectRawAsync, push, sha256Hex } from '../../../lab/images';
-import { FakeEndpoint, failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
+import type { FakeEndpoint } from '../fake-context';
+import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context';
 
 // DigestPromote@1's decisions over a fake TaskContext: the inputs it refuses, copy or import, what
 // it reports (outputs, log, summary), the tag it resolves once, a lock it cannot take refused
@@ -25,21 +29,49 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
     g = await testGround();
     push(g.layout, 'amd64', `${g.open.host}/${REPOSITORY}:1.0`, g.openAccess);
     digest = sha256Hex(inspectRaw(`${g.open.host}/${REPOSITORY}:1.0`, g.openAccess));
-    basicConnection = { url: `https://${g.basic.host}`, scheme: 'UsernamePassword', parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` } };
+    basicConnection = {
+      url: `https://${g.basic.host}`,
+      scheme: 'UsernamePassword',
+      parameters: { username: g.user.username, password: g.user.password, registry: `https://${g.basic.host}` },
+    };
   });
 
   const promote = (inputs: Record<string, string>, endpoints: Record<string, FakeEndpoint> = {}) =>
-    runOperation(promoteTask, { task: 'DigestPromote', inputs: { sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous', ...inputs }, endpoints });
+    runOperation(promoteTask, {
+      task: 'DigestPromote',
+      inputs: { sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous', ...inputs },
+      endpoints,
+    });
   const source = () => `${g.open.host}/${REPOSITORY}@${digest}`;
 
   describe('refuses inputs before asking any registry', () => {
     const at = `sha256:${'a'.repeat(64)}`;
     itRefuses(promote, [
-      ['a source without a digest', { source: 'nowhere.invalid/app:1', target: 'nowhere.invalid/prod:1' }, /^The input source has the value "nowhere\.invalid\/app:1": it has no digest, .*or set allowTagSource: true to resolve the tag once\.$/],
-      ['a target with a digest', { source: `nowhere.invalid/app@${at}`, target: `nowhere.invalid/prod@${at}` }, /^The input target has the value "nowhere\.invalid\/prod@sha256:a+": .*Remove "@sha256:\.\.\."\.$/],
-      ['a bad additional tag', { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', additionalTags: 'ok\n-bad' }, /^The input additionalTags has the value "-bad": a tag has 1 to 128 letters/],
-      ['a concurrency of 0', { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', concurrency: '0' }, /^The input concurrency has the value "0": use a whole number from 1 to 32 \(blobs transferred at once; 4 is the default\)\.$/],
-      ['a mode it does not know', { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', mode: 'move' }, /^The input mode has the value "move": use one of copy, import\.$/],
+      [
+        'a source without a digest',
+        { source: 'nowhere.invalid/app:1', target: 'nowhere.invalid/prod:1' },
+        /^The input source has the value "nowhere\.invalid\/app:1": it has no digest, .*or set allowTagSource: true to resolve the tag once\.$/,
+      ],
+      [
+        'a target with a digest',
+        { source: `nowhere.invalid/app@${at}`, target: `nowhere.invalid/prod@${at}` },
+        /^The input target has the value "nowhere\.invalid\/prod@sha256:a+": .*Remove "@sha256:\.\.\."\.$/,
+      ],
+      [
+        'a bad additional tag',
+        { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', additionalTags: 'ok\n-bad' },
+        /^The input additionalTags has the value "-bad": a tag has 1 to 128 letters/,
+      ],
+      [
+        'a concurrency of 0',
+        { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', concurrency: '0' },
+        /^The input concurrency has the value "0": use a whole number from 1 to 32 \(blobs transferred at once; 4 is the default\)\.$/,
+      ],
+      [
+        'a mode it does not know',
+        { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', mode: 'move' },
+        /^The input mode has the value "move": use one of copy, import\.$/,
+      ],
       [
         'mode import into a target signed in without Azure Resource Manager',
         { source: `nowhere.invalid/app@${at}`, target: 'nowhere.invalid/prod:1', mode: 'import' },
@@ -50,7 +82,13 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
 
   it('copies a digest to another registry: outputs, log and summary; again, no blob bytes move', async () => {
     const target = `${g.basic.host}/${REPOSITORY}:1.0`;
-    const inputs = { source: source(), target, targetConnectionType: 'dockerRegistry', targetDockerRegistryServiceConnection: 'basic', additionalTags: 'stable' };
+    const inputs = {
+      source: source(),
+      target,
+      targetConnectionType: 'dockerRegistry',
+      targetDockerRegistryServiceConnection: 'basic',
+      additionalTags: 'stable',
+    };
     const first = await promote(inputs, { basic: basicConnection });
     const ref = `${g.basic.host}/${REPOSITORY}@${digest}`;
     assert.equal(succeeded(first), `Promoted ${source()} to ${ref}.`);
@@ -59,7 +97,11 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
     assert.equal(first.context.outputs.PROMOTED_BLOBS, '2', 'the layer and the config');
     assert.ok(Number(first.context.outputs.PROMOTED_BYTES) > 0);
     assert.ok(first.context.log.includes('Tags written: 1.0, stable.'), first.context.log.join('\n'));
-    assert.ok(first.context.log.includes(`Source: ${g.open.host}/${REPOSITORY} (anonymous access (connectionType: anonymous)).`));
+    assert.ok(
+      first.context.log.includes(
+        `Source: ${g.open.host}/${REPOSITORY} (anonymous access (connectionType: anonymous)).`,
+      ),
+    );
     assert.ok(first.context.log.includes(`Target: ${g.basic.host}/${REPOSITORY} (service connection "basic").`));
     const summary = first.context.summary('DigestPromote');
     assert.match(summary, /^### Image promoted by digest\n/);
@@ -71,20 +113,40 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
     const again = await promote(inputs, { basic: basicConnection });
     succeeded(again);
     assert.equal(again.context.outputs.PROMOTED_BYTES, '0');
-    assert.ok(again.context.log.some((line) => /^No blob bytes moved: 2 blob\(s\) already at the target/.test(line)), again.context.log.join('\n'));
+    assert.ok(
+      again.context.log.some((line) => /^No blob bytes moved: 2 blob\(s\) already at the target/.test(line)),
+      again.context.log.join('\n'),
+    );
     assert.ok(again.context.log.includes('Tags already at this digest: 1.0, stable.'));
   });
 
   it('allowTagSource resolves the tag once and promotes that digest, saying which', async () => {
-    const run = await promote({ source: `${g.open.host}/${REPOSITORY}:1.0`, allowTagSource: 'true', target: `${g.open.host}/${REPOSITORY}-bytag:1` });
+    const run = await promote({
+      source: `${g.open.host}/${REPOSITORY}:1.0`,
+      allowTagSource: 'true',
+      target: `${g.open.host}/${REPOSITORY}-bytag:1`,
+    });
     succeeded(run);
     assert.equal(run.context.outputs.IMAGE_DIGEST, digest);
-    assert.ok(run.context.log.includes(`allowTagSource: ${g.open.host}/${REPOSITORY}:1.0 resolved once to ${digest}; that digest is what is promoted.`), run.context.log.join('\n'));
+    assert.ok(
+      run.context.log.includes(
+        `allowTagSource: ${g.open.host}/${REPOSITORY}:1.0 resolved once to ${digest}; that digest is what is promoted.`,
+      ),
+      run.context.log.join('\n'),
+    );
   });
 
   it('lockAfterPromote into a registry that is not an ACR fails before anything is promoted', async () => {
-    const run = await promote({ source: source(), target: `${g.open.host}/${REPOSITORY}-unlockable:1`, lockAfterPromote: 'true' });
-    failedWith(run, 'LOCK_UNSUPPORTED', /remove lockAfterPromote from this DigestPromote@1 step\. Nothing was promoted\.$/);
+    const run = await promote({
+      source: source(),
+      target: `${g.open.host}/${REPOSITORY}-unlockable:1`,
+      lockAfterPromote: 'true',
+    });
+    failedWith(
+      run,
+      'LOCK_UNSUPPORTED',
+      /remove lockAfterPromote from this DigestPromote@1 step\. Nothing was promoted\.$/,
+    );
     assert.deepEqual(run.context.outputs, {});
     const open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });
     assert.equal(await open.headManifest(`${REPOSITORY}-unlockable`, '1'), undefined);
@@ -97,7 +159,13 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
       arm = await startArmFront(g.certs);
       prod = await startAcrGround(join(g.dir, 'acr-fast-promote'), g.certs, { resourceManager: arm.url });
       arm.addIssuer(prod.front.entraTokenClaims);
-      arm.addRegistry({ name: 'prodacr', resourceGroup: 'rg-prod', subscriptionId: SUBSCRIPTION, loginServer: prod.front.host, upstreamHost: prod.registry.host });
+      arm.addRegistry({
+        name: 'prodacr',
+        resourceGroup: 'rg-prod',
+        subscriptionId: SUBSCRIPTION,
+        loginServer: prod.front.host,
+        upstreamHost: prod.registry.host,
+      });
       push(g.layout, 'amd64', `${g.basic.host}/${REPOSITORY}:1.0`, g.basicAccess);
     });
     after(async () => {
@@ -110,8 +178,18 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
       const prodArm: FakeEndpoint = {
         url: `${arm.url}/`,
         scheme: 'ServicePrincipal',
-        parameters: { tenantid: prod.tenantId, serviceprincipalid: prod.secretApp.clientId, serviceprincipalkey: prod.secretApp.clientSecret, authenticationType: 'spnKey' },
-        data: { environment: 'AzureCloud', environmentAuthorityUrl: `${prod.front.authorityHost}/`, resourceManagerUrl: `${arm.url}/`, subscriptionId: SUBSCRIPTION },
+        parameters: {
+          tenantid: prod.tenantId,
+          serviceprincipalid: prod.secretApp.clientId,
+          serviceprincipalkey: prod.secretApp.clientSecret,
+          authenticationType: 'spnKey',
+        },
+        data: {
+          environment: 'AzureCloud',
+          environmentAuthorityUrl: `${prod.front.authorityHost}/`,
+          resourceManagerUrl: `${arm.url}/`,
+          subscriptionId: SUBSCRIPTION,
+        },
       };
       const run = await promote(
         {
@@ -129,8 +207,14 @@ describe('DigestPromote@1 decisions (fake TaskContext)', function () {
       const imported = arm.imports[arm.imports.length - 1] as { source: { credentials: unknown } };
       assert.deepEqual(imported.source.credentials, { username: g.user.username, password: g.user.password });
       // The source's credential is resolved once: its client and the import share it.
-      assert.deepEqual(run.context.endpointReads.filter((read) => read === 'basic password'), ['basic password']);
-      assert.match(run.context.summary('DigestPromote'), /\| Mode \| ACR import \(importImage on `\/subscriptions\/.*\/registries\/prodacr`, mode NoForce, no tags\)/);
+      assert.deepEqual(
+        run.context.endpointReads.filter((read) => read === 'basic password'),
+        ['basic password'],
+      );
+      assert.match(
+        run.context.summary('DigestPromote'),
+        /\| Mode \| ACR import \(importImage on `\/subscriptions\/.*\/registries\/prodacr`, mode NoForce, no tags\)/,
+      );
       assert.ok(!run.context.visibleText().includes(g.user.password));
       assert.ok(!run.context.visibleText().includes(prod.secretApp.clientSecret));
     });

@@ -13,8 +13,10 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join, normalize, relative, isAbsolute } from 'node:path';
 import { parse } from 'yaml';
 import { ExpansionError } from './errors';
-import { evaluate, parseExpression, Scope } from './expression';
-import { Value, ValueMap, describe, interpolationString, isMap, toValue, truthy } from './values';
+import type { Scope } from './expression';
+import { evaluate, parseExpression } from './expression';
+import type { Value, ValueMap } from './values';
+import { describe, interpolationString, isMap, toValue, truthy } from './values';
 
 export interface ExpandOptions {
   /** The directory of the repository the pipeline file lives in (`self`). */
@@ -38,9 +40,29 @@ function isListKind(k: string | undefined): k is ListKind {
 }
 
 const PARAMETER_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'stepList'];
-const NOT_SUPPORTED_TYPES: readonly string[] = ['step', 'job', 'jobList', 'deployment', 'deploymentList', 'stage', 'stageList'];
+const NOT_SUPPORTED_TYPES: readonly string[] = [
+  'step',
+  'job',
+  'jobList',
+  'deployment',
+  'deploymentList',
+  'stage',
+  'stageList',
+];
 /** The keys one of which makes a mapping a step (a template include in a stepList argument is outside the subset). */
-const STEP_KEYS: readonly string[] = ['task', 'script', 'bash', 'pwsh', 'powershell', 'checkout', 'download', 'downloadBuild', 'getPackage', 'publish', 'reviewApp'];
+const STEP_KEYS: readonly string[] = [
+  'task',
+  'script',
+  'bash',
+  'pwsh',
+  'powershell',
+  'checkout',
+  'download',
+  'downloadBuild',
+  'getPackage',
+  'publish',
+  'reviewApp',
+];
 
 type Directive =
   | { kind: 'if' | 'elseif'; condition: string }
@@ -58,7 +80,8 @@ function directiveOf(key: string): Directive | undefined {
   if (body === 'else') return { kind: 'else' };
   const eachBody = /^each\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+(.+)$/s.exec(body);
   if (eachBody !== null) return { kind: 'each', variable: eachBody[1]!, collection: eachBody[2]! };
-  if (/^(insert|if|elseif|else|each)\b/.test(body)) throw new Error(`directive '${body}' is outside the supported subset`);
+  if (/^(insert|if|elseif|else|each)\b/.test(body))
+    throw new Error(`directive '${body}' is outside the supported subset`);
   return undefined;
 }
 
@@ -99,7 +122,8 @@ export class Expander {
     // Runtime parameters take the values the run was queued with, else their defaults.
     const { extends: ext, parameters: runtime, ...rest } = doc;
     const chosen = this.options.runtimeParameters ?? {};
-    if (runtime === undefined && Object.keys(chosen).length > 0) this.fail(file, 'the pipeline has no runtime parameters');
+    if (runtime === undefined && Object.keys(chosen).length > 0)
+      this.fail(file, 'the pipeline has no runtime parameters');
     const ctx = new Context(file, runtime === undefined ? {} : this.bind(file, runtime, chosen));
     const out = this.mapping(rest, ctx);
     if (ext === undefined) return out;
@@ -110,7 +134,8 @@ export class Expander {
     const args = parameters === undefined ? {} : this.value(parameters, ctx, undefined);
     if (!isMap(args)) this.fail(file, 'extends.parameters must be a mapping');
     const target = this.resolve(this.text(template, ctx), file);
-    if ('stages' in out || 'jobs' in out || 'steps' in out) this.fail(file, 'a pipeline that extends a template cannot define stages, jobs or steps itself');
+    if ('stages' in out || 'jobs' in out || 'steps' in out)
+      this.fail(file, 'a pipeline that extends a template cannot define stages, jobs or steps itself');
     out['stages'] = this.include(target, args, 'stages');
     return out;
   }
@@ -123,7 +148,8 @@ export class Expander {
     if (repos === undefined) return names;
     if (!Array.isArray(repos)) this.fail(file, 'resources.repositories must be a sequence');
     for (const r of repos) {
-      if (!isMap(r) || typeof r['repository'] !== 'string') this.fail(file, 'each repository resource needs a repository alias');
+      if (!isMap(r) || typeof r['repository'] !== 'string')
+        this.fail(file, 'each repository resource needs a repository alias');
       names.add(r['repository']);
     }
     return names;
@@ -152,7 +178,8 @@ export class Expander {
     let root = from.root;
     if (at >= 0) {
       const alias = ref.slice(at + 1);
-      if (!this.declared.has(alias)) this.fail(from, `template ${ref}: repository ${alias} is not declared in resources.repositories`);
+      if (!this.declared.has(alias))
+        this.fail(from, `template ${ref}: repository ${alias} is not declared in resources.repositories`);
       const mapped = alias === 'self' ? this.options.selfRoot : this.options.repositories[alias];
       if (mapped === undefined) this.fail(from, `template ${ref}: no local directory for repository ${alias}`);
       root = mapped;
@@ -171,7 +198,11 @@ export class Expander {
     const doc = this.load(file);
     const { parameters: spec, ...body } = doc;
     const keys = Object.keys(body);
-    if (keys.length !== 1 || keys[0] !== kind) this.fail(file, `a ${kind} template must have exactly the keys parameters and ${kind}, found ${keys.join(', ') || 'nothing'}`);
+    if (keys.length !== 1 || keys[0] !== kind)
+      this.fail(
+        file,
+        `a ${kind} template must have exactly the keys parameters and ${kind}, found ${keys.join(', ') || 'nothing'}`,
+      );
     const bound = this.bind(file, spec ?? [], args);
     const list = body[kind];
     if (!Array.isArray(list)) this.fail(file, `${kind} must be a sequence`);
@@ -185,11 +216,14 @@ export class Expander {
     for (const p of spec) {
       if (!isMap(p)) this.fail(file, 'each parameter must be a mapping');
       const { name, type = 'string', default: dflt, values, displayName, ...other } = p;
-      if (Object.keys(other).length > 0) this.fail(file, `parameter keys ${Object.keys(other).join(', ')} are outside the supported subset`);
+      if (Object.keys(other).length > 0)
+        this.fail(file, `parameter keys ${Object.keys(other).join(', ')} are outside the supported subset`);
       if (typeof name !== 'string' || name === '') this.fail(file, 'a parameter needs a name');
-      if (displayName !== undefined && typeof displayName !== 'string') this.fail(file, `parameter ${name}: displayName must be a string`);
+      if (displayName !== undefined && typeof displayName !== 'string')
+        this.fail(file, `parameter ${name}: displayName must be a string`);
       if (typeof type !== 'string') this.fail(file, `parameter ${name}: type must be a string`);
-      if (NOT_SUPPORTED_TYPES.includes(type)) this.fail(file, `parameter ${name}: type ${type} is outside the supported subset`);
+      if (NOT_SUPPORTED_TYPES.includes(type))
+        this.fail(file, `parameter ${name}: type ${type} is outside the supported subset`);
       if (!PARAMETER_TYPES.includes(type)) this.fail(file, `parameter ${name}: unknown type ${type}`);
       known.add(name);
       let raw: Value;
@@ -199,7 +233,11 @@ export class Expander {
       const v = this.coerce(file, name, type, raw);
       if (values !== undefined) {
         if (!Array.isArray(values)) this.fail(file, `parameter ${name}: values must be a sequence`);
-        if (!values.some((allowed) => allowed === v)) this.fail(file, `parameter ${name}: ${describe(v)} is not one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
+        if (!values.some((allowed) => allowed === v))
+          this.fail(
+            file,
+            `parameter ${name}: ${describe(v)} is not one of ${values.map((x) => JSON.stringify(x)).join(', ')}`,
+          );
       }
       out[name] = v;
     }
@@ -222,9 +260,11 @@ export class Expander {
         if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
         return this.fail(file, `parameter ${name}: expected a number, got ${describe(v)}`);
       case 'stepList':
-        if (!Array.isArray(v)) return this.fail(file, `parameter ${name}: expected a list of steps, got ${describe(v)}`);
+        if (!Array.isArray(v))
+          return this.fail(file, `parameter ${name}: expected a list of steps, got ${describe(v)}`);
         for (const [i, step] of v.entries()) {
-          if (!isMap(step) || !Object.keys(step).some((k) => STEP_KEYS.includes(k))) this.fail(file, `parameter ${name}: item ${i} is not a step (${describe(step)})`);
+          if (!isMap(step) || !Object.keys(step).some((k) => STEP_KEYS.includes(k)))
+            this.fail(file, `parameter ${name}: item ${i} is not a step (${describe(step)})`);
         }
         return v;
       default:
@@ -244,7 +284,11 @@ export class Expander {
     if (!s.includes('${{')) return s;
     const parts = this.splitExpressions(s, ctx);
     if (parts.length === 1 && typeof parts[0] !== 'string') return this.eval(parts[0]!.expr, ctx);
-    return parts.map((p) => (typeof p === 'string' ? p : interpolationString(this.eval(p.expr, ctx), `${ctx.file.path}: ${p.expr}`))).join('');
+    return parts
+      .map((p) =>
+        typeof p === 'string' ? p : interpolationString(this.eval(p.expr, ctx), `${ctx.file.path}: ${p.expr}`),
+      )
+      .join('');
   }
 
   private text(s: string, ctx: Context): string {
@@ -312,7 +356,8 @@ export class Expander {
       out[k] = v;
     };
     const merge = (body: Value, c: Context): void => {
-      if (!isMap(body)) this.fail(ctx.file, `the body of a conditional or each in a mapping must be a mapping, got ${describe(body)}`);
+      if (!isMap(body))
+        this.fail(ctx.file, `the body of a conditional or each in a mapping must be a mapping, got ${describe(body)}`);
       for (const [k, v] of Object.entries(this.mapping(body, c))) put(k, v);
     };
     let chain: Chain = 'none';
@@ -356,7 +401,8 @@ export class Expander {
 
   private key(key: string, ctx: Context): string {
     if (!key.includes('${{')) return key;
-    if (!/^\$\{\{.*\}\}$/s.test(key) || this.splitExpressions(key, ctx).length !== 1) this.fail(ctx.file, `a key with an expression inside other text is outside the supported subset: ${key}`);
+    if (!/^\$\{\{.*\}\}$/s.test(key) || this.splitExpressions(key, ctx).length !== 1)
+      this.fail(ctx.file, `a key with an expression inside other text is outside the supported subset: ${key}`);
     return this.text(key, ctx);
   }
 
@@ -369,7 +415,8 @@ export class Expander {
         const d = keys.length === 1 ? this.directive(keys[0]!, ctx) : undefined;
         if (d !== undefined) {
           const body = item[keys[0]!] ?? null;
-          if (!Array.isArray(body)) this.fail(ctx.file, `the body of ${keys[0]} in a sequence must be a sequence, got ${describe(body)}`);
+          if (!Array.isArray(body))
+            this.fail(ctx.file, `the body of ${keys[0]} in a sequence must be a sequence, got ${describe(body)}`);
           chain = this.step(d, chain, ctx, (c) => out.push(...this.sequence(body, c, kind)));
           continue;
         }
@@ -392,7 +439,8 @@ export class Expander {
   private templateItem(item: ValueMap, ctx: Context, kind: ListKind | undefined): Value[] {
     if (kind === undefined) this.fail(ctx.file, 'template includes are supported in steps, jobs and stages only');
     const { template, parameters, ...other } = item;
-    if (Object.keys(other).length > 0) this.fail(ctx.file, `template include: unexpected ${Object.keys(other).join(', ')}`);
+    if (Object.keys(other).length > 0)
+      this.fail(ctx.file, `template include: unexpected ${Object.keys(other).join(', ')}`);
     if (typeof template !== 'string') this.fail(ctx.file, 'template: must name a file');
     const args = parameters === undefined ? {} : this.value(parameters, ctx, undefined);
     if (!isMap(args)) this.fail(ctx.file, `template ${template}: parameters must be a mapping`);

@@ -6,7 +6,8 @@
  * Expressions page; the code of the same functions, `Functions/v1` in actions/runner's
  * DTExpressions2, settles what the page leaves open, such as replace() ignoring case).
  */
-import { Value, describe, interpolationString, isMap, truthy } from './values';
+import type { Value } from './values';
+import { describe, interpolationString, isMap, truthy } from './values';
 
 export type Expr =
   | { kind: 'literal'; value: Value }
@@ -155,7 +156,8 @@ function member(object: Value, key: string | number, src: string): Value {
   // templates rely on that only through coalesce() and if.
   if (object === null) return null;
   if (Array.isArray(object)) {
-    if (typeof key !== 'number' || !Number.isInteger(key)) throw new Error(`sequence indexed by ${String(key)} in: ${src}`);
+    if (typeof key !== 'number' || !Number.isInteger(key))
+      throw new Error(`sequence indexed by ${String(key)} in: ${src}`);
     return object[key] ?? null;
   }
   if (isMap(object)) {
@@ -173,7 +175,8 @@ function equals(a: Value, b: Value): boolean {
   if (a === null || b === null) return a === b;
   if (typeof a === 'string') {
     if (typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
-    if (typeof b === 'number' || typeof b === 'boolean') return a.toLowerCase() === interpolationString(b, 'eq').toLowerCase();
+    if (typeof b === 'number' || typeof b === 'boolean')
+      return a.toLowerCase() === interpolationString(b, 'eq').toLowerCase();
     return false;
   }
   if (typeof a === 'boolean') return a === truthy(b);
@@ -187,7 +190,8 @@ function equals(a: Value, b: Value): boolean {
 }
 
 function arity(fn: string, args: readonly unknown[], min: number, max: number): void {
-  if (args.length < min || args.length > max) throw new Error(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
+  if (args.length < min || args.length > max)
+    throw new Error(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
 }
 
 function str(fn: string, v: Value): string {
@@ -276,7 +280,9 @@ const FUNCTION_TABLE: Record<string, Fn> = {
     // Not an array: the parameter converted to a string (a mapping converts to nothing).
     if (isMap(list)) return '';
     if (!Array.isArray(list)) return asString('join', list);
-    return list.map((item) => (Array.isArray(item) || isMap(item) ? '' : interpolationString(item, 'join()'))).join(separator);
+    return list
+      .map((item) => (Array.isArray(item) || isMap(item) ? '' : interpolationString(item, 'join()')))
+      .join(separator);
   },
   upper: (a) => {
     arity('upper', a, 1, 1);
@@ -335,7 +341,8 @@ function evaluateInner(e: Expr, scope: Scope, src: string): Value | Filtered {
       return e.value;
     case 'name': {
       const v = scope.lookup(e.name);
-      if (v === undefined) throw new Error(`unknown name '${e.name}' (only parameters and each-variables are supported) in: ${src}`);
+      if (v === undefined)
+        throw new Error(`unknown name '${e.name}' (only parameters and each-variables are supported) in: ${src}`);
       return v;
     }
     case 'filter': {
@@ -346,12 +353,19 @@ function evaluateInner(e: Expr, scope: Scope, src: string): Value | Filtered {
     case 'member': {
       const object = evaluateInner(e.object, scope, src);
       // Items without the property (or that are not mappings) drop out of a filtered array.
-      if (object instanceof Filtered) return new Filtered(object.items.filter(isMap).map((item) => member(item, e.key, src)).filter((v) => v !== null));
+      if (object instanceof Filtered)
+        return new Filtered(
+          object.items
+            .filter(isMap)
+            .map((item) => member(item, e.key, src))
+            .filter((v) => v !== null),
+        );
       return member(object, e.key, src);
     }
     case 'index': {
       const index = evaluate(e.index, scope, src);
-      if (typeof index !== 'string' && typeof index !== 'number') throw new Error(`index must be a string or number in: ${src}`);
+      if (typeof index !== 'string' && typeof index !== 'number')
+        throw new Error(`index must be a string or number in: ${src}`);
       return member(evaluate(e.object, scope, src), index, src);
     }
     case 'call': {

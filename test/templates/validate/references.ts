@@ -18,8 +18,9 @@
  *   or one an earlier script step of the job sets with `##vso[task.setvariable variable=<NAME>]`.
  * Any other use of dependencies / stageDependencies is reported as unsupported.
  */
-import { Value, ValueMap, isMap } from '../expander/values';
-import { TaskDefinition } from './tasks';
+import type { Value, ValueMap } from '../expander/values';
+import { isMap } from '../expander/values';
+import type { TaskDefinition } from './tasks';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SCRIPT_KEYS = ['bash', 'script', 'pwsh', 'powershell'];
@@ -34,7 +35,15 @@ function scriptOf(step: Step): string | undefined {
 function setVariables(script: string, output: boolean): string[] {
   const names: string[] = [];
   for (const m of script.matchAll(/##vso\[task\.setvariable ([^\]]*)\]/g)) {
-    const props = new Map(m[1]!.split(';').map((p) => p.trim().split('=').map((x) => x.trim()) as [string, string]));
+    const props = new Map(
+      m[1]!.split(';').map(
+        (p) =>
+          p
+            .trim()
+            .split('=')
+            .map((x) => x.trim()) as [string, string],
+      ),
+    );
     const name = props.get('variable');
     if (name !== undefined && (props.get('isOutput')?.toLowerCase() === 'true') === output) names.push(name);
   }
@@ -108,9 +117,11 @@ export class ReferenceChecker {
   check(): string[] {
     this.collect();
     for (const stage of this.stages.values()) {
-      for (const d of stage.dependsOn) if (!this.stages.has(d)) this.problems.push(`stage ${stage.name} depends on unknown stage ${d}`);
+      for (const d of stage.dependsOn)
+        if (!this.stages.has(d)) this.problems.push(`stage ${stage.name} depends on unknown stage ${d}`);
       const stageVars = variables(stage.node['variables']);
-      for (const s of [...stageVars.values, ...strings(stage.node['condition'])]) this.noDependencies(s, `stage ${stage.name}`);
+      for (const s of [...stageVars.values, ...strings(stage.node['condition'])])
+        this.noDependencies(s, `stage ${stage.name}`);
       for (const job of stage.jobs.values()) this.checkJob(stage, job, stageVars.names);
     }
     return this.problems;
@@ -129,9 +140,15 @@ export class ReferenceChecker {
         continue;
       }
       const name = raw['stage'];
-      if (!NAME.test(name)) this.problems.push(`stage name ${name} is invalid: use letters, digits and _ only, not starting with a digit`);
+      if (!NAME.test(name))
+        this.problems.push(`stage name ${name} is invalid: use letters, digits and _ only, not starting with a digit`);
       if (this.stages.has(name)) this.problems.push(`stage name ${name} is used twice`);
-      const stage: Stage = { name, dependsOn: dependsOnList(raw['dependsOn']) ?? (previous === undefined ? [] : [previous]), jobs: new Map(), node: raw };
+      const stage: Stage = {
+        name,
+        dependsOn: dependsOnList(raw['dependsOn']) ?? (previous === undefined ? [] : [previous]),
+        jobs: new Map(),
+        node: raw,
+      };
       this.stages.set(name, stage);
       previous = name;
       const jobs = raw['jobs'];
@@ -156,14 +173,24 @@ export class ReferenceChecker {
       this.problems.push(`${where} has no job or deployment name`);
       return undefined;
     }
-    if (!NAME.test(name)) this.problems.push(`${where}: job name ${name} is invalid: use letters, digits and _ only, not starting with a digit`);
-    if (kind === 'deployment' && name.toLowerCase() === 'deploy') this.problems.push(`${where}: deploy is a keyword and cannot name a deployment job`);
+    if (!NAME.test(name))
+      this.problems.push(
+        `${where}: job name ${name} is invalid: use letters, digits and _ only, not starting with a digit`,
+      );
+    if (kind === 'deployment' && name.toLowerCase() === 'deploy')
+      this.problems.push(`${where}: deploy is a keyword and cannot name a deployment job`);
     let stepList: Value | undefined = raw['steps'];
     if (kind === 'deployment') {
       const strategy = raw['strategy'];
       const runOnce = isMap(strategy) ? strategy['runOnce'] : undefined;
       const deploy = isMap(runOnce) ? runOnce['deploy'] : undefined;
-      if (!isMap(strategy) || Object.keys(strategy).join() !== 'runOnce' || !isMap(runOnce) || Object.keys(runOnce).join() !== 'deploy' || !isMap(deploy)) {
+      if (
+        !isMap(strategy) ||
+        Object.keys(strategy).join() !== 'runOnce' ||
+        !isMap(runOnce) ||
+        Object.keys(runOnce).join() !== 'deploy' ||
+        !isMap(deploy)
+      ) {
         this.problems.push(`${where}: only runOnce deployment jobs with a deploy hook are checked`);
       } else {
         stepList = deploy['steps'];
@@ -200,7 +227,8 @@ export class ReferenceChecker {
   }
 
   private noDependencies(s: string, where: string): void {
-    if (/\b(stageDependencies|dependencies)\b/.test(s)) this.problems.push(`${where}: output references are only checked in job variables and conditions: ${s}`);
+    if (/\b(stageDependencies|dependencies)\b/.test(s))
+      this.problems.push(`${where}: output references are only checked in job variables and conditions: ${s}`);
   }
 
   private resolveRuntime(s: string, stage: Stage, job: Job, where: string): void {
@@ -213,19 +241,25 @@ export class ReferenceChecker {
       if (sd !== null) {
         const [text, stageName, jobName, key] = sd;
         const target = this.stages.get(stageName!);
-        if (!stage.dependsOn.includes(stageName!)) this.problems.push(`${where}: ${text} reads stage ${stageName}, which stage ${stage.name} does not depend on`);
+        if (!stage.dependsOn.includes(stageName!))
+          this.problems.push(
+            `${where}: ${text} reads stage ${stageName}, which stage ${stage.name} does not depend on`,
+          );
         if (target === undefined) {
           this.problems.push(`${where}: ${text} names unknown stage ${stageName}`);
           continue;
         }
         const source = target.jobs.get(jobName!);
-        if (source === undefined) this.problems.push(`${where}: ${text} names unknown job ${jobName} in stage ${stageName}`);
+        if (source === undefined)
+          this.problems.push(`${where}: ${text} names unknown job ${jobName} in stage ${stageName}`);
         else this.resolveKey(key!, source, `${where}: ${text}`);
       } else if (d !== null) {
         const [text, jobName, key] = d;
-        if (!job.dependsOn.includes(jobName!)) this.problems.push(`${where}: ${text} reads job ${jobName}, which job ${job.name} does not depend on`);
+        if (!job.dependsOn.includes(jobName!))
+          this.problems.push(`${where}: ${text} reads job ${jobName}, which job ${job.name} does not depend on`);
         const source = stage.jobs.get(jobName!);
-        if (source === undefined) this.problems.push(`${where}: ${text} names unknown job ${jobName} in stage ${stage.name}`);
+        if (source === undefined)
+          this.problems.push(`${where}: ${text} names unknown job ${jobName} in stage ${stage.name}`);
         else this.resolveKey(key!, source, `${where}: ${text}`);
       } else {
         this.problems.push(`${where}: unsupported form of ${m[0]} in: ${s}`);
@@ -238,7 +272,9 @@ export class ReferenceChecker {
     if (source.kind === 'deployment') {
       // Deployment jobs prefix their outputs with the job name.
       if (parts.length !== 3 || parts[0] !== source.name) {
-        this.problems.push(`${where}: ${source.name} is a deployment job; its outputs are addressed '${source.name}.<step>.<variable>'`);
+        this.problems.push(
+          `${where}: ${source.name} is a deployment job; its outputs are addressed '${source.name}.<step>.<variable>'`,
+        );
         return;
       }
       parts.shift();
@@ -258,15 +294,23 @@ export class ReferenceChecker {
     const script = scriptOf(step);
     if (script !== undefined) {
       const outputs = setVariables(script, true);
-      if (!outputs.includes(variable)) this.problems.push(`${where}: script step ${stepName} sets no output variable ${variable}; it sets ${outputs.join(', ') || 'none'}`);
+      if (!outputs.includes(variable))
+        this.problems.push(
+          `${where}: script step ${stepName} sets no output variable ${variable}; it sets ${outputs.join(', ') || 'none'}`,
+        );
       return;
     }
     const task = step.task === undefined ? undefined : this.tasks.get(step.task);
     if (task === undefined) {
-      this.problems.push(`${where}: step ${stepName} is not a task whose outputs are known (${step.task ?? 'a script'})`);
+      this.problems.push(
+        `${where}: step ${stepName} is not a task whose outputs are known (${step.task ?? 'a script'})`,
+      );
       return;
     }
-    if (!task.outputVariables.includes(variable)) this.problems.push(`${where}: ${task.ref} (step ${stepName}) has no output variable ${variable}; it has ${task.outputVariables.join(', ')}`);
+    if (!task.outputVariables.includes(variable))
+      this.problems.push(
+        `${where}: ${task.ref} (step ${stepName}) has no output variable ${variable}; it has ${task.outputVariables.join(', ')}`,
+      );
   }
 
   private setEarlier(name: string, job: Job, index: number): boolean {
@@ -282,7 +326,11 @@ export class ReferenceChecker {
       const dotted = /^([a-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]+)$/.exec(body);
       if (dotted !== null) {
         this.resolveOutput(dotted[1]!, dotted[2]!, job.steps.slice(0, index), `${where}: $(${body})`);
-      } else if (/^[A-Z][A-Z0-9_]*(_[A-Za-z0-9_]*)?$/.test(body) && !known.has(body) && !this.setEarlier(body, job, index)) {
+      } else if (
+        /^[A-Z][A-Z0-9_]*(_[A-Za-z0-9_]*)?$/.test(body) &&
+        !known.has(body) &&
+        !this.setEarlier(body, job, index)
+      ) {
         this.problems.push(`${where}: $(${body}) is not a variable of the job, its stage or the pipeline`);
       }
     }

@@ -4,9 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
-import { Value, ValueMap, isMap, toValue } from '../expander/values';
-import { TaskDefinition } from './tasks';
+import Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { Value, ValueMap } from '../expander/values';
+import { isMap, toValue } from '../expander/values';
+import type { TaskDefinition } from './tasks';
 
 const EDITOR_KEYWORDS = ['ignoreCase', 'firstProperty', 'doNotSuggest', 'deprecationMessage', 'aliases'];
 
@@ -106,14 +108,26 @@ export class PipelineSchema {
     // anyOf reports every branch; the deepest paths are where the real mistake is.
     const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
     const deepest = Math.max(...errors.map(depth));
-    return errors
-      .filter((e) => depth(e) >= deepest - 1)
-      // Each non-matching task branch says its name pattern failed: noise, not the mistake.
-      .filter((e) => !(e.keyword === 'pattern' && e.instancePath.endsWith('/task')))
-      .map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'} ${JSON.stringify(e.params)}`)
-      .filter((line, i, all) => all.indexOf(line) === i)
-      .slice(0, 20);
+    return (
+      errors
+        .filter((e) => depth(e) >= deepest - 1)
+        // Each non-matching task branch says its name pattern failed: noise, not the mistake.
+        .filter((e) => !(e.keyword === 'pattern' && e.instancePath.endsWith('/task')))
+        .map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'} ${JSON.stringify(e.params)}`)
+        .filter((line, i, all) => all.indexOf(line) === i)
+        .slice(0, 20)
+    );
   }
 }
 
-export const SCHEMA_FILE = join(__dirname, '..', '..', '..', '..', 'test', 'templates', 'schema', 'service-schema.json');
+export const SCHEMA_FILE = join(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  '..',
+  'test',
+  'templates',
+  'schema',
+  'service-schema.json',
+);

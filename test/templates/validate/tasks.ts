@@ -6,7 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Value, ValueMap, isMap, toValue } from '../expander/values';
+import type { Value, ValueMap } from '../expander/values';
+import { isMap, toValue } from '../expander/values';
 
 export interface TaskInput {
   name: string;
@@ -65,7 +66,9 @@ export function fromTaskJson(path: string): TaskDefinition {
       visibleRule: typeof input['visibleRule'] === 'string',
     };
   });
-  const outputVariables = list(doc['outputVariables'] ?? [], `${path} outputVariables`).map((raw, i) => str(map(raw, `${path} outputVariables[${i}]`)['name'], `${path} outputVariables[${i}].name`));
+  const outputVariables = list(doc['outputVariables'] ?? [], `${path} outputVariables`).map((raw, i) =>
+    str(map(raw, `${path} outputVariables[${i}]`)['name'], `${path} outputVariables[${i}].name`),
+  );
   return { ref: `${name}@${major}`, name, major, source: 'task.json', inputs, outputVariables };
 }
 
@@ -79,13 +82,17 @@ export function fromContract(name: string, entry: ValueMap, where: string): Task
       name: str(input['name'], `${where} inputs[${i}].name`),
       type: str(input['type'], `${where} inputs[${i}].type`),
       required: input['required'] === true,
-      options: list(options, `${where} inputs[${i}].options`).map((o, j) => str(o, `${where} inputs[${i}].options[${j}]`)),
+      options: list(options, `${where} inputs[${i}].options`).map((o, j) =>
+        str(o, `${where} inputs[${i}].options[${j}]`),
+      ),
       // A contract does not say which inputs have defaults; only required ones must be given.
       hasDefault: input['required'] !== true,
       visibleRule: false,
     };
   });
-  const outputVariables = list(entry['outputVariables'], `${where} outputVariables`).map((o, i) => str(o, `${where} outputVariables[${i}]`));
+  const outputVariables = list(entry['outputVariables'], `${where} outputVariables`).map((o, i) =>
+    str(o, `${where} outputVariables[${i}]`),
+  );
   return { ref: `${name}@${major}`, name, major, source: 'contract', inputs, outputVariables };
 }
 
@@ -93,7 +100,8 @@ export function fromContract(name: string, entry: ValueMap, where: string): Task
 export function contractDrift(contract: TaskDefinition, real: TaskDefinition): string[] {
   const out: string[] = [];
   const where = `${contract.name}: task-contracts.json and src/tasks/${contract.name}/task.json`;
-  if (contract.major !== real.major) out.push(`${where} disagree on the major version (${contract.major} vs ${real.major})`);
+  if (contract.major !== real.major)
+    out.push(`${where} disagree on the major version (${contract.major} vs ${real.major})`);
   const realInputs = new Map(real.inputs.map((i) => [i.name, i]));
   const contractInputs = new Map(contract.inputs.map((i) => [i.name, i]));
   for (const c of contract.inputs) {
@@ -102,13 +110,21 @@ export function contractDrift(contract: TaskDefinition, real: TaskDefinition): s
       out.push(`${where}: input ${c.name} is in the contract but not in task.json`);
       continue;
     }
-    if (c.type.toLowerCase() !== r.type.toLowerCase()) out.push(`${where}: input ${c.name} is ${c.type} in the contract, ${r.type} in task.json`);
-    if (c.type === 'pickList' && [...c.options].sort().join() !== [...r.options].sort().join()) out.push(`${where}: input ${c.name} options ${c.options.join('|')} in the contract, ${r.options.join('|')} in task.json`);
+    if (c.type.toLowerCase() !== r.type.toLowerCase())
+      out.push(`${where}: input ${c.name} is ${c.type} in the contract, ${r.type} in task.json`);
+    if (c.type === 'pickList' && [...c.options].sort().join() !== [...r.options].sort().join())
+      out.push(
+        `${where}: input ${c.name} options ${c.options.join('|')} in the contract, ${r.options.join('|')} in task.json`,
+      );
   }
-  for (const r of real.inputs) if (!contractInputs.has(r.name)) out.push(`${where}: input ${r.name} is in task.json but not in the contract`);
+  for (const r of real.inputs)
+    if (!contractInputs.has(r.name)) out.push(`${where}: input ${r.name} is in task.json but not in the contract`);
   const a = [...contract.outputVariables].sort().join();
   const b = [...real.outputVariables].sort().join();
-  if (a !== b) out.push(`${where}: output variables ${contract.outputVariables.join(', ')} in the contract, ${real.outputVariables.join(', ')} in task.json`);
+  if (a !== b)
+    out.push(
+      `${where}: output variables ${contract.outputVariables.join(', ')} in the contract, ${real.outputVariables.join(', ')} in task.json`,
+    );
   return out;
 }
 
