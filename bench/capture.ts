@@ -30,14 +30,29 @@ export async function main(): Promise<void> {
     push(layout, 'amd64', `${open.host}/bench/app:1.0`, { certDir: certs.certDir });
     push(layout, 'amd64', `${basic.host}/bench/app:1.0`, { certDir: certs.certDir, creds: 'bench:bench-pass' });
 
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: certs.caFile, AGENT_TEMPDIRECTORY: dir };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_EXTRA_CA_CERTS: certs.caFile,
+      AGENT_TEMPDIRECTORY: dir,
+    };
     const taskEnv = { ...env, INPUT_IMAGE: `${open.host}/bench/app:1.0`, INPUT_CONNECTIONTYPE: 'anonymous' };
     const node = timeCommand(process.execPath, ['-e', '0'], env, RUNS);
-    const skopeo = timeCommand('skopeo', ['inspect', '--raw', '--cert-dir', certs.certDir, `docker://${open.host}/bench/app:1.0`], env, RUNS);
+    const skopeo = timeCommand(
+      'skopeo',
+      ['inspect', '--raw', '--cert-dir', certs.certDir, `docker://${open.host}/bench/app:1.0`],
+      env,
+      RUNS,
+    );
     const capture = timeCommand(process.execPath, [taskEntry('DigestCapture')], taskEnv, RUNS);
     const get = `require('https').get('${open.url}/v2/bench/app/manifests/1.0', (r) => r.resume())`;
     const https = timeCommand(process.execPath, ['-e', get], env, RUNS);
-    const taskLib = timeCommand(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('azure-pipelines-task-lib/task'))})`], env, RUNS);
+    const taskLib = timeCommand(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(require.resolve('azure-pipelines-task-lib/task'))})`],
+      env,
+      RUNS,
+    );
 
     console.log('DigestCapture (packaged task, anonymous, one image manifest), median of %d runs:', RUNS);
     console.log(`  node -e 0            ${node.toFixed(1)} ms`);
@@ -46,8 +61,12 @@ export async function main(): Promise<void> {
     console.log(`  capture / node floor ${ratio(capture, node)}   (goal: at most 1.60x)`);
     console.log(`  capture / skopeo     ${ratio(capture, skopeo)}`);
     console.log('  breakdown (each a fresh process):');
-    console.log(`    node + one https GET of the manifest   ${https.toFixed(1)} ms (${ratio(https, node)} of the floor)`);
-    console.log(`    node + loading azure-pipelines-task-lib (from node_modules) ${taskLib.toFixed(1)} ms (${ratio(taskLib, node)} of the floor)`);
+    console.log(
+      `    node + one https GET of the manifest   ${https.toFixed(1)} ms (${ratio(https, node)} of the floor)`,
+    );
+    console.log(
+      `    node + loading azure-pipelines-task-lib (from node_modules) ${taskLib.toFixed(1)} ms (${ratio(taskLib, node)} of the floor)`,
+    );
 
     for (const [label, registry, inputs, endpoints] of [
       ['anonymous', open, { connectionType: 'anonymous' }, {}],
@@ -63,12 +82,18 @@ export async function main(): Promise<void> {
         requests++;
         return body;
       });
-      const run = await runTask('DigestCapture', { inputs: { image: `${proxy.host}/bench/app:1.0`, ...inputs }, connections: endpoints, hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile } });
+      const run = await runTask('DigestCapture', {
+        inputs: { image: `${proxy.host}/bench/app:1.0`, ...inputs },
+        connections: endpoints,
+        hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile },
+      });
       await proxy.close();
       if (run.result !== 'Succeeded') throw new Error(`capture through the proxy failed: ${run.message}`);
       console.log(`  HTTP requests per capture, ${label}: ${requests}`);
     }
-    console.log(`  .vsix size: ${(statSync(builtVsix()).size / 1024).toFixed(0)} KiB (goal: under 2048 KiB with all tasks)`);
+    console.log(
+      `  .vsix size: ${(statSync(builtVsix()).size / 1024).toFixed(0)} KiB (goal: under 2048 KiB with all tasks)`,
+    );
     open.stop();
     basic.stop();
   } finally {

@@ -27,7 +27,10 @@ let serial = 0;
 export async function measure(command: string, args: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Measured> {
   const timeFile = join(dir, `time-${process.pid}-${serial++}.txt`);
   const started = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, command, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -36,18 +39,31 @@ export async function measure(command: string, args: string[], env: NodeJS.Proce
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const [rss, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(timeFile, { force: true });
-  return { ms, cpuMs: (user! + system!) * 1000, maxRssKiB: rss!, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), status };
+  return {
+    ms,
+    cpuMs: (user! + system!) * 1000,
+    maxRssKiB: rss!,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+    status,
+  };
 }
 
 /** A packaged task run as the agent starts it (node index.js, inputs as INPUT_ variables). */
-export async function measureTask(entry: string, env: NodeJS.ProcessEnv, inputs: Record<string, string>, dir: string): Promise<TaskMeasured> {
+export async function measureTask(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  inputs: Record<string, string>,
+  dir: string,
+): Promise<TaskMeasured> {
   const taskEnv: NodeJS.ProcessEnv = { ...env };
   for (const [name, value] of Object.entries(inputs)) taskEnv[`INPUT_${name.toUpperCase()}`] = value;
   const run = await measure(process.execPath, [entry], taskEnv, dir);
   const outputs: Record<string, string> = {};
   let outcome = '';
   for (const cmd of parseVsoLines(run.stdout)) {
-    if (cmd.command === 'task.setvariable' && cmd.properties.isOutput === 'true') outputs[cmd.properties.variable!] = cmd.message;
+    if (cmd.command === 'task.setvariable' && cmd.properties.isOutput === 'true')
+      outputs[cmd.properties.variable!] = cmd.message;
     if (cmd.command === 'task.complete') outcome = `${cmd.properties.result ?? ''}: ${cmd.message}`;
   }
   return { ...run, outputs, outcome };

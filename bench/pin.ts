@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { SourceFile, planBatch } from '../src/pin/batch';
+import type { SourceFile } from '../src/pin/batch';
+import { planBatch } from '../src/pin/batch';
 import { parseHelmDigestKey } from '../src/pin/helmkey';
-import { PinOptions } from '../src/pin/file-plan';
+import type { PinOptions } from '../src/pin/file-plan';
 import { parseTargets } from '../src/pin/targets';
 
 // DigestPin against the floor: pinning 1,000 manifests (about 5 MB) in memory, next to a plain
@@ -25,8 +26,14 @@ function digest(seed: string): string {
 
 function manifest(i: number): string {
   const app = `svc-${i % SERVICES}`;
-  const env = Array.from({ length: 24 }, (_, k) => `            - name: SETTING_${k}\n              value: "value-${i}-${k}" # tuned for ${app}\n`).join('');
-  const data = Array.from({ length: 30 }, (_, k) => `  key-${k}: "a configuration value long enough to look real, number ${k} of ${app}"\n`).join('');
+  const env = Array.from(
+    { length: 24 },
+    (_, k) => `            - name: SETTING_${k}\n              value: "value-${i}-${k}" # tuned for ${app}\n`,
+  ).join('');
+  const data = Array.from(
+    { length: 30 },
+    (_, k) => `  key-${k}: "a configuration value long enough to look real, number ${k} of ${app}"\n`,
+  ).join('');
   return `# Source: ${app}/templates/deployment.yaml
 apiVersion: apps/v1
 kind: Deployment
@@ -93,7 +100,11 @@ function manyImages(count: number): { files: SourceFile[]; bytes: number; images
     files.push({ path: `values-${files.length}.yaml`, display: `values-${files.length}.yaml`, text });
   }
   const bytes = files.reduce((sum, file) => sum + file.text.length, 0);
-  return { files, bytes, images: Array.from({ length: count }, (_, i) => `myacr.azurecr.io/team/svc-${i}@${digest(`svc-${i}`)}`) };
+  return {
+    files,
+    bytes,
+    images: Array.from({ length: count }, (_, i) => `myacr.azurecr.io/team/svc-${i}@${digest(`svc-${i}`)}`),
+  };
 }
 
 /** Helm values of about `mib` MiB with one image and one big map of settings (the shape that used to be quadratic). */
@@ -116,22 +127,42 @@ function scaling(): void {
     const { files, bytes, images } = manyImages(count);
     const options: PinOptions = { mode: 'pin', targets: parseTargets(images), allowed: [], keepTag: false, helmKey };
     let pinned = 0;
-    const ms = time(() => {
-      pinned = planBatch(files, options).pinnedCount;
-    }, count === 100_000 ? 2 : 3);
+    const ms = time(
+      () => {
+        pinned = planBatch(files, options).pinnedCount;
+      },
+      count === 100_000 ? 2 : 3,
+    );
     if (pinned !== count) throw new Error(`pinned ${pinned} of ${count} images`);
     const perImage = ms / count;
     if (count === 1_000) perImageAt1k = perImage;
-    console.log(`  ${count.toLocaleString('en')} images (${files.length} file${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB)`.padEnd(40) + `${ms.toFixed(0)} ms, ${(perImage * 1000).toFixed(0)} µs an image, ${(perImage / perImageAt1k).toFixed(2)}x the time an image at 1,000 (goal < 2)`);
+    console.log(
+      `  ${count.toLocaleString('en')} images (${files.length} file${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB)`.padEnd(
+        40,
+      ) +
+        `${ms.toFixed(0)} ms, ${(perImage * 1000).toFixed(0)} µs an image, ${(perImage / perImageAt1k).toFixed(2)}x the time an image at 1,000 (goal < 2)`,
+    );
   }
-  const options: PinOptions = { mode: 'pin', targets: parseTargets([`myacr.azurecr.io/team/web@${digest('web')}`]), allowed: [], keepTag: false, helmKey };
+  const options: PinOptions = {
+    mode: 'pin',
+    targets: parseTargets([`myacr.azurecr.io/team/web@${digest('web')}`]),
+    allowed: [],
+    keepTag: false,
+    helmKey,
+  };
   let perMiBAt1 = 0;
   for (const mib of [1, 8]) {
     const text = bigValues(mib);
-    const ms = time(() => planBatch([{ path: 'values.yaml', display: 'values.yaml', text }], options), mib === 8 ? 2 : 3);
+    const ms = time(
+      () => planBatch([{ path: 'values.yaml', display: 'values.yaml', text }], options),
+      mib === 8 ? 2 : 3,
+    );
     const perMiB = ms / mib;
     if (mib === 1) perMiBAt1 = perMiB;
-    console.log(`  ${mib} MiB values file, one image`.padEnd(40) + `${ms.toFixed(0)} ms, ${perMiB.toFixed(0)} ms a MiB, ${(perMiB / perMiBAt1).toFixed(2)}x the time a MiB at 1 MiB (goal < 2)`);
+    console.log(
+      `  ${mib} MiB values file, one image`.padEnd(40) +
+        `${ms.toFixed(0)} ms, ${perMiB.toFixed(0)} ms a MiB, ${(perMiB / perMiBAt1).toFixed(2)}x the time a MiB at 1 MiB (goal < 2)`,
+    );
   }
 }
 
@@ -153,8 +184,17 @@ function floor(): void {
       bytes += Buffer.byteLength(text);
       paths.push(path);
     }
-    const images = Array.from({ length: SERVICES }, (_, s) => [`myacr.azurecr.io/team/svc-${s}@${digest(`svc-${s}`)}`, `myacr.azurecr.io/team/svc-${s}-migrate@${digest(`m-${s}`)}`]).flat();
-    const options: PinOptions = { mode: 'pin', targets: parseTargets(images), allowed: [], keepTag: false, helmKey: parseHelmDigestKey('image.digest') };
+    const images = Array.from({ length: SERVICES }, (_, s) => [
+      `myacr.azurecr.io/team/svc-${s}@${digest(`svc-${s}`)}`,
+      `myacr.azurecr.io/team/svc-${s}-migrate@${digest(`m-${s}`)}`,
+    ]).flat();
+    const options: PinOptions = {
+      mode: 'pin',
+      targets: parseTargets(images),
+      allowed: [],
+      keepTag: false,
+      helmKey: parseHelmDigestKey('image.digest'),
+    };
     const read = () => paths.map((path) => ({ path, display: path, text: readFileSync(path, 'utf8') }));
 
     let changed = 0;

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { runCertificates, testDir } from '../lab/ground';
 import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../lab/images';
 import { startProxy } from '../lab/proxy';
-import { RunningRegistry, startRegistry } from '../lab/registry';
+import type { RunningRegistry } from '../lab/registry';
+import { startRegistry } from '../lab/registry';
 import { taskEntry } from '../lab/taskrun';
-import { Measured, TaskMeasured, measureSkopeo, measureTask } from './measure';
+import type { Measured, TaskMeasured } from './measure';
+import { measureSkopeo, measureTask } from './measure';
 import { median, ratio, rounds } from './stats';
 
 // DigestPromote against `skopeo copy` in one run, registry to registry, on five cases: a 190 MB
@@ -80,16 +82,41 @@ export async function main(): Promise<void> {
     const layout = new OciLayout(join(dir, 'layout'));
     const platforms = ['amd64', 'arm64', 'ppc64le', 's390x'];
     const all: (CopyCase & { make: () => void })[] = [
-      { name: '190 MB image, 4 layers', tag: 'image', index: false, make: () => makeImage(layout, dir, 'image', 'amd64', [47.5 * MB, 47.5 * MB, 47.5 * MB, 47.5 * MB]) },
-      { name: 'one 400 MB layer', tag: 'one', index: false, make: () => makeImage(layout, dir, 'one', 'amd64', [400 * MB]) },
-      { name: '40 layers of 1 MB', tag: 'many', index: false, make: () => makeImage(layout, dir, 'many', 'amd64', Array.from({ length: 40 }, () => MB)) },
+      {
+        name: '190 MB image, 4 layers',
+        tag: 'image',
+        index: false,
+        make: () => makeImage(layout, dir, 'image', 'amd64', [47.5 * MB, 47.5 * MB, 47.5 * MB, 47.5 * MB]),
+      },
+      {
+        name: 'one 400 MB layer',
+        tag: 'one',
+        index: false,
+        make: () => makeImage(layout, dir, 'one', 'amd64', [400 * MB]),
+      },
+      {
+        name: '40 layers of 1 MB',
+        tag: 'many',
+        index: false,
+        make: () =>
+          makeImage(
+            layout,
+            dir,
+            'many',
+            'amd64',
+            Array.from({ length: 40 }, () => MB),
+          ),
+      },
       {
         name: 'index of 4 platforms (8 MB each)',
         tag: 'index',
         index: true,
         make: () => {
           for (const arch of platforms) makeImage(layout, dir, `index-${arch}`, arch, [8 * MB]);
-          layout.index('index', platforms.map((arch) => ({ tag: `index-${arch}`, architecture: arch })));
+          layout.index(
+            'index',
+            platforms.map((arch) => ({ tag: `index-${arch}`, architecture: arch })),
+          );
         },
       },
     ];
@@ -100,21 +127,40 @@ export async function main(): Promise<void> {
     const digests = new Map<string, string>();
     // Pushed by a skopeo that does not block this process: the registries' logs are read here.
     for (const c of cases) {
-      const pushed = await runSkopeo(['copy', '--quiet', ...(c.index ? ['--all'] : []), '--dest-cert-dir', certs.certDir, `oci:${layout.dir}:${c.tag}`, `docker://${source.host}/bench/${c.tag}:1.0`]);
+      const pushed = await runSkopeo([
+        'copy',
+        '--quiet',
+        ...(c.index ? ['--all'] : []),
+        '--dest-cert-dir',
+        certs.certDir,
+        `oci:${layout.dir}:${c.tag}`,
+        `docker://${source.host}/bench/${c.tag}:1.0`,
+      ]);
       if (pushed.code !== 0) throw new Error(`pushing ${c.tag} failed: ${pushed.stderr}`);
       digests.set(c.tag, sha256Hex(await inspectRawAsync(`${source.host}/bench/${c.tag}:1.0`, access)));
     }
 
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: certs.caFile, AGENT_TEMPDIRECTORY: dir };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_EXTRA_CA_CERTS: certs.caFile,
+      AGENT_TEMPDIRECTORY: dir,
+    };
     const entry = taskEntry('DigestPromote');
     const ours = async (sourceHost: string, c: CopyCase, targetHost: string): Promise<TaskMeasured> => {
       const run = await measureTask(
         entry,
         env,
-        { source: `${sourceHost}/bench/${c.tag}@${digests.get(c.tag)!}`, target: `${targetHost}/promoted/${c.tag}:1.0`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+        {
+          source: `${sourceHost}/bench/${c.tag}@${digests.get(c.tag)!}`,
+          target: `${targetHost}/promoted/${c.tag}:1.0`,
+          sourceConnectionType: 'anonymous',
+          targetConnectionType: 'anonymous',
+        },
         dir,
       );
-      if (!run.outcome.startsWith('Succeeded')) throw new Error(`DigestPromote of ${c.name} failed: ${run.outcome}\n${run.stderr}`);
+      if (!run.outcome.startsWith('Succeeded'))
+        throw new Error(`DigestPromote of ${c.name} failed: ${run.outcome}\n${run.stderr}`);
       return run;
     };
     const skopeo = (sourceHost: string, c: CopyCase, targetHost: string): Promise<Measured> =>
@@ -133,7 +179,11 @@ export async function main(): Promise<void> {
         dir,
       );
     /** One run of each through counting proxies in front of the source and the target. */
-    const count = async (c: CopyCase, oursTarget: RunningRegistry, skopeoTarget: RunningRegistry): Promise<{ ours: number; skopeo: number }> => {
+    const count = async (
+      c: CopyCase,
+      oursTarget: RunningRegistry,
+      skopeoTarget: RunningRegistry,
+    ): Promise<{ ours: number; skopeo: number }> => {
       const counted = { ours: 0, skopeo: 0 };
       for (const [who, target] of [
         ['ours', oursTarget],
@@ -153,7 +203,14 @@ export async function main(): Promise<void> {
     const results: CaseResult[] = [];
     let kept: { ours: RunningRegistry; skopeo: RunningRegistry } | undefined;
     for (const c of cases) {
-      const result: CaseResult = { name: c.name, peer: 'cold', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
+      const result: CaseResult = {
+        name: c.name,
+        peer: 'cold',
+        ours: [],
+        skopeo: [],
+        requests: { ours: 0, skopeo: 0 },
+        note: '',
+      };
       for (let round = 0; round < ROUNDS; round++) {
         const [oursTarget, skopeoTarget] = [await newRegistry(), await newRegistry()];
         await alternate(
@@ -175,7 +232,14 @@ export async function main(): Promise<void> {
 
     const image = cases.find((c) => c.tag === 'image');
     if (image !== undefined) {
-      const again: CaseResult = { name: '190 MB image again (target has it)', peer: 'warm', ours: [], skopeo: [], requests: { ours: 0, skopeo: 0 }, note: '' };
+      const again: CaseResult = {
+        name: '190 MB image again (target has it)',
+        peer: 'warm',
+        ours: [],
+        skopeo: [],
+        requests: { ours: 0, skopeo: 0 },
+        note: '',
+      };
       for (let round = 0; round < ROUNDS; round++) {
         await alternate(
           round,
@@ -185,27 +249,47 @@ export async function main(): Promise<void> {
       }
       Object.assign(again.requests, await count(image, kept!.ours, kept!.skopeo));
       const lastAgain = again.ours[again.ours.length - 1]!;
-      const copied = sha256Hex(await inspectRawAsync(`${kept!.ours.host}/promoted/image:1.0`, access)) === digests.get('image');
-      (again as { note: string }).note = `${lastAgain.outputs.PROMOTED_BYTES} blob bytes moved (goal 0); target hashes to the source digest: ${copied}`;
+      const copied =
+        sha256Hex(await inspectRawAsync(`${kept!.ours.host}/promoted/image:1.0`, access)) === digests.get('image');
+      (again as { note: string }).note =
+        `${lastAgain.outputs.PROMOTED_BYTES} blob bytes moved (goal 0); target hashes to the source digest: ${copied}`;
       results.push(again);
     }
 
     const ms = (runs: readonly Measured[], of: (m: Measured) => number) => median(runs.map(of));
-    console.log(`DigestPromote (packaged task, concurrency 4) vs skopeo copy, registry to registry on this machine, median of ${ROUNDS} rounds (rounds in brackets):`);
-    console.log('  cold: skopeo copies into an empty registry; warm: skopeo copies again into the registry that has the image.');
+    console.log(
+      `DigestPromote (packaged task, concurrency 4) vs skopeo copy, registry to registry on this machine, median of ${ROUNDS} rounds (rounds in brackets):`,
+    );
+    console.log(
+      '  cold: skopeo copies into an empty registry; warm: skopeo copies again into the registry that has the image.',
+    );
     for (const r of results) {
       const wall = (m: Measured) => m.ms;
       const cpu = (m: Measured) => m.cpuMs;
       const rss = (runs: readonly Measured[]) => Math.max(...runs.map((m) => m.maxRssKiB)) / 1024;
       const goal = r.peer === 'warm' ? 1.2 : r.name.startsWith('190') ? 1.0 : 1.05;
       console.log(`  ${r.name} (vs skopeo ${r.peer}):`);
-      console.log(`    wall   DigestPromote ${ms(r.ours, wall).toFixed(0)} ms [${rounds(r.ours.map(wall))}], skopeo ${ms(r.skopeo, wall).toFixed(0)} ms [${rounds(r.skopeo.map(wall))}]: ${ratio(ms(r.ours, wall), ms(r.skopeo, wall))} (goal at most ${goal.toFixed(2)}x)`);
-      console.log(`    CPU    DigestPromote ${ms(r.ours, cpu).toFixed(0)} ms [${rounds(r.ours.map(cpu))}], skopeo ${ms(r.skopeo, cpu).toFixed(0)} ms [${rounds(r.skopeo.map(cpu))}]: ${ratio(ms(r.ours, cpu), ms(r.skopeo, cpu))}`);
-      console.log(`    peak RSS DigestPromote ${rss(r.ours).toFixed(0)} MiB (goal under 150), skopeo ${rss(r.skopeo).toFixed(0)} MiB; HTTP requests DigestPromote ${r.requests.ours}, skopeo ${r.requests.skopeo}; ${r.note}`);
+      console.log(
+        `    wall   DigestPromote ${ms(r.ours, wall).toFixed(0)} ms [${rounds(r.ours.map(wall))}], skopeo ${ms(r.skopeo, wall).toFixed(0)} ms [${rounds(r.skopeo.map(wall))}]: ${ratio(ms(r.ours, wall), ms(r.skopeo, wall))} (goal at most ${goal.toFixed(2)}x)`,
+      );
+      console.log(
+        `    CPU    DigestPromote ${ms(r.ours, cpu).toFixed(0)} ms [${rounds(r.ours.map(cpu))}], skopeo ${ms(r.skopeo, cpu).toFixed(0)} ms [${rounds(r.skopeo.map(cpu))}]: ${ratio(ms(r.ours, cpu), ms(r.skopeo, cpu))}`,
+      );
+      console.log(
+        `    peak RSS DigestPromote ${rss(r.ours).toFixed(0)} MiB (goal under 150), skopeo ${rss(r.skopeo).toFixed(0)} MiB; HTTP requests DigestPromote ${r.requests.ours}, skopeo ${r.requests.skopeo}; ${r.note}`,
+      );
     }
     console.log('  summary (wall ratio, CPU ratio):');
     for (const r of results) {
-      console.log(`    ${r.name.padEnd(36)} ${ratio(ms(r.ours, (m) => m.ms), ms(r.skopeo, (m) => m.ms))}  ${ratio(ms(r.ours, (m) => m.cpuMs), ms(r.skopeo, (m) => m.cpuMs))}`);
+      console.log(
+        `    ${r.name.padEnd(36)} ${ratio(
+          ms(r.ours, (m) => m.ms),
+          ms(r.skopeo, (m) => m.ms),
+        )}  ${ratio(
+          ms(r.ours, (m) => m.cpuMs),
+          ms(r.skopeo, (m) => m.cpuMs),
+        )}`,
+      );
     }
   } finally {
     for (const registry of registries) registry.stop();

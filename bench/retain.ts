@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { attachEvidence } from '../src/evidence/attach';
 import { serialiseEvidence } from '../src/evidence/statement';
 import { runPool } from '../src/pool';
-import { Digest } from '../src/reference/digest';
+import type { Digest } from '../src/reference/digest';
 import { RegistryClient } from '../src/registry/client';
 import { putManifest } from '../src/registry/manifests';
 import { OCI_MANIFEST } from '../src/registry/manifest-parse';
@@ -47,7 +47,15 @@ export async function main(): Promise<void> {
       Array.from({ length: MANIFESTS }, (_, i) => i),
       8,
       async (i) => {
-        const bytes = new Uint8Array(Buffer.from(JSON.stringify({ ...doc, mediaType: OCI_MANIFEST, annotations: { 'org.opencontainers.image.revision': `build-${i}` } })));
+        const bytes = new Uint8Array(
+          Buffer.from(
+            JSON.stringify({
+              ...doc,
+              mediaType: OCI_MANIFEST,
+              annotations: { 'org.opencontainers.image.revision': `build-${i}` },
+            }),
+          ),
+        );
         digests[i] = await putManifest(client, repo, `build-${i}`, bytes, OCI_MANIFEST);
       },
     );
@@ -64,7 +72,11 @@ export async function main(): Promise<void> {
         writtenAt: new Date(start + n * 2 * 24 * 60 * 60 * 1000).toISOString(),
       });
       const head = (await client.headManifest(repo, digest))!;
-      await attachEvidence(client, repo, serialiseEvidence(predicate), { mediaType: head.mediaType, digest, size: head.size });
+      await attachEvidence(client, repo, serialiseEvidence(predicate), {
+        mediaType: head.mediaType,
+        digest,
+        size: head.size,
+      });
       before[environment] = digest;
     }
 
@@ -82,7 +94,13 @@ export async function main(): Promise<void> {
       requests = 0;
       const started = process.hrtime.bigint();
       const run = await runTask('DigestRetain', {
-        inputs: { repository: `${host}/${repo}`, connectionType: 'anonymous', keepReleases: '3', keepDays: '60', outputPath: `$(Build.ArtifactStagingDirectory)/retain/keep-${i}.json` },
+        inputs: {
+          repository: `${host}/${repo}`,
+          connectionType: 'anonymous',
+          keepReleases: '3',
+          keepDays: '60',
+          outputPath: `$(Build.ArtifactStagingDirectory)/retain/keep-${i}.json`,
+        },
         hostEnv: { NODE_EXTRA_CA_CERTS: certs.caFile },
       });
       taskTimes.push(Number(process.hrtime.bigint() - started) / 1e6);
@@ -97,7 +115,13 @@ export async function main(): Promise<void> {
     if (listed.code !== 0) throw new Error(`skopeo list-tags failed: ${listed.stderr}`);
     const tags = (JSON.parse(listed.stdout.toString('utf8')) as { Tags: string[] }).Tags;
     await runPool(tags, PEER_CONCURRENCY, async (tag) => {
-      const inspected = await skopeo(['inspect', '--raw', '--cert-dir', certs.certDir, `docker://${host}/${repo}:${tag}`]);
+      const inspected = await skopeo([
+        'inspect',
+        '--raw',
+        '--cert-dir',
+        certs.certDir,
+        `docker://${host}/${repo}:${tag}`,
+      ]);
       if (inspected.code !== 0) throw new Error(`skopeo inspect ${tag} failed: ${inspected.stderr}`);
     });
     const peerMs = Number(process.hrtime.bigint() - peerStarted) / 1e6;
@@ -106,10 +130,18 @@ export async function main(): Promise<void> {
     registry.stop();
 
     const taskMs = median(taskTimes);
-    console.log(`DigestRetain (packaged task, report) on ${MANIFESTS} manifests with ${RELEASES} releases in 2 environments (median of ${RUNS} runs):`);
-    console.log(`  DigestRetain            ${taskMs.toFixed(0)} ms, ${median(taskRequests)} HTTP requests; keeps ${keepCount} digests, every release's evidence read`);
-    console.log(`  skopeo list-tags + inspect --raw of each of ${tags.length} tags (${PEER_CONCURRENCY} at a time): ${peerMs.toFixed(0)} ms, ${peerRequests} HTTP requests; digests only, no evidence`);
-    console.log(`  time: DigestRetain / skopeo ${ratio(taskMs, peerMs)}; requests: ${ratio(median(taskRequests), peerRequests)}`);
+    console.log(
+      `DigestRetain (packaged task, report) on ${MANIFESTS} manifests with ${RELEASES} releases in 2 environments (median of ${RUNS} runs):`,
+    );
+    console.log(
+      `  DigestRetain            ${taskMs.toFixed(0)} ms, ${median(taskRequests)} HTTP requests; keeps ${keepCount} digests, every release's evidence read`,
+    );
+    console.log(
+      `  skopeo list-tags + inspect --raw of each of ${tags.length} tags (${PEER_CONCURRENCY} at a time): ${peerMs.toFixed(0)} ms, ${peerRequests} HTTP requests; digests only, no evidence`,
+    );
+    console.log(
+      `  time: DigestRetain / skopeo ${ratio(taskMs, peerMs)}; requests: ${ratio(median(taskRequests), peerRequests)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

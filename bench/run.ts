@@ -13,11 +13,14 @@ const BENCHMARKS: Record<string, () => void | Promise<void>> = { capture, startu
 
 async function run(names: string[]): Promise<void> {
   const unknown = names.filter((name) => !(name in BENCHMARKS));
-  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${Object.keys(BENCHMARKS).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${Object.keys(BENCHMARKS).join(', ')}`);
   const chosen = names.length > 0 ? names : Object.keys(BENCHMARKS);
   // The benchmarks that run a task the way the agent does need the agent's Node runtimes
   // (test/runtimes), which npm test and npm run demo install and a fresh clone lacks.
-  const runtimes = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'agent-runtimes.mjs')], { stdio: 'inherit' });
+  const runtimes = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'agent-runtimes.mjs')], {
+    stdio: 'inherit',
+  });
   if (runtimes.status !== 0) throw new Error('installing the agent runtimes (scripts/agent-runtimes.mjs) failed');
   for (const [i, name] of chosen.entries()) {
     if (i > 0) console.log('');

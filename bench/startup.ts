@@ -47,7 +47,10 @@ export async function main(): Promise<void> {
     const host = proxy.host;
     const sources = join(dir, 'sources');
     mkdirSync(sources, { recursive: true });
-    writeFileSync(join(sources, 'deploy.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n    - name: app\n      image: myacr.azurecr.io/team/app:1.0\n');
+    writeFileSync(
+      join(sources, 'deploy.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n    - name: app\n      image: myacr.azurecr.io/team/app:1.0\n',
+    );
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -58,16 +61,42 @@ export async function main(): Promise<void> {
       SYSTEM_DEFAULTWORKINGDIRECTORY: sources,
     };
     const cases: StartupCase[] = [
-      { task: 'DigestCapture', what: 'capture a tag', inputs: { image: `${host}/bench/app:1.0`, connectionType: 'anonymous' } },
+      {
+        task: 'DigestCapture',
+        what: 'capture a tag',
+        inputs: { image: `${host}/bench/app:1.0`, connectionType: 'anonymous' },
+      },
       {
         task: 'DigestPromote',
         what: 'promote to where it is',
-        inputs: { source: `${host}/bench/app@${digest}`, target: `${host}/promoted/app:1.0`, sourceConnectionType: 'anonymous', targetConnectionType: 'anonymous' },
+        inputs: {
+          source: `${host}/bench/app@${digest}`,
+          target: `${host}/promoted/app:1.0`,
+          sourceConnectionType: 'anonymous',
+          targetConnectionType: 'anonymous',
+        },
       },
-      { task: 'DigestLock', what: 'lock, not ACR: skipped', inputs: { image: `${host}/bench/app:1.0`, connectionType: 'anonymous', failOnUnsupported: 'false' } },
-      { task: 'DigestRetain', what: 'report on one tag', inputs: { repository: `${host}/bench/app`, connectionType: 'anonymous' } },
-      { task: 'DigestEvidence', what: 'verify, none attached', inputs: { mode: 'verify', image: `${host}/bench/app@${digest}`, connectionType: 'anonymous' }, mayFail: true },
-      { task: 'DigestPin', what: 'pin one file (no network)', inputs: { files: 'deploy.yaml', images: `myacr.azurecr.io/team/app@${digest}` } },
+      {
+        task: 'DigestLock',
+        what: 'lock, not ACR: skipped',
+        inputs: { image: `${host}/bench/app:1.0`, connectionType: 'anonymous', failOnUnsupported: 'false' },
+      },
+      {
+        task: 'DigestRetain',
+        what: 'report on one tag',
+        inputs: { repository: `${host}/bench/app`, connectionType: 'anonymous' },
+      },
+      {
+        task: 'DigestEvidence',
+        what: 'verify, none attached',
+        inputs: { mode: 'verify', image: `${host}/bench/app@${digest}`, connectionType: 'anonymous' },
+        mayFail: true,
+      },
+      {
+        task: 'DigestPin',
+        what: 'pin one file (no network)',
+        inputs: { files: 'deploy.yaml', images: `myacr.azurecr.io/team/app@${digest}` },
+      },
     ];
 
     // Rounds interleave node -e 0 and every task, so that all see the same load; the lowest of
@@ -85,7 +114,8 @@ export async function main(): Promise<void> {
         const started = process.hrtime.bigint();
         const run = await measureTask(taskEntry(c.task), env, c.inputs, dir);
         runs[i]!.outcome = run.outcome;
-        if (!c.mayFail && !run.outcome.startsWith('Succeeded')) throw new Error(`${c.task} (${c.what}) failed: ${run.outcome}\n${run.stderr}`);
+        if (!c.mayFail && !run.outcome.startsWith('Succeeded'))
+          throw new Error(`${c.task} (${c.what}) failed: ${run.outcome}\n${run.stderr}`);
         if (round === 0) continue; // a warm-up round: the bundles read from disk once
         runs[i]!.total.push(run.ms);
         runs[i]!.cpu.push(run.cpuMs);
@@ -96,13 +126,23 @@ export async function main(): Promise<void> {
     registry.stop();
     const low = (values: number[]) => Math.min(...values);
     const cell = (values: number[], base: number[]) =>
-      values.length === 0 ? 'no request' : `${median(values).toFixed(0)} (${low(values).toFixed(0)}) ms ${ratio(median(values), median(base))} (${ratio(low(values), low(base))})`;
-    console.log(`Start-up of every task (packaged, node ${process.version}): ${RUNS} rounds, median (lowest) and its ratio to node -e 0's median (lowest); CPU is user + system:`);
-    console.log(`  ${'task'.padEnd(15)} ${'run'.padEnd(27)} ${'to first request'.padEnd(28)} ${'to exit'.padEnd(28)} ${'CPU'.padEnd(26)} result`);
-    console.log(`  ${'node -e 0'.padEnd(15)} ${''.padEnd(27)} ${''.padEnd(28)} ${cell(node.ms, node.ms).padEnd(28)} ${cell(node.cpu, node.cpu).padEnd(26)}`);
+      values.length === 0
+        ? 'no request'
+        : `${median(values).toFixed(0)} (${low(values).toFixed(0)}) ms ${ratio(median(values), median(base))} (${ratio(low(values), low(base))})`;
+    console.log(
+      `Start-up of every task (packaged, node ${process.version}): ${RUNS} rounds, median (lowest) and its ratio to node -e 0's median (lowest); CPU is user + system:`,
+    );
+    console.log(
+      `  ${'task'.padEnd(15)} ${'run'.padEnd(27)} ${'to first request'.padEnd(28)} ${'to exit'.padEnd(28)} ${'CPU'.padEnd(26)} result`,
+    );
+    console.log(
+      `  ${'node -e 0'.padEnd(15)} ${''.padEnd(27)} ${''.padEnd(28)} ${cell(node.ms, node.ms).padEnd(28)} ${cell(node.cpu, node.cpu).padEnd(26)}`,
+    );
     for (const [i, c] of cases.entries()) {
       const r = runs[i]!;
-      console.log(`  ${c.task.padEnd(15)} ${c.what.padEnd(27)} ${cell(r.first, node.ms).padEnd(28)} ${cell(r.total, node.ms).padEnd(28)} ${cell(r.cpu, node.cpu).padEnd(26)} ${r.outcome.split(':')[0]}`);
+      console.log(
+        `  ${c.task.padEnd(15)} ${c.what.padEnd(27)} ${cell(r.first, node.ms).padEnd(28)} ${cell(r.total, node.ms).padEnd(28)} ${cell(r.cpu, node.cpu).padEnd(26)} ${r.outcome.split(':')[0]}`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

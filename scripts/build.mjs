@@ -20,7 +20,15 @@ rmSync(out, { recursive: true, force: true });
 
 const tasks = taskFolders(root);
 
-const common = { bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', legalComments: 'external', logLevel: 'warning' };
+const common = {
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'external',
+  logLevel: 'warning',
+};
 
 /**
  * MSAL's own HTTP client calls the global fetch, which Node 16 (the oldest runtime the agent may fall
@@ -84,7 +92,10 @@ for (const { name: task, dir: source } of tasks) {
   if (deferred && identityLegal) appendFileSync(join(target, 'index.js.LEGAL.txt'), `\n${identityLegal}`);
   deferred = false;
   cpSync(join(source, 'task.json'), join(target, 'task.json'));
-  cpSync(existsSync(join(source, 'icon.png')) ? join(source, 'icon.png') : join(root, 'images', 'task-icon.png'), join(target, 'icon.png'));
+  cpSync(
+    existsSync(join(source, 'icon.png')) ? join(source, 'icon.png') : join(root, 'images', 'task-icon.png'),
+    join(target, 'icon.png'),
+  );
   // The task library loads its own messages from lib.json beside the code that runs.
   cpSync(join(root, 'node_modules', 'azure-pipelines-task-lib', 'lib.json'), join(target, 'lib.json'));
   console.log(`built ${task}`);

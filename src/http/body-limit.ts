@@ -1,5 +1,6 @@
-import { DigestReleaseError, ErrorCode, isDigestReleaseError } from '../errors';
-import { HttpResponse } from './request';
+import type { ErrorCode } from '../errors';
+import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import type { HttpResponse } from './request';
 import { parseJson } from '../json';
 import { sizeText } from '../size';
 

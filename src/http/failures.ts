@@ -1,14 +1,15 @@
 import { DigestReleaseError, messageOf } from '../errors';
-import { DIRECT_NETWORK, Network } from './network';
-import { HttpResponse, SentRequest } from './request';
+import type { Network } from './network';
+import { DIRECT_NETWORK } from './network';
+import type { HttpResponse, SentRequest } from './request';
 import { RETRY_STATUS, networkCode } from './retry';
 import { STALL_VARIABLE, proxyName } from './settings';
-import { StallError, stallBehind } from './stall';
+import type { StallError } from './stall';
+import { stallBehind } from './stall';
 
 // The errors of a request that failed for good, each naming the peer, the request, how far it got
 // and what to check: no answer (UNREACHABLE), a stall (STALLED), an answer lost midway, and the
 // note an answer that was retried adds to its caller's error.
-
 
 export function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
@@ -40,7 +41,12 @@ export interface StallContext {
 }
 
 /** The STALLED error for a request whose sending or answer stalled: the peer, the request, how far it got. */
-export function stallError(peer: string, request: SentRequest, stall: StallError, context: StallContext): DigestReleaseError {
+export function stallError(
+  peer: string,
+  request: SentRequest,
+  stall: StallError,
+  context: StallContext,
+): DigestReleaseError {
   const url = new URL(request.url);
   const of = context.total === undefined ? '' : ` of ${context.total}`;
   const what =
@@ -49,7 +55,11 @@ export function stallError(peer: string, request: SentRequest, stall: StallError
       : stall.phase === 'body'
         ? `stopped sending its answer to ${requestName(request)}: nothing came for ${seconds(stall.waitedMs)}`
         : `stopped taking the request ${requestName(request)} after ${stall.bytesSent}${of} bytes: nothing moved for ${seconds(stall.waitedMs)}`;
-  return new DigestReleaseError('STALLED', `The ${peer} ${url.host} ${what}.${triesText(context)} ${stallAdvice(url.host, context.stallMs, context.network ?? DIRECT_NETWORK, url)}`, { cause: stall, host: url.host });
+  return new DigestReleaseError(
+    'STALLED',
+    `The ${peer} ${url.host} ${what}.${triesText(context)} ${stallAdvice(url.host, context.stallMs, context.network ?? DIRECT_NETWORK, url)}`,
+    { cause: stall, host: url.host },
+  );
 }
 
 function triesText(context: { readonly attempts: number; readonly gaveUp?: boolean }): string {
@@ -72,12 +82,19 @@ export interface LostContext {
  * The error for an answer whose body was lost midway: it stalled (STALLED) or the connection
  * dropped (UNREACHABLE). Names the peer, what it was sending and how far it got.
  */
-export function lostAnswer(peer: string, response: HttpResponse, err: unknown, received: number, context: LostContext): DigestReleaseError {
+export function lostAnswer(
+  peer: string,
+  response: HttpResponse,
+  err: unknown,
+  received: number,
+  context: LostContext,
+): DigestReleaseError {
   const url = new URL(response.request.url);
   const what = context.what ?? `its answer to ${requestName(response.request)}`;
   const size = context.size ?? response.declaredLength;
   const of = size === undefined ? '' : ` of ${size}`;
-  const tries = context.attempts !== undefined && context.attempts > 1 ? ` It was asked ${context.attempts} times.` : '';
+  const tries =
+    context.attempts !== undefined && context.attempts > 1 ? ` It was asked ${context.attempts} times.` : '';
   const stall = stallBehind(err);
   if (stall) {
     return new DigestReleaseError(
@@ -120,7 +137,16 @@ function innermostMessage(err: unknown): string {
 }
 
 /** The error for a request that got no answer: what went wrong, and where to fix it. */
-export function unreachable(peer: string, host: string, code: string, err: unknown, attempts: number, network: Network = DIRECT_NETWORK, url?: URL, reason?: string): DigestReleaseError {
+export function unreachable(
+  peer: string,
+  host: string,
+  code: string,
+  err: unknown,
+  attempts: number,
+  network: Network = DIRECT_NETWORK,
+  url?: URL,
+  reason?: string,
+): DigestReleaseError {
   const proxy = url === undefined ? undefined : network.proxyFor(url);
   const caFile = network.settings.caFile;
   let why: string;
@@ -128,17 +154,24 @@ export function unreachable(peer: string, host: string, code: string, err: unkno
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     why = `the host name "${host.replace(/:\d+$/, '')}" could not be resolved; check the ${peer} name`;
     // Behind a proxy only the proxy may resolve outside names: a host that bypassed it must resolve here.
-    if (network.settings.proxy !== undefined && proxy === undefined) why += `, and whether it should go through the agent's proxy (it matches the bypass list, Agent.ProxyBypassList, or is a loopback or link-local address)`;
-  } else if (code === 'ECONNREFUSED') why = `the connection was refused; check the host and port, and that the ${peer} is running`;
+    if (network.settings.proxy !== undefined && proxy === undefined)
+      why += `, and whether it should go through the agent's proxy (it matches the bypass list, Agent.ProxyBypassList, or is a loopback or link-local address)`;
+  } else if (code === 'ECONNREFUSED')
+    why = `the connection was refused; check the host and port, and that the ${peer} is running`;
   else if (code.includes('TIMEOUT') || code === 'ETIMEDOUT') why = 'it did not answer in time';
   else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code)) {
     why =
       caFile !== undefined
         ? `its TLS certificate was not accepted (${code}): it is not signed by an authority the agent trusts (the system's, and Agent.CAInfo "${caFile}"); if the ${peer} uses another private CA, add it to the agent's CA file`
         : `its TLS certificate was not accepted (${code}); if the ${peer} uses a private CA, configure the agent with it (./config.sh --sslcacert, which tasks read as Agent.CAInfo) or point NODE_EXTRA_CA_CERTS at the CA file in the agent's environment`;
-    if (network.settings.skipCertValidation) why += '; Agent.SkipCertValidation applies only to Azure DevOps, never to registries, Entra ID or Resource Manager';
+    if (network.settings.skipCertValidation)
+      why +=
+        '; Agent.SkipCertValidation applies only to Azure DevOps, never to registries, Entra ID or Resource Manager';
   } else why = code === 'UNKNOWN' ? innermostMessage(err) : code;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
   const via = proxy !== undefined ? ` through the agent's proxy ${proxyName(proxy)}` : '';
-  return new DigestReleaseError('UNREACHABLE', `Could not reach the ${peer} ${host}${via}${tries}: ${why}.`, { cause: err, host });
+  return new DigestReleaseError('UNREACHABLE', `Could not reach the ${peer} ${host}${via}${tries}: ${why}.`, {
+    cause: err,
+    host,
+  });
 }

@@ -27,7 +27,9 @@ export function nextLink(header: string | null, current: string): string | undef
     } catch {
       return undefined;
     }
-    return next.origin === base.origin && base.origin === PLACEHOLDER_ORIGIN ? `${next.pathname}${next.search}` : next.toString();
+    return next.origin === base.origin && base.origin === PLACEHOLDER_ORIGIN
+      ? `${next.pathname}${next.search}`
+      : next.toString();
   }
   return undefined;
 }

@@ -1,8 +1,10 @@
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent, AgentOptions } from 'node:https';
-import { SecureContext } from 'node:tls';
+import type { AgentOptions } from 'node:https';
+import { Agent as HttpsAgent } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import { bypassesProxy } from './bypass';
-import { DIRECT_SETTINGS, NetworkSettings, ProxySettings } from './settings';
+import type { NetworkSettings, ProxySettings } from './settings';
+import { DIRECT_SETTINGS } from './settings';
 import { caInfoContext } from './trust';
 import { TunnelAgent, proxyAuthorization } from './tunnel';
 
@@ -19,7 +21,12 @@ export type Route =
   /** https through a CONNECT tunnel. */
   | { readonly kind: 'tunnel'; readonly agent: HttpAgent; readonly proxy: ProxySettings }
   /** Plain http handed to the proxy whole (absolute-form request line). */
-  | { readonly kind: 'forward'; readonly agent: HttpAgent; readonly proxy: ProxySettings; readonly authorization: string | undefined };
+  | {
+      readonly kind: 'forward';
+      readonly agent: HttpAgent;
+      readonly proxy: ProxySettings;
+      readonly authorization: string | undefined;
+    };
 
 export interface RouteOptions {
   /**
@@ -60,7 +67,11 @@ export class Network {
     const proxy = this.settings.proxy;
     const tlsOptions = (): AgentOptions => {
       const trust = this.trustedContext();
-      return { keepAlive: true, ...(trust ? { secureContext: trust } : {}), ...(verify ? {} : { rejectUnauthorized: false }) };
+      return {
+        keepAlive: true,
+        ...(trust ? { secureContext: trust } : {}),
+        ...(verify ? {} : { rejectUnauthorized: false }),
+      };
     };
     switch (kind) {
       case 'http':
@@ -74,7 +85,10 @@ export class Network {
         break;
       case 'proxy':
         // Plain http to the proxy, or TLS to an https:// proxy (verified, whatever the host's check).
-        agent = proxy!.url.protocol === 'https:' ? new HttpsAgent({ ...tlsOptions(), rejectUnauthorized: true }) : new HttpAgent({ keepAlive: true });
+        agent =
+          proxy!.url.protocol === 'https:'
+            ? new HttpsAgent({ ...tlsOptions(), rejectUnauthorized: true })
+            : new HttpAgent({ keepAlive: true });
         break;
     }
     this.agents.set(key, agent);

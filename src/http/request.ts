@@ -1,9 +1,11 @@
-import { ClientRequest, IncomingMessage, request as httpRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { DIRECT_NETWORK, Network } from './network';
+import type { Network } from './network';
+import { DIRECT_NETWORK } from './network';
 import { StallError, Watchdog } from './stall';
 import { refusal } from './tunnel';
 
@@ -111,7 +113,9 @@ export class HttpResponse {
   /** The Content-Length the answer declares; undefined when it declares none. */
   get declaredLength(): number | undefined {
     const length = Number(this.message.headers['content-length']);
-    return this.message.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    return this.message.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0
+      ? length
+      : undefined;
   }
 
   /** Every header, names in lower case, several values joined as headers.get() joins them. */
@@ -206,14 +210,21 @@ export function bareMediaType(contentType: string | null): string {
  * connection, the sending or the answer stalled, or with the body stream's own error when a
  * streamed body failed. A stall of the answer's body errors the body for its reader.
  */
-export function exchange(url: string, method: string, headers: Record<string, string>, body: ExchangeBody | undefined, options: ExchangeOptions): Promise<HttpResponse> {
+export function exchange(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: ExchangeBody | undefined,
+  options: ExchangeOptions,
+): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
     const target = new URL(url);
     const outgoing: Record<string, string> = { ...headers };
     if (!hasHeader(outgoing, 'content-length')) {
       if (typeof body === 'string') outgoing['Content-Length'] = String(Buffer.byteLength(body));
       else if (body instanceof Uint8Array) outgoing['Content-Length'] = String(body.byteLength);
-      else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH')) outgoing['Content-Length'] = '0';
+      else if (body === undefined && (method === 'POST' || method === 'PUT' || method === 'PATCH'))
+        outgoing['Content-Length'] = '0';
     }
     let settled = false;
     // Where the request is: connected, waiting for the peer to take bytes (blocked), handed over
@@ -249,16 +260,30 @@ export function exchange(url: string, method: string, headers: Record<string, st
       fail(abortError());
       return;
     }
-    const route = (options.network ?? DIRECT_NETWORK).route(target, { agentMaySkipCertValidation: options.agentMaySkipCertValidation === true });
+    const route = (options.network ?? DIRECT_NETWORK).route(target, {
+      agentMaySkipCertValidation: options.agentMaySkipCertValidation === true,
+    });
     let req: ClientRequest;
     if (route.kind === 'forward') {
       // Plain http through the proxy: the whole URL in the request line, the target in Host.
       const proxy = route.proxy.url;
-      const headers = { ...outgoing, Host: target.host, ...(route.authorization ? { 'Proxy-Authorization': route.authorization } : {}) };
-      const at = { hostname: proxy.hostname.replace(/^\[(.*)\]$/, '$1'), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80), path: target.href };
+      const headers = {
+        ...outgoing,
+        Host: target.host,
+        ...(route.authorization ? { 'Proxy-Authorization': route.authorization } : {}),
+      };
+      const at = {
+        hostname: proxy.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
+        path: target.href,
+      };
       req = (proxy.protocol === 'https:' ? httpsRequest : httpRequest)({ ...at, method, headers, agent: route.agent });
     } else {
-      req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method, headers: outgoing, agent: route.agent });
+      req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
+        method,
+        headers: outgoing,
+        agent: route.agent,
+      });
     }
     req.on('error', fail);
     signal?.addEventListener('abort', onAbort);
@@ -292,7 +317,12 @@ export function exchange(url: string, method: string, headers: Record<string, st
       if (route.kind === 'forward' && message.statusCode === 407) {
         // The proxy's answer, not the host's: its credentials were refused.
         message.resume();
-        const headers = new Map(Object.entries(message.headers).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
+        const headers = new Map(
+          Object.entries(message.headers).map(([name, value]) => [
+            name,
+            Array.isArray(value) ? value : [String(value)],
+          ]),
+        );
         reject(refusal(route.proxy, target.host, 407, message.statusMessage ?? '', headers));
         return;
       }
@@ -337,7 +367,8 @@ export function exchange(url: string, method: string, headers: Record<string, st
         if (!blocked) return;
         blocked = false;
         const took = Date.now() - waitingSince;
-        window = took <= options.stallMs / 8 ? Math.min(MAX_WINDOW_BYTES, window * 2) : Math.max(MIN_WINDOW_BYTES, window / 2);
+        window =
+          took <= options.stallMs / 8 ? Math.min(MAX_WINDOW_BYTES, window * 2) : Math.max(MIN_WINDOW_BYTES, window / 2);
         body.resume();
       });
       body.once('end', () => {
@@ -404,5 +435,3 @@ function abortError(): Error {
   err.name = 'AbortError';
   return err;
 }
-
-

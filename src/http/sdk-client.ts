@@ -1,12 +1,19 @@
-import type { HttpClient, HttpHeaders, PipelineRequest, PipelineResponse, RawHttpHeaders } from '@azure/core-rest-pipeline';
+import type {
+  HttpClient,
+  HttpHeaders,
+  PipelineRequest,
+  PipelineResponse,
+  RawHttpHeaders,
+} from '@azure/core-rest-pipeline';
 import { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { DigestReleaseError } from '../errors';
-import { Network } from './network';
+import type { Network } from './network';
 import { DEFAULT_STALL_MS } from './settings';
 import { StallError } from './stall';
 import { ProxyError } from './tunnel';
-import { HttpResponse, exchange } from './request';
+import type { HttpResponse } from './request';
+import { exchange } from './request';
 import { stallError, unreachable } from './failures';
 
 // The HTTP client @azure/identity signs in with (its `httpClient` option, which it also hands to
@@ -52,7 +59,12 @@ export function sdkHttpClient(network: Network, peer = 'Microsoft Entra ID endpo
           // A body that stalled or broke off: said the way a failed send is, for the SDK to retry.
           throw sendError(err, request, network, peer);
         }
-        if (bytes === undefined) throw restError(`${peer} ${new URL(request.url).host} sent an answer of more than ${MAX_BODY_BYTES} bytes to ${request.method} ${new URL(request.url).pathname}.`, 'REQUEST_SEND_ERROR', request);
+        if (bytes === undefined)
+          throw restError(
+            `${peer} ${new URL(request.url).host} sent an answer of more than ${MAX_BODY_BYTES} bytes to ${request.method} ${new URL(request.url).pathname}.`,
+            'REQUEST_SEND_ERROR',
+            request,
+          );
         bodyAsText = decoded(bytes, response.headers.get('content-encoding')).toString('utf8');
       }
       return { request, status: response.status, headers: responseHeaders, bodyAsText };
@@ -69,7 +81,11 @@ function bodyOf(request: PipelineRequest): string | Uint8Array | Readable | unde
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   if (body instanceof Readable) return body;
   // Entra ID, OIDC and managed identity requests are forms and JSON as strings.
-  throw restError(`A request body of this kind (${Object.prototype.toString.call(body)}) is not sent by this task's HTTP client.`, 'REQUEST_SEND_ERROR', request);
+  throw restError(
+    `A request body of this kind (${Object.prototype.toString.call(body)}) is not sent by this task's HTTP client.`,
+    'REQUEST_SEND_ERROR',
+    request,
+  );
 }
 
 function decoded(bytes: Buffer, encoding: string | null): Buffer {
@@ -96,11 +112,19 @@ function sendError(err: unknown, request: PipelineRequest, network: Network, pee
   if (err instanceof DigestReleaseError) return restError(err.message, 'REQUEST_SEND_ERROR', request, err);
   if (err instanceof StallError) {
     const stallMs = network.settings.stallMs ?? DEFAULT_STALL_MS;
-    const failure = err.phase === 'connect' ? unreachable(peer, url.host, 'ETIMEDOUT', err, 1, network, url) : stallError(peer, { method: request.method, url: request.url }, err, { stallMs, attempts: 1, network });
+    const failure =
+      err.phase === 'connect'
+        ? unreachable(peer, url.host, 'ETIMEDOUT', err, 1, network, url)
+        : stallError(peer, { method: request.method, url: request.url }, err, { stallMs, attempts: 1, network });
     return restError(failure.message, 'ETIMEDOUT', request, err);
   }
   const code = networkCodeOf(err);
-  return restError(unreachable(peer, url.host, code, err, 1, network, url).message, code === 'UNKNOWN' ? 'REQUEST_SEND_ERROR' : code, request, err);
+  return restError(
+    unreachable(peer, url.host, code, err, 1, network, url).message,
+    code === 'UNKNOWN' ? 'REQUEST_SEND_ERROR' : code,
+    request,
+    err,
+  );
 }
 
 function networkCodeOf(err: unknown): string {
@@ -109,7 +133,10 @@ function networkCodeOf(err: unknown): string {
 }
 
 function restError(message: string, code: string, request: PipelineRequest, cause?: unknown): Error {
-  const err = new Error(message, cause === undefined ? undefined : { cause }) as Error & { code: string; request: PipelineRequest };
+  const err = new Error(message, cause === undefined ? undefined : { cause }) as Error & {
+    code: string;
+    request: PipelineRequest;
+  };
   err.name = 'RestError';
   err.code = code;
   err.request = request;
@@ -150,4 +177,3 @@ class SdkHeaders implements HttpHeaders {
     for (const { name, value } of this.map.values()) yield [name, value];
   }
 }
-

@@ -90,7 +90,10 @@ export function parseNetworkSettings(values: AgentNetworkValues): ParsedNetworkS
     throw proxyUrlError(rawUrl, 'which is not a URL');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw proxyUrlError(rawUrl, `whose scheme ${parsed.protocol.replace(/:$/, '')} this task cannot use: it connects through HTTP proxies (http:// or https://, with CONNECT)`);
+    throw proxyUrlError(
+      rawUrl,
+      `whose scheme ${parsed.protocol.replace(/:$/, '')} this task cannot use: it connects through HTTP proxies (http:// or https://, with CONNECT)`,
+    );
   }
   if (parsed.hostname === '') throw proxyUrlError(rawUrl, 'which names no host');
   // Credentials written into the URL count when the agent has none of its own.
@@ -103,16 +106,24 @@ export function parseNetworkSettings(values: AgentNetworkValues): ParsedNetworkS
   }
   // The agent uses proxy credentials only when both are set (AgentWebProxy.Update); so do we.
   if (username === undefined || password === undefined) {
-    if (username !== undefined) warnings.push(`The agent's proxy user name (Agent.ProxyUsername) "${username}" has no password (Agent.ProxyPassword), so no proxy credentials are sent.`);
+    if (username !== undefined)
+      warnings.push(
+        `The agent's proxy user name (Agent.ProxyUsername) "${username}" has no password (Agent.ProxyPassword), so no proxy credentials are sent.`,
+      );
     username = undefined;
     password = undefined;
   }
   const url = new URL(parsed.origin);
   const bypass = compileBypassList(values.proxyBypassList ?? []);
   for (const entry of bypass.invalid) {
-    warnings.push(`The agent's proxy bypass list (Agent.ProxyBypassList) has the entry ${entry}, which is not a regular expression; it is skipped, as the agent skips it. Fix the agent's .proxybypass file or no_proxy.`);
+    warnings.push(
+      `The agent's proxy bypass list (Agent.ProxyBypassList) has the entry ${entry}, which is not a regular expression; it is skipped, as the agent skips it. Fix the agent's .proxybypass file or no_proxy.`,
+    );
   }
-  return { settings: { proxy: { url, username, password, bypass: bypass.patterns }, caFile, skipCertValidation, ...stall }, warnings };
+  return {
+    settings: { proxy: { url, username, password, bypass: bypass.patterns }, caFile, skipCertValidation, ...stall },
+    warnings,
+  };
 }
 
 /** DigestRelease.StallSeconds: seconds, decimals allowed, within the range; not set is the default. */
@@ -136,12 +147,22 @@ export function describeNetwork(settings: NetworkSettings): string | undefined {
   const proxy = settings.proxy;
   if (proxy !== undefined) {
     const user = proxy.username !== undefined ? `as ${proxy.username}` : 'without credentials';
-    const bypass = proxy.bypass.length === 0 ? 'no bypass list' : `${proxy.bypass.length} bypass pattern${proxy.bypass.length === 1 ? '' : 's'}`;
-    parts.push(`through the agent's proxy ${proxy.url.origin} (${user}; ${bypass}; loopback and link-local hosts direct)`);
+    const bypass =
+      proxy.bypass.length === 0
+        ? 'no bypass list'
+        : `${proxy.bypass.length} bypass pattern${proxy.bypass.length === 1 ? '' : 's'}`;
+    parts.push(
+      `through the agent's proxy ${proxy.url.origin} (${user}; ${bypass}; loopback and link-local hosts direct)`,
+    );
   }
-  if (settings.caFile !== undefined) parts.push(`trusting the agent's CA file ${settings.caFile} (Agent.CAInfo) besides the system's authorities`);
-  if (settings.skipCertValidation) parts.push("not checking Azure DevOps' certificate (Agent.SkipCertValidation; registries, Entra ID and Resource Manager are always checked)");
-  if (settings.stallMs !== undefined) parts.push(`a connection silent for ${settings.stallMs / 1000} s counts as stalled (${STALL_VARIABLE})`);
+  if (settings.caFile !== undefined)
+    parts.push(`trusting the agent's CA file ${settings.caFile} (Agent.CAInfo) besides the system's authorities`);
+  if (settings.skipCertValidation)
+    parts.push(
+      "not checking Azure DevOps' certificate (Agent.SkipCertValidation; registries, Entra ID and Resource Manager are always checked)",
+    );
+  if (settings.stallMs !== undefined)
+    parts.push(`a connection silent for ${settings.stallMs / 1000} s counts as stalled (${STALL_VARIABLE})`);
   return parts.length === 0 ? undefined : `Network: ${parts.join('; ')}.`;
 }
 
@@ -151,7 +172,10 @@ export function proxyName(proxy: ProxySettings): string {
 }
 
 function proxyUrlError(value: string, why: string): DigestReleaseError {
-  return new DigestReleaseError('NETWORK_SETTINGS', `The agent's proxy Agent.ProxyUrl is "${redactUserinfo(value)}", ${why}. Give the agent a proxy URL such as http://proxy.example.com:8080: ${AGENT_PROXY_HELP}.`);
+  return new DigestReleaseError(
+    'NETWORK_SETTINGS',
+    `The agent's proxy Agent.ProxyUrl is "${redactUserinfo(value)}", ${why}. Give the agent a proxy URL such as http://proxy.example.com:8080: ${AGENT_PROXY_HELP}.`,
+  );
 }
 
 /** A URL as text with any password in it replaced. */

@@ -1,12 +1,16 @@
 import { Readable } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
-import { BodyLimit, readBodyUpTo } from './body-limit';
+import type { BodyLimit } from './body-limit';
+import { readBodyUpTo } from './body-limit';
 import { lostAnswer, seconds, stallError, unreachable } from './failures';
-import { DIRECT_NETWORK, Network } from './network';
-import { HttpResponse, exchange } from './request';
+import type { Network } from './network';
+import { DIRECT_NETWORK } from './network';
+import type { HttpResponse } from './request';
+import { exchange } from './request';
 import { RETRY_NETWORK_CODES, RETRY_STATUS, backoffDelay, isLostBody, networkCode, retryAfterMs, sleep } from './retry';
 import { DEFAULT_STALL_MS } from './settings';
-import { StallError, stallBehind } from './stall';
+import type { StallError } from './stall';
+import { stallBehind } from './stall';
 import { ProxyError } from './tunnel';
 
 // One HTTP request with bounded retries. Retried: 429 and 503 (after Retry-After), other 5xx,
@@ -159,12 +163,17 @@ export class Transport {
         if (err instanceof ProxyError) {
           // A proxy that could not reach the host or dropped the connection may do better on a
           // second try; refused credentials or a host its rules forbid will not.
-          const transient = (err.status !== undefined && err.status >= 502 && err.status <= 504) || (err.code !== undefined && RETRY_NETWORK_CODES.has(err.code));
+          const transient =
+            (err.status !== undefined && err.status >= 502 && err.status <= 504) ||
+            (err.code !== undefined && RETRY_NETWORK_CODES.has(err.code));
           if (!last && transient) {
             await sleep(this.backoff(attempt));
             continue;
           }
-          throw new DigestReleaseError('PROXY', `${err.message}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`, { cause: err, ...(err.status !== undefined ? { status: err.status } : {}) });
+          throw new DigestReleaseError('PROXY', `${err.message}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`, {
+            cause: err,
+            ...(err.status !== undefined ? { status: err.status } : {}),
+          });
         }
         const stall = stallBehind(err);
         if (stall) {
@@ -209,8 +218,14 @@ export class Transport {
       } catch (err) {
         if (isDigestReleaseError(err)) throw err;
         const stall = stallBehind(err);
-        const again = attempt < this.maxAttempts && (stall !== undefined ? stalls.spend() : !stalls.exhausted && isLostBody(err));
-        if (!again) throw lostAnswer(this.peer, response, err, response.received, { stallMs: this.stallMs, attempts: attempt, network: this.network });
+        const again =
+          attempt < this.maxAttempts && (stall !== undefined ? stalls.spend() : !stalls.exhausted && isLostBody(err));
+        if (!again)
+          throw lostAnswer(this.peer, response, err, response.received, {
+            stallMs: this.stallMs,
+            attempts: attempt,
+            network: this.network,
+          });
         await sleep(this.backoff(attempt));
       }
     }
@@ -224,14 +239,25 @@ export class Transport {
   private stalled(request: Request, stall: StallError, attempts: number, stalls: StallBudget): DigestReleaseError {
     const url = new URL(request.url);
     if (stall.phase === 'connect') {
-      return unreachable(this.peer, url.host, 'StallError', stall, attempts, this.network, url, `it did not take a connection within ${seconds(stall.waitedMs)}`);
+      return unreachable(
+        this.peer,
+        url.host,
+        'StallError',
+        stall,
+        attempts,
+        this.network,
+        url,
+        `it did not take a connection within ${seconds(stall.waitedMs)}`,
+      );
     }
     return stallError(this.peer, { method: request.method, url: request.url }, stall, {
       stallMs: this.stallMs,
       attempts,
       gaveUp: stalls.exhausted,
       network: this.network,
-      ...(request.body !== undefined && !(request.body instanceof Readable) ? { total: typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength } : {}),
+      ...(request.body !== undefined && !(request.body instanceof Readable)
+        ? { total: typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength }
+        : {}),
       ...(request.completesUpload !== undefined ? { total: request.completesUpload } : {}),
     });
   }

@@ -33,13 +33,20 @@ export function caInfoContext(caFile: string, env: NodeJS.ProcessEnv = process.e
   }
   const own = text.match(CERTIFICATE) ?? [];
   if (own.length === 0) {
-    throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's CA file (Agent.CAInfo) "${caFile}" holds no PEM certificate (-----BEGIN CERTIFICATE-----). Configure the agent with the CA's certificate in PEM form (./config.sh --sslcacert).`);
+    throw new DigestReleaseError(
+      'NETWORK_SETTINGS',
+      `The agent's CA file (Agent.CAInfo) "${caFile}" holds no PEM certificate (-----BEGIN CERTIFICATE-----). Configure the agent with the CA's certificate in PEM form (./config.sh --sslcacert).`,
+    );
   }
   for (const [index, pem] of own.entries()) {
     try {
       new X509Certificate(pem);
     } catch (err) {
-      throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's CA file (Agent.CAInfo) "${caFile}" holds a certificate (the ${ordinal(index + 1)}) that cannot be read (${messageOf(err)}).`, { cause: err });
+      throw new DigestReleaseError(
+        'NETWORK_SETTINGS',
+        `The agent's CA file (Agent.CAInfo) "${caFile}" holds a certificate (the ${ordinal(index + 1)}) that cannot be read (${messageOf(err)}).`,
+        { cause: err },
+      );
     }
   }
   const authorities = [...extraAuthorities(env), ...own];

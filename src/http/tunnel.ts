@@ -1,8 +1,12 @@
-import { Agent as HttpsAgent, AgentOptions, RequestOptions } from 'node:https';
-import { Socket, connect as netConnect, isIP } from 'node:net';
-import { Duplex } from 'node:stream';
-import { ConnectionOptions, SecureContext, connect as tlsConnect } from 'node:tls';
-import { AGENT_PROXY_HELP, ProxySettings, proxyName } from './settings';
+import type { AgentOptions, RequestOptions } from 'node:https';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions, SecureContext } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
+import type { ProxySettings } from './settings';
+import { AGENT_PROXY_HELP, proxyName } from './settings';
 
 // HTTPS through the agent's proxy: a CONNECT tunnel per connection (RFC 9110, 9.3.6), opened with
 // the proxy credentials as Basic, then TLS with the target host inside it, so the proxy sees only
@@ -47,7 +51,10 @@ export class TunnelAgent extends HttpsAgent {
     super(options);
   }
 
-  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = String(options.host ?? 'localhost');
     const port = Number(options.port ?? 443);
     openTunnel(this.proxy, this.proxyTrust, host, port).then(
@@ -68,14 +75,24 @@ export function authorityOf(host: string, port: number): string {
 }
 
 /** Opens a tunnel to host:port; resolves with the proxy connection, ready for TLS. */
-export function openTunnel(proxy: ProxySettings, proxyTrust: SecureContext | undefined, host: string, port: number): Promise<Socket> {
+export function openTunnel(
+  proxy: ProxySettings,
+  proxyTrust: SecureContext | undefined,
+  host: string,
+  port: number,
+): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     const authority = authorityOf(host, port);
     const secureProxy = proxy.url.protocol === 'https:';
     const proxyHost = proxy.url.hostname.replace(/^\[(.*)\]$/, '$1');
     const proxyPort = Number(proxy.url.port || (secureProxy ? 443 : 80));
     const socket: Socket = secureProxy
-      ? tlsConnect({ host: proxyHost, port: proxyPort, ...(isIP(proxyHost) ? {} : { servername: proxyHost }), ...(proxyTrust ? { secureContext: proxyTrust } : {}) })
+      ? tlsConnect({
+          host: proxyHost,
+          port: proxyPort,
+          ...(isIP(proxyHost) ? {} : { servername: proxyHost }),
+          ...(proxyTrust ? { secureContext: proxyTrust } : {}),
+        })
       : netConnect({ host: proxyHost, port: proxyPort });
     let head = Buffer.alloc(0);
     let answered = false;
@@ -98,19 +115,34 @@ export function openTunnel(proxy: ProxySettings, proxyTrust: SecureContext | und
       const code = (err as { code?: unknown }).code;
       fail(answered ? err : unreachableProxy(proxy, typeof code === 'string' ? code : 'UNKNOWN', err));
     };
-    const onClose = (): void => fail(new ProxyError(`The agent's proxy ${proxyName(proxy)} closed the connection before it answered CONNECT ${authority}.`, { code: 'ECONNRESET' }));
+    const onClose = (): void =>
+      fail(
+        new ProxyError(
+          `The agent's proxy ${proxyName(proxy)} closed the connection before it answered CONNECT ${authority}.`,
+          { code: 'ECONNRESET' },
+        ),
+      );
     const onData = (chunk: Buffer): void => {
       answered = true;
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.byteLength > MAX_ANSWER_HEAD_BYTES) fail(new ProxyError(`The agent's proxy ${proxyName(proxy)} answered CONNECT ${authority} with more than ${MAX_ANSWER_HEAD_BYTES} bytes of headers.`));
+        if (head.byteLength > MAX_ANSWER_HEAD_BYTES)
+          fail(
+            new ProxyError(
+              `The agent's proxy ${proxyName(proxy)} answered CONNECT ${authority} with more than ${MAX_ANSWER_HEAD_BYTES} bytes of headers.`,
+            ),
+          );
         return;
       }
       const lines = head.subarray(0, end).toString('latin1').split('\r\n');
       const statusLine = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
       if (!statusLine) {
-        fail(new ProxyError(`The agent's proxy ${proxyName(proxy)} answered CONNECT ${authority} with "${(lines[0] ?? '').slice(0, 100)}", which is not HTTP. Check Agent.ProxyUrl: ${AGENT_PROXY_HELP}.`));
+        fail(
+          new ProxyError(
+            `The agent's proxy ${proxyName(proxy)} answered CONNECT ${authority} with "${(lines[0] ?? '').slice(0, 100)}", which is not HTTP. Check Agent.ProxyUrl: ${AGENT_PROXY_HELP}.`,
+          ),
+        );
         return;
       }
       const status = Number(statusLine[1]);
@@ -127,25 +159,38 @@ export function openTunnel(proxy: ProxySettings, proxyTrust: SecureContext | und
 
     socket.once(secureProxy ? 'secureConnect' : 'connect', () => {
       const authorization = proxyAuthorization(proxy);
-      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${authorization ? `Proxy-Authorization: ${authorization}\r\n` : ''}\r\n`);
+      socket.write(
+        `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${authorization ? `Proxy-Authorization: ${authorization}\r\n` : ''}\r\n`,
+      );
     });
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => {
-      const err = new ProxyError(`The agent's proxy ${proxyName(proxy)} did not answer CONNECT ${authority} within ${CONNECT_TIMEOUT_MS / 1000} s.`, { code: 'ETIMEDOUT' });
+      const err = new ProxyError(
+        `The agent's proxy ${proxyName(proxy)} did not answer CONNECT ${authority} within ${CONNECT_TIMEOUT_MS / 1000} s.`,
+        { code: 'ETIMEDOUT' },
+      );
       fail(err);
     });
   });
 }
 
 /** The error for a proxy that answered a request for `authority` with a status that is not success. */
-export function refusal(proxy: ProxySettings, authority: string, status: number, reason: string, headers: ReadonlyMap<string, string[]>): ProxyError {
+export function refusal(
+  proxy: ProxySettings,
+  authority: string,
+  status: number,
+  reason: string,
+  headers: ReadonlyMap<string, string[]>,
+): ProxyError {
   const answer = `${status}${reason ? ` ${reason}` : ''}`;
   const name = proxyName(proxy);
   const host = authority.replace(/:\d+$/, '');
   if (status === 407) {
-    const schemes = (headers.get('proxy-authenticate') ?? []).map((value) => value.trim().split(/\s+/)[0] ?? '').filter((s) => s !== '');
+    const schemes = (headers.get('proxy-authenticate') ?? [])
+      .map((value) => value.trim().split(/\s+/)[0] ?? '')
+      .filter((s) => s !== '');
     const basic = schemes.length === 0 || schemes.some((s) => s.toLowerCase() === 'basic');
     let why: string;
     if (!basic) {
@@ -176,9 +221,13 @@ export function unreachableProxy(proxy: ProxySettings, code: string, cause: unkn
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = 'its host name could not be resolved';
   else if (code === 'ECONNREFUSED') why = 'the connection was refused';
   else if (code === 'ETIMEDOUT') why = 'it did not answer in time';
-  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code)) why = `its TLS certificate was not accepted (${code})`;
+  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|SSL/.test(code))
+    why = `its TLS certificate was not accepted (${code})`;
   else why = code;
-  return new ProxyError(`Could not reach the agent's proxy ${proxyName(proxy)}: ${why}. Check the proxy URL; ${AGENT_PROXY_HELP}.`, { code, cause });
+  return new ProxyError(
+    `Could not reach the agent's proxy ${proxyName(proxy)}: ${why}. Check the proxy URL; ${AGENT_PROXY_HELP}.`,
+    { code, cause },
+  );
 }
 
 export function headerValues(lines: readonly string[]): Map<string, string[]> {
@@ -191,4 +240,3 @@ export function headerValues(lines: readonly string[]): Map<string, string[]> {
   }
   return headers;
 }
-

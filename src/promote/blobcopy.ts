@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream';
-import { Digest } from '../reference/digest';
+import type { Readable } from 'node:stream';
+import type { Digest } from '../reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
-import { RegistryClient } from '../registry/client';
-import { Descriptor } from '../registry/manifest-parse';
+import type { RegistryClient } from '../registry/client';
+import type { Descriptor } from '../registry/manifest-parse';
 import { StallBudget } from '../http/transport';
 
 // One blob from the source repository to the target: skip it when the target has it, mount it when
@@ -27,7 +27,11 @@ export function sameRegistry(ends: BlobEnds): boolean {
   return ends.source.registry.toLowerCase() === ends.target.registry.toLowerCase();
 }
 
-export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (digest: Digest, attempt: number, err: unknown) => void): Promise<BlobOutcome> {
+export async function copyBlob(
+  ends: BlobEnds,
+  blob: Descriptor,
+  onRetry?: (digest: Digest, attempt: number, err: unknown) => void,
+): Promise<BlobOutcome> {
   const present = await headBlob(ends.target, ends.targetRepository, blob.digest);
   if (present && present.size === blob.size) return 'present';
   if (sameRegistry(ends) && ends.sourceRepository !== ends.targetRepository) {
@@ -47,7 +51,10 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (dige
   let early: Promise<Readable> | undefined = blob.size > EARLY_READ_BYTES ? read().then(heard) : undefined;
   early?.catch(() => undefined);
   const dropEarly = () => {
-    void early?.then((stream) => stream.destroy(), () => undefined);
+    void early?.then(
+      (stream) => stream.destroy(),
+      () => undefined,
+    );
     early = undefined;
   };
   try {
@@ -77,4 +84,3 @@ export async function copyBlob(ends: BlobEnds, blob: Descriptor, onRetry?: (dige
   }
   return 'uploaded';
 }
-

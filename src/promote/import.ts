@@ -1,12 +1,14 @@
-import { ArmClient, ArmRegistry } from '../acr/arm';
-import { ImportMode, ImportSource, describeSource, runImport } from '../acr/import-image';
+import type { ArmClient, ArmRegistry } from '../acr/arm';
+import type { ImportMode, ImportSource } from '../acr/import-image';
+import { describeSource, runImport } from '../acr/import-image';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import { headBlob } from '../registry/blobs';
 import { listReferrers } from '../registry/referrers';
 import { listTags } from '../registry/tag-list';
 import { apiHost } from '../reference/reference';
 import { planCopy } from './plan';
-import { PromoteLog, PromoteRequest, PromoteResult, checkTags, promote } from './promote';
+import type { PromoteLog, PromoteRequest, PromoteResult } from './promote';
+import { checkTags, promote } from './promote';
 import { Written } from './written';
 import { planTags } from './tags';
 
@@ -53,7 +55,8 @@ export interface ImportPromoteResult extends PromoteResult {
   readonly referrersAfterImport: number;
 }
 
-const sameHost = (registry: string, loginServer: string): boolean => apiHost(registry).toLowerCase() === loginServer.toLowerCase() || registry.toLowerCase() === loginServer.toLowerCase();
+const sameHost = (registry: string, loginServer: string): boolean =>
+  apiHost(registry).toLowerCase() === loginServer.toLowerCase() || registry.toLowerCase() === loginServer.toLowerCase();
 
 export async function importPromotion(request: ImportPromoteRequest, log: PromoteLog): Promise<ImportPromoteResult> {
   const targetName = `${request.target.registry}/${request.targetRepository}`;
@@ -63,18 +66,30 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
   const registries = await targetScope.arm.listRegistries(targetScope.subscriptionId);
   const targetResource = registries.find((r) => sameHost(request.target.registry, r.loginServer));
   if (!targetResource) {
-    const seen = registries.length > 0 ? `it sees ${registries.map((r) => r.loginServer).sort().join(', ')}` : 'it sees none';
+    const seen =
+      registries.length > 0
+        ? `it sees ${registries
+            .map((r) => r.loginServer)
+            .sort()
+            .join(', ')}`
+        : 'it sees none';
     throw new DigestReleaseError(
       'REGISTRY_NOT_FOUND',
       `The input ${request.targetInput} names the registry ${request.target.registry}, which is not an Azure Container Registry in the subscription ${targetScope.subscriptionId} of ${targetScope.arm.description} (${seen}). ` +
-        'mode: import runs on the target ACR\'s Azure resource. Check the registry name, give the connection\'s identity a role on the registry (Reader at least, Contributor to import), or use mode: copy, which promotes into any registry.',
+        "mode: import runs on the target ACR's Azure resource. Check the registry name, give the connection's identity a role on the registry (Reader at least, Contributor to import), or use mode: copy, which promotes into any registry.",
     );
   }
   log.info(`Target registry resource: ${targetResource.id}.`);
 
   // 2. Tags first: a tag that points at other bytes fails before anything is imported.
   const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
-  await checkTags(request, planTags(request.tags, request.semverTags, existing), targetName, 'before-copy', new Written(targetName, request.digest, false));
+  await checkTags(
+    request,
+    planTags(request.tags, request.semverTags, existing),
+    targetName,
+    'before-copy',
+    new Written(targetName, request.digest, false),
+  );
 
   // 3. The source: by resource id when it is an ACR one of the connections can see, else by address.
   const source = await importSource(request, registries);
@@ -99,7 +114,9 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
   log.info(`Verified at the target: ${verified.manifests} manifest(s) re-hashed, ${verified.blobs} blob(s) present.`);
 
   // 5. The copy path on what is there: referrers (which import does not carry), checks, then tags.
-  const referrersAfterImport = request.includeReferrers ? (await listReferrers(request.target, request.targetRepository, request.digest)).length : 0;
+  const referrersAfterImport = request.includeReferrers
+    ? (await listReferrers(request.target, request.targetRepository, request.digest)).length
+    : 0;
   const copied = await promote(request, log, { imageAtTarget: true });
   return {
     ...copied,
@@ -112,12 +129,19 @@ export async function importPromotion(request: ImportPromoteRequest, log: Promot
   };
 }
 
-async function importSource(request: ImportPromoteRequest, targetRegistries: readonly ArmRegistry[]): Promise<ImportSource> {
+async function importSource(
+  request: ImportPromoteRequest,
+  targetRegistries: readonly ArmRegistry[],
+): Promise<ImportSource> {
   const registry = request.source.registry;
   let found = targetRegistries.find((r) => sameHost(registry, r.loginServer));
   for (const scope of request.sourceScopes) {
     if (found) break;
-    if (scope.subscriptionId === request.targetScope.subscriptionId && scope.arm.origin === request.targetScope.arm.origin) continue;
+    if (
+      scope.subscriptionId === request.targetScope.subscriptionId &&
+      scope.arm.origin === request.targetScope.arm.origin
+    )
+      continue;
     found = (await scope.arm.listRegistries(scope.subscriptionId)).find((r) => sameHost(registry, r.loginServer));
   }
   if (found) return { kind: 'resourceId', resourceId: found.id };
@@ -126,17 +150,24 @@ async function importSource(request: ImportPromoteRequest, targetRegistries: rea
     case 'anonymous':
       return { kind: 'registryUri', registryUri: registry };
     case 'basic':
-      return { kind: 'registryUri', registryUri: registry, credentials: { username: access.username, password: access.password } };
+      return {
+        kind: 'registryUri',
+        registryUri: registry,
+        credentials: { username: access.username, password: access.password },
+      };
     case 'unusable':
       throw new DigestReleaseError(
         'INVALID_INPUT',
         `The source registry ${registry} is not an Azure Container Registry that the target's connection (${request.targetScope.inputName}) can see, so the import must read it by address with a user name and password, but ${access.why} ` +
-          'Give the target connection\'s identity Reader and AcrPull on the source ACR (then it is imported by resource id), sign in to the source with a Docker Registry service connection (sourceConnectionType: dockerRegistry), or use mode: copy.',
+          "Give the target connection's identity Reader and AcrPull on the source ACR (then it is imported by resource id), sign in to the source with a Docker Registry service connection (sourceConnectionType: dockerRegistry), or use mode: copy.",
       );
   }
 }
 
-async function verifyImport(request: ImportPromoteRequest, targetName: string): Promise<{ manifests: number; blobs: number }> {
+async function verifyImport(
+  request: ImportPromoteRequest,
+  targetName: string,
+): Promise<{ manifests: number; blobs: number }> {
   const notVerified = (why: string, cause?: unknown): DigestReleaseError =>
     new DigestReleaseError(
       'IMPORT_NOT_VERIFIED',
@@ -151,7 +182,8 @@ async function verifyImport(request: ImportPromoteRequest, targetName: string): 
     if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN')) {
       throw notVerified(`the target does not hold ${request.digest} (${err.message})`, err);
     }
-    if (isDigestReleaseError(err, 'DIGEST_MISMATCH')) throw notVerified(`what the target serves for it does not hash to it (${err.message})`, err);
+    if (isDigestReleaseError(err, 'DIGEST_MISMATCH'))
+      throw notVerified(`what the target serves for it does not hash to it (${err.message})`, err);
     throw err;
   }
   if (plan.root.digest !== request.digest) throw notVerified(`the target serves ${plan.root.digest} for it.`);
@@ -159,7 +191,10 @@ async function verifyImport(request: ImportPromoteRequest, targetName: string): 
   for (const blob of plan.blobs) {
     const head = await headBlob(request.target, request.targetRepository, blob.digest);
     if (!head) throw notVerified(`the blob ${blob.digest} that its manifests name is missing at the target.`);
-    if (head.size !== blob.size) throw notVerified(`the blob ${blob.digest} is ${head.size} bytes at the target, and its manifest says ${blob.size}.`);
+    if (head.size !== blob.size)
+      throw notVerified(
+        `the blob ${blob.digest} is ${head.size} bytes at the target, and its manifest says ${blob.size}.`,
+      );
     blobs++;
   }
   return { manifests: plan.manifests.length, blobs };

@@ -1,7 +1,9 @@
-import { Digest } from '../reference/digest';
-import { RegistryClient } from '../registry/client';
-import { Descriptor, Manifest, isManifestMediaType } from '../registry/manifest-parse';
-import { ReferrerSource, hasReferrersApi, listReferrers } from '../registry/referrers';
+import type { Digest } from '../reference/digest';
+import type { RegistryClient } from '../registry/client';
+import type { Descriptor, Manifest } from '../registry/manifest-parse';
+import { isManifestMediaType } from '../registry/manifest-parse';
+import type { ReferrerSource } from '../registry/referrers';
+import { hasReferrersApi, listReferrers } from '../registry/referrers';
 import { runPool } from '../pool';
 
 // What a promotion copies, read from the source once: every manifest reachable from the digest
@@ -38,7 +40,12 @@ export interface PlanOptions {
 /** Referrer lists read at once while blobs copy: a few requests more on the source, never dozens. */
 const REFERRER_LISTS_AT_ONCE = 4;
 
-export async function planCopy(source: RegistryClient, repository: string, digest: Digest, options: PlanOptions): Promise<CopyPlan> {
+export async function planCopy(
+  source: RegistryClient,
+  repository: string,
+  digest: Digest,
+  options: PlanOptions,
+): Promise<CopyPlan> {
   const image = await planImage(source, repository, digest);
   return options.includeReferrers ? addReferrers(source, repository, image, options.referrerDepth) : image;
 }
@@ -55,7 +62,12 @@ export async function planImage(source: RegistryClient, repository: string, dige
  * subject, and the blobs they name after the image's. Asked of the source while the image's blobs
  * copy: nothing of the image waits for it.
  */
-export async function addReferrers(source: RegistryClient, repository: string, image: CopyPlan, depth = 3): Promise<CopyPlan> {
+export async function addReferrers(
+  source: RegistryClient,
+  repository: string,
+  image: CopyPlan,
+  depth = 3,
+): Promise<CopyPlan> {
   const walk = new Walk(source, repository, image);
   // Asked once: a registry without the referrers API is read through the tag schema at once,
   // rather than answering 404 for every subject first.
@@ -117,13 +129,24 @@ class Walk {
       }
     }
     const refersTo = subject !== undefined && read.manifest.subject?.digest === subject;
-    const node: PlannedManifest = { digest: read.digest, mediaType: read.mediaType, bytes: new Uint8Array(read.bytes), manifest: read.manifest, ...(refersTo ? { subject } : {}) };
+    const node: PlannedManifest = {
+      digest: read.digest,
+      mediaType: read.mediaType,
+      bytes: new Uint8Array(read.bytes),
+      manifest: read.manifest,
+      ...(refersTo ? { subject } : {}),
+    };
     this.manifests.push(node);
     return node;
   }
 
   plan(root: PlannedManifest): CopyPlan {
-    return { root, manifests: [...this.manifests], blobs: [...this.blobs.values()], skippedForeign: [...this.foreign.values()] };
+    return {
+      root,
+      manifests: [...this.manifests],
+      blobs: [...this.blobs.values()],
+      skippedForeign: [...this.foreign.values()],
+    };
   }
 }
 

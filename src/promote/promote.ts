@@ -1,16 +1,19 @@
 import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
-import { Digest } from '../reference/digest';
-import { Descriptor } from '../registry/manifest-parse';
-import { RegistryClient } from '../registry/client';
+import type { Digest } from '../reference/digest';
+import type { Descriptor } from '../registry/manifest-parse';
+import type { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
 import { settle } from '../registry/racing-writes';
 import { listTags } from '../registry/tag-list';
 import { backoffDelay, sleep } from '../http/retry';
-import { BlobEnds, copyBlob, sameRegistry } from './blobcopy';
-import { CopyPlan, PlannedManifest, addReferrers, planImage } from './plan';
+import type { BlobEnds } from './blobcopy';
+import { copyBlob, sameRegistry } from './blobcopy';
+import type { CopyPlan, PlannedManifest } from './plan';
+import { addReferrers, planImage } from './plan';
 import { runPool } from '../pool';
-import { TagPlan, planTags } from './tags';
+import type { TagPlan } from './tags';
+import { planTags } from './tags';
 import { Written } from './written';
 
 // A promotion: one digest from a source repository to a target repository, byte for byte.
@@ -65,7 +68,11 @@ export interface PromoteResult {
   readonly notes: readonly string[];
 }
 
-export async function promote(request: PromoteRequest, log: PromoteLog, options: PromoteOptions = {}): Promise<PromoteResult> {
+export async function promote(
+  request: PromoteRequest,
+  log: PromoteLog,
+  options: PromoteOptions = {},
+): Promise<PromoteResult> {
   const target = `${request.target.registry}/${request.targetRepository}`;
   const written = new Written(target, request.digest, options.imageAtTarget === true);
   try {
@@ -76,7 +83,13 @@ export async function promote(request: PromoteRequest, log: PromoteLog, options:
   }
 }
 
-async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options: PromoteOptions, target: string, written: Written): Promise<PromoteResult> {
+async function promoteRecorded(
+  request: PromoteRequest,
+  log: PromoteLog,
+  options: PromoteOptions,
+  target: string,
+  written: Written,
+): Promise<PromoteResult> {
   // The tag check at the target needs nothing from the source: it runs while the source is read.
   // The target's blobs are looked at only after it, so the target is signed in once, by it, not
   // by several first requests at once. A source that fails is reported first, as before.
@@ -90,21 +103,37 @@ async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options
   tagCheck.catch(() => undefined);
   const image = await planImage(request.source, request.sourceRepository, request.digest);
   if (image.root.digest !== request.digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `The source served ${image.root.digest} when asked for ${request.digest}.`);
+    throw new DigestReleaseError(
+      'DIGEST_MISMATCH',
+      `The source served ${image.root.digest} when asked for ${request.digest}.`,
+    );
   }
-  log.info(`Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`);
+  log.info(
+    `Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`,
+  );
   // Referrers are looked for at the source while the image's blobs copy.
-  const withReferrers = request.includeReferrers ? addReferrers(request.source, request.sourceRepository, image) : Promise.resolve(image);
+  const withReferrers = request.includeReferrers
+    ? addReferrers(request.source, request.sourceRepository, image)
+    : Promise.resolve(image);
   withReferrers.catch(() => undefined);
   const tagPlan = await tagCheck;
   for (const note of tagPlan.notes) log.info(note);
 
-  const ends: BlobEnds = { source: request.source, sourceRepository: request.sourceRepository, target: request.target, targetRepository: request.targetRepository };
+  const ends: BlobEnds = {
+    source: request.source,
+    sourceRepository: request.sourceRepository,
+    target: request.target,
+    targetRepository: request.targetRepository,
+  };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
-  log.info(`Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`);
+  log.info(
+    `Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`,
+  );
   const copyAll = (blobs: readonly Descriptor[]) =>
     runPool(blobs, request.concurrency, async (blob) => {
-      const outcome = await copyBlob(ends, blob, (digest, attempt, err) => log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`));
+      const outcome = await copyBlob(ends, blob, (digest, attempt, err) =>
+        log.warning(`Upload of ${digest} failed (attempt ${attempt}: ${messageOf(err)}); starting it over.`),
+      );
       if (outcome === 'uploaded') {
         counts.uploaded++;
         counts.bytes += blob.size;
@@ -123,7 +152,9 @@ async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options
   const referrers = plan.manifests.filter((m) => m.subject !== undefined).length;
   if (request.includeReferrers) {
     const more = plan.blobs.slice(image.blobs.length);
-    log.info(`Referrers: ${referrers} found${more.length > 0 ? `, naming ${more.length} more blob(s) of ${formatBytes(sum(more.map((b) => b.size)))}` : ''}.`);
+    log.info(
+      `Referrers: ${referrers} found${more.length > 0 ? `, naming ${more.length} more blob(s) of ${formatBytes(sum(more.map((b) => b.size)))}` : ''}.`,
+    );
     await copyAll(more);
   }
 
@@ -141,7 +172,9 @@ async function promoteRecorded(request: PromoteRequest, log: PromoteLog, options
   let waiting = plan.manifests.filter((m) => m.subject === undefined);
   const done = new Set<Digest>();
   while (waiting.length > 0) {
-    const named = waiting.filter((m) => namedManifests(m).every((d) => done.has(d) || !waiting.some((w) => w.digest === d)));
+    const named = waiting.filter((m) =>
+      namedManifests(m).every((d) => done.has(d) || !waiting.some((w) => w.digest === d)),
+    );
     // The plan lists children before their index, so its first waiting manifest can always go.
     const ready = named.length > 0 ? named : waiting.slice(0, 1);
     await runPool(ready, request.concurrency, async (node) => {
@@ -215,7 +248,10 @@ async function writeManifestOnce(request: PromoteRequest, node: PlannedManifest)
 async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: string): Promise<void> {
   const root = await request.target.getManifest(request.targetRepository, plan.root.digest);
   if (root.digest !== request.digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `${target}@${request.digest} reads back as ${root.digest}; no tag was written.`);
+    throw new DigestReleaseError(
+      'DIGEST_MISMATCH',
+      `${target}@${request.digest} reads back as ${root.digest}; no tag was written.`,
+    );
   }
   // The root was just read whole; a HEAD would only ask again.
   await runPool(
@@ -224,7 +260,10 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
     async (node) => {
       const head = await request.target.headManifest(request.targetRepository, node.digest);
       if (!head) {
-        throw new DigestReleaseError('MANIFEST_UNKNOWN', `${target} does not have ${node.digest} after it was written; no tag was written. The registry may be deleting what it is sent (a retention policy).`);
+        throw new DigestReleaseError(
+          'MANIFEST_UNKNOWN',
+          `${target} does not have ${node.digest} after it was written; no tag was written. The registry may be deleting what it is sent (a retention policy).`,
+        );
       }
     },
   );
@@ -242,7 +281,13 @@ function namedManifests(node: PlannedManifest): Digest[] {
 export type TagCheckPhase = 'before-copy' | 'after-import' | 'after-copy';
 
 /** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
-export async function checkTags(request: PromoteRequest, tagPlan: TagPlan, target: string, phase: TagCheckPhase, written: Written): Promise<Map<string, Digest | undefined>> {
+export async function checkTags(
+  request: PromoteRequest,
+  tagPlan: TagPlan,
+  target: string,
+  phase: TagCheckPhase,
+  written: Written,
+): Promise<Map<string, Digest | undefined>> {
   const current = new Map<string, Digest | undefined>();
   for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
     const head = await request.target.headManifest(request.targetRepository, tag);
@@ -286,7 +331,10 @@ async function writeTags(
       continue;
     }
     try {
-      await againIfBlobUnknown(() => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType), recheckBlobs);
+      await againIfBlobUnknown(
+        () => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType),
+        recheckBlobs,
+      );
     } catch (err) {
       written.tagFailed(tag, await tagNow(request, tag, err));
       throw err;
@@ -320,7 +368,13 @@ async function tagNow(request: PromoteRequest, tag: string, failure: unknown): P
  * that another run wrote over is a failed promotion (both runs cannot have released under one tag),
  * unless overwriteTags allowed it to move; a floating tag moved by another run is logged.
  */
-async function readBackTags(request: PromoteRequest, tagPlan: TagPlan, written: readonly string[], target: string, log: PromoteLog): Promise<void> {
+async function readBackTags(
+  request: PromoteRequest,
+  tagPlan: TagPlan,
+  written: readonly string[],
+  target: string,
+  log: PromoteLog,
+): Promise<void> {
   const lost: string[] = [];
   const kept: string[] = [];
   for (const tag of written) {
@@ -334,7 +388,9 @@ async function readBackTags(request: PromoteRequest, tagPlan: TagPlan, written: 
       lost.push(`${target}:${tag} ${what}`);
       continue;
     }
-    log.warning(`${target}:${tag} was written with ${request.digest}, and another run moved it at the same time: it ${what}.`);
+    log.warning(
+      `${target}:${tag} was written with ${request.digest}, and another run moved it at the same time: it ${what}.`,
+    );
   }
   if (lost.length > 0) {
     throw new DigestReleaseError(

@@ -31,7 +31,9 @@ export function planTags(explicit: readonly string[], semverTags: boolean, exist
   if (!semverTags) return { explicit: unique, floating: [], notes: [] };
   const floating: string[] = [];
   const notes: string[] = [];
-  const releases = [...existing, ...unique].map(asVersion).filter((v): v is Version => v !== undefined && v.version.prerelease.length === 0);
+  const releases = [...existing, ...unique]
+    .map(asVersion)
+    .filter((v): v is Version => v !== undefined && v.version.prerelease.length === 0);
   for (const tag of unique) {
     const own = asVersion(tag);
     if (!own) continue;
@@ -40,13 +42,15 @@ export function planTags(explicit: readonly string[], semverTags: boolean, exist
       notes.push(`${tag} is a pre-release: no minor or major tag is derived from it.`);
       continue;
     }
-    const inLine = (same: (v: semver.SemVer) => boolean) => releases.filter((r) => r.prefix === prefix && same(r.version)).map((r) => r.version);
+    const inLine = (same: (v: semver.SemVer) => boolean) =>
+      releases.filter((r) => r.prefix === prefix && same(r.version)).map((r) => r.version);
     const highest = (versions: semver.SemVer[]) => versions.every((v) => semver.lte(v, version));
     const minorTag = `${prefix}${version.major}.${version.minor}`;
     if (highest(inLine((v) => v.major === version.major && v.minor === version.minor))) floating.push(minorTag);
     else notes.push(`${minorTag} is not moved: the target has a higher ${minorTag}.x release.`);
     const majorTag = `${prefix}${version.major}`;
-    if (version.major === 0) notes.push(`${majorTag} is not written: a 0.x version makes no promise across minor versions.`);
+    if (version.major === 0)
+      notes.push(`${majorTag} is not written: a 0.x version makes no promise across minor versions.`);
     else if (highest(inLine((v) => v.major === version.major))) floating.push(majorTag);
     else notes.push(`${majorTag} is not moved: the target has a higher ${majorTag}.x.x release.`);
   }

@@ -1,5 +1,5 @@
 import { isDigestReleaseError, withMore } from '../errors';
-import { Digest } from '../reference/digest';
+import type { Digest } from '../reference/digest';
 
 // What a promotion has written to the target so far, so that a failure at any step says what it
 // left there and what a rerun will do. A promotion writes in an order that keeps a failure
@@ -61,13 +61,23 @@ export class Written {
     let text: string;
     if (this.inPlace === 'imported') text = `The import put the image at the target by digest (${at}), verified`;
     else if (this.inPlace === 'copied') text = `The image is at the target by digest (${at}), verified`;
-    else if (this.manifests + this.referrers > 0) text = `This run wrote ${count(this.blobs, 'blob')} and ${count(this.manifests + this.referrers, 'manifest')} to ${this.target} by digest, not yet verified there`;
-    else text = `This run copied ${count(this.blobs, 'blob')} (${this.bytes} bytes) to ${this.target}, which no manifest there names yet`;
+    else if (this.manifests + this.referrers > 0)
+      text = `This run wrote ${count(this.blobs, 'blob')} and ${count(this.manifests + this.referrers, 'manifest')} to ${this.target} by digest, not yet verified there`;
+    else
+      text = `This run copied ${count(this.blobs, 'blob')} (${this.bytes} bytes) to ${this.target}, which no manifest there names yet`;
     if (this.inPlace !== undefined && this.referrers > 0) text += `, with ${count(this.referrers, 'referrer')}`;
-    text += this.tags.length > 0 ? `; the tag${this.tags.length === 1 ? '' : 's'} ${this.tags.join(', ')} now point${this.tags.length === 1 ? 's' : ''} at it` : '; no tag was written';
+    text +=
+      this.tags.length > 0
+        ? `; the tag${this.tags.length === 1 ? '' : 's'} ${this.tags.join(', ')} now point${this.tags.length === 1 ? 's' : ''} at it`
+        : '; no tag was written';
     const failed = this.failedTag;
     if (failed !== undefined && failed.now !== this.digest) {
-      const now = failed.now === 'unknown' ? 'could not be read back' : failed.now === undefined ? 'does not exist' : `still points at ${failed.now}`;
+      const now =
+        failed.now === 'unknown'
+          ? 'could not be read back'
+          : failed.now === undefined
+            ? 'does not exist'
+            : `still points at ${failed.now}`;
       text += `; ${failed.tag} was not written (it ${now})`;
     } else if (failed !== undefined) {
       text += ` (${failed.tag}'s write took, though its answer was lost)`;
@@ -91,4 +101,3 @@ export class Written {
 function count(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
-

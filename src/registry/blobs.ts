@@ -1,12 +1,13 @@
 import { Readable, finished } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { stallBehind } from '../http/stall';
-import { Digest, sha256Of } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { sha256Of } from '../reference/digest';
 import { checkClaimedDigest } from './manifests';
-import { RegistryClient } from './client';
+import type { RegistryClient } from './client';
 import { pullScope, pushScope } from './sign-in';
 import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
-import { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/request';
 import { StallBudget } from '../http/transport';
 import { backoffDelay, sleep } from '../http/retry';
 import { lostAnswer } from '../http/failures';
@@ -40,7 +41,15 @@ const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A source or target that failed an upload gets a moment before the next attempt, not none. */
 const DEFAULT_RETRY_BACKOFF_MS = 1000;
 /** Failures that another attempt cannot mend. */
-const FINAL_CODES = new Set(['DIGEST_MISMATCH', 'UNAUTHORIZED', 'DENIED', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'INVALID_DIGEST', 'INVALID_INPUT']);
+const FINAL_CODES = new Set([
+  'DIGEST_MISMATCH',
+  'UNAUTHORIZED',
+  'DENIED',
+  'NAME_UNKNOWN',
+  'BLOB_UNKNOWN',
+  'INVALID_DIGEST',
+  'INVALID_INPUT',
+]);
 
 function blobPath(repository: string, digest: Digest): string {
   return `/v2/${repository}/blobs/${digest}`;
@@ -51,8 +60,15 @@ function where(client: RegistryClient, repository: string, digest: Digest): stri
 }
 
 /** The size of a blob the repository has, or undefined when it has not. */
-export async function headBlob(client: RegistryClient, repository: string, digest: Digest): Promise<{ size: number } | undefined> {
-  const response = await client.requestFollowing({ method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) }, where(client, repository, digest));
+export async function headBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+): Promise<{ size: number } | undefined> {
+  const response = await client.requestFollowing(
+    { method: 'HEAD', path: blobPath(repository, digest), scope: pullScope(repository) },
+    where(client, repository, digest),
+  );
   if (response.status === 404) return undefined;
   if (!response.ok) throw await blobError(client, response, repository, digest, 'HEAD');
   checkClaimedDigest(response, {
@@ -83,9 +99,20 @@ export interface OpenBlobOptions {
  * no global that an older Node the agent may fall back to lacks. A read that breaks off is not
  * retried here (what was passed on is spent): its reader starts over (uploadBlob does).
  */
-export async function openBlob(client: RegistryClient, repository: string, digest: Digest, size?: number, options: OpenBlobOptions = {}): Promise<Readable> {
+export async function openBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  size?: number,
+  options: OpenBlobOptions = {},
+): Promise<Readable> {
   const response = await client.requestFollowing(
-    { method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), ...(options.stalls ? { stalls: options.stalls } : {}) },
+    {
+      method: 'GET',
+      path: blobPath(repository, digest),
+      scope: pullScope(repository),
+      ...(options.stalls ? { stalls: options.stalls } : {}),
+    },
     where(client, repository, digest),
   );
   if (!response.ok || !response.body) throw await blobError(client, response, repository, digest, 'GET');
@@ -96,7 +123,15 @@ export async function openBlob(client: RegistryClient, repository: string, diges
   // whatever the check is piped into: an upload it aborts would otherwise report the socket's
   // error as its own (a reset or a stall "of" the target). A check destroyed by its reader ends the download.
   finished(download, (err) => {
-    if (err) check.destroy(lostAnswer(client.peer, response, err, received, { stallMs: client.stallMs, network: client.network, what: where(client, repository, digest), ...(size !== undefined ? { size } : {}) }));
+    if (err)
+      check.destroy(
+        lostAnswer(client.peer, response, err, received, {
+          stallMs: client.stallMs,
+          network: client.network,
+          what: where(client, repository, digest),
+          ...(size !== undefined ? { size } : {}),
+        }),
+      );
   });
   check.once('close', () => {
     if (!download.readableEnded) download.destroy();
@@ -124,8 +159,17 @@ export async function readSmallBlob(
   const { digest, size } = blob;
   const what = where(client, repository, digest);
   const { response, body } = await client.readWhole(
-    (stalls) => client.requestFollowing({ method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), stalls }, what),
-    { bytes: size, what: `The ${client.name}'s answer for ${what}`, kind: `this blob (its descriptor says ${size} bytes)`, code: 'DIGEST_MISMATCH' },
+    (stalls) =>
+      client.requestFollowing(
+        { method: 'GET', path: blobPath(repository, digest), scope: pullScope(repository), stalls },
+        what,
+      ),
+    {
+      bytes: size,
+      what: `The ${client.name}'s answer for ${what}`,
+      kind: `this blob (its descriptor says ${size} bytes)`,
+      code: 'DIGEST_MISMATCH',
+    },
   );
   if (!response.ok || body === undefined) throw await blobError(client, response, repository, digest, 'GET');
   if (body.byteLength !== size || sha256Of(body) !== digest) {
@@ -143,9 +187,18 @@ export async function readSmallBlob(
  * registry declined (it may not allow the mount, or lack the blob there) and opened an upload
  * instead, which is cancelled here: the caller uploads.
  */
-export async function mountBlob(client: RegistryClient, repository: string, digest: Digest, fromRepository: string): Promise<boolean> {
+export async function mountBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  fromRepository: string,
+): Promise<boolean> {
   const query = new URLSearchParams({ mount: digest, from: fromRepository });
-  const response = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/?${query.toString()}`, scope: pushScope(repository) });
+  const response = await client.request({
+    method: 'POST',
+    path: `/v2/${repository}/blobs/uploads/?${query.toString()}`,
+    scope: pushScope(repository),
+  });
   if (response.status === 201) {
     await response.body?.cancel();
     return true;
@@ -165,7 +218,14 @@ export async function mountBlob(client: RegistryClient, repository: string, dige
  * The registry checks the digest when the upload closes. A failed attempt is cancelled and the
  * next starts from a new session and a newly opened source.
  */
-export async function uploadBlob(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions = {}): Promise<void> {
+export async function uploadBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  size: number,
+  open: BlobOpener,
+  options: UploadOptions = {},
+): Promise<void> {
   const attempts = Math.max(1, options.attempts ?? 3);
   const stalls = options.stalls ?? new StallBudget();
   for (let attempt = 1; ; attempt++) {
@@ -179,10 +239,17 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
       const stalled = stallBehind(err) !== undefined || isDigestReleaseError(err, 'STALLED');
       const again = attempt < attempts && !stalls.exhausted && (!stalled || stalls.spend());
       if (!again) {
-        const tried = attempt > 1 ? ` The upload of this blob to ${client.registry}/${repository} was tried ${attempt} times${stalls.exhausted ? ', and not again after a second stall' : ''}.` : '';
+        const tried =
+          attempt > 1
+            ? ` The upload of this blob to ${client.registry}/${repository} was tried ${attempt} times${stalls.exhausted ? ', and not again after a second stall' : ''}.`
+            : '';
         // The last attempt's error says what failed and where; the count says it was no one-off.
         if (isDigestReleaseError(err)) throw withMore(err, tried.trim());
-        throw new DigestReleaseError('BLOB_UPLOAD', `Uploading ${where(client, repository, digest)} failed: ${errorText(err)}.${tried}`, { cause: err });
+        throw new DigestReleaseError(
+          'BLOB_UPLOAD',
+          `Uploading ${where(client, repository, digest)} failed: ${errorText(err)}.${tried}`,
+          { cause: err },
+        );
       }
       options.onRetry?.(attempt, err);
       await sleep(backoffDelay(options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS, attempt));
@@ -190,14 +257,29 @@ export async function uploadBlob(client: RegistryClient, repository: string, dig
   }
 }
 
-async function uploadOnce(client: RegistryClient, repository: string, digest: Digest, size: number, open: BlobOpener, options: UploadOptions, stalls: StallBudget): Promise<void> {
-  const started = await client.request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: pushScope(repository), stalls });
+async function uploadOnce(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  size: number,
+  open: BlobOpener,
+  options: UploadOptions,
+  stalls: StallBudget,
+): Promise<void> {
+  const started = await client.request({
+    method: 'POST',
+    path: `/v2/${repository}/blobs/uploads/`,
+    scope: pushScope(repository),
+    stalls,
+  });
   const first = started.headers.get('location');
   // The error body is read before anything is dropped: it holds the registry's reason (DENIED, a quota).
   if (started.status !== 202 || !first) throw await blobError(client, started, repository, digest, 'start');
   await started.body?.cancel();
   const minimum = Number(started.headers.get('oci-chunk-min-length') ?? '0');
-  const chunkSize = options.chunkSize ?? (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
+  const chunkSize =
+    options.chunkSize ??
+    (Number.isSafeInteger(minimum) && minimum > 0 ? Math.max(minimum, DEFAULT_CHUNK_BYTES) : undefined);
 
   let location = first;
   let body: BlobBody | undefined;
@@ -205,7 +287,10 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
     body = await open(stalls);
     if (body instanceof Uint8Array) {
       if (body.byteLength !== size || sha256Of(body) !== digest) {
-        throw new DigestReleaseError('DIGEST_MISMATCH', `The bytes given for ${where(client, repository, digest)} are ${body.byteLength} bytes hashing to ${sha256Of(body)}; nothing was uploaded.`);
+        throw new DigestReleaseError(
+          'DIGEST_MISMATCH',
+          `The bytes given for ${where(client, repository, digest)} are ${body.byteLength} bytes hashing to ${sha256Of(body)}; nothing was uploaded.`,
+        );
       }
     }
     let closing: HttpResponse;
@@ -221,25 +306,42 @@ async function uploadOnce(client: RegistryClient, repository: string, digest: Di
       });
     } else {
       location = await patchChunks(client, repository, digest, location, body, chunkSize, stalls);
-      closing = await client.request({ method: 'PUT', path: withDigest(client, location, digest), scope: pushScope(repository), headers: { 'Content-Length': '0' }, stalls, completesUpload: size });
+      closing = await client.request({
+        method: 'PUT',
+        path: withDigest(client, location, digest),
+        scope: pushScope(repository),
+        headers: { 'Content-Length': '0' },
+        stalls,
+        completesUpload: size,
+      });
     }
     if (closing.status !== 201) throw await blobError(client, closing, repository, digest, 'close');
     await closing.body?.cancel();
     checkClaimedDigest(closing, {
       expected: digest,
-      mismatch: (claimed) => `The ${client.name} stored an upload of ${where(client, repository, digest)} as ${claimed}; it rewrote or substituted the bytes, so it cannot hold this digest.`,
+      mismatch: (claimed) =>
+        `The ${client.name} stored an upload of ${where(client, repository, digest)} as ${claimed}; it rewrote or substituted the bytes, so it cannot hold this digest.`,
     });
   } catch (err) {
     if (body instanceof Readable) body.destroy();
     // A target that stalled or dropped the connection would keep a cancel waiting as long again;
     // its upload session expires on its own.
-    if (!(isDigestReleaseError(err) && err.host !== undefined && err.host === new URL(client.urlOf(location)).host)) await cancelUpload(client, repository, location);
+    if (!(isDigestReleaseError(err) && err.host !== undefined && err.host === new URL(client.urlOf(location)).host))
+      await cancelUpload(client, repository, location);
     throw err;
   }
 }
 
 /** PATCHes the body in chunks of `chunkSize`; returns the location to close the upload at. */
-async function patchChunks(client: RegistryClient, repository: string, digest: Digest, location: string, body: BlobBody, chunkSize: number, stalls: StallBudget): Promise<string> {
+async function patchChunks(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  location: string,
+  body: BlobBody,
+  chunkSize: number,
+  stalls: StallBudget,
+): Promise<string> {
   let offset = 0;
   let current = location;
   for await (const chunk of chunksOf(body, chunkSize)) {
@@ -247,7 +349,11 @@ async function patchChunks(client: RegistryClient, repository: string, digest: D
       method: 'PATCH',
       path: current,
       scope: pushScope(repository),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(chunk.byteLength), 'Content-Range': `${offset}-${offset + chunk.byteLength - 1}` },
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(chunk.byteLength),
+        'Content-Range': `${offset}-${offset + chunk.byteLength - 1}`,
+      },
       body: chunk,
       stalls,
     });
@@ -308,7 +414,10 @@ async function cancelUpload(client: RegistryClient, repository: string, location
 /** What was asked of the registry, as a gerund for "denied …" and as a verb for "asked to …". */
 type BlobAction = 'HEAD' | 'GET' | 'mount' | 'start' | 'close' | 'chunk';
 
-const ACTIONS: Record<BlobAction, { readonly doing: string; readonly todo: string; readonly needs: 'pull from' | 'push to' }> = {
+const ACTIONS: Record<
+  BlobAction,
+  { readonly doing: string; readonly todo: string; readonly needs: 'pull from' | 'push to' }
+> = {
   HEAD: { doing: 'looking up', todo: 'look up', needs: 'pull from' },
   GET: { doing: 'reading', todo: 'read', needs: 'pull from' },
   mount: { doing: 'mounting', todo: 'mount', needs: 'push to' },
@@ -317,7 +426,13 @@ const ACTIONS: Record<BlobAction, { readonly doing: string; readonly todo: strin
   chunk: { doing: 'uploading a chunk of', todo: 'upload a chunk of', needs: 'push to' },
 };
 
-async function blobError(client: RegistryClient, response: HttpResponse, repository: string, digest: Digest, action: BlobAction): Promise<DigestReleaseError> {
+async function blobError(
+  client: RegistryClient,
+  response: HttpResponse,
+  repository: string,
+  digest: Digest,
+  action: BlobAction,
+): Promise<DigestReleaseError> {
   const status = response.status;
   const entries = response.body ? await readErrorBody(response) : [];
   const detail = describeErrors(entries);
@@ -326,13 +441,29 @@ async function blobError(client: RegistryClient, response: HttpResponse, reposit
   const { doing, todo, needs } = ACTIONS[action];
   switch (answerCode(status, entries, action === 'GET' || action === 'HEAD' ? 'blob read' : 'blob write')) {
     case 'DENIED':
-      return new DigestReleaseError('DENIED', `The ${client.name} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`, { status });
+      return new DigestReleaseError(
+        'DENIED',
+        `The ${client.name} denied ${doing} ${what}${suffix}. Check that the credentials may ${needs} ${repository}.`,
+        { status },
+      );
     case 'NAME_UNKNOWN':
-      return new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`, { status });
+      return new DigestReleaseError(
+        'NAME_UNKNOWN',
+        `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`,
+        { status },
+      );
     case 'BLOB_UNKNOWN':
-      return new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} has no ${what}${suffix}, though a manifest there names it. The image there is incomplete; push it again.`, { status });
+      return new DigestReleaseError(
+        'BLOB_UNKNOWN',
+        `The ${client.name} has no ${what}${suffix}, though a manifest there names it. The image there is incomplete; push it again.`,
+        { status },
+      );
     case 'DIGEST_MISMATCH':
-      return new DigestReleaseError('DIGEST_MISMATCH', `The ${client.name} refused ${what}: the bytes uploaded do not hash to the digest${suffix}. Something between the agent and the registry altered them; nothing was stored.`, { status });
+      return new DigestReleaseError(
+        'DIGEST_MISMATCH',
+        `The ${client.name} refused ${what}: the bytes uploaded do not hash to the digest${suffix}. Something between the agent and the registry altered them; nothing was stored.`,
+        { status },
+      );
     default:
       return unexpectedAnswer(client.name, response, `when asked to ${todo} ${what}`, entries);
   }

@@ -1,12 +1,15 @@
 import { DigestReleaseError } from '../errors';
-import { BodyLimit } from '../http/body-limit';
-import { Network } from '../http/network';
-import { HttpResponse } from '../http/request';
-import { RequestBody, Sender, StallBudget, Transport, TransportOptions, WholeAnswer } from '../http/transport';
+import type { BodyLimit } from '../http/body-limit';
+import type { Network } from '../http/network';
+import type { HttpResponse } from '../http/request';
+import type { RequestBody, Sender, StallBudget, TransportOptions, WholeAnswer } from '../http/transport';
+import { Transport } from '../http/transport';
 import { apiHost } from '../reference/reference';
 import { describeErrors, readErrorBody } from './error-answers';
-import { ManifestHead, ManifestResult, getManifest, headManifest } from './manifests';
-import { ANONYMOUS, Authenticator, Challenge, RegistryCredential } from './sign-in';
+import type { ManifestHead, ManifestResult } from './manifests';
+import { getManifest, headManifest } from './manifests';
+import type { Challenge, RegistryCredential } from './sign-in';
+import { ANONYMOUS, Authenticator } from './sign-in';
 
 // The OCI distribution API of one registry: requests signed for their scope (sign-in.ts), the
 // registry's redirects followed without credentials, and every answer read whole (manifests, index
@@ -81,19 +84,38 @@ export class RegistryClient {
    */
   async request(req: RegistryRequest): Promise<HttpResponse> {
     const url = this.urlOf(req.path);
-    const extra = { ...bodyOf(req), ...(req.stalls ? { stalls: req.stalls } : {}), ...(req.completesUpload !== undefined ? { completesUpload: req.completesUpload } : {}) };
+    const extra = {
+      ...bodyOf(req),
+      ...(req.stalls ? { stalls: req.stalls } : {}),
+      ...(req.completesUpload !== undefined ? { completesUpload: req.completesUpload } : {}),
+    };
     // Upload locations and redirects may point elsewhere; credentials go only to the registry itself.
-    if (new URL(url).origin !== new URL(this.base).origin) return this.transport.send({ method: req.method, url, headers: { ...req.headers }, ...extra });
+    if (new URL(url).origin !== new URL(this.base).origin)
+      return this.transport.send({ method: req.method, url, headers: { ...req.headers }, ...extra });
     const first = await this.auth.headerFor(req.scope);
-    let response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, first), ...extra });
+    let response = await this.transport.send({
+      method: req.method,
+      url,
+      headers: withAuth(req.headers, first),
+      ...extra,
+    });
     if (response.status !== 401) return response;
     const retryHeader = await this.auth.answer(response, req.scope, first);
     if (isStream(req.body)) {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The ${this.name} asked to sign in again in the middle of an upload (${req.scope}); the upload is started over.`, {
-        status: 401,
-      });
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The ${this.name} asked to sign in again in the middle of an upload (${req.scope}); the upload is started over.`,
+        {
+          status: 401,
+        },
+      );
     }
-    response = await this.transport.send({ method: req.method, url, headers: withAuth(req.headers, retryHeader), ...extra });
+    response = await this.transport.send({
+      method: req.method,
+      url,
+      headers: withAuth(req.headers, retryHeader),
+      ...extra,
+    });
     if (response.status === 401) {
       throw this.auth.refusedAfterSignIn(req.scope, 401, describeErrors(await readErrorBody(response)));
     }
@@ -107,7 +129,10 @@ export class RegistryClient {
    * registry's credentials, wherever it points: a redirect URL carries its own grant, and storage
    * would refuse or, worse, keep the registry's token. `what` names the object in errors.
    */
-  async requestFollowing(req: RegistryRequest & { readonly method: 'GET' | 'HEAD' }, what: string): Promise<HttpResponse> {
+  async requestFollowing(
+    req: RegistryRequest & { readonly method: 'GET' | 'HEAD' },
+    what: string,
+  ): Promise<HttpResponse> {
     let response = await this.request(req);
     let url = this.urlOf(req.path);
     const visited = new Set([url]);
@@ -133,7 +158,12 @@ export class RegistryClient {
       }
       visited.add(next);
       url = next;
-      response = await this.transport.send({ method: req.method, url: next, headers: { ...req.headers }, ...(req.stalls ? { stalls: req.stalls } : {}) });
+      response = await this.transport.send({
+        method: req.method,
+        url: next,
+        headers: { ...req.headers },
+        ...(req.stalls ? { stalls: req.stalls } : {}),
+      });
     }
     return response;
   }
@@ -167,6 +197,9 @@ function bodyOf(req: RegistryRequest): { body?: RequestBody } {
   return req.body === undefined ? {} : { body: req.body };
 }
 
-function withAuth(headers: Record<string, string> | undefined, authorization: string | undefined): Record<string, string> {
+function withAuth(
+  headers: Record<string, string> | undefined,
+  authorization: string | undefined,
+): Record<string, string> {
   return authorization === undefined ? { ...headers } : { ...headers, Authorization: authorization };
 }

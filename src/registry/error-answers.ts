@@ -1,7 +1,8 @@
-import { DigestReleaseError, ErrorCode } from '../errors';
+import type { ErrorCode } from '../errors';
+import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../http/body-limit';
-import { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/request';
 import { retriesNote } from '../http/failures';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it
@@ -17,7 +18,12 @@ export const MAX_ERROR_BODY_BYTES = 256 * 1024;
 
 export async function readErrorBody(response: HttpResponse): Promise<RegistryErrorEntry[]> {
   // The status is the failure; a body too large or broken off only leaves it unexplained.
-  const doc = await readJsonUpTo(response, { bytes: MAX_ERROR_BODY_BYTES, what: 'The error answer', kind: 'an error answer', code: 'REGISTRY_ERROR' }).catch(() => undefined);
+  const doc = await readJsonUpTo(response, {
+    bytes: MAX_ERROR_BODY_BYTES,
+    what: 'The error answer',
+    kind: 'an error answer',
+    code: 'REGISTRY_ERROR',
+  }).catch(() => undefined);
   if (!isRecord(doc) || !Array.isArray(doc.errors)) return [];
   const entries: RegistryErrorEntry[] = [];
   for (const item of doc.errors) {
@@ -38,7 +44,12 @@ export function describeErrors(entries: readonly RegistryErrorEntry[]): string {
  * it ("registry myacr.azurecr.io"); `asked` finishes "answered 500 …" ("for app:1.0", "when asked
  * to read the blob …").
  */
-export function unexpectedAnswer(name: string, response: HttpResponse, asked: string, entries: readonly RegistryErrorEntry[]): DigestReleaseError {
+export function unexpectedAnswer(
+  name: string,
+  response: HttpResponse,
+  asked: string,
+  entries: readonly RegistryErrorEntry[],
+): DigestReleaseError {
   const status = response.status;
   const detail = describeErrors(entries);
   const said = `The ${name} answered ${status} ${asked}${detail ? ` (${detail})` : ''}.`;
@@ -49,7 +60,8 @@ export function unexpectedAnswer(name: string, response: HttpResponse, asked: st
     } else if (status === 429 || status >= 500) {
       next = ' The registry is failing or overloaded: check its health (or status page), then run again.';
     } else {
-      next = ' Check that this is the registry\'s address and that it speaks the OCI distribution API, and that nothing between the agent and the registry (a proxy) answers in its place.';
+      next =
+        " Check that this is the registry's address and that it speaks the OCI distribution API, and that nothing between the agent and the registry (a proxy) answers in its place.";
     }
   }
   return new DigestReleaseError('REGISTRY_ERROR', `${said}${next}`, { status });
@@ -59,7 +71,10 @@ export function unexpectedAnswer(name: string, response: HttpResponse, asked: st
 export type Asked = 'manifest read' | 'manifest write' | 'blob read' | 'blob write' | 'properties';
 
 /** The codes an error answer of a registry maps to; anything else is REGISTRY_ERROR (unexpectedAnswer). */
-export type AnswerCode = Extract<ErrorCode, 'DENIED' | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_MISMATCH'>;
+export type AnswerCode = Extract<
+  ErrorCode,
+  'DENIED' | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_MISMATCH'
+>;
 
 /**
  * The one mapping from a registry's error answer (its HTTP status and the distribution error codes
@@ -69,13 +84,19 @@ export type AnswerCode = Extract<ErrorCode, 'DENIED' | 'NAME_UNKNOWN' | 'MANIFES
  * A 404 by itself says only "not here": the repository is missing when the registry says
  * NAME_UNKNOWN, else what was read (a manifest, a blob, a tag's or manifest's properties) is.
  */
-export function answerCode(status: number, entries: readonly RegistryErrorEntry[], asked: Asked): AnswerCode | undefined {
+export function answerCode(
+  status: number,
+  entries: readonly RegistryErrorEntry[],
+  asked: Asked,
+): AnswerCode | undefined {
   const codes = new Set(entries.map((entry) => entry.code));
   if (status === 403) return 'DENIED';
-  if (asked === 'manifest write' && (codes.has('MANIFEST_BLOB_UNKNOWN') || codes.has('BLOB_UNKNOWN'))) return 'BLOB_UNKNOWN';
+  if (asked === 'manifest write' && (codes.has('MANIFEST_BLOB_UNKNOWN') || codes.has('BLOB_UNKNOWN')))
+    return 'BLOB_UNKNOWN';
   if (status === 404 && codes.has('NAME_UNKNOWN')) return 'NAME_UNKNOWN';
   if (status === 404 && (asked === 'manifest read' || asked === 'properties')) return 'MANIFEST_UNKNOWN';
   if (status === 404 && asked === 'blob read') return 'BLOB_UNKNOWN';
-  if (status === 400 && (asked === 'blob read' || asked === 'blob write') && codes.has('DIGEST_INVALID')) return 'DIGEST_MISMATCH';
+  if (status === 400 && (asked === 'blob read' || asked === 'blob write') && codes.has('DIGEST_INVALID'))
+    return 'DIGEST_MISMATCH';
   return undefined;
 }

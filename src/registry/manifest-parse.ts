@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
-import { Digest, isDigest } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { isDigest } from '../reference/digest';
 
 // Manifest media types we read, and the Accept header that asks for all of them. Docker schema 1 is
 // deliberately absent: its digest is not the hash of the bytes a client sees, so it cannot be pinned.
@@ -101,7 +102,8 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   if (typeof digest !== 'string' || !isDigest(digest)) {
     throw malformed(where, `a descriptor's digest "${String(digest)}" is not sha256 with 64 lowercase hex characters`);
   }
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw malformed(where, `the size of ${digest} is not a whole number`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw malformed(where, `the size of ${digest} is not a whole number`);
   const platform = parsePlatform(value.platform, where);
   const artifactType = optionalString(value, 'artifactType', where);
   let annotations: Record<string, string> | undefined;
@@ -150,7 +152,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string, where: str
   if (doc.schemaVersion !== 2) throw malformed(where, `"schemaVersion" is ${JSON.stringify(doc.schemaVersion)}, not 2`);
 
   const declared = optionalString(doc, 'mediaType', where);
-  const mediaType = declared ?? (contentType !== '' ? contentType : Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
+  const mediaType =
+    declared ?? (contentType !== '' ? contentType : Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
   if (!isManifestMediaType(mediaType)) {
     throw new DigestReleaseError(
       'UNSUPPORTED_MEDIA_TYPE',
@@ -160,7 +163,12 @@ export function parseManifest(bytes: Uint8Array, contentType: string, where: str
   }
   const subject = doc.subject === undefined ? undefined : parseDescriptor(doc.subject, where);
   if (isIndexMediaType(mediaType)) {
-    return { kind: 'index', mediaType, manifests: descriptorList(doc.manifests, 'manifests', where), ...(subject ? { subject } : {}) };
+    return {
+      kind: 'index',
+      mediaType,
+      manifests: descriptorList(doc.manifests, 'manifests', where),
+      ...(subject ? { subject } : {}),
+    };
   }
   const artifactType = optionalString(doc, 'artifactType', where);
   return {

@@ -1,9 +1,12 @@
 import { DigestReleaseError } from '../errors';
-import { HttpResponse, bareMediaType } from '../http/request';
-import { Digest, isDigest, sha256Of } from '../reference/digest';
+import type { HttpResponse } from '../http/request';
+import { bareMediaType } from '../http/request';
+import type { Digest } from '../reference/digest';
+import { isDigest, sha256Of } from '../reference/digest';
 import type { RegistryClient } from './client';
 import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
-import { MANIFEST_ACCEPT, Manifest, ManifestMediaType, parseManifest } from './manifest-parse';
+import type { Manifest, ManifestMediaType } from './manifest-parse';
+import { MANIFEST_ACCEPT, parseManifest } from './manifest-parse';
 import { pullScope, pushScope } from './sign-in';
 
 // Manifests: read (GET, verified) and looked up (HEAD), written by digest or under a tag, and the
@@ -40,17 +43,51 @@ export function getManifest(client: RegistryClient, repository: string, selector
  * absence is an answer, such as a referrers tag-schema index: no tag-list probe is sent to tell a
  * missing repository from a missing manifest, as getManifest's error does.
  */
-export function findManifest(client: RegistryClient, repository: string, selector: string): Promise<ManifestResult | undefined> {
+export function findManifest(
+  client: RegistryClient,
+  repository: string,
+  selector: string,
+): Promise<ManifestResult | undefined> {
   return readManifest(client, repository, selector, true);
 }
 
-function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: false): Promise<ManifestResult>;
-function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: true): Promise<ManifestResult | undefined>;
-async function readManifest(client: RegistryClient, repository: string, selector: string, absentIsAnswer: boolean): Promise<ManifestResult | undefined> {
+function readManifest(
+  client: RegistryClient,
+  repository: string,
+  selector: string,
+  absentIsAnswer: false,
+): Promise<ManifestResult>;
+function readManifest(
+  client: RegistryClient,
+  repository: string,
+  selector: string,
+  absentIsAnswer: true,
+): Promise<ManifestResult | undefined>;
+async function readManifest(
+  client: RegistryClient,
+  repository: string,
+  selector: string,
+  absentIsAnswer: boolean,
+): Promise<ManifestResult | undefined> {
   const where = manifestName(client.registry, repository, selector);
   const { response, body } = await client.readWhole(
-    (stalls) => client.requestFollowing({ method: 'GET', path: manifestPath(repository, selector), scope: pullScope(repository), headers: { Accept: MANIFEST_ACCEPT }, stalls }, `the manifest ${where}`),
-    { bytes: MAX_MANIFEST_BYTES, what: `The ${client.name}'s answer for the manifest ${where}`, kind: 'a manifest', code: 'REGISTRY_ERROR' },
+    (stalls) =>
+      client.requestFollowing(
+        {
+          method: 'GET',
+          path: manifestPath(repository, selector),
+          scope: pullScope(repository),
+          headers: { Accept: MANIFEST_ACCEPT },
+          stalls,
+        },
+        `the manifest ${where}`,
+      ),
+    {
+      bytes: MAX_MANIFEST_BYTES,
+      what: `The ${client.name}'s answer for the manifest ${where}`,
+      kind: 'a manifest',
+      code: 'REGISTRY_ERROR',
+    },
   );
   if (absentIsAnswer && response.status === 404) {
     await response.body?.cancel();
@@ -77,10 +114,19 @@ async function readManifest(client: RegistryClient, repository: string, selector
 }
 
 /** HEAD a manifest by tag or digest; undefined when the registry does not have it. */
-export async function headManifest(client: RegistryClient, repository: string, selector: string): Promise<ManifestHead | undefined> {
+export async function headManifest(
+  client: RegistryClient,
+  repository: string,
+  selector: string,
+): Promise<ManifestHead | undefined> {
   const where = manifestName(client.registry, repository, selector);
   const response = await client.requestFollowing(
-    { method: 'HEAD', path: manifestPath(repository, selector), scope: pullScope(repository), headers: { Accept: MANIFEST_ACCEPT } },
+    {
+      method: 'HEAD',
+      path: manifestPath(repository, selector),
+      scope: pullScope(repository),
+      headers: { Accept: MANIFEST_ACCEPT },
+    },
     `the manifest ${where}`,
   );
   if (response.status === 404) return undefined;
@@ -89,12 +135,23 @@ export async function headManifest(client: RegistryClient, repository: string, s
     expected: isDigest(selector) ? selector : undefined,
     missing: (claimed) =>
       `The ${client.name} answered HEAD for ${where} without a valid Docker-Content-Digest header (${claimed ?? 'none'}), which every OCI registry sends. Check that nothing between the agent and the registry (a proxy) drops its headers.`,
-    mismatch: (claimed) => `The ${client.name} answered HEAD for ${where} with the digest ${claimed}; a registry must name the digest asked for. Something between the agent and the registry altered the answer, or the registry is faulty.`,
+    mismatch: (claimed) =>
+      `The ${client.name} answered HEAD for ${where} with the digest ${claimed}; a registry must name the digest asked for. Something between the agent and the registry altered the answer, or the registry is faulty.`,
   });
-  return { digest, mediaType: bareMediaType(response.headers.get('content-type')), size: Number(response.headers.get('content-length') ?? '0') };
+  return {
+    digest,
+    mediaType: bareMediaType(response.headers.get('content-type')),
+    size: Number(response.headers.get('content-length') ?? '0'),
+  };
 }
 
-export async function putManifest(client: RegistryClient, repository: string, tagOrDigest: string, bytes: Uint8Array<ArrayBuffer>, mediaType: string): Promise<Digest> {
+export async function putManifest(
+  client: RegistryClient,
+  repository: string,
+  tagOrDigest: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  mediaType: string,
+): Promise<Digest> {
   return (await writeManifest(client, repository, tagOrDigest, bytes, mediaType)).digest;
 }
 
@@ -105,11 +162,20 @@ export interface ManifestWritten {
 }
 
 /** putManifest, with what the registry said about the subject. */
-export async function writeManifest(client: RegistryClient, repository: string, tagOrDigest: string, bytes: Uint8Array<ArrayBuffer>, mediaType: string): Promise<ManifestWritten> {
+export async function writeManifest(
+  client: RegistryClient,
+  repository: string,
+  tagOrDigest: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  mediaType: string,
+): Promise<ManifestWritten> {
   const digest = sha256Of(bytes);
   const name = `${client.registry}/${repository}${isDigest(tagOrDigest) ? '@' : ':'}${tagOrDigest}`;
   if (isDigest(tagOrDigest) && tagOrDigest !== digest) {
-    throw new DigestReleaseError('DIGEST_MISMATCH', `The manifest bytes to write as ${name} hash to ${digest}; a manifest is written only under its own digest.`);
+    throw new DigestReleaseError(
+      'DIGEST_MISMATCH',
+      `The manifest bytes to write as ${name} hash to ${digest}; a manifest is written only under its own digest.`,
+    );
   }
   const response = await client.request({
     method: 'PUT',
@@ -125,11 +191,23 @@ export async function writeManifest(client: RegistryClient, repository: string, 
     const status = response.status;
     switch (answerCode(status, entries, 'manifest write')) {
       case 'DENIED':
-        throw new DigestReleaseError('DENIED', `The ${client.name} denied writing ${name}${suffix}. Check that the credentials may push to ${repository}.`, { status });
+        throw new DigestReleaseError(
+          'DENIED',
+          `The ${client.name} denied writing ${name}${suffix}. Check that the credentials may push to ${repository}.`,
+          { status },
+        );
       case 'BLOB_UNKNOWN':
-        throw new DigestReleaseError('BLOB_UNKNOWN', `The ${client.name} refused ${name}: a blob it names is not in ${repository}${suffix}.`, { status });
+        throw new DigestReleaseError(
+          'BLOB_UNKNOWN',
+          `The ${client.name} refused ${name}: a blob it names is not in ${repository}${suffix}.`,
+          { status },
+        );
       case 'NAME_UNKNOWN':
-        throw new DigestReleaseError('NAME_UNKNOWN', `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`, { status });
+        throw new DigestReleaseError(
+          'NAME_UNKNOWN',
+          `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`,
+          { status },
+        );
       default:
         throw unexpectedAnswer(client.name, response, `to writing ${name}`, entries);
     }
@@ -156,17 +234,33 @@ export interface ClaimedDigestCheck {
 }
 
 /** Checks the header of `response`; answers the digest it names (undefined when it names none). */
-export function checkClaimedDigest(response: Pick<HttpResponse, 'headers'>, check: ClaimedDigestCheck & Required<Pick<ClaimedDigestCheck, 'missing'>>): Digest;
-export function checkClaimedDigest(response: Pick<HttpResponse, 'headers'>, check: ClaimedDigestCheck): Digest | undefined;
-export function checkClaimedDigest(response: Pick<HttpResponse, 'headers'>, check: ClaimedDigestCheck): Digest | undefined {
+export function checkClaimedDigest(
+  response: Pick<HttpResponse, 'headers'>,
+  check: ClaimedDigestCheck & Required<Pick<ClaimedDigestCheck, 'missing'>>,
+): Digest;
+export function checkClaimedDigest(
+  response: Pick<HttpResponse, 'headers'>,
+  check: ClaimedDigestCheck,
+): Digest | undefined;
+export function checkClaimedDigest(
+  response: Pick<HttpResponse, 'headers'>,
+  check: ClaimedDigestCheck,
+): Digest | undefined {
   const claimed = response.headers.get('docker-content-digest')?.trim() || undefined;
-  if (check.missing && (claimed === undefined || !isDigest(claimed))) throw new DigestReleaseError('REGISTRY_ERROR', check.missing(claimed));
+  if (check.missing && (claimed === undefined || !isDigest(claimed)))
+    throw new DigestReleaseError('REGISTRY_ERROR', check.missing(claimed));
   if (claimed === undefined) return undefined;
-  if (check.expected !== undefined && claimed !== check.expected) throw new DigestReleaseError('DIGEST_MISMATCH', check.mismatch(claimed));
+  if (check.expected !== undefined && claimed !== check.expected)
+    throw new DigestReleaseError('DIGEST_MISMATCH', check.mismatch(claimed));
   return isDigest(claimed) ? claimed : undefined;
 }
 
-async function manifestError(client: RegistryClient, response: HttpResponse, repository: string, where: string): Promise<DigestReleaseError> {
+async function manifestError(
+  client: RegistryClient,
+  response: HttpResponse,
+  repository: string,
+  where: string,
+): Promise<DigestReleaseError> {
   const status = response.status;
   const entries = response.body ? await readErrorBody(response) : [];
   const detail = describeErrors(entries);
@@ -183,9 +277,17 @@ async function manifestError(client: RegistryClient, response: HttpResponse, rep
         { status },
       );
     case 'MANIFEST_UNKNOWN':
-      return new DigestReleaseError('MANIFEST_UNKNOWN', `The ${client.peer} has no manifest for ${where}${suffix}. Check the tag, and that this task runs after the push.`, { status });
+      return new DigestReleaseError(
+        'MANIFEST_UNKNOWN',
+        `The ${client.peer} has no manifest for ${where}${suffix}. Check the tag, and that this task runs after the push.`,
+        { status },
+      );
     case 'DENIED':
-      return new DigestReleaseError('DENIED', `The ${client.name} denied access to ${where}${suffix}. Check that the credentials may pull this repository.`, { status });
+      return new DigestReleaseError(
+        'DENIED',
+        `The ${client.name} denied access to ${where}${suffix}. Check that the credentials may pull this repository.`,
+        { status },
+      );
     default:
       return unexpectedAnswer(client.name, response, `for ${where}`, entries);
   }
@@ -193,7 +295,11 @@ async function manifestError(client: RegistryClient, response: HttpResponse, rep
 
 async function repositoryMissing(client: RegistryClient, repository: string): Promise<boolean> {
   try {
-    const response = await client.request({ method: 'GET', path: `/v2/${repository}/tags/list?n=1`, scope: pullScope(repository) });
+    const response = await client.request({
+      method: 'GET',
+      path: `/v2/${repository}/tags/list?n=1`,
+      scope: pullScope(repository),
+    });
     const entries = response.status === 404 ? await readErrorBody(response) : [];
     if (response.status !== 404) await response.body?.cancel();
     return answerCode(response.status, entries, 'manifest read') === 'NAME_UNKNOWN';

@@ -1,12 +1,14 @@
 import { DigestReleaseError, withMore } from '../errors';
 import { isRecord } from '../json';
-import { Digest, sha256Of } from '../reference/digest';
+import type { Digest } from '../reference/digest';
+import { sha256Of } from '../reference/digest';
 import { MAX_MANIFEST_BYTES, findManifest, writeManifest } from './manifests';
-import { RegistryClient } from './client';
+import type { RegistryClient } from './client';
 import { pullScope } from './sign-in';
 import { readErrorBody, unexpectedAnswer } from './error-answers';
 import { nextLink } from '../http/link-header';
-import { Descriptor, OCI_INDEX, parseManifest } from './manifest-parse';
+import type { Descriptor } from './manifest-parse';
+import { OCI_INDEX, parseManifest } from './manifest-parse';
 import { settle } from './racing-writes';
 
 // Referrers: the manifests whose `subject` is a digest (signatures, SBOMs, attestations, evidence).
@@ -34,12 +36,22 @@ const NO_SUBJECT = `sha256:${'0'.repeat(64)}`;
  * never 404; without the API the route is unknown and answers 404.
  */
 export async function hasReferrersApi(client: RegistryClient, repository: string): Promise<boolean> {
-  const response = await client.request({ method: 'GET', path: `/v2/${repository}/referrers/${NO_SUBJECT}`, scope: pullScope(repository), headers: { Accept: OCI_INDEX } });
+  const response = await client.request({
+    method: 'GET',
+    path: `/v2/${repository}/referrers/${NO_SUBJECT}`,
+    scope: pullScope(repository),
+    headers: { Accept: OCI_INDEX },
+  });
   if (response.status === 404 || response.ok) {
     await response.body?.cancel();
     return response.ok;
   }
-  throw unexpectedAnswer(client.name, response, `when asked whether ${repository} has the referrers API`, await readErrorBody(response));
+  throw unexpectedAnswer(
+    client.name,
+    response,
+    `when asked whether ${repository} has the referrers API`,
+    await readErrorBody(response),
+  );
 }
 
 /** The tag the referrers tag schema keeps the index of `digest`'s referrers under. */
@@ -50,28 +62,54 @@ export function referrersTag(digest: Digest): string {
 /** Pages of the referrers API followed; a subject with more referrers than this is an anomaly. */
 const MAX_PAGES = 100;
 
-export async function listReferrers(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter = {}, via: ReferrerSource = 'auto'): Promise<Descriptor[]> {
+export async function listReferrers(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  filter: ReferrerFilter = {},
+  via: ReferrerSource = 'auto',
+): Promise<Descriptor[]> {
   if (via === 'tagSchema') return fromTagSchema(client, repository, digest, filter);
   const where = `the referrers of ${client.registry}/${repository}@${digest}`;
-  const query = filter.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: filter.artifactType }).toString()}`;
+  const query =
+    filter.artifactType === undefined
+      ? ''
+      : `?${new URLSearchParams({ artifactType: filter.artifactType }).toString()}`;
   let path: string | undefined = `/v2/${repository}/referrers/${digest}${query}`;
   const found: Descriptor[] = [];
   let filtered = filter.artifactType === undefined;
   for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
     const pagePath: string = path;
     const { response, body } = await client.readWhole(
-      (stalls) => client.request({ method: 'GET', path: pagePath, scope: pullScope(repository), headers: { Accept: OCI_INDEX }, stalls }),
-      { bytes: MAX_MANIFEST_BYTES, what: `The ${client.name}'s page of ${where}`, kind: 'an index', code: 'REGISTRY_ERROR' },
+      (stalls) =>
+        client.request({
+          method: 'GET',
+          path: pagePath,
+          scope: pullScope(repository),
+          headers: { Accept: OCI_INDEX },
+          stalls,
+        }),
+      {
+        bytes: MAX_MANIFEST_BYTES,
+        what: `The ${client.name}'s page of ${where}`,
+        kind: 'an index',
+        code: 'REGISTRY_ERROR',
+      },
     );
     if (response.status === 404 && page === 0) {
       await response.body?.cancel();
       return fromTagSchema(client, repository, digest, filter);
     }
-    if (!response.ok || body === undefined) throw unexpectedAnswer(client.name, response, `when asked for ${where}`, await readErrorBody(response));
-    if ((response.headers.get('oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = true;
+    if (!response.ok || body === undefined)
+      throw unexpectedAnswer(client.name, response, `when asked for ${where}`, await readErrorBody(response));
+    if ((response.headers.get('oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType'))
+      filtered = true;
     const index = parseManifest(new Uint8Array(body), OCI_INDEX, where);
     if (index.kind !== 'index') {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The ${client.name} answered the request for ${where} with something other than an index. Check that nothing between the agent and the registry (a proxy) answers in its place.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The ${client.name} answered the request for ${where} with something other than an index. Check that nothing between the agent and the registry (a proxy) answers in its place.`,
+      );
     }
     found.push(...index.manifests);
     path = nextLink(response.headers.get('link'), path);
@@ -79,9 +117,16 @@ export async function listReferrers(client: RegistryClient, repository: string, 
   return filtered ? found : found.filter((d) => d.artifactType === filter.artifactType);
 }
 
-async function fromTagSchema(client: RegistryClient, repository: string, digest: Digest, filter: ReferrerFilter): Promise<Descriptor[]> {
+async function fromTagSchema(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  filter: ReferrerFilter,
+): Promise<Descriptor[]> {
   const manifests = await readTagIndex(client, repository, referrersTag(digest));
-  return filter.artifactType === undefined ? manifests : manifests.filter((d) => d.artifactType === filter.artifactType);
+  return filter.artifactType === undefined
+    ? manifests
+    : manifests.filter((d) => d.artifactType === filter.artifactType);
 }
 
 /**
@@ -90,7 +135,13 @@ async function fromTagSchema(client: RegistryClient, repository: string, digest:
  * index is read, the referrer added with its artifactType and annotations, and written back, as
  * the distribution spec asks of clients. Writing a referrer already listed changes nothing.
  */
-export async function pushReferrer(client: RegistryClient, repository: string, bytes: Uint8Array<ArrayBuffer>, mediaType: string, subject: Digest): Promise<Digest> {
+export async function pushReferrer(
+  client: RegistryClient,
+  repository: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  mediaType: string,
+  subject: Digest,
+): Promise<Digest> {
   const digest = sha256Of(bytes);
   const where = `the referrer ${client.registry}/${repository}@${digest}`;
   const manifest = parseManifest(bytes, mediaType, where);
@@ -131,7 +182,12 @@ const INDEX_ROUNDS = 5;
  * starting index, and the last write would drop the other's entry; so after writing, wait for such
  * a writer to land (racing-writes.ts), read back, and merge again until our entry is there.
  */
-async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, descriptor: Descriptor): Promise<void> {
+async function addToTagIndex(
+  client: RegistryClient,
+  repository: string,
+  subject: Digest,
+  descriptor: Descriptor,
+): Promise<void> {
   const tag = referrersTag(subject);
   for (let round = 1; round <= INDEX_ROUNDS; round++) {
     const started = Date.now();

@@ -1,6 +1,7 @@
 import { DigestReleaseError } from '../errors';
-import { HttpResponse, bareMediaType } from '../http/request';
-import { StallBudget, Transport } from '../http/transport';
+import type { HttpResponse } from '../http/request';
+import { bareMediaType } from '../http/request';
+import type { StallBudget, Transport } from '../http/transport';
 import { isRecord, parseJson } from '../json';
 import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
 
@@ -218,16 +219,23 @@ export class Authenticator {
   private async fetchToken(challenge: Challenge, scope: string, wanted: string): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) {
-      throw new DigestReleaseError('UNAUTHORIZED', `The registry ${this.registry} asked for a Bearer token but named no realm to get it from.`, {
-        status: 401,
-      });
+      throw new DigestReleaseError(
+        'UNAUTHORIZED',
+        `The registry ${this.registry} asked for a Bearer token but named no realm to get it from.`,
+        {
+          status: 401,
+        },
+      );
     }
     const service = challenge.params.service;
     let realmUrl: URL;
     try {
       realmUrl = new URL(realm);
     } catch {
-      throw new DigestReleaseError('REGISTRY_ERROR', `The registry ${this.registry} named a token service "${realm}" that is not a URL.`);
+      throw new DigestReleaseError(
+        'REGISTRY_ERROR',
+        `The registry ${this.registry} named a token service "${realm}" that is not a URL.`,
+      );
     }
     // Credentials go to a token service only over TLS, wherever the registry points.
     if (realmUrl.protocol !== 'https:') {
@@ -237,21 +245,39 @@ export class Authenticator {
       );
     }
     const send = async (stalls: StallBudget): Promise<HttpResponse> => {
-      if (this.credential.kind === 'refreshToken') return this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service, stalls);
+      if (this.credential.kind === 'refreshToken')
+        return this.postRefreshToken(realmUrl, this.credential.refreshToken, wanted, service, stalls);
       if (this.credential.kind === 'refreshTokenSource') {
         const tokens = this.credential.tokens;
-        const first = await this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service, stalls);
+        const first = await this.postRefreshToken(
+          realmUrl,
+          await tokens.refreshToken(this.registry, realmUrl, service),
+          wanted,
+          service,
+          stalls,
+        );
         if (first.status !== 401) return first;
         // A refresh token the service no longer honours (revoked, or expired early): one new exchange.
         await first.body?.cancel();
         tokens.forget(this.registry, service);
-        return this.postRefreshToken(realmUrl, await tokens.refreshToken(this.registry, realmUrl, service), wanted, service, stalls);
+        return this.postRefreshToken(
+          realmUrl,
+          await tokens.refreshToken(this.registry, realmUrl, service),
+          wanted,
+          service,
+          stalls,
+        );
       }
       const url = new URL(realmUrl);
       if (service) url.searchParams.set('service', service);
       url.searchParams.set('scope', wanted);
       const basic = this.basicHeader();
-      return this.transport.send({ method: 'GET', url: url.toString(), headers: basic ? { Authorization: basic } : {}, stalls });
+      return this.transport.send({
+        method: 'GET',
+        url: url.toString(),
+        headers: basic ? { Authorization: basic } : {},
+        stalls,
+      });
     };
     const serviceName = `token service of ${this.registry} (${realmUrl.origin}${realmUrl.pathname})`;
     const { response, body } = await this.transport.readWhole(send, {
@@ -265,7 +291,8 @@ export class Authenticator {
       if (this.credential.kind === 'anonymous') throw this.needsCredentials(scope);
       throw this.refused(scope, response.status, detail);
     }
-    if (!response.ok || body === undefined) throw unexpectedAnswer(serviceName, response, `to a token request for ${wanted}`, await readErrorBody(response));
+    if (!response.ok || body === undefined)
+      throw unexpectedAnswer(serviceName, response, `to a token request for ${wanted}`, await readErrorBody(response));
     const parsed = parseJson(body.toString('utf8'));
     const token = tokenFrom(parsed);
     if (!token) {
@@ -287,8 +314,19 @@ export class Authenticator {
     return header;
   }
 
-  private postRefreshToken(realmUrl: URL, refreshToken: string, scope: string, service: string | undefined, stalls: StallBudget): Promise<HttpResponse> {
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'digest-release', scope });
+  private postRefreshToken(
+    realmUrl: URL,
+    refreshToken: string,
+    scope: string,
+    service: string | undefined,
+    stalls: StallBudget,
+  ): Promise<HttpResponse> {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: 'digest-release',
+      scope,
+    });
     if (service) form.set('service', service);
     return this.transport.send({
       method: 'POST',
@@ -333,7 +371,12 @@ export class Authenticator {
 function tokenFrom(body: unknown): { value: string; expiresIn: number | undefined } | undefined {
   if (!isRecord(body)) return undefined;
   const { token, access_token: accessToken, expires_in: expiresIn } = body;
-  const value = typeof token === 'string' && token !== '' ? token : typeof accessToken === 'string' && accessToken !== '' ? accessToken : undefined;
+  const value =
+    typeof token === 'string' && token !== ''
+      ? token
+      : typeof accessToken === 'string' && accessToken !== ''
+        ? accessToken
+        : undefined;
   if (value === undefined) return undefined;
   return { value, expiresIn: typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : jwtLifetime(value) };
 }

@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
 import { isRecord, parseJson } from '../json';
-import { RegistryClient } from './client';
+import type { RegistryClient } from './client';
 import { pullScope } from './sign-in';
 import { readErrorBody, unexpectedAnswer } from './error-answers';
 import { nextLink } from '../http/link-header';
@@ -19,13 +19,24 @@ export async function listTags(client: RegistryClient, repository: string): Prom
     const pagePath: string = path;
     const { response, body } = await client.readWhole(
       (stalls) => client.request({ method: 'GET', path: pagePath, scope: pullScope(repository), stalls }),
-      { bytes: MAX_PAGE_BYTES, what: `The ${client.name}'s tag list of ${repository}`, kind: 'a page of tags', code: 'REGISTRY_ERROR' },
+      {
+        bytes: MAX_PAGE_BYTES,
+        what: `The ${client.name}'s tag list of ${repository}`,
+        kind: 'a page of tags',
+        code: 'REGISTRY_ERROR',
+      },
     );
     if (response.status === 404) {
       await response.body?.cancel();
       return tags;
     }
-    if (!response.ok || body === undefined) throw unexpectedAnswer(client.name, response, `when asked for the tags of ${repository}`, await readErrorBody(response));
+    if (!response.ok || body === undefined)
+      throw unexpectedAnswer(
+        client.name,
+        response,
+        `when asked for the tags of ${repository}`,
+        await readErrorBody(response),
+      );
     const doc = parseJson(body.toString('utf8'));
     const list = isRecord(doc) ? doc.tags : undefined;
     if (list !== null && list !== undefined && !Array.isArray(list)) {

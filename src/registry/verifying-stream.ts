@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { DigestReleaseError } from '../errors';
-import { Digest } from '../reference/digest';
+import type { Digest } from '../reference/digest';
 
 // A pass-through stream that hashes what flows and, at the end, refuses bytes that do not hash to
 // the digest (or do not add up to the size) they were asked for. Each chunk is hashed as it arrives
@@ -20,7 +20,12 @@ export function verifyingStream(digest: Digest, size: number | undefined, where:
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.byteLength;
       if (size !== undefined && seen > size) {
-        callback(new DigestReleaseError('DIGEST_MISMATCH', `${where} sent more than the ${size} bytes its descriptor declares; the blob is not the one asked for, and nothing of it is written.`));
+        callback(
+          new DigestReleaseError(
+            'DIGEST_MISMATCH',
+            `${where} sent more than the ${size} bytes its descriptor declares; the blob is not the one asked for, and nothing of it is written.`,
+          ),
+        );
         return;
       }
       hash.update(chunk);
@@ -31,7 +36,12 @@ export function verifyingStream(digest: Digest, size: number | undefined, where:
     flush(callback) {
       const actual = `sha256:${hash.digest('hex')}`;
       if (size !== undefined && seen !== size) {
-        callback(new DigestReleaseError('DIGEST_MISMATCH', `${where} sent ${seen} bytes where its descriptor declares ${size}; nothing of it is written.`));
+        callback(
+          new DigestReleaseError(
+            'DIGEST_MISMATCH',
+            `${where} sent ${seen} bytes where its descriptor declares ${size}; nothing of it is written.`,
+          ),
+        );
         return;
       }
       if (actual !== digest) {

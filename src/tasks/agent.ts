@@ -7,7 +7,8 @@ import { Network } from '../http/network';
 import { AGENT_PROXY_HELP, STALL_VARIABLE, describeNetwork, parseNetworkSettings } from '../http/settings';
 import { proxyAuthorization } from '../http/tunnel';
 import { isRecord } from '../json';
-import { TaskContext, typedInputs } from './context';
+import type { TaskContext } from './context';
+import { typedInputs } from './context';
 
 // The one place that talks to the Azure Pipelines agent: inputs, output variables, secrets, the
 // build summary and the task result, as the TaskContext (context.ts) every operation receives.
@@ -73,11 +74,17 @@ function networkFromAgent(context: TaskContext): Network {
     proxy = tl.getHttpProxyConfiguration();
   } catch (err) {
     // task-lib parses Agent.ProxyBypassList as JSON.
-    throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's proxy bypass list (Agent.ProxyBypassList) is not a JSON list of regular expressions (${messageOf(err)}); ${AGENT_PROXY_HELP}.`);
+    throw new DigestReleaseError(
+      'NETWORK_SETTINGS',
+      `The agent's proxy bypass list (Agent.ProxyBypassList) is not a JSON list of regular expressions (${messageOf(err)}); ${AGENT_PROXY_HELP}.`,
+    );
   }
   const bypass: unknown = proxy?.proxyBypassHosts;
   if (bypass !== undefined && !Array.isArray(bypass)) {
-    throw new DigestReleaseError('NETWORK_SETTINGS', `The agent's proxy bypass list (Agent.ProxyBypassList) is ${JSON.stringify(bypass)}, not a JSON list of regular expressions; ${AGENT_PROXY_HELP}.`);
+    throw new DigestReleaseError(
+      'NETWORK_SETTINGS',
+      `The agent's proxy bypass list (Agent.ProxyBypassList) is ${JSON.stringify(bypass)}, not a JSON list of regular expressions; ${AGENT_PROXY_HELP}.`,
+    );
   }
   if (proxy?.proxyPassword) context.setSecret(proxy.proxyPassword);
   const cert = tl.getHttpCertConfiguration();

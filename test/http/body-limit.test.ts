@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
-import { ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { ArmClient } from '../../src/acr/arm';
-import { AcrTokenExchange, EntraTokenSource } from '../../src/acr/exchange';
+import type { EntraTokenSource } from '../../src/acr/exchange';
+import { AcrTokenExchange } from '../../src/acr/exchange';
 import { getTagProperties } from '../../src/acr/properties';
 import { AzureDevOpsClient } from '../../src/ado/devops-client';
-import { ErrorCode, isDigestReleaseError } from '../../src/errors';
+import type { ErrorCode } from '../../src/errors';
+import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { listReferrers } from '../../src/registry/referrers';
 import { listTags } from '../../src/registry/tag-list';
 import { Transport } from '../../src/http/transport';
 import { endlessBody } from '../../lab/endless';
-import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
+import type { Recorded, ScriptedServer } from '../../lab/scripted';
+import { startScripted } from '../../lab/scripted';
 
 // Every answer read from a peer is read only up to a limit for its kind: a server that sends an
 // endless body (or a proxy's page where JSON was expected) gets a coded error naming the answer,
@@ -68,7 +71,8 @@ const cases: Case[] = [
     names: 'The answer of the token service of',
     endless: (req) => req.url.startsWith('/token'),
     contentType: 'application/json',
-    other: (_req, res, host) => void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="https://${host}/token",service="scripted"` }).end(),
+    other: (_req, res, host) =>
+      void res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="https://${host}/token",service="scripted"` }).end(),
     read: (host) => new RegistryClient(host, { maxAttempts: 1 }).getManifest('team/app', '1.0'),
   },
   {
@@ -78,7 +82,12 @@ const cases: Case[] = [
     names: '/oauth2/exchange',
     endless: (req) => req.url.startsWith('/oauth2/exchange'),
     contentType: 'application/json',
-    read: (host) => new AcrTokenExchange(entra, new Transport({ maxAttempts: 1 })).refreshToken(host, new URL(`https://${host}/oauth2/token`), host),
+    read: (host) =>
+      new AcrTokenExchange(entra, new Transport({ maxAttempts: 1 })).refreshToken(
+        host,
+        new URL(`https://${host}/oauth2/token`),
+        host,
+      ),
   },
   {
     name: "ACR's tag properties",
@@ -96,7 +105,12 @@ const cases: Case[] = [
     names: "Azure Resource Manager's list of the container registries",
     endless: () => true,
     contentType: 'application/json',
-    read: (host) => new ArmClient({ resourceManagerUrl: `https://${host}`, tokens: entra, transport: new Transport({ maxAttempts: 1 }) }).listRegistries('sub'),
+    read: (host) =>
+      new ArmClient({
+        resourceManagerUrl: `https://${host}`,
+        tokens: entra,
+        transport: new Transport({ maxAttempts: 1 }),
+      }).listRegistries('sub'),
   },
   {
     name: "Resource Manager's status of an operation",
@@ -105,7 +119,12 @@ const cases: Case[] = [
     names: "Azure Resource Manager's status of the import",
     endless: () => true,
     contentType: 'application/json',
-    read: (host) => new ArmClient({ resourceManagerUrl: `https://${host}`, tokens: entra, transport: new Transport({ maxAttempts: 1 }) }).pollOperation(`https://${host}/operations/1`, 'the import'),
+    read: (host) =>
+      new ArmClient({
+        resourceManagerUrl: `https://${host}`,
+        tokens: entra,
+        transport: new Transport({ maxAttempts: 1 }),
+      }).pollOperation(`https://${host}/operations/1`, 'the import'),
   },
   {
     name: 'an Azure DevOps answer',
@@ -114,7 +133,10 @@ const cases: Case[] = [
     names: "Azure DevOps' answer to GET build/builds/1/timeline",
     endless: () => true,
     contentType: 'application/json',
-    read: (host) => new AzureDevOpsClient({ collectionUri: `https://${host}/org/`, project: 'p', token: 't', maxAttempts: 1 }).get('build/builds/1/timeline'),
+    read: (host) =>
+      new AzureDevOpsClient({ collectionUri: `https://${host}/org/`, project: 'p', token: 't', maxAttempts: 1 }).get(
+        'build/builds/1/timeline',
+      ),
   },
 ];
 
@@ -149,12 +171,17 @@ describe('answers read only up to a limit for their kind (scripted peers)', func
   it('refuses an answer whose Content-Length is over the limit without reading it', async () => {
     const body = endlessBody();
     server = await startScripted((req, res) => {
-      if (req.url.startsWith('/token')) return body.send(res, 200, { 'Content-Type': 'application/json', 'Content-Length': String(body.offered) });
-      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="https://${server!.host}/token",service="scripted"` }).end();
+      if (req.url.startsWith('/token'))
+        return body.send(res, 200, { 'Content-Type': 'application/json', 'Content-Length': String(body.offered) });
+      res
+        .writeHead(401, { 'WWW-Authenticate': `Bearer realm="https://${server!.host}/token",service="scripted"` })
+        .end();
     });
     await assert.rejects(
       new RegistryClient(server.host, { maxAttempts: 1 }).getManifest('team/app', '1.0'),
-      (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && err.message.includes(`is ${body.offered} bytes, more than a token answer can be (1 MiB)`),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'REGISTRY_ERROR') &&
+        err.message.includes(`is ${body.offered} bytes, more than a token answer can be (1 MiB)`),
     );
     await server.close();
     assert.ok((await body.sent()) < body.offered / 2);

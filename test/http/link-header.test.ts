@@ -31,7 +31,12 @@ describe('nextLink (Link pagination of tags and referrers)', () => {
       current: '/v2/a/tags/list',
       next: '/v2/a/tags/list?last=d',
     },
-    { name: 'a link that is not next', header: '</v2/a/tags/list?n=2>; rel="prev"', current: '/v2/a/tags/list', next: undefined },
+    {
+      name: 'a link that is not next',
+      header: '</v2/a/tags/list?n=2>; rel="prev"',
+      current: '/v2/a/tags/list',
+      next: undefined,
+    },
     {
       name: 'a target relative to the request, not the registry root',
       header: '<?last=c&n=2>; rel="next"',
@@ -45,7 +50,7 @@ describe('nextLink (Link pagination of tags and referrers)', () => {
       next: 'https://cdn.example.net/page?token=1',
     },
     {
-      name: 'a path after an absolute page resolves on that page\'s origin',
+      name: "a path after an absolute page resolves on that page's origin",
       header: '</page?token=2>; rel="next"',
       current: 'https://cdn.example.net/page?token=1',
       next: 'https://cdn.example.net/page?token=2',

@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Server, createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { AzureDevOpsClient } from '../../src/ado/devops-client';
 import { sdkHttpClient } from '../../src/http/sdk-client';
 import { DigestReleaseError } from '../../src/errors';
 import { Network } from '../../src/http/network';
-import { AgentNetworkValues, parseNetworkSettings } from '../../src/http/settings';
+import type { AgentNetworkValues } from '../../src/http/settings';
+import { parseNetworkSettings } from '../../src/http/settings';
 import { Transport } from '../../src/http/transport';
-import { TestGround, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { freePort } from '../../lab/registry';
-import { RunningSquid, startSquid } from '../../lab/squid';
+import type { RunningSquid } from '../../lab/squid';
+import { startSquid } from '../../lab/squid';
 import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
 
 // The network layer against a real proxy (squid), in this process: what the packaged task tests
@@ -24,13 +28,18 @@ import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
 
 const USER = { username: 'net-user', password: 'N3t-pa55:word;x' };
 
-async function expectError(promise: Promise<unknown>, code: string, ...fragments: string[]): Promise<DigestReleaseError> {
+async function expectError(
+  promise: Promise<unknown>,
+  code: string,
+  ...fragments: string[]
+): Promise<DigestReleaseError> {
   try {
     await promise;
   } catch (err) {
     assert.ok(err instanceof DigestReleaseError, String(err));
     assert.equal(err.code, code, err.message);
-    for (const fragment of fragments) assert.ok(err.message.includes(fragment), `message lacks "${fragment}": ${err.message}`);
+    for (const fragment of fragments)
+      assert.ok(err.message.includes(fragment), `message lacks "${fragment}": ${err.message}`);
     assert.ok(!err.message.includes(USER.password), 'the proxy password is never in a message');
     return err;
   }
@@ -52,9 +61,25 @@ describe('the network layer through a real proxy (squid)', function () {
   let selfSignedCa: string;
   const named = (name: string, port: number): string => `${name}.${PROXY_ONLY_DOMAIN}:${port}`;
   const network = (values: AgentNetworkValues = {}): Network =>
-    new Network(parseNetworkSettings({ proxyUrl: squid.url, proxyUsername: USER.username, proxyPassword: USER.password, ...values }).settings);
-  const transport = (net: Network, options: { agentMaySkipCertValidation?: boolean; maxAttempts?: number } = {}): Transport =>
-    new Transport({ network: net, maxAttempts: options.maxAttempts ?? 1, backoffMs: 10, timeoutMs: 10_000, agentMaySkipCertValidation: options.agentMaySkipCertValidation === true });
+    new Network(
+      parseNetworkSettings({
+        proxyUrl: squid.url,
+        proxyUsername: USER.username,
+        proxyPassword: USER.password,
+        ...values,
+      }).settings,
+    );
+  const transport = (
+    net: Network,
+    options: { agentMaySkipCertValidation?: boolean; maxAttempts?: number } = {},
+  ): Transport =>
+    new Transport({
+      network: net,
+      maxAttempts: options.maxAttempts ?? 1,
+      backoffMs: 10,
+      timeoutMs: 10_000,
+      agentMaySkipCertValidation: options.agentMaySkipCertValidation === true,
+    });
 
   before(async () => {
     g = await testGround();
@@ -66,18 +91,48 @@ describe('the network layer through a real proxy (squid)', function () {
     });
     plain = createHttpServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ url: req.url, host: req.headers.host, proxyAuthorization: req.headers['proxy-authorization'] ?? null, value: [] }));
+      res.end(
+        JSON.stringify({
+          url: req.url,
+          host: req.headers.host,
+          proxyAuthorization: req.headers['proxy-authorization'] ?? null,
+          value: [],
+        }),
+      );
     });
     plainPort = await listen(plain);
     // A server whose certificate no one trusts: its own CA, made here.
     const dir = join(g.dir, 'self-signed');
     mkdirSync(dir, { recursive: true });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=self.corp.test', '-addext', `subjectAltName=DNS:self.${PROXY_ONLY_DOMAIN},IP:127.0.0.1`], { cwd: dir, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=self.corp.test',
+        '-addext',
+        `subjectAltName=DNS:self.${PROXY_ONLY_DOMAIN},IP:127.0.0.1`,
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     selfSignedCa = join(dir, 'cert.pem');
-    selfSigned = createHttpsServer({ cert: readFileSync(selfSignedCa), key: readFileSync(join(dir, 'key.pem')) }, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-      res.end('{"count":0,"value":[]}');
-    });
+    selfSigned = createHttpsServer(
+      { cert: readFileSync(selfSignedCa), key: readFileSync(join(dir, 'key.pem')) },
+      (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+        res.end('{"count":0,"value":[]}');
+      },
+    );
     selfSignedPort = await listen(selfSigned);
   });
   after(() => {
@@ -86,7 +141,7 @@ describe('the network layer through a real proxy (squid)', function () {
     selfSigned?.close();
   });
 
-  it('forwards plain http through the proxy in absolute form with the proxy credentials; a refused password is the proxy\'s 407, not the host\'s', async () => {
+  it("forwards plain http through the proxy in absolute form with the proxy credentials; a refused password is the proxy's 407, not the host's", async () => {
     const url = `http://${named('plain', plainPort)}/tfs/DefaultCollection/_apis/x?api-version=7.1`;
     const response = await transport(network()).send({ method: 'GET', url });
     assert.equal(response.status, 200);
@@ -95,13 +150,24 @@ describe('the network layer through a real proxy (squid)', function () {
     assert.equal(seen.host, named('plain', plainPort));
     assert.equal(seen.proxyAuthorization, null, 'the proxy credentials stay with the proxy');
     const log = await squid.waitFor((entries) => entries.some((e) => e.target === url));
-    assert.ok(log.some((e) => e.method === 'GET' && e.target === url && e.user === USER.username && e.status.endsWith('/200')), JSON.stringify(log));
+    assert.ok(
+      log.some((e) => e.method === 'GET' && e.target === url && e.user === USER.username && e.status.endsWith('/200')),
+      JSON.stringify(log),
+    );
 
-    await expectError(transport(network({ proxyPassword: 'wrong' })).send({ method: 'GET', url }), 'PROXY', '407', `"${USER.username}"`);
+    await expectError(
+      transport(network({ proxyPassword: 'wrong' })).send({ method: 'GET', url }),
+      'PROXY',
+      '407',
+      `"${USER.username}"`,
+    );
   });
 
-  it('tunnels https through an https:// proxy, trusting the proxy\'s certificate as any other', async () => {
-    const https = new Network(parseNetworkSettings({ proxyUrl: squid.tlsUrl, proxyUsername: USER.username, proxyPassword: USER.password }).settings);
+  it("tunnels https through an https:// proxy, trusting the proxy's certificate as any other", async () => {
+    const https = new Network(
+      parseNetworkSettings({ proxyUrl: squid.tlsUrl, proxyUsername: USER.username, proxyPassword: USER.password })
+        .settings,
+    );
     const target = named('registry', g.open.port);
     const response = await transport(https).send({ method: 'GET', url: `https://${target}/v2/` });
     assert.equal(response.status, 200);
@@ -111,10 +177,31 @@ describe('the network layer through a real proxy (squid)', function () {
 
   it('names the proxy and the fix when it cannot be reached, refuses the host (403) or cannot connect to it', async () => {
     const nowhere = `http://127.0.0.1:${await freePort()}`;
-    await expectError(transport(network({ proxyUrl: nowhere })).send({ method: 'GET', url: `https://${named('registry', g.open.port)}/v2/` }), 'PROXY', `Could not reach the agent's proxy ${nowhere} (Agent.ProxyUrl)`, 'refused', '--proxyurl');
-    await expectError(transport(network()).send({ method: 'GET', url: `https://${named('denied', g.open.port)}/v2/` }), 'PROXY', '403', 'refused to connect', 'bypass list');
+    await expectError(
+      transport(network({ proxyUrl: nowhere })).send({
+        method: 'GET',
+        url: `https://${named('registry', g.open.port)}/v2/`,
+      }),
+      'PROXY',
+      `Could not reach the agent's proxy ${nowhere} (Agent.ProxyUrl)`,
+      'refused',
+      '--proxyurl',
+    );
+    await expectError(
+      transport(network()).send({ method: 'GET', url: `https://${named('denied', g.open.port)}/v2/` }),
+      'PROXY',
+      '403',
+      'refused to connect',
+      'bypass list',
+    );
     const closed = named('closed', await freePort());
-    const failed = await expectError(transport(network(), { maxAttempts: 2 }).send({ method: 'GET', url: `https://${closed}/v2/` }), 'PROXY', 'could not connect to', closed, 'after 2 attempts');
+    const failed = await expectError(
+      transport(network(), { maxAttempts: 2 }).send({ method: 'GET', url: `https://${closed}/v2/` }),
+      'PROXY',
+      'could not connect to',
+      closed,
+      'after 2 attempts',
+    );
     assert.equal(failed.status, 503, 'retried once: a proxy that cannot connect may do better a moment later');
   });
 
@@ -124,29 +211,63 @@ describe('the network layer through a real proxy (squid)', function () {
     const response = await transport(skip, { agentMaySkipCertValidation: true }).send({ method: 'GET', url });
     assert.equal(response.status, 200);
     await response.body?.cancel();
-    const ado = new AzureDevOpsClient({ collectionUri: `https://${named('self', selfSignedPort)}/org/`, project: 'project', token: 't', network: skip });
+    const ado = new AzureDevOpsClient({
+      collectionUri: `https://${named('self', selfSignedPort)}/org/`,
+      project: 'project',
+      token: 't',
+      network: skip,
+    });
     assert.deepEqual(await ado.get('pipelines/approvals'), { count: 0, value: [] });
-    await expectError(transport(skip).send({ method: 'GET', url }), 'UNREACHABLE', 'TLS certificate was not accepted', 'Agent.SkipCertValidation applies only to Azure DevOps');
-    await expectError(transport(network(), { agentMaySkipCertValidation: true }).send({ method: 'GET', url }), 'UNREACHABLE', 'TLS certificate was not accepted');
+    await expectError(
+      transport(skip).send({ method: 'GET', url }),
+      'UNREACHABLE',
+      'TLS certificate was not accepted',
+      'Agent.SkipCertValidation applies only to Azure DevOps',
+    );
+    await expectError(
+      transport(network(), { agentMaySkipCertValidation: true }).send({ method: 'GET', url }),
+      'UNREACHABLE',
+      'TLS certificate was not accepted',
+    );
   });
 
-  it('trusts Agent.CAInfo besides Node\'s own authorities, and refuses a CA file it cannot use', async () => {
+  it("trusts Agent.CAInfo besides Node's own authorities, and refuses a CA file it cannot use", async () => {
     const withCa = network({ caFile: selfSignedCa });
     const response = await transport(withCa).send({ method: 'GET', url: `https://${named('self', selfSignedPort)}/` });
     assert.equal(response.status, 200);
     await response.body?.cancel();
-    const stillNode = await transport(withCa).send({ method: 'GET', url: `https://${named('registry', g.open.port)}/v2/` });
+    const stillNode = await transport(withCa).send({
+      method: 'GET',
+      url: `https://${named('registry', g.open.port)}/v2/`,
+    });
     assert.equal(stillNode.status, 200, 'the run CA, trusted through NODE_EXTRA_CA_CERTS, still is');
     await stillNode.body?.cancel();
-    await expectError(transport(network({ caFile: join(g.dir, 'no-such-ca.pem') })).send({ method: 'GET', url: `https://${named('self', selfSignedPort)}/` }), 'NETWORK_SETTINGS', 'Agent.CAInfo', 'ENOENT', '--sslcacert');
+    await expectError(
+      transport(network({ caFile: join(g.dir, 'no-such-ca.pem') })).send({
+        method: 'GET',
+        url: `https://${named('self', selfSignedPort)}/`,
+      }),
+      'NETWORK_SETTINGS',
+      'Agent.CAInfo',
+      'ENOENT',
+      '--sslcacert',
+    );
     const notPem = join(g.dir, 'not-a-ca.pem');
     writeFileSync(notPem, 'just text\n');
-    await expectError(transport(network({ caFile: notPem })).send({ method: 'GET', url: `https://${named('self', selfSignedPort)}/` }), 'NETWORK_SETTINGS', 'holds no PEM certificate');
+    await expectError(
+      transport(network({ caFile: notPem })).send({ method: 'GET', url: `https://${named('self', selfSignedPort)}/` }),
+      'NETWORK_SETTINGS',
+      'holds no PEM certificate',
+    );
   });
 
-  it('gives @azure/identity the same route: its requests through the proxy, its failures in the SDK\'s shape with our words', async () => {
+  it("gives @azure/identity the same route: its requests through the proxy, its failures in the SDK's shape with our words", async () => {
     const client = sdkHttpClient(network());
-    const request = createPipelineRequest({ url: `https://${named('registry', g.open.port)}/v2/`, method: 'GET', headers: createHttpHeaders({ 'Accept-Encoding': 'gzip,deflate', Accept: 'application/json' }) });
+    const request = createPipelineRequest({
+      url: `https://${named('registry', g.open.port)}/v2/`,
+      method: 'GET',
+      headers: createHttpHeaders({ 'Accept-Encoding': 'gzip,deflate', Accept: 'application/json' }),
+    });
     const response = await client.sendRequest(request);
     assert.equal(response.status, 200);
     assert.equal(response.bodyAsText, '{}');
@@ -154,13 +275,26 @@ describe('the network layer through a real proxy (squid)', function () {
     assert.equal(response.request, request);
 
     const bypassed = sdkHttpClient(network({ proxyBypassList: ['registry\\.corp\\.test'] }));
-    await assert.rejects(bypassed.sendRequest(createPipelineRequest({ url: `https://${named('registry', g.open.port)}/v2/`, method: 'GET' })), (err: unknown) => {
-      const e = err as { name: string; code: string; message: string };
-      assert.equal(e.name, 'RestError');
-      assert.equal(e.code, 'ENOTFOUND', 'the SDK retries on its system error codes as with its own client');
-      assert.match(e.message, /Could not reach the Microsoft Entra ID endpoint registry\.corp\.test:\d+: the host name "registry\.corp\.test" could not be resolved/);
-      return true;
-    });
-    await assert.rejects(sdkHttpClient(network({ proxyPassword: 'wrong' })).sendRequest(createPipelineRequest({ url: `https://${named('registry', g.open.port)}/v2/`, method: 'GET' })), /407.*net-user/);
+    await assert.rejects(
+      bypassed.sendRequest(
+        createPipelineRequest({ url: `https://${named('registry', g.open.port)}/v2/`, method: 'GET' }),
+      ),
+      (err: unknown) => {
+        const e = err as { name: string; code: string; message: string };
+        assert.equal(e.name, 'RestError');
+        assert.equal(e.code, 'ENOTFOUND', 'the SDK retries on its system error codes as with its own client');
+        assert.match(
+          e.message,
+          /Could not reach the Microsoft Entra ID endpoint registry\.corp\.test:\d+: the host name "registry\.corp\.test" could not be resolved/,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      sdkHttpClient(network({ proxyPassword: 'wrong' })).sendRequest(
+        createPipelineRequest({ url: `https://${named('registry', g.open.port)}/v2/`, method: 'GET' }),
+      ),
+      /407.*net-user/,
+    );
   });
 });

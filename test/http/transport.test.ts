@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { isDigestReleaseError } from '../../src/errors';
 import { Transport } from '../../src/http/transport';
 import { retryAfterMs } from '../../src/http/retry';
-import { ScriptedServer, startScripted } from '../../lab/scripted';
+import type { ScriptedServer } from '../../lab/scripted';
+import { startScripted } from '../../lab/scripted';
 
 // Retries, against a scripted server: what is retried, how long it waits, and where it stops.
 
@@ -65,7 +66,10 @@ describe('transport retries', function () {
     server = await startScripted(() => undefined);
     await assert.rejects(
       transport(2, 200).send({ method: 'GET', url: `https://${server.host}/v2/` }),
-      (err: unknown) => isDigestReleaseError(err, 'STALLED') && err.message.includes(`The registry ${server!.host} did not answer GET /v2/ within 0.2 s`) && /It was tried 2 times/.test(err.message),
+      (err: unknown) =>
+        isDigestReleaseError(err, 'STALLED') &&
+        err.message.includes(`The registry ${server!.host} did not answer GET /v2/ within 0.2 s`) &&
+        /It was tried 2 times/.test(err.message),
     );
   });
 

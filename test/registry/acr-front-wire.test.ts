@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lab/paths';
-import { AcrGround, startAcrGround } from '../../lab/acr/ground';
-import { testGround, TestGround } from '../../lab/ground';
+import type { AcrGround } from '../../lab/acr/ground';
+import { startAcrGround } from '../../lab/acr/ground';
+import type { TestGround } from '../../lab/ground';
+import { testGround } from '../../lab/ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../../lab/images';
 import { field } from '../../lab/field';
 
@@ -22,11 +24,14 @@ interface Entry {
 }
 
 function recording(name: string): Entry[] {
-  const doc = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'acr-wire', name), 'utf8')) as { Entries: Entry[] };
+  const doc = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'acr-wire', name), 'utf8')) as {
+    Entries: Entry[];
+  };
   return doc.Entries.filter((e) => /\/acr\/v1\/|\/v2\//.test(e.RequestUri));
 }
 
-const header = (entry: Entry, name: string): string | undefined => Object.entries(entry.ResponseHeaders).find(([key]) => key.toLowerCase() === name)?.[1];
+const header = (entry: Entry, name: string): string | undefined =>
+  Object.entries(entry.ResponseHeaders).find(([key]) => key.toLowerCase() === name)?.[1];
 
 /** The keys of an object, sorted: the shape of an answer without its values. */
 function keys(value: unknown): string[] {
@@ -64,10 +69,18 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
   });
 
   const url = (path: string): string => `https://${acr.front.host}${path}`;
-  async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; headers: Headers; json: unknown }> {
+  async function call(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; headers: Headers; json: unknown }> {
     const response = await fetch(url(path), {
       method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -90,7 +103,10 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
   it('manifest properties (js-sets_manifest_properties): the metadata_read challenge, insufficient_scope for a PATCH, PATCH answered with the whole object, lastUpdateTime kept', async () => {
     const entries = recording('js-sets_manifest_properties.json');
     assert.equal(entries.length, 5, 'the recording has five registry entries');
-    const names = { 'myregistry.azurecr.io': acr.front.host, 'sha256:40d0cfd0861719208ff9f7747ab3f97844eeca509df705db44a736df863b76af': image };
+    const names = {
+      'myregistry.azurecr.io': acr.front.host,
+      'sha256:40d0cfd0861719208ff9f7747ab3f97844eeca509df705db44a736df863b76af': image,
+    };
     const path = `/acr/v1/${repo}/_manifests/${image}?api-version=2021-07-01`;
     const [recChallenge, recGet, recRefused, recPatched, recRestored] = entries as [Entry, Entry, Entry, Entry, Entry];
 
@@ -103,8 +119,15 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
     const before = await call('GET', path, read);
     assert.equal(before.status, recGet.StatusCode);
     assert.deepEqual(keys(before.json), keys(recGet.ResponseBody));
-    assert.deepEqual(keys(field(before.json, 'manifest')), keys(field(recGet.ResponseBody, 'manifest')), 'a single-platform image: digest, imageSize, times, architecture, os, mediaType, attributes');
-    assert.deepEqual(keys(field(before.json, 'manifest', 'changeableAttributes')), keys(field(recGet.ResponseBody, 'manifest', 'changeableAttributes')));
+    assert.deepEqual(
+      keys(field(before.json, 'manifest')),
+      keys(field(recGet.ResponseBody, 'manifest')),
+      'a single-platform image: digest, imageSize, times, architecture, os, mediaType, attributes',
+    );
+    assert.deepEqual(
+      keys(field(before.json, 'manifest', 'changeableAttributes')),
+      keys(field(recGet.ResponseBody, 'manifest', 'changeableAttributes')),
+    );
     assert.equal(field(before.json, 'manifest', 'architecture'), 'amd64');
 
     const denied = await call('PATCH', path, read, recRefused.RequestBody);
@@ -115,14 +138,29 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
     const write = await tokenFor(`repository:${repo}:metadata_write`);
     const all = await call('PATCH', path, write, recPatched.RequestBody);
     assert.equal(all.status, recPatched.StatusCode);
-    assert.deepEqual(field(all.json, 'manifest', 'changeableAttributes'), field(recPatched.ResponseBody, 'manifest', 'changeableAttributes'));
-    assert.equal(field(all.json, 'manifest', 'lastUpdateTime'), field(before.json, 'manifest', 'lastUpdateTime'), 'as recorded, a PATCH of the attributes leaves lastUpdateTime');
+    assert.deepEqual(
+      field(all.json, 'manifest', 'changeableAttributes'),
+      field(recPatched.ResponseBody, 'manifest', 'changeableAttributes'),
+    );
+    assert.equal(
+      field(all.json, 'manifest', 'lastUpdateTime'),
+      field(before.json, 'manifest', 'lastUpdateTime'),
+      'as recorded, a PATCH of the attributes leaves lastUpdateTime',
+    );
     const back = await call('PATCH', path, write, recRestored.RequestBody);
-    assert.deepEqual(field(back.json, 'manifest', 'changeableAttributes'), field(recRestored.ResponseBody, 'manifest', 'changeableAttributes'));
+    assert.deepEqual(
+      field(back.json, 'manifest', 'changeableAttributes'),
+      field(recRestored.ResponseBody, 'manifest', 'changeableAttributes'),
+    );
 
     // A partial body changes what it names and nothing else (the README of acr-wire: "PATCH bodies may be partial").
     const partial = await call('PATCH', path, write, { deleteEnabled: false });
-    assert.deepEqual(field(partial.json, 'manifest', 'changeableAttributes'), { deleteEnabled: false, writeEnabled: true, readEnabled: true, listEnabled: true });
+    assert.deepEqual(field(partial.json, 'manifest', 'changeableAttributes'), {
+      deleteEnabled: false,
+      writeEnabled: true,
+      readEnabled: true,
+      listEnabled: true,
+    });
     await call('PATCH', path, write, { deleteEnabled: true });
   });
 
@@ -139,7 +177,9 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
     assert.deepEqual(refused.json, recRefused.ResponseBody);
 
     const write = await tokenFor(`repository:${repo}:metadata_write`);
-    await call('PATCH', `/acr/v1/${repo}/_manifests/${untagged}?api-version=2021-07-01`, write, { deleteEnabled: false });
+    await call('PATCH', `/acr/v1/${repo}/_manifests/${untagged}?api-version=2021-07-01`, write, {
+      deleteEnabled: false,
+    });
     const locked = await call('DELETE', `/v2/${repo}/manifests/${untagged}`, token);
     assert.equal(locked.status, 405);
     assert.equal(field(locked.json, 'errors', 0, 'code'), 'REGISTRY_DISALLOWED_OPERATION');
@@ -147,7 +187,9 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
     // Still listed, still there.
     const listing = await call('GET', `/acr/v1/${repo}/_manifests`, await tokenFor(`repository:${repo}:metadata_read`));
     assert.ok(JSON.stringify(listing.json).includes(untagged));
-    await call('PATCH', `/acr/v1/${repo}/_manifests/${untagged}?api-version=2021-07-01`, write, { deleteEnabled: true });
+    await call('PATCH', `/acr/v1/${repo}/_manifests/${untagged}?api-version=2021-07-01`, write, {
+      deleteEnabled: true,
+    });
   });
 
   it('the manifest listing (js-should_list_registry_manifests): every manifest, tagged or not, ordered by digest, with its attributes; pages linked', async () => {
@@ -172,16 +214,26 @@ describe('the ACR test front answers as the recorded Azure Container Registry do
     const bare = manifests.find((m) => field(m, 'digest') === untagged);
     assert.ok(tagged && bare, 'the tagged and the untagged manifest are both listed');
     const recordedSingle = recorded.find((m) => field(m, 'architecture') === 'amd64' && field(m, 'os') === 'linux');
-    const withoutQuarantine = (attributes: unknown): string[] => keys(attributes).filter((k) => k !== 'quarantineState');
-    assert.deepEqual(keys(bare).filter((k) => k !== 'tags'), keys(recordedSingle));
+    const withoutQuarantine = (attributes: unknown): string[] =>
+      keys(attributes).filter((k) => k !== 'quarantineState');
+    assert.deepEqual(
+      keys(bare).filter((k) => k !== 'tags'),
+      keys(recordedSingle),
+    );
     assert.deepEqual(field(tagged, 'tags'), ['moved', 'test1']);
     assert.equal(field(bare, 'tags'), undefined, 'an untagged manifest has no tags key, as recorded');
-    assert.deepEqual(keys(field(bare, 'changeableAttributes')), withoutQuarantine(field(recordedSingle, 'changeableAttributes')));
+    assert.deepEqual(
+      keys(field(bare, 'changeableAttributes')),
+      withoutQuarantine(field(recordedSingle, 'changeableAttributes')),
+    );
 
     const page = await call('GET', `/acr/v1/${repo}/_manifests?n=1`, token);
     assert.equal((field(page.json, 'manifests') as unknown[]).length, 1);
     const link = page.headers.get('link') ?? '';
-    assert.match(link, /^<\/acr\/v1\/library\/hello-world\/_manifests\?last=sha256:[a-f0-9]{64}&n=1&orderby=>; rel="next"$/);
+    assert.match(
+      link,
+      /^<\/acr\/v1\/library\/hello-world\/_manifests\?last=sha256:[a-f0-9]{64}&n=1&orderby=>; rel="next"$/,
+    );
     const next = await call('GET', /^<([^>]+)>/.exec(link)![1]!, token);
     assert.equal(field(next.json, 'manifests', 0, 'digest'), digests[1]);
   });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
-import { UploadOptions, headBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
+import type { UploadOptions } from '../../src/registry/blobs';
+import { headBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
-import { Recorded, ScriptedServer, startScripted } from '../../lab/scripted';
+import type { Recorded, ScriptedServer } from '../../lab/scripted';
+import { startScripted } from '../../lab/scripted';
 
 // Blob reads and uploads against scripted registries: the protocol corners a real registry does
 // not show on demand (refusals mid-upload, chains of storage redirects, flaky targets).
@@ -13,7 +15,9 @@ const BYTES = new Uint8Array(Buffer.from('a blob of test bytes, long enough to c
 const DIGEST = sha256Of(BYTES);
 
 function denied(res: ServerResponse, message: string): void {
-  res.writeHead(403, { 'Content-Type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message }] }));
+  res
+    .writeHead(403, { 'Content-Type': 'application/json' })
+    .end(JSON.stringify({ errors: [{ code: 'DENIED', message }] }));
 }
 
 describe('blobs (scripted registries)', () => {
@@ -41,7 +45,9 @@ describe('blobs (scripted registries)', () => {
           uploadBlob(client(), 'team/app', DIGEST, BYTES.byteLength, () => BYTES, { chunkSize: 32 }),
           (err: unknown) =>
             isDigestReleaseError(err, 'DENIED') &&
-            err.message.includes(`The registry ${server!.host} ${words} the blob ${DIGEST} in ${server!.host}/team/app (DENIED: the repository storage quota is exceeded).`) &&
+            err.message.includes(
+              `The registry ${server!.host} ${words} the blob ${DIGEST} in ${server!.host}/team/app (DENIED: the repository storage quota is exceeded).`,
+            ) &&
             err.message.includes('may push to team/app'),
         );
       });
@@ -77,32 +83,56 @@ describe('blobs (scripted registries)', () => {
      */
     const registry = (hops: Record<string, string>) => (req: Recorded, res: ServerResponse) => {
       const path = new URL(req.url, 'https://x').pathname;
-      if (path.startsWith('/v2/') && !req.headers.authorization) return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
-      if (!path.startsWith('/v2/') && req.headers.authorization) return void res.writeHead(400).end('storage was sent the registry credentials');
+      if (path.startsWith('/v2/') && !req.headers.authorization)
+        return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+      if (!path.startsWith('/v2/') && req.headers.authorization)
+        return void res.writeHead(400).end('storage was sent the registry credentials');
       const location = hops[path]?.replace('{host}', server!.host);
       if (location) return void res.writeHead(path.startsWith('/v2/') ? 307 : 302, { Location: location }).end();
       res.writeHead(200, { 'Content-Length': String(BYTES.byteLength) }).end(req.method === 'HEAD' ? undefined : BYTES);
     };
-    const signedIn = () => new RegistryClient(server!.host, { maxAttempts: 1, credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' } });
+    const signedIn = () =>
+      new RegistryClient(server!.host, {
+        maxAttempts: 1,
+        credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' },
+      });
     const read = async (): Promise<Buffer> => {
       const parts: Buffer[] = [];
-      for await (const chunk of await openBlob(signedIn(), 'team/app', DIGEST, BYTES.byteLength)) parts.push(chunk as Buffer);
+      for await (const chunk of await openBlob(signedIn(), 'team/app', DIGEST, BYTES.byteLength))
+        parts.push(chunk as Buffer);
       return Buffer.concat(parts);
     };
     const blob = `/v2/team/app/blobs/${DIGEST}`;
-    const storagePaths = () => server!.requests.map((r) => new URL(r.url, 'https://x').pathname).filter((p) => !p.startsWith('/v2/'));
+    const storagePaths = () =>
+      server!.requests.map((r) => new URL(r.url, 'https://x').pathname).filter((p) => !p.startsWith('/v2/'));
 
     it('follows a chain of storage redirects, relative and absolute, sending storage no credentials', async () => {
-      server = await startScripted(registry({ [blob]: '/storage/one?sig=a', '/storage/one': 'two?sig=b', '/storage/two': 'https://{host}/cdn/three?sig=c' }));
+      server = await startScripted(
+        registry({
+          [blob]: '/storage/one?sig=a',
+          '/storage/one': 'two?sig=b',
+          '/storage/two': 'https://{host}/cdn/three?sig=c',
+        }),
+      );
       assert.ok(Buffer.from(BYTES).equals(await read()));
       assert.deepEqual(storagePaths(), ['/storage/one', '/storage/two', '/cdn/three']);
-      assert.ok(server.requests.filter((r) => !r.url.startsWith('/v2/')).every((r) => r.headers.authorization === undefined));
+      assert.ok(
+        server.requests.filter((r) => !r.url.startsWith('/v2/')).every((r) => r.headers.authorization === undefined),
+      );
       assert.deepEqual(await headBlob(signedIn(), 'team/app', DIGEST), { size: BYTES.byteLength });
     });
 
     it('stops at a redirect loop, saying so', async () => {
-      server = await startScripted(registry({ [blob]: '/storage/one', '/storage/one': '/storage/two', '/storage/two': '/storage/one' }));
-      await assert.rejects(read(), (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /redirects that loop/.test(err.message) && err.message.includes(DIGEST));
+      server = await startScripted(
+        registry({ [blob]: '/storage/one', '/storage/one': '/storage/two', '/storage/two': '/storage/one' }),
+      );
+      await assert.rejects(
+        read(),
+        (err: unknown) =>
+          isDigestReleaseError(err, 'REGISTRY_ERROR') &&
+          /redirects that loop/.test(err.message) &&
+          err.message.includes(DIGEST),
+      );
       assert.deepEqual(storagePaths(), ['/storage/one', '/storage/two']);
     });
 
@@ -110,7 +140,10 @@ describe('blobs (scripted registries)', () => {
       const hops: Record<string, string> = { [blob]: '/hop/1' };
       for (let i = 1; i < 20; i++) hops[`/hop/${i}`] = `/hop/${i + 1}`;
       server = await startScripted(registry(hops));
-      await assert.rejects(read(), (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /more than 5 redirects/.test(err.message));
+      await assert.rejects(
+        read(),
+        (err: unknown) => isDigestReleaseError(err, 'REGISTRY_ERROR') && /more than 5 redirects/.test(err.message),
+      );
       assert.deepEqual(storagePaths(), ['/hop/1', '/hop/2', '/hop/3', '/hop/4', '/hop/5']);
     });
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Asked, RegistryErrorEntry, answerCode } from '../../src/registry/error-answers';
+import type { Asked, RegistryErrorEntry } from '../../src/registry/error-answers';
+import { answerCode } from '../../src/registry/error-answers';
 
 // The one mapping from a registry's error answer (status and distribution error codes) to our
 // error codes, as a table: what was asked, the answer, the code every caller reports.

@@ -9,19 +9,57 @@ const RIGHT = sha256Of(new TextEncoder().encode('right'));
 const OTHER = sha256Of(new TextEncoder().encode('other'));
 
 function answer(header: string | undefined): { headers: { get(name: string): string | null } } {
-  return { headers: { get: (name) => (name.toLowerCase() === 'docker-content-digest' && header !== undefined ? header : null) } };
+  return {
+    headers: {
+      get: (name) => (name.toLowerCase() === 'docker-content-digest' && header !== undefined ? header : null),
+    },
+  };
 }
 
 const mismatch = (claimed: string): string => `claims ${claimed}`;
 const missing = (claimed: string | undefined): string => `no digest (${claimed ?? 'none'})`;
 
 describe('checkClaimedDigest', () => {
-  const cases: { name: string; header: string | undefined; required: boolean; expected: typeof RIGHT | undefined; result: string | undefined; error?: string }[] = [
-    { name: 'the digest expected, with white space', header: ` ${RIGHT} `, required: false, expected: RIGHT, result: RIGHT },
+  const cases: {
+    name: string;
+    header: string | undefined;
+    required: boolean;
+    expected: typeof RIGHT | undefined;
+    result: string | undefined;
+    error?: string;
+  }[] = [
+    {
+      name: 'the digest expected, with white space',
+      header: ` ${RIGHT} `,
+      required: false,
+      expected: RIGHT,
+      result: RIGHT,
+    },
     { name: 'no header when none is required', header: undefined, required: false, expected: RIGHT, result: undefined },
-    { name: 'another digest', header: OTHER, required: false, expected: RIGHT, result: undefined, error: `DIGEST_MISMATCH claims ${OTHER}` },
-    { name: 'no header when one is required', header: undefined, required: true, expected: undefined, result: undefined, error: 'REGISTRY_ERROR no digest (none)' },
-    { name: 'a header that is not a digest when one is required', header: 'latest', required: true, expected: undefined, result: undefined, error: 'REGISTRY_ERROR no digest (latest)' },
+    {
+      name: 'another digest',
+      header: OTHER,
+      required: false,
+      expected: RIGHT,
+      result: undefined,
+      error: `DIGEST_MISMATCH claims ${OTHER}`,
+    },
+    {
+      name: 'no header when one is required',
+      header: undefined,
+      required: true,
+      expected: undefined,
+      result: undefined,
+      error: 'REGISTRY_ERROR no digest (none)',
+    },
+    {
+      name: 'a header that is not a digest when one is required',
+      header: 'latest',
+      required: true,
+      expected: undefined,
+      result: undefined,
+      error: 'REGISTRY_ERROR no digest (latest)',
+    },
     { name: 'any digest when none is expected', header: OTHER, required: true, expected: undefined, result: OTHER },
   ];
   for (const c of cases) {
@@ -32,7 +70,10 @@ describe('checkClaimedDigest', () => {
         return;
       }
       const [code, ...message] = c.error.split(' ');
-      assert.throws(() => checkClaimedDigest(answer(c.header), check), (err: unknown) => isDigestReleaseError(err, code as 'DIGEST_MISMATCH') && err.message === message.join(' '));
+      assert.throws(
+        () => checkClaimedDigest(answer(c.header), check),
+        (err: unknown) => isDigestReleaseError(err, code as 'DIGEST_MISMATCH') && err.message === message.join(' '),
+      );
     });
   }
 });

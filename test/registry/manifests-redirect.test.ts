@@ -3,7 +3,8 @@ import { isDigestReleaseError } from '../../src/errors';
 import { sha256Of } from '../../src/reference/digest';
 import { RegistryClient } from '../../src/registry/client';
 import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
-import { ScriptedServer, startScripted } from '../../lab/scripted';
+import type { ScriptedServer } from '../../lab/scripted';
+import { startScripted } from '../../lab/scripted';
 
 // A manifest request the registry redirects (a registry behind a CDN or a mirror does) is followed
 // as blob reads are, without the registry's credentials; a redirect with nowhere to go says what to
@@ -25,14 +26,25 @@ describe('manifest redirects (scripted registry)', () => {
     await server?.close();
     server = undefined;
   });
-  const client = () => new RegistryClient(server!.host, { maxAttempts: 1, credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' } });
+  const client = () =>
+    new RegistryClient(server!.host, {
+      maxAttempts: 1,
+      credential: { kind: 'basic', username: 'u', password: 'p', source: 'test' },
+    });
 
   it('follows a 307 on a manifest read, sending the redirect target no credentials', async () => {
     server = await startScripted((req, res) => {
-      if (req.url.startsWith('/v2/') && !req.headers.authorization) return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
+      if (req.url.startsWith('/v2/') && !req.headers.authorization)
+        return void res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' }).end();
       if (req.url.startsWith('/v2/')) return void res.writeHead(307, { Location: '/mirror/app/1.0?grant=x' }).end();
       if (req.headers.authorization) return void res.writeHead(400).end('the mirror was sent the registry credentials');
-      res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': DIGEST, 'Content-Length': String(MANIFEST.length) }).end(MANIFEST);
+      res
+        .writeHead(200, {
+          'Content-Type': OCI_MANIFEST,
+          'Docker-Content-Digest': DIGEST,
+          'Content-Length': String(MANIFEST.length),
+        })
+        .end(MANIFEST);
     });
     const read = await client().getManifest('team/app', '1.0');
     assert.equal(read.digest, DIGEST);
@@ -48,7 +60,10 @@ describe('manifest redirects (scripted registry)', () => {
     });
     await assert.rejects(client().getManifest('team/app', '1.0'), (err: unknown) => {
       assert.ok(isDigestReleaseError(err, 'REGISTRY_ERROR'), String(err));
-      assert.ok(err.message.includes(`The registry ${server!.host} answered 307 for ${server!.host}/team/app:1.0`), err.message);
+      assert.ok(
+        err.message.includes(`The registry ${server!.host} answered 307 for ${server!.host}/team/app:1.0`),
+        err.message,
+      );
       assert.match(err.message, /without a Location to follow: check the registry's address/);
       return true;
     });

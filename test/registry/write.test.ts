@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
-import { Digest, sha256Of } from '../../src/reference/digest';
+import type { Digest } from '../../src/reference/digest';
+import { sha256Of } from '../../src/reference/digest';
 import { headBlob, mountBlob, openBlob, uploadBlob } from '../../src/registry/blobs';
 import { RegistryClient } from '../../src/registry/client';
 import { putManifest } from '../../src/registry/manifests';
 import { OCI_MANIFEST } from '../../src/registry/manifest-parse';
 import { listReferrers, pushReferrer, referrersTag } from '../../src/registry/referrers';
-import { TestGround, pushSamples, testGround } from '../../lab/ground';
+import type { TestGround } from '../../lab/ground';
+import { pushSamples, testGround } from '../../lab/ground';
 import { inspectRaw, sha256Hex } from '../../lab/images';
 import { startProxy } from '../../lab/proxy';
 import { pushArtifactReferrer } from '../../lab/referrer';
@@ -23,13 +25,25 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function imageManifest(config: { digest: Digest; size: number }, layers: { digest: Digest; size: number }[], extra: Record<string, unknown> = {}): Uint8Array<ArrayBuffer> {
+function imageManifest(
+  config: { digest: Digest; size: number },
+  layers: { digest: Digest; size: number }[],
+  extra: Record<string, unknown> = {},
+): Uint8Array<ArrayBuffer> {
   const doc = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     ...extra,
-    config: { mediaType: (extra.configMediaType as string | undefined) ?? 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l.digest, size: l.size })),
+    config: {
+      mediaType: (extra.configMediaType as string | undefined) ?? 'application/vnd.oci.image.config.v1+json',
+      digest: config.digest,
+      size: config.size,
+    },
+    layers: layers.map((l) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      digest: l.digest,
+      size: l.size,
+    })),
   };
   delete (doc as Record<string, unknown>).configMediaType;
   return new Uint8Array(Buffer.from(JSON.stringify(doc)));
@@ -49,7 +63,9 @@ describe('registry write primitives (real distribution registry)', function () {
     pushSamples(g, g.open, g.openAccess, 'prim/app');
     pushSamples(g, g.basic, g.basicAccess, 'prim/app');
     open = new RegistryClient(g.open.host, { credential: { kind: 'anonymous', source: 'test' } });
-    basic = new RegistryClient(g.basic.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+    basic = new RegistryClient(g.basic.host, {
+      credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' },
+    });
     const image = await open.getManifest('prim/app', 'oci');
     appDigest = image.digest;
     assert.equal(image.manifest.kind, 'image');
@@ -70,12 +86,17 @@ describe('registry write primitives (real distribution registry)', function () {
 
   it('refuses a blob whose bytes do not match its digest, at the end of the stream', async () => {
     const proxy = await startProxy(g.open.url, g.certs, (method, path, _status, _headers, body) =>
-      method === 'GET' && path.includes('/blobs/') ? Buffer.from(body.toString('latin1').replace(/a/, 'b'), 'latin1') : body,
+      method === 'GET' && path.includes('/blobs/')
+        ? Buffer.from(body.toString('latin1').replace(/a/, 'b'), 'latin1')
+        : body,
     );
     try {
       const viaProxy = new RegistryClient(proxy.host);
       const stream = await openBlob(viaProxy, 'prim/app', configDigest, configSize);
-      await assert.rejects(readAll(stream), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH') && /hash to sha256:/.test(err.message));
+      await assert.rejects(
+        readAll(stream),
+        (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH') && /hash to sha256:/.test(err.message),
+      );
     } finally {
       await proxy.close();
     }
@@ -90,9 +111,12 @@ describe('registry write primitives (real distribution registry)', function () {
           return { status: 307, headers: { location: `/storage/${path.split('/').pop()!}` } };
         }
         if (path.startsWith('/storage/')) {
-          if (headers.authorization) return { status: 400, body: Buffer.from('storage was sent the registry credentials') };
+          if (headers.authorization)
+            return { status: 400, body: Buffer.from('storage was sent the registry credentials') };
           const upstream = await fetch(`${g.basic.url}/v2/prim/app/blobs/${path.split('/').pop()!}`, {
-            headers: { authorization: `Basic ${Buffer.from(`${g.user.username}:${g.user.password}`).toString('base64')}` },
+            headers: {
+              authorization: `Basic ${Buffer.from(`${g.user.username}:${g.user.password}`).toString('base64')}`,
+            },
           });
           return { status: 200, body: Buffer.from(await upstream.arrayBuffer()) };
         }
@@ -100,7 +124,9 @@ describe('registry write primitives (real distribution registry)', function () {
       },
     });
     try {
-      const viaProxy = new RegistryClient(proxy.host, { credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' } });
+      const viaProxy = new RegistryClient(proxy.host, {
+        credential: { kind: 'basic', username: g.user.username, password: g.user.password, source: 'test' },
+      });
       const bytes = await readAll(await openBlob(viaProxy, 'prim/app', configDigest, configSize));
       assert.equal(sha256Hex(bytes), configDigest);
       const storage = seen.filter((r) => r.path.startsWith('/storage/'));
@@ -117,7 +143,9 @@ describe('registry write primitives (real distribution registry)', function () {
     await uploadBlob(open, 'prim/up', digest, bytes.byteLength, () => bytes);
     assert.deepEqual(await headBlob(open, 'prim/up', digest), { size: bytes.byteLength });
 
-    await uploadBlob(open, 'prim/streamed', configDigest, configSize, () => openBlob(basic, 'prim/app', configDigest, configSize));
+    await uploadBlob(open, 'prim/streamed', configDigest, configSize, () =>
+      openBlob(basic, 'prim/app', configDigest, configSize),
+    );
     assert.deepEqual(await headBlob(open, 'prim/streamed', configDigest), { size: configSize });
   });
 
@@ -132,19 +160,31 @@ describe('registry write primitives (real distribution registry)', function () {
       const source = new RegistryClient(proxy.host, { peer: 'source registry' });
       const retried: unknown[] = [];
       const copy = (chunkSize?: number) =>
-        uploadBlob(basic, 'prim/dropped', digest, bytes.byteLength, (stalls) => openBlob(source, 'prim/dropping', digest, bytes.byteLength, { stalls }), {
-          ...(chunkSize ? { chunkSize } : {}),
-          retryBackoffMs: 10,
-          onRetry: (_attempt, err) => retried.push(err),
-        });
+        uploadBlob(
+          basic,
+          'prim/dropped',
+          digest,
+          bytes.byteLength,
+          (stalls) => openBlob(source, 'prim/dropping', digest, bytes.byteLength, { stalls }),
+          {
+            ...(chunkSize ? { chunkSize } : {}),
+            retryBackoffMs: 10,
+            onRetry: (_attempt, err) => retried.push(err),
+          },
+        );
       const namesSource = (err: unknown): boolean =>
         isDigestReleaseError(err, 'UNREACHABLE') &&
-        err.message.includes(`The source registry ${proxy.host} dropped the connection while sending the blob ${digest}`) &&
+        err.message.includes(
+          `The source registry ${proxy.host} dropped the connection while sending the blob ${digest}`,
+        ) &&
         /after 40 of 100000 bytes/.test(err.message) &&
         !/Could not reach/.test(err.message);
       for (const chunkSize of [undefined, 64 * 1024]) {
         retried.length = 0;
-        await assert.rejects(copy(chunkSize), (err: unknown) => namesSource(err) && /was tried 3 times/.test((err as Error).message));
+        await assert.rejects(
+          copy(chunkSize),
+          (err: unknown) => namesSource(err) && /was tried 3 times/.test((err as Error).message),
+        );
         assert.equal(retried.length, 2, 'each drop was retried');
         assert.ok(retried.every(namesSource), String(retried));
       }
@@ -157,9 +197,12 @@ describe('registry write primitives (real distribution registry)', function () {
   it('uploads in PATCH chunks when asked, with relative Location headers', async () => {
     const bytes = new Uint8Array(randomBytes(200_000));
     const digest = sha256Of(bytes);
-    const asStream = () => Readable.from((function* () {
-      for (let i = 0; i < bytes.byteLength; i += 7_000) yield Buffer.from(bytes.slice(i, i + 7_000));
-    })());
+    const asStream = () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < bytes.byteLength; i += 7_000) yield Buffer.from(bytes.slice(i, i + 7_000));
+        })(),
+      );
     await uploadBlob(basic, 'prim/chunked', digest, bytes.byteLength, asStream, { chunkSize: 64 * 1024 });
     assert.deepEqual(await headBlob(basic, 'prim/chunked', digest), { size: bytes.byteLength });
     const back = await readAll(await openBlob(basic, 'prim/chunked', digest, bytes.byteLength));
@@ -179,7 +222,8 @@ describe('registry write primitives (real distribution registry)', function () {
       ['PATCH', 'the upload exceeds the size allowed for this repository'],
     ] as const) {
       const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
-        intercept: (method, path) => (method === refused && path.includes('/blobs/uploads/') ? envelope(message) : undefined),
+        intercept: (method, path) =>
+          method === refused && path.includes('/blobs/uploads/') ? envelope(message) : undefined,
       });
       try {
         const viaProxy = new RegistryClient(proxy.host);
@@ -196,9 +240,14 @@ describe('registry write primitives (real distribution registry)', function () {
   it('refuses to upload bytes that do not match the digest, and stores nothing', async () => {
     const bytes = new Uint8Array(randomBytes(1000));
     const claimed = sha256Of(new Uint8Array(randomBytes(1000)));
-    await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, () => bytes), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+    await assert.rejects(
+      uploadBlob(open, 'prim/bad', claimed, 1000, () => bytes),
+      (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'),
+    );
     const stream = () => Readable.from([Buffer.from(bytes)]);
-    await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, stream), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+    await assert.rejects(uploadBlob(open, 'prim/bad', claimed, 1000, stream), (err: unknown) =>
+      isDigestReleaseError(err, 'DIGEST_MISMATCH'),
+    );
     assert.equal(await headBlob(open, 'prim/bad', claimed), undefined);
   });
 
@@ -210,16 +259,22 @@ describe('registry write primitives (real distribution registry)', function () {
   });
 
   it('writes a manifest by digest and by tag; skopeo reads back the same bytes', async () => {
-    const config = new Uint8Array(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
+    const config = new Uint8Array(
+      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })),
+    );
     const layer = new Uint8Array(randomBytes(5000));
     await uploadBlob(open, 'prim/written', sha256Of(config), config.byteLength, () => config);
     await uploadBlob(open, 'prim/written', sha256Of(layer), layer.byteLength, () => layer);
-    const bytes = imageManifest({ digest: sha256Of(config), size: config.byteLength }, [{ digest: sha256Of(layer), size: layer.byteLength }]);
+    const bytes = imageManifest({ digest: sha256Of(config), size: config.byteLength }, [
+      { digest: sha256Of(layer), size: layer.byteLength },
+    ]);
     const digest = await putManifest(open, 'prim/written', sha256Of(bytes), bytes, OCI_MANIFEST);
     assert.equal(digest, sha256Of(bytes));
     assert.equal(await putManifest(open, 'prim/written', 'v1', bytes, OCI_MANIFEST), digest);
     assert.equal(sha256Hex(inspectRaw(`${g.open.host}/prim/written:v1`, g.openAccess)), digest);
-    await assert.rejects(putManifest(open, 'prim/written', sha256Of(config), bytes, OCI_MANIFEST), (err: unknown) => isDigestReleaseError(err, 'DIGEST_MISMATCH'));
+    await assert.rejects(putManifest(open, 'prim/written', sha256Of(config), bytes, OCI_MANIFEST), (err: unknown) =>
+      isDigestReleaseError(err, 'DIGEST_MISMATCH'),
+    );
   });
 
   it('lists no referrers for an image without any, through the tag-schema fallback', async () => {
@@ -228,15 +283,21 @@ describe('registry write primitives (real distribution registry)', function () {
 
   it('reads a missing tag-schema index as empty without asking for the tag list; a missing manifest read by getManifest still tells a missing repository apart', async () => {
     const sent: string[] = [];
-    const counted = new RegistryClient(g.open.host, { onRequest: (method, url) => sent.push(`${method} ${new URL(url).pathname}`) });
+    const counted = new RegistryClient(g.open.host, {
+      onRequest: (method, url) => sent.push(`${method} ${new URL(url).pathname}`),
+    });
     assert.deepEqual(await listReferrers(counted, 'prim/app', appDigest), []);
     assert.deepEqual(
       sent.filter((line) => !line.includes('/referrers/')),
       [`GET /v2/prim/app/manifests/${referrersTag(appDigest)}`],
       'one read of the sha256- tag, and no tags/list probe, on the normal path',
     );
-    await assert.rejects(counted.getManifest('prim/no-such-repository', 'v1'), (err: unknown) => isDigestReleaseError(err, 'NAME_UNKNOWN'));
-    await assert.rejects(counted.getManifest('prim/app', 'no-such-tag'), (err: unknown) => isDigestReleaseError(err, 'MANIFEST_UNKNOWN'));
+    await assert.rejects(counted.getManifest('prim/no-such-repository', 'v1'), (err: unknown) =>
+      isDigestReleaseError(err, 'NAME_UNKNOWN'),
+    );
+    await assert.rejects(counted.getManifest('prim/app', 'no-such-tag'), (err: unknown) =>
+      isDigestReleaseError(err, 'MANIFEST_UNKNOWN'),
+    );
   });
 
   it('pushes a referrer and finds it, with its artifactType and annotations; pushing again adds nothing', async () => {
@@ -244,7 +305,11 @@ describe('registry write primitives (real distribution registry)', function () {
       open,
       'prim/app',
       { digest: appDigest, mediaType: OCI_MANIFEST },
-      { artifactType: 'application/vnd.example.sbom+json', payload: '{"sbom":"a test sbom"}', annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' } },
+      {
+        artifactType: 'application/vnd.example.sbom+json',
+        payload: '{"sbom":"a test sbom"}',
+        annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+      },
     );
     const expected = {
       mediaType: OCI_MANIFEST,
@@ -254,7 +319,10 @@ describe('registry write primitives (real distribution registry)', function () {
       annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
     };
     assert.deepEqual(await listReferrers(open, 'prim/app', appDigest), [expected]);
-    assert.deepEqual(await listReferrers(open, 'prim/app', appDigest, { artifactType: 'application/vnd.example.sbom+json' }), [expected]);
+    assert.deepEqual(
+      await listReferrers(open, 'prim/app', appDigest, { artifactType: 'application/vnd.example.sbom+json' }),
+      [expected],
+    );
     assert.deepEqual(await listReferrers(open, 'prim/app', appDigest, { artifactType: 'application/other' }), []);
     await pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest);
     assert.equal((await listReferrers(open, 'prim/app', appDigest)).length, 1);
@@ -263,6 +331,8 @@ describe('registry write primitives (real distribution registry)', function () {
 
   it('refuses to push a referrer whose subject is another digest', async () => {
     const bytes = imageManifest({ digest: configDigest, size: configSize }, []);
-    await assert.rejects(pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest), (err: unknown) => isDigestReleaseError(err, 'INVALID_INPUT'));
+    await assert.rejects(pushReferrer(open, 'prim/app', bytes, OCI_MANIFEST, appDigest), (err: unknown) =>
+      isDigestReleaseError(err, 'INVALID_INPUT'),
+    );
   });
 });
