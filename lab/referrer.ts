@@ -1,6 +1,6 @@
 import type { Digest } from '../src/reference/digest';
 import { sha256Of } from '../src/reference/digest';
-import { uploadBlob } from '../src/registry/blobs';
+import { uploadBlob } from '../src/registry/blob-upload';
 import type { RegistryClient } from '../src/registry/client';
 import { OCI_MANIFEST } from '../src/registry/manifest-parse';
 import { pushReferrer } from '../src/registry/referrers';

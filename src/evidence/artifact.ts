@@ -1,6 +1,7 @@
 import type { Digest } from '../reference/digest';
 import { sha256Of } from '../reference/digest';
-import { headBlob, uploadBlob } from '../registry/blobs';
+import { headBlob } from '../registry/blobs';
+import { uploadBlob } from '../registry/blob-upload';
 import type { RegistryClient } from '../registry/client';
 import { OCI_MANIFEST } from '../registry/manifest-parse';
 import type { JsonValue } from './canonical';

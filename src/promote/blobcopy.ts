@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../reference/digest';
-import { headBlob, mountBlob, openBlob, uploadBlob } from '../registry/blobs';
+import { headBlob, mountBlob, openBlob } from '../registry/blobs';
+import { uploadBlob } from '../registry/blob-upload';
 import type { RegistryClient } from '../registry/client';
 import type { Descriptor } from '../registry/manifest-parse';
 import { StallBudget } from '../http/transport';

@@ -14,7 +14,7 @@ import { ANONYMOUS, Authenticator } from './sign-in';
 // The OCI distribution API of one registry: requests signed for their scope (sign-in.ts), the
 // registry's redirects followed without credentials, and every answer read whole (manifests, index
 // pages, tag lists, properties, small blobs) asked for again when lost midway. The operations on
-// each resource are in their own files: manifests.ts, blobs.ts, tag-list.ts, referrers.ts.
+// each resource are in their own files: manifests.ts, blobs.ts, blob-upload.ts, tag-list.ts, referrers.ts.
 
 export interface RegistryClientOptions extends TransportOptions {
   readonly credential?: RegistryCredential;

@@ -7,7 +7,7 @@ import { readLockFacts } from '../../src/acr/locks';
 import { IN_TOTO_MEDIA_TYPE } from '../../src/evidence/predicate';
 import type { Digest } from '../../src/reference/digest';
 import { parseDigest, sha256Of } from '../../src/reference/digest';
-import { uploadBlob } from '../../src/registry/blobs';
+import { uploadBlob } from '../../src/registry/blob-upload';
 import { RegistryClient } from '../../src/registry/client';
 import { pullScope } from '../../src/registry/sign-in';
 import { listReferrers, pushReferrer } from '../../src/registry/referrers';
