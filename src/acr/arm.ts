@@ -1,7 +1,7 @@
 import { asRecord, parseJson } from '../json';
 import { readBodyUpTo, readJsonUpTo } from '../http/body-limit';
 import { MAX_ERROR_BODY_BYTES } from '../registry/error-answers';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import { DigestReleaseError } from '../errors';
 import type { Network } from '../http/network';
 import { Transport } from '../http/transport';

@@ -2,7 +2,7 @@ import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../http/body-limit';
 import type { Network } from '../http/network';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import { Transport } from '../http/transport';
 
 // A small client for the Azure DevOps REST API of one project: GET with the job's token, JSON

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors';
 import { DigestReleaseError, isDigestReleaseError } from '../errors';
-import type { HttpResponse } from './request';
+import type { HttpResponse } from './response';
 import { parseJson } from '../json';
 import { sizeText } from '../size';
 

@@ -1,7 +1,7 @@
 import { DigestReleaseError, messageOf } from '../errors';
 import type { Network } from './network';
 import { DIRECT_NETWORK } from './network';
-import type { HttpResponse, SentRequest } from './request';
+import type { HttpResponse, SentRequest } from './response';
 import { RETRY_STATUS, networkCode } from './retry';
 import { STALL_VARIABLE, proxyName } from './settings';
 import type { StallError } from './stall';

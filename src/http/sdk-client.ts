@@ -12,7 +12,7 @@ import type { Network } from './network';
 import { DEFAULT_STALL_MS } from './settings';
 import { StallError } from './stall';
 import { ProxyError } from './tunnel';
-import type { HttpResponse } from './request';
+import type { HttpResponse } from './response';
 import { exchange } from './request';
 import { stallError, unreachable } from './failures';
 

@@ -5,7 +5,7 @@ import { readBodyUpTo } from './body-limit';
 import { lostAnswer, seconds, stallError, unreachable } from './failures';
 import type { Network } from './network';
 import { DIRECT_NETWORK } from './network';
-import type { HttpResponse } from './request';
+import type { HttpResponse } from './response';
 import { exchange } from './request';
 import { RETRY_NETWORK_CODES, RETRY_STATUS, backoffDelay, isLostBody, networkCode, retryAfterMs, sleep } from './retry';
 import { DEFAULT_STALL_MS } from './settings';

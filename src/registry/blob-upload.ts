@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { DigestReleaseError, isDigestReleaseError, withMore } from '../errors';
 import { backoffDelay, sleep } from '../http/retry';
 import { stallBehind } from '../http/stall';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import { StallBudget } from '../http/transport';
 import type { Digest } from '../reference/digest';
 import { sha256Of } from '../reference/digest';

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { DigestReleaseError } from '../errors';
 import { lostAnswer } from '../http/failures';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import type { StallBudget } from '../http/transport';
 import type { Digest } from '../reference/digest';
 import { sha256Of } from '../reference/digest';

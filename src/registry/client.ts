@@ -1,7 +1,7 @@
 import { DigestReleaseError } from '../errors';
 import type { BodyLimit } from '../http/body-limit';
 import type { Network } from '../http/network';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import type { RequestBody, Sender, StallBudget, TransportOptions, WholeAnswer } from '../http/transport';
 import { Transport } from '../http/transport';
 import { apiHost } from '../reference/reference';

@@ -2,7 +2,7 @@ import type { ErrorCode } from '../errors';
 import { DigestReleaseError } from '../errors';
 import { isRecord } from '../json';
 import { readJsonUpTo } from '../http/body-limit';
-import type { HttpResponse } from '../http/request';
+import type { HttpResponse } from '../http/response';
 import { retriesNote } from '../http/failures';
 
 // The distribution error envelope: {"errors":[{"code","message","detail"}]}. Registries fill it

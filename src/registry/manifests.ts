@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
-import type { HttpResponse } from '../http/request';
-import { bareMediaType } from '../http/request';
+import type { HttpResponse } from '../http/response';
+import { bareMediaType } from '../http/response';
 import type { Digest } from '../reference/digest';
 import { isDigest, sha256Of } from '../reference/digest';
 import type { RegistryClient } from './client';

@@ -1,6 +1,6 @@
 import { DigestReleaseError } from '../errors';
-import type { HttpResponse } from '../http/request';
-import { bareMediaType } from '../http/request';
+import type { HttpResponse } from '../http/response';
+import { bareMediaType } from '../http/response';
 import type { StallBudget, Transport } from '../http/transport';
 import { isRecord, parseJson } from '../json';
 import { describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
