@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { isDigestReleaseError } from '../errors';
+import { backoffDelay, sleep } from '../http/retry';
 import type { Digest } from '../reference/digest';
 import { headBlob, mountBlob, openBlob } from '../registry/blobs';
 import { uploadBlob } from '../registry/blob-upload';
@@ -84,4 +86,25 @@ export async function copyBlob(
     dropEarly();
   }
   return 'uploaded';
+}
+
+/** Attempts at a manifest the target says names a blob it lacks, the blobs checked again in between. */
+const MANIFEST_BLOB_ATTEMPTS = 3;
+
+/**
+ * A manifest write (by digest or under a tag), again when the target answers that a blob is unknown
+ * though it was just copied: distribution rewrites a repository's link to a blob in place when two
+ * runs copy the same blob at once, and a manifest written in that moment finds no blob. Every blob
+ * is checked again (copied if really missing) before the next attempt.
+ */
+export async function againIfBlobUnknown<T>(write: () => Promise<T>, recheckBlobs: () => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDigestReleaseError(err, 'BLOB_UNKNOWN') || attempt >= MANIFEST_BLOB_ATTEMPTS) throw err;
+      await sleep(backoffDelay(200, attempt));
+      await recheckBlobs();
+    }
+  }
 }

@@ -8,9 +8,10 @@ import { listTags } from '../registry/tag-list';
 import { apiHost } from '../reference/reference';
 import { planCopy } from './plan';
 import type { PromoteLog, PromoteRequest, PromoteResult } from './promote';
-import { checkTags, promote } from './promote';
+import { promote } from './promote';
+import { checkTags } from './tag-writes';
 import { Written } from './written';
-import { planTags } from './tags';
+import { planTags } from './tag-plan';
 
 // A promotion by ACR server-side import. The order keeps the promise of a copy: the target's tags
 // are checked first (a conflict fails before anything is imported); the import copies the digest

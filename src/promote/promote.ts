@@ -1,19 +1,17 @@
-import { DigestReleaseError, isDigestReleaseError, messageOf } from '../errors';
+import { DigestReleaseError, messageOf } from '../errors';
 import type { Digest } from '../reference/digest';
 import type { Descriptor } from '../registry/manifest-parse';
 import type { RegistryClient } from '../registry/client';
 import { putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
-import { settle } from '../registry/racing-writes';
 import { listTags } from '../registry/tag-list';
-import { backoffDelay, sleep } from '../http/retry';
 import type { BlobEnds } from './blobcopy';
-import { copyBlob, sameRegistry } from './blobcopy';
+import { againIfBlobUnknown, copyBlob, sameRegistry } from './blobcopy';
 import type { CopyPlan, PlannedManifest } from './plan';
 import { addReferrers, planImage } from './plan';
 import { runPool } from '../pool';
-import type { TagPlan } from './tags';
-import { planTags } from './tags';
+import { planTags } from './tag-plan';
+import { checkTags, writeTags } from './tag-writes';
 import { Written } from './written';
 
 // A promotion: one digest from a source repository to a target repository, byte for byte.
@@ -206,27 +204,6 @@ async function promoteRecorded(
   };
 }
 
-/** Attempts at a manifest the target says names a blob it lacks, the blobs checked again in between. */
-const MANIFEST_BLOB_ATTEMPTS = 3;
-
-/**
- * A manifest write (by digest or under a tag), again when the target answers that a blob is unknown
- * though it was just copied: distribution rewrites a repository's link to a blob in place when two
- * runs copy the same blob at once, and a manifest written in that moment finds no blob. Every blob
- * is checked again (copied if really missing) before the next attempt.
- */
-async function againIfBlobUnknown<T>(write: () => Promise<T>, recheckBlobs: () => Promise<void>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      if (!isDigestReleaseError(err, 'BLOB_UNKNOWN') || attempt >= MANIFEST_BLOB_ATTEMPTS) throw err;
-      await sleep(backoffDelay(200, attempt));
-      await recheckBlobs();
-    }
-  }
-}
-
 /** Every blob of the plan at the target, those gone or never there copied. */
 async function ensureBlobs(ends: BlobEnds, plan: CopyPlan): Promise<void> {
   for (const blob of plan.blobs) await copyBlob(ends, blob);
@@ -272,135 +249,6 @@ async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: str
 /** The manifests an index names (its children), which must be at the target before it. */
 function namedManifests(node: PlannedManifest): Digest[] {
   return node.manifest.kind === 'index' ? node.manifest.manifests.map((m) => m.digest) : [];
-}
-
-/**
- * When tags are checked: before anything is copied; after an import put the image at the target,
- * before the copy path adds to it; or after the image is in place and before any tag is written.
- */
-export type TagCheckPhase = 'before-copy' | 'after-import' | 'after-copy';
-
-/** Every tag to write must be free or already at this digest, unless overwriteTags (floating tags always move). */
-export async function checkTags(
-  request: PromoteRequest,
-  tagPlan: TagPlan,
-  target: string,
-  phase: TagCheckPhase,
-  written: Written,
-): Promise<Map<string, Digest | undefined>> {
-  const current = new Map<string, Digest | undefined>();
-  for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
-    const head = await request.target.headManifest(request.targetRepository, tag);
-    current.set(tag, head?.digest);
-    if (head && head.digest !== request.digest && !request.overwriteTags && tagPlan.explicit.includes(tag)) {
-      throw new DigestReleaseError(
-        'TAG_CONFLICT',
-        `The tag ${target}:${tag} already points at ${head.digest}, and this promotion would point it at ${request.digest}. ` +
-          `${TAG_TAKEN[phase]}${written.describe()} ` +
-          'Promote under a new tag, or set overwriteTags: true to move the tag.',
-      );
-    }
-  }
-  return current;
-}
-
-/** When a tag conflict found in a later phase arose, for the message. */
-const TAG_TAKEN: Record<TagCheckPhase, string> = {
-  'before-copy': '',
-  'after-import': 'The tag was taken while the image was imported. ',
-  'after-copy': 'The tag was taken while the image was copied. ',
-};
-
-async function writeTags(
-  request: PromoteRequest,
-  plan: CopyPlan,
-  tagPlan: TagPlan,
-  target: string,
-  log: PromoteLog,
-  recheckBlobs: () => Promise<void>,
-  written: Written,
-): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
-  // Looked at again just before writing: another run may have taken a tag while the blobs were copied.
-  const started = Date.now();
-  const current = await checkTags(request, tagPlan, target, 'after-copy', written);
-  const tagsWritten: string[] = [];
-  const tagsUnchanged: string[] = [];
-  for (const [tag, digest] of current) {
-    if (digest === request.digest) {
-      tagsUnchanged.push(tag);
-      continue;
-    }
-    try {
-      await againIfBlobUnknown(
-        () => putManifest(request.target, request.targetRepository, tag, plan.root.bytes, plan.root.mediaType),
-        recheckBlobs,
-      );
-    } catch (err) {
-      written.tagFailed(tag, await tagNow(request, tag, err));
-      throw err;
-    }
-    tagsWritten.push(tag);
-    written.tagWritten(tag);
-  }
-  if (tagsWritten.length > 0) {
-    // Another run that checked a tag before our write landed writes it within the settle time.
-    await settle(started);
-    await readBackTags(request, tagPlan, tagsWritten, target, log);
-  }
-  return { tagsWritten, tagsUnchanged };
-}
-
-/**
- * What a tag names after its write failed, read back so the message can say; 'unknown' when it
- * cannot be read, or when the registry's connection failed (reading would wait out the same failure).
- */
-async function tagNow(request: PromoteRequest, tag: string, failure: unknown): Promise<Digest | undefined | 'unknown'> {
-  if (isDigestReleaseError(failure, 'STALLED') || isDigestReleaseError(failure, 'UNREACHABLE')) return 'unknown';
-  try {
-    return (await request.target.headManifest(request.targetRepository, tag))?.digest;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/**
- * After the settle time, every tag this run wrote must still name its digest. A tag asked for by name
- * that another run wrote over is a failed promotion (both runs cannot have released under one tag),
- * unless overwriteTags allowed it to move; a floating tag moved by another run is logged.
- */
-async function readBackTags(
-  request: PromoteRequest,
-  tagPlan: TagPlan,
-  written: readonly string[],
-  target: string,
-  log: PromoteLog,
-): Promise<void> {
-  const lost: string[] = [];
-  const kept: string[] = [];
-  for (const tag of written) {
-    const now = (await request.target.headManifest(request.targetRepository, tag))?.digest;
-    if (now === request.digest) {
-      kept.push(tag);
-      continue;
-    }
-    const what = now === undefined ? 'is gone' : `points at ${now}`;
-    if (tagPlan.explicit.includes(tag) && !request.overwriteTags) {
-      lost.push(`${target}:${tag} ${what}`);
-      continue;
-    }
-    log.warning(
-      `${target}:${tag} was written with ${request.digest}, and another run moved it at the same time: it ${what}.`,
-    );
-  }
-  if (lost.length > 0) {
-    throw new DigestReleaseError(
-      'TAG_CONFLICT',
-      `Another run wrote the same tag at the same time as this one: this run wrote ${request.digest}, and now ${lost.join('; ')}. ` +
-        `Both tag checks found the tag free or at their own digest just before writing; the registry keeps the last write. ` +
-        `The image is at the target by digest (${target}@${request.digest}), verified${kept.length > 0 ? `, and the tag${kept.length === 1 ? '' : 's'} ${kept.join(', ')} this run wrote still name${kept.length === 1 ? 's' : ''} it` : ''}. ` +
-        'Decide which release the tag names, then promote that one again with overwriteTags: true.',
-    );
-  }
 }
 
 function sum(values: readonly number[]): number {
