@@ -15,7 +15,7 @@ import { readTaskJson } from './sources';
 // (src/tasks/context.ts); given the task, its task.json defaults apply as the agent applies them
 // and an input it does not declare is refused as the test's typo. What the agent does beyond that
 // (macros, filePath inputs rooted at the repository, the log masked) is the packaged suites' part
-// (test/task/), run against the .vsix through the agent model.
+// (test/packaged/), run against the .vsix through the agent model.
 
 export interface FakeEndpoint {
   readonly url?: string;
@@ -143,7 +143,7 @@ export class FakeContext implements TaskContext {
     const wild = patterns.find((pattern) => /[*?[{]/.test(pattern));
     if (wild !== undefined)
       throw new Error(
-        `the fake context matches literal paths only, not "${wild}": test globs through the packaged task (test/task/pin.test.ts)`,
+        `the fake context matches literal paths only, not "${wild}": test globs through the packaged task (test/packaged/pin.test.ts)`,
       );
     const excluded = new Set(patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1)));
     return patterns.filter((p) => !p.startsWith('!') && !excluded.has(p) && existsSync(p) && statSync(p).isFile());

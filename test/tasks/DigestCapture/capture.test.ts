@@ -9,7 +9,7 @@ import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context'
 
 // DigestCapture@1's decisions over a fake TaskContext, against the test ground's real registries:
 // the inputs it refuses, the outputs and summary of a capture, and the check against what the build
-// reported. The packaged task, as the agent runs it: test/task/capture.test.ts.
+// reported. The packaged task, as the agent runs it: test/packaged/capture.test.ts.
 
 const REPOSITORY = 'fast/capture';
 

@@ -13,7 +13,7 @@ import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context'
 // (not an ACR, no referrers API): the inputs it refuses, where the evidence may be written, what
 // record reports and publishes, and what verify accepts. Approvals from Azure DevOps, the rollback
 // search and the locks verify requires on ACR, as the agent runs the packaged task:
-// test/task/evidence.test.ts and evidence-acr.test.ts.
+// test/packaged/evidence.test.ts and evidence-acr.test.ts.
 
 const REPOSITORY = 'fast/evidence';
 const FIXED = new Date('2026-03-01T10:00:00Z');

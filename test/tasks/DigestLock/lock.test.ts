@@ -12,7 +12,7 @@ import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context'
 // DigestLock@1's decisions over a fake TaskContext: the inputs it refuses, what it does on a
 // registry that is not ACR (fail, or warn and say NOT locked), and on the ACR front the outputs,
 // messages and summary of lock, lock again and unlock. That the locks hold against pushes and
-// deletes, as the agent runs the packaged task: test/task/lock.test.ts.
+// deletes, as the agent runs the packaged task: test/packaged/lock.test.ts.
 
 const REPOSITORY = 'fast/lock';
 

@@ -8,7 +8,7 @@ import { failedWith, runOperation, succeeded } from '../fake-context';
 
 // DigestPin@1's decisions over a fake TaskContext: which inputs it refuses and how it says so,
 // pin or check, what it reports and what it writes. No registry: the inputs and the files decide.
-// Globs, the agent's rooting of paths and the log as the agent shows it: test/task/pin.test.ts.
+// Globs, the agent's rooting of paths and the log as the agent shows it: test/packaged/pin.test.ts.
 
 const digestOf = (seed: string): string => `sha256:${createHash('sha256').update(seed).digest('hex')}`;
 const WEB = `myacr.azurecr.io/team/web@${digestOf('web')}`;

@@ -15,7 +15,7 @@ import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context'
 // DigestPromote@1's decisions over a fake TaskContext: the inputs it refuses, copy or import, what
 // it reports (outputs, log, summary), the tag it resolves once, a lock it cannot take refused
 // before anything moves, and the source sign-in read once. The packaged task, copying between the
-// registries as the agent runs it: test/task/promote.test.ts and promote-acr.test.ts.
+// registries as the agent runs it: test/packaged/promote.test.ts and promote-acr.test.ts.
 
 const REPOSITORY = 'fast/promote';
 const SUBSCRIPTION = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';

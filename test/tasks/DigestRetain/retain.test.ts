@@ -12,7 +12,7 @@ import { failedWith, itRefuses, runOperation, succeeded } from '../fake-context'
 // DigestRetain@1's decisions over a fake TaskContext, on releases DigestEvidence@1 records in this
 // process on the days a test chooses (the operations take their clock): the inputs it refuses, which
 // digests a policy keeps and why, the keep list and summary, and protect on a registry that is not
-// ACR. Protect on ACR, and retention as the agent runs the packaged task: test/task/retain.test.ts
+// ACR. Protect on ACR, and retention as the agent runs the packaged task: test/packaged/retain.test.ts
 // and retain-acr.test.ts.
 
 const REPOSITORY = 'fast/retain';
