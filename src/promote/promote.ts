@@ -10,6 +10,7 @@ import { againIfBlobUnknown, copyBlob, sameRegistry } from './blobcopy';
 import type { CopyPlan, PlannedManifest } from './plan';
 import { addReferrers, planImage } from './plan';
 import { runPool } from '../pool';
+import { roundedSize } from '../size';
 import { planTags } from './tag-plan';
 import { checkTags, writeTags } from './tag-writes';
 import { Written } from './written';
@@ -107,7 +108,7 @@ async function promoteRecorded(
     );
   }
   log.info(
-    `Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${formatBytes(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`,
+    `Plan: ${image.manifests.length} manifest(s), ${image.blobs.length} blob(s) of ${roundedSize(sum(image.blobs.map((b) => b.size)))}${request.includeReferrers ? '; referrers are looked for while the blobs copy' : ''}.`,
   );
   // Referrers are looked for at the source while the image's blobs copy.
   const withReferrers = request.includeReferrers
@@ -151,7 +152,7 @@ async function promoteRecorded(
   if (request.includeReferrers) {
     const more = plan.blobs.slice(image.blobs.length);
     log.info(
-      `Referrers: ${referrers} found${more.length > 0 ? `, naming ${more.length} more blob(s) of ${formatBytes(sum(more.map((b) => b.size)))}` : ''}.`,
+      `Referrers: ${referrers} found${more.length > 0 ? `, naming ${more.length} more blob(s) of ${roundedSize(sum(more.map((b) => b.size)))}` : ''}.`,
     );
     await copyAll(more);
   }
@@ -253,16 +254,4 @@ function namedManifests(node: PlannedManifest): Digest[] {
 
 function sum(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

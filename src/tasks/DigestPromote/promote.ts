@@ -3,7 +3,8 @@ import { digestReference, formatReference, tagOrDefault } from '../../reference/
 import type { ImportPromoteResult } from '../../promote/import';
 import { importPromotion } from '../../promote/import';
 import type { PromoteRequest, PromoteResult } from '../../promote/promote';
-import { formatBytes, promote } from '../../promote/promote';
+import { promote } from '../../promote/promote';
+import { roundedSize } from '../../size';
 import type { TaskContext } from '../context';
 import { registryClientFor, registrySignIn } from '../connection';
 import { armScopeFor, sourceAccessFor } from './import';
@@ -94,7 +95,7 @@ export async function promoteTask(context: TaskContext): Promise<string> {
   context.info(
     result.blobsUploaded === 0
       ? `No blob bytes moved: ${result.blobsPresent} blob(s) already at the target${result.blobsMounted > 0 ? `, ${result.blobsMounted} mounted` : ''}.`
-      : `Copied ${result.blobsUploaded} blob(s), ${formatBytes(result.bytesUploaded)}; mounted ${result.blobsMounted}; ${result.blobsPresent} already at the target.`,
+      : `Copied ${result.blobsUploaded} blob(s), ${roundedSize(result.bytesUploaded)}; mounted ${result.blobsMounted}; ${result.blobsPresent} already at the target.`,
   );
   if (result.tagsWritten.length > 0) context.info(`Tags written: ${result.tagsWritten.join(', ')}.`);
   if (result.tagsUnchanged.length > 0) context.info(`Tags already at this digest: ${result.tagsUnchanged.join(', ')}.`);

@@ -1,6 +1,6 @@
 import type { ImportPromoteResult } from '../../promote/import';
 import type { PromoteResult } from '../../promote/promote';
-import { formatBytes } from '../../promote/promote';
+import { roundedSize } from '../../size';
 import { inlineCode, keyValueTable } from '../markdown';
 import type { PromotedLock } from '../../acr/locks';
 
@@ -49,10 +49,10 @@ export function promoteSummary(
     ['Referrers', referrers],
     [
       'Blobs copied',
-      `${result.blobsUploaded} (${formatBytes(result.bytesUploaded)})${imported ? " through the agent; the import moved the image's blobs inside Azure" : ''}`,
+      `${result.blobsUploaded} (${roundedSize(result.bytesUploaded)})${imported ? " through the agent; the import moved the image's blobs inside Azure" : ''}`,
     ],
     ['Blobs mounted', String(result.blobsMounted)],
-    ['Blobs already at the target', `${result.blobsPresent} (${formatBytes(result.bytesPresent)})`],
+    ['Blobs already at the target', `${result.blobsPresent} (${roundedSize(result.bytesPresent)})`],
     ['Tags written', result.tagsWritten.length > 0 ? result.tagsWritten.map(code).join(', ') : '(none)'],
     [
       'Tags already at this digest',
