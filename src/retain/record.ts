@@ -1,5 +1,5 @@
 import { getTagProperties, updateTagProperties } from '../acr/properties';
-import { DigestReleaseError, isDigestReleaseError } from '../errors';
+import { DigestReleaseError } from '../errors';
 import { artifactManifest, uploadArtifactBlobs } from '../evidence/artifact';
 import type { JsonValue } from '../evidence/canonical';
 import { canonicalBytes } from '../evidence/canonical';
@@ -8,7 +8,7 @@ import type { Digest } from '../reference/digest';
 import { isDigest } from '../reference/digest';
 import { readSmallBlob } from '../registry/blobs';
 import type { RegistryClient } from '../registry/client';
-import { putManifest } from '../registry/manifests';
+import { findManifest, putManifest } from '../registry/manifests';
 import { OCI_MANIFEST } from '../registry/manifest-parse';
 
 // DigestRetain's record of the manifests it protected itself, kept in the repository it protects,
@@ -56,14 +56,9 @@ export const EMPTY_RECORD: ProtectionRecord = { manifests: [] };
 
 export async function readRecord(client: RegistryClient, repository: string): Promise<ReadRecord> {
   const where = `${client.registry}/${repository}:${RECORD_TAG}`;
-  let result;
-  try {
-    result = await client.getManifest(repository, RECORD_TAG);
-  } catch (err) {
-    if (isDigestReleaseError(err, 'MANIFEST_UNKNOWN') || isDigestReleaseError(err, 'NAME_UNKNOWN'))
-      return { record: EMPTY_RECORD };
-    throw err;
-  }
+  // No record tag (or no repository yet) is a first run: nothing protected by this task so far.
+  const result = await findManifest(client, repository, RECORD_TAG);
+  if (result === undefined) return { record: EMPTY_RECORD };
   const invalid = (why: string): DigestReleaseError =>
     new DigestReleaseError(
       'RECORD_INVALID',
