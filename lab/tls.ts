@@ -22,6 +22,39 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/**
+ * A key and a certificate signed by itself, not by the run's CA (so nothing trusts it unless told
+ * to): key.pem and cert.pem in `dir`, for the subject and the `-addext` extensions given.
+ */
+export function selfSignedCertificate(
+  dir: string,
+  subject: string,
+  extensions: readonly string[] = [],
+): { readonly certFile: string; readonly keyFile: string } {
+  mkdirSync(dir, { recursive: true });
+  const addext = extensions.flatMap((extension) => ['-addext', extension]);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      subject,
+      ...addext,
+    ],
+    dir,
+  );
+  return { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') };
+}
+
 export function makeCertificates(dir: string): TestCertificates {
   mkdirSync(dir, { recursive: true });
   openssl(

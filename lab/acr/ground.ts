@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningArmFront } from '../arm-front';
 import type { TestGround } from '../ground';
 import { inspectRawAsync, pushAsync, sha256Hex } from '../images';
 import { startRegistry } from '../registry';
 import type { TestCertificates } from '../tls';
+import { selfSignedCertificate } from '../tls';
 import type { AcrFrontOptions, RunningAcrFront } from './front';
 import { startAcrFront } from './front';
 
@@ -55,34 +55,11 @@ export async function startAcrGround(
   });
   const tenantId = '72f988bf-0000-4000-8000-00000000a1a1';
   const secretApp = { clientId: '11111111-2222-4333-8444-555555555555', clientSecret: 'Sp-s3cret~value.not_for_logs' };
-  const certDir = join(dir, 'acr-app-cert');
-  mkdirSync(certDir, { recursive: true });
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=digest-release-spn',
-    ],
-    {
-      cwd: certDir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  const certPem = readFileSync(join(certDir, 'cert.pem'), 'utf8');
+  const appCert = selfSignedCertificate(join(dir, 'acr-app-cert'), '/CN=digest-release-spn');
+  const certPem = readFileSync(appCert.certFile, 'utf8');
   const certificateApp = {
     clientId: '22222222-3333-4444-8555-666666666666',
-    pem: `${readFileSync(join(certDir, 'key.pem'), 'utf8')}${certPem}`,
+    pem: `${readFileSync(appCert.keyFile, 'utf8')}${certPem}`,
   };
   const federatedApp = {
     clientId: '33333333-4444-4555-8666-777777777777',

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -19,7 +18,7 @@ import { testGround } from '../../lab/ground';
 import { freePort } from '../../lab/registry';
 import type { RunningSquid } from '../../lab/squid';
 import { startSquid } from '../../lab/squid';
-import { PROXY_ONLY_DOMAIN } from '../../lab/tls';
+import { PROXY_ONLY_DOMAIN, selfSignedCertificate } from '../../lab/tls';
 
 // The network layer against a real proxy (squid), in this process: what the packaged task tests
 // (test/packaged/proxy.test.ts) do not reach: plain http forwarded through the proxy, an https:// proxy,
@@ -102,32 +101,12 @@ describe('the network layer through a real proxy (squid)', function () {
     });
     plainPort = await listen(plain);
     // A server whose certificate no one trusts: its own CA, made here.
-    const dir = join(g.dir, 'self-signed');
-    mkdirSync(dir, { recursive: true });
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=self.corp.test',
-        '-addext',
-        `subjectAltName=DNS:self.${PROXY_ONLY_DOMAIN},IP:127.0.0.1`,
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    selfSignedCa = join(dir, 'cert.pem');
+    const own = selfSignedCertificate(join(g.dir, 'self-signed'), `/CN=self.${PROXY_ONLY_DOMAIN}`, [
+      `subjectAltName=DNS:self.${PROXY_ONLY_DOMAIN},IP:127.0.0.1`,
+    ]);
+    selfSignedCa = own.certFile;
     selfSigned = createHttpsServer(
-      { cert: readFileSync(selfSignedCa), key: readFileSync(join(dir, 'key.pem')) },
+      { cert: readFileSync(selfSignedCa), key: readFileSync(own.keyFile) },
       (_req, res) => {
         res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
         res.end('{"count":0,"value":[]}');
