@@ -3,7 +3,7 @@ import { asRecord, parseJson } from '../json';
 import type { Digest } from '../reference/digest';
 import { isDigest } from '../reference/digest';
 import type { RegistryClient } from '../registry/client';
-import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from '../registry/error-answers';
+import { answerCode, readRefusal, unexpectedAnswer } from '../registry/error-answers';
 import { nextLink } from '../http/link-header';
 import { ACR_API_VERSION } from './exchange';
 
@@ -178,9 +178,7 @@ async function call(
     },
   );
   if (!response.ok || body === undefined) {
-    const entries = await readErrorBody(response);
-    const detail = describeErrors(entries);
-    const suffix = detail ? ` (${detail})` : '';
+    const { entries, suffix } = await readRefusal(response);
     switch (answerCode(response.status, entries, 'properties')) {
       case 'NAME_UNKNOWN':
         throw new DigestReleaseError(

@@ -8,7 +8,7 @@ import type { Digest } from '../reference/digest';
 import { sha256Of } from '../reference/digest';
 import type { RegistryClient } from './client';
 import { checkClaimedDigest } from './manifests';
-import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
+import { answerCode, readRefusal, repositoryUnknown, unexpectedAnswer } from './error-answers';
 import { pullScope, pushScope } from './sign-in';
 import { verifyingStream } from './verifying-stream';
 
@@ -199,9 +199,7 @@ export async function blobError(
   action: BlobAction,
 ): Promise<DigestReleaseError> {
   const status = response.status;
-  const entries = response.body ? await readErrorBody(response) : [];
-  const detail = describeErrors(entries);
-  const suffix = detail ? ` (${detail})` : '';
+  const { entries, suffix } = await readRefusal(response);
   const what = where(client, repository, digest);
   const { doing, todo, needs } = ACTIONS[action];
   switch (answerCode(status, entries, action === 'GET' || action === 'HEAD' ? 'blob read' : 'blob write')) {
@@ -212,11 +210,7 @@ export async function blobError(
         { status },
       );
     case 'NAME_UNKNOWN':
-      return new DigestReleaseError(
-        'NAME_UNKNOWN',
-        `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`,
-        { status },
-      );
+      return repositoryUnknown(client.registry, repository, suffix, status);
     case 'BLOB_UNKNOWN':
       return new DigestReleaseError(
         'BLOB_UNKNOWN',

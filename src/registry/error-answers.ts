@@ -38,6 +38,29 @@ export function describeErrors(entries: readonly RegistryErrorEntry[]): string {
   return entries.map((e) => [e.code, e.message].filter((part) => part).join(': ')).join('; ');
 }
 
+/** A refusal as messages quote it: the registry's error entries, and ` (CODE: message; …)` or ''. */
+export async function readRefusal(
+  response: HttpResponse,
+): Promise<{ readonly entries: RegistryErrorEntry[]; readonly suffix: string }> {
+  const entries = response.body ? await readErrorBody(response) : [];
+  const detail = describeErrors(entries);
+  return { entries, suffix: detail ? ` (${detail})` : '' };
+}
+
+/** NAME_UNKNOWN for a write or blob request to a repository the registry does not have. */
+export function repositoryUnknown(
+  registry: string,
+  repository: string,
+  suffix: string,
+  status: number,
+): DigestReleaseError {
+  return new DigestReleaseError(
+    'NAME_UNKNOWN',
+    `The repository ${registry}/${repository} does not exist${suffix}. Check the repository name.`,
+    { status },
+  );
+}
+
 /**
  * The error for an answer its caller has no better words for: who answered what to which
  * request, the registry's own words, and what to do next. `name` is the registry as messages call

@@ -4,7 +4,7 @@ import { bareMediaType } from '../http/response';
 import type { Digest } from '../reference/digest';
 import { isDigest, sha256Of } from '../reference/digest';
 import type { RegistryClient } from './client';
-import { answerCode, describeErrors, readErrorBody, unexpectedAnswer } from './error-answers';
+import { answerCode, readErrorBody, readRefusal, repositoryUnknown, unexpectedAnswer } from './error-answers';
 import type { Manifest, ManifestMediaType } from './manifest-parse';
 import { MANIFEST_ACCEPT, parseManifest } from './manifest-parse';
 import { pullScope, pushScope } from './sign-in';
@@ -185,9 +185,7 @@ export async function writeManifest(
     body: bytes,
   });
   if (response.status !== 201 && response.status !== 200) {
-    const entries = response.body ? await readErrorBody(response) : [];
-    const detail = describeErrors(entries);
-    const suffix = detail ? ` (${detail})` : '';
+    const { entries, suffix } = await readRefusal(response);
     const status = response.status;
     switch (answerCode(status, entries, 'manifest write')) {
       case 'DENIED':
@@ -203,11 +201,7 @@ export async function writeManifest(
           { status },
         );
       case 'NAME_UNKNOWN':
-        throw new DigestReleaseError(
-          'NAME_UNKNOWN',
-          `The repository ${client.registry}/${repository} does not exist${suffix}. Check the repository name.`,
-          { status },
-        );
+        throw repositoryUnknown(client.registry, repository, suffix, status);
       default:
         throw unexpectedAnswer(client.name, response, `to writing ${name}`, entries);
     }
@@ -262,9 +256,7 @@ async function manifestError(
   where: string,
 ): Promise<DigestReleaseError> {
   const status = response.status;
-  const entries = response.body ? await readErrorBody(response) : [];
-  const detail = describeErrors(entries);
-  const suffix = detail ? ` (${detail})` : '';
+  const { entries, suffix } = await readRefusal(response);
   let code = answerCode(status, entries, 'manifest read');
   // Some registries (distribution among them) answer MANIFEST_UNKNOWN for a repository that does
   // not exist at all; one look at its tag list tells the two apart, on the error path only.
