@@ -1,101 +1,122 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tl from 'azure-pipelines-task-lib/task';
 import { DigestReleaseError, messageOf } from '../errors';
 import { Network } from '../http/network';
 import { AGENT_PROXY_HELP, STALL_VARIABLE, describeNetwork, parseNetworkSettings } from '../http/settings';
 import { proxyAuthorization } from '../http/tunnel';
 import { isRecord } from '../json';
+import { AgentCommands } from './agent-commands';
+import { AgentEnvironment } from './agent-environment';
 import type { TaskContext } from './context';
 import { typedInputs } from './context';
 
 // The one place that talks to the Azure Pipelines agent: inputs, output variables, secrets, the
 // build summary and the task result, as the TaskContext (context.ts) every operation receives.
-// Operations never import the task library themselves.
+// Operations never see how. What the agent hands a task is read from the environment
+// (agent-environment.ts) and what the task tells it is written as logging commands
+// (agent-commands.ts), both as azure-pipelines-task-lib does, without loading the library: loading
+// it was about a third of every task's start-up. The one thing taken from it, glob matching, is
+// handed in by the task that needs it (find-match.ts, DigestPin), so no other bundle holds it.
 
-let network: Network | undefined;
-
-function variable(name: string): string | undefined {
-  const value = tl.getVariable(name);
-  return value === '' ? undefined : value;
+/** What a task adds to the agent's context. */
+export interface TaskOptions {
+  /** Glob matching, for a task that matches files (find-match.ts). */
+  readonly findMatch?: TaskContext['findMatch'];
 }
 
-export const agentContext: TaskContext = {
-  ...typedInputs((name) => tl.getInput(name, false), variable),
-  variable,
-  setOutput(name, value) {
-    tl.setVariable(name, value, false, true);
-  },
-  setSecret(value) {
-    if (value !== '') tl.setSecret(value);
-  },
-  info(message) {
-    console.log(message);
-  },
-  warning(message) {
-    tl.warning(message);
-  },
-  uploadSummary(title, markdown) {
-    const dir = mkdtempSync(join(tl.getVariable('Agent.TempDirectory') || tmpdir(), 'digest-release-'));
-    const path = join(dir, `${title}.md`);
-    writeFileSync(path, markdown);
-    tl.uploadSummary(path);
-  },
-  issue(type, message, file, line) {
-    tl.logIssue(type === 'error' ? tl.IssueType.Error : tl.IssueType.Warning, message, file, line);
-  },
-  findMatch(root, patterns) {
-    return tl.findMatch(root, [...patterns]);
-  },
-  uploadArtifact(artifactName, containerFolder, path) {
-    tl.uploadArtifact(containerFolder, path, artifactName);
-  },
-  get network(): Network {
-    network ??= networkFromAgent(this);
-    return network;
-  },
-  endpoints: {
-    url: (id) => tl.getEndpointUrl(id, true) || undefined,
-    authorizationScheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
-    authorizationParameter: (id, key) => authorizationParameter(id, key),
-    dataParameter: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
-  },
-};
+function agentContext(environment: AgentEnvironment, commands: AgentCommands, options: TaskOptions): TaskContext {
+  let network: Network | undefined;
+  const variable = (name: string): string | undefined => environment.variable(name) || undefined;
+  const raw = (name: string): string | undefined => {
+    const value = environment.input(name);
+    commands.debug(`${name}=${value}`);
+    return value;
+  };
+  return {
+    ...typedInputs(raw, variable),
+    variable,
+    setOutput(name, value) {
+      commands.setVariable(name, value, { secret: environment.isSecretVariable(name), isOutput: true });
+    },
+    setSecret(value) {
+      commands.setSecret(value);
+    },
+    info(message) {
+      commands.log(message);
+    },
+    warning(message) {
+      commands.issue('warning', message);
+    },
+    uploadSummary(title, markdown) {
+      const dir = mkdtempSync(join(variable('Agent.TempDirectory') ?? tmpdir(), 'digest-release-'));
+      const path = join(dir, `${title}.md`);
+      writeFileSync(path, markdown);
+      commands.uploadSummary(path);
+    },
+    issue(type, message, file, line) {
+      commands.logIssue(type, message, file, line);
+    },
+    findMatch(root, patterns) {
+      if (options.findMatch === undefined)
+        throw new Error('This task was started without file matching (runTask options).');
+      return options.findMatch(root, patterns);
+    },
+    uploadArtifact(artifactName, containerFolder, path) {
+      commands.uploadArtifact(artifactName, containerFolder, path);
+    },
+    get network(): Network {
+      network ??= networkFromAgent(this, variable);
+      return network;
+    },
+    endpoints: {
+      url: (id) => environment.endpointUrl(id),
+      authorizationScheme: (id) => environment.endpointScheme(id),
+      authorizationParameter: (id, key) => authorizationParameter(environment, id, key),
+      dataParameter: (id, key) => environment.endpointData(id, key),
+    },
+  };
+}
 
 /**
  * The agent's network settings, as the agent publishes them (Agent.ProxyUrl, Agent.ProxyUsername,
- * Agent.ProxyPassword, Agent.ProxyBypassList, Agent.CAInfo, Agent.SkipCertValidation) and task-lib
- * reads them. The proxy password is masked before anything else happens with it.
+ * Agent.ProxyPassword, Agent.ProxyBypassList, Agent.CAInfo, Agent.SkipCertValidation) and task-lib's
+ * getHttpProxyConfiguration and getHttpCertConfiguration read them: the other proxy settings only
+ * with a proxy URL, the bypass list as JSON. The proxy password is masked before anything else
+ * happens with it.
  */
-function networkFromAgent(context: TaskContext): Network {
-  let proxy: tl.ProxyConfiguration | null;
-  try {
-    proxy = tl.getHttpProxyConfiguration();
-  } catch (err) {
-    // task-lib parses Agent.ProxyBypassList as JSON.
-    throw new DigestReleaseError(
-      'NETWORK_SETTINGS',
-      `The agent's proxy bypass list (Agent.ProxyBypassList) is not a JSON list of regular expressions (${messageOf(err)}); ${AGENT_PROXY_HELP}.`,
-    );
+function networkFromAgent(context: TaskContext, variable: (name: string) => string | undefined): Network {
+  const proxyUrl = variable('Agent.ProxyUrl');
+  const proxyPassword = proxyUrl !== undefined ? variable('Agent.ProxyPassword') : undefined;
+  if (proxyPassword !== undefined) context.setSecret(proxyPassword);
+  let bypass: unknown[] | undefined;
+  if (proxyUrl !== undefined) {
+    const list = variable('Agent.ProxyBypassList') ?? '[]';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(list);
+    } catch (err) {
+      throw new DigestReleaseError(
+        'NETWORK_SETTINGS',
+        `The agent's proxy bypass list (Agent.ProxyBypassList) is not a JSON list of regular expressions (${messageOf(err)}); ${AGENT_PROXY_HELP}.`,
+      );
+    }
+    if (!Array.isArray(parsed)) {
+      throw new DigestReleaseError(
+        'NETWORK_SETTINGS',
+        `The agent's proxy bypass list (Agent.ProxyBypassList) is ${JSON.stringify(parsed)}, not a JSON list of regular expressions; ${AGENT_PROXY_HELP}.`,
+      );
+    }
+    bypass = parsed;
   }
-  const bypass: unknown = proxy?.proxyBypassHosts;
-  if (bypass !== undefined && !Array.isArray(bypass)) {
-    throw new DigestReleaseError(
-      'NETWORK_SETTINGS',
-      `The agent's proxy bypass list (Agent.ProxyBypassList) is ${JSON.stringify(bypass)}, not a JSON list of regular expressions; ${AGENT_PROXY_HELP}.`,
-    );
-  }
-  if (proxy?.proxyPassword) context.setSecret(proxy.proxyPassword);
-  const cert = tl.getHttpCertConfiguration();
   const { settings, warnings } = parseNetworkSettings({
-    proxyUrl: proxy?.proxyUrl,
-    proxyUsername: proxy?.proxyUsername,
-    proxyPassword: proxy?.proxyPassword,
+    proxyUrl,
+    proxyUsername: proxyUrl !== undefined ? variable('Agent.ProxyUsername') : undefined,
+    proxyPassword,
     proxyBypassList: bypass,
-    caFile: cert?.caFile,
-    skipCertValidation: tl.getVariable('Agent.SkipCertValidation'),
-    stallSeconds: tl.getVariable(STALL_VARIABLE),
+    caFile: variable('Agent.CAInfo'),
+    skipCertValidation: variable('Agent.SkipCertValidation'),
+    stallSeconds: variable(STALL_VARIABLE),
   });
   if (settings.proxy !== undefined) {
     // Also as it would travel (a password written into the proxy URL is taken from there).
@@ -110,13 +131,13 @@ function networkFromAgent(context: TaskContext): Network {
 }
 
 /**
- * One authorization parameter of a service connection. The task library's
- * getEndpointAuthorizationParameter writes the value to the debug log, password included, so the
- * parameters are read from the connection's authorization record, which it does not log.
+ * One authorization parameter of a service connection, from its authorization record (the agent
+ * also sets ENDPOINT_AUTH_PARAMETER_<id>_<KEY>; the record keeps the parameter names as the
+ * connection spells them, matched here in any case).
  */
-function authorizationParameter(id: string, key: string): string | undefined {
-  const auth = tl.getEndpointAuthorization(id, true);
-  const parameters: unknown = auth?.parameters;
+function authorizationParameter(environment: AgentEnvironment, id: string, key: string): string | undefined {
+  const auth = environment.endpointAuthorization(id);
+  const parameters: unknown = isRecord(auth) ? auth.parameters : undefined;
   if (!isRecord(parameters)) return undefined;
   const wanted = key.toLowerCase();
   for (const [name, value] of Object.entries(parameters)) {
@@ -126,13 +147,26 @@ function authorizationParameter(id: string, key: string): string | undefined {
 }
 
 /** Runs a task's operation and turns its outcome into the task result the agent reads. */
-export async function runTask(operation: (context: TaskContext) => Promise<string>): Promise<void> {
+export async function runTask(
+  operation: (context: TaskContext) => Promise<string>,
+  options: TaskOptions = {},
+): Promise<void> {
+  const write = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  let commands = new AgentCommands({ write, correlationId: '', debug: false });
   try {
-    const message = await operation(agentContext);
-    tl.setResult(tl.TaskResult.Succeeded, message);
+    const environment = new AgentEnvironment(process.env);
+    commands = new AgentCommands({
+      write,
+      correlationId: environment.correlationId,
+      debug: /^true$/i.test(environment.variable('System.Debug') ?? ''),
+    });
+    const message = await operation(agentContext(environment, commands, options));
+    commands.complete('Succeeded', message);
   } catch (err) {
     const code = err instanceof DigestReleaseError ? ` [${err.code}]` : '';
-    if (!(err instanceof DigestReleaseError) && err instanceof Error && err.stack) tl.debug(err.stack);
-    tl.setResult(tl.TaskResult.Failed, `${messageOf(err)}${code}`);
+    if (!(err instanceof DigestReleaseError) && err instanceof Error && err.stack) commands.debug(err.stack);
+    commands.complete('Failed', `${messageOf(err)}${code}`);
   }
 }

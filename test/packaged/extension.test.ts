@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliDecompressSync } from 'node:zlib';
 import Ajv from 'ajv-draft-04';
 import { readTaskJson, taskJsonPath, taskNames } from '../tasks/sources';
 import { ROOT, builtVsix } from '../../lab/paths';
@@ -180,8 +181,10 @@ describe('the packaged extension', () => {
     const names = readZip(vsix).map((entry) => entry.name);
     assert.ok(!names.some((name) => name.includes('node_modules')), 'no node_modules inside');
     for (const task of TASKS) {
-      for (const file of ['index.js', 'task.json', 'icon.png', 'lib.json'])
+      for (const file of ['index.js', 'task.json', 'icon.png'])
         assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
+      // The task library's messages go with the one task whose bundle holds the library.
+      assert.equal(names.includes(`tasks/${task}/lib.json`), task === 'DigestPin', `tasks/${task}/lib.json`);
       const files = names
         .filter((name) => name.startsWith(`tasks/${task}/`))
         .map((name) => name.slice(`tasks/${task}/`.length));
@@ -195,8 +198,28 @@ describe('the packaged extension', () => {
 
   it('calls no global fetch: Node 16, which the agent falls back to on old hosts, lacks it, and it would bypass the agent proxy', () => {
     for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
-      const calls = entry.data.toString('utf8').match(/(^|[^.\w$])fetch\(/g) ?? [];
-      assert.deepEqual(calls, [], `${entry.name} calls fetch`);
+      const code = entry.data.toString('utf8');
+      // @azure/identity rides along compressed (scripts/build.mjs): its source is read too.
+      const embedded = [...code.matchAll(/"([A-Za-z0-9+/]{20000,}={0,2})"/g)].map((m) =>
+        brotliDecompressSync(Buffer.from(m[1]!, 'base64')).toString('utf8'),
+      );
+      if (!entry.name.includes('DigestPin')) {
+        assert.ok(
+          embedded.some((source) => source.includes('ClientSecretCredential')),
+          `${entry.name} embeds @azure/identity`,
+        );
+      }
+      for (const source of [code, ...embedded]) {
+        const calls = source.match(/(^|[^.\w$])fetch\(/g) ?? [];
+        assert.deepEqual(calls, [], `${entry.name} calls fetch`);
+      }
+    }
+  });
+
+  it('holds the task library only in DigestPin, the one task that matches files with it', () => {
+    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
+      const holds = entry.data.toString('utf8').includes('LIB_MultilineSecret');
+      assert.equal(holds, entry.name.includes('DigestPin'), `${entry.name} ${holds ? 'holds' : 'lacks'} task-lib`);
     }
   });
 

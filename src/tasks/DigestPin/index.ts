@@ -1,4 +1,5 @@
 import { runTask } from '../agent';
+import { findMatch } from '../find-match';
 import { pinTask } from './pin';
 
-void runTask(pinTask);
+void runTask(pinTask, { findMatch });
