@@ -12,7 +12,7 @@ import { addReferrers, planImage } from './plan';
 import { runPool } from '../pool';
 import { roundedSize } from '../size';
 import { planTags } from './tag-plan';
-import { checkTags, writeTags } from './tag-writes';
+import { checkTags, readTags, writeTags } from './tag-writes';
 import { Written } from './written';
 
 // A promotion: one digest from a source repository to a target repository, byte for byte.
@@ -92,11 +92,25 @@ async function promoteRecorded(
   // The tag check at the target needs nothing from the source: it runs while the source is read.
   // The target's blobs are looked at only after it, so the target is signed in once, by it, not
   // by several first requests at once. A source that fails is reported first, as before.
+  // Then whether the image is at the target already (a re-promotion, or the digest promoted before
+  // under another tag, or imported): a registry stores a manifest only once every blob and manifest
+  // it names is there, and keeps what a stored manifest names, so then only referrers are left to
+  // copy. A tag that names the digest answers that; else one HEAD by digest.
   const tagCheck = (async () => {
     const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
     const tagPlan = planTags(request.tags, request.semverTags, existing);
-    await checkTags(request, tagPlan, target, options.imageAtTarget ? 'after-import' : 'before-copy', written);
-    return tagPlan;
+    const current = await checkTags(
+      request,
+      tagPlan,
+      target,
+      options.imageAtTarget ? 'after-import' : 'before-copy',
+      written,
+    );
+    const atTarget =
+      options.imageAtTarget === true ||
+      [...current.values()].includes(request.digest) ||
+      (await request.target.headManifest(request.targetRepository, request.digest)) !== undefined;
+    return { tagPlan, atTarget };
   })();
   // Awaited below; this keeps its failure from counting as unhandled while the source is read.
   tagCheck.catch(() => undefined);
@@ -115,7 +129,7 @@ async function promoteRecorded(
     ? addReferrers(request.source, request.sourceRepository, image)
     : Promise.resolve(image);
   withReferrers.catch(() => undefined);
-  const tagPlan = await tagCheck;
+  const { tagPlan, atTarget } = await tagCheck;
   for (const note of tagPlan.notes) log.info(note);
 
   const ends: BlobEnds = {
@@ -125,9 +139,13 @@ async function promoteRecorded(
     targetRepository: request.targetRepository,
   };
   const counts = { uploaded: 0, bytes: 0, mounted: 0, present: 0, presentBytes: 0 };
-  log.info(
-    `Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`,
-  );
+  if (atTarget) {
+    log.info(`${target}@${request.digest} is there already: its manifests and blobs are not copied again.`);
+  } else {
+    log.info(
+      `Copying blobs to ${target}, ${request.concurrency} at a time${sameRegistry(ends) ? ', mounting within the registry' : ''}.`,
+    );
+  }
   const copyAll = (blobs: readonly Descriptor[]) =>
     runPool(blobs, request.concurrency, async (blob) => {
       const outcome = await copyBlob(ends, blob, (digest, attempt, err) =>
@@ -145,7 +163,12 @@ async function promoteRecorded(
         counts.presentBytes += blob.size;
       }
     });
-  await copyAll(image.blobs);
+  if (atTarget) {
+    counts.present = image.blobs.length;
+    counts.presentBytes = sum(image.blobs.map((b) => b.size));
+  } else {
+    await copyAll(image.blobs);
+  }
 
   const plan = await withReferrers;
   const referrers = plan.manifests.filter((m) => m.subject !== undefined).length;
@@ -168,7 +191,7 @@ async function promoteRecorded(
   // The image's manifests in waves, each wave what names only manifests already written (an
   // index's children before it), several at once; then referrers one at a time, after their
   // subjects: without the referrers API, each rewrites its subject's tag-schema index.
-  let waiting = plan.manifests.filter((m) => m.subject === undefined);
+  let waiting = atTarget ? [] : plan.manifests.filter((m) => m.subject === undefined);
   const done = new Set<Digest>();
   while (waiting.length > 0) {
     const named = waiting.filter((m) =>
@@ -183,10 +206,23 @@ async function promoteRecorded(
     waiting = waiting.filter((m) => !done.has(m.digest));
   }
   for (const node of plan.manifests.filter((m) => m.subject !== undefined)) await write(node);
+  // The tags are looked at again while the image is read back; they are judged, and written, only
+  // once it is verified.
+  const recheck = { tags: readTags(request, tagPlan), startedAt: Date.now() };
+  recheck.tags.catch(() => undefined);
   await verifyTarget(request, plan, target);
   written.verified();
 
-  const { tagsWritten, tagsUnchanged } = await writeTags(request, plan, tagPlan, target, log, recheckBlobs, written);
+  const { tagsWritten, tagsUnchanged } = await writeTags(
+    request,
+    plan,
+    tagPlan,
+    target,
+    log,
+    recheckBlobs,
+    written,
+    recheck,
+  );
   return {
     digest: plan.root.digest,
     mediaType: plan.root.mediaType,

@@ -25,21 +25,43 @@ export async function checkTags(
   target: string,
   phase: TagCheckPhase,
   written: Written,
-): Promise<Map<string, Digest | undefined>> {
+): Promise<TagsNow> {
+  const current = await readTags(request, tagPlan);
+  judgeTags(request, tagPlan, current, target, phase, written);
+  return current;
+}
+
+/** What each tag to write names at the target now (undefined: the tag does not exist). */
+export type TagsNow = ReadonlyMap<string, Digest | undefined>;
+
+/** Reads what each tag to write names at the target, judging nothing. */
+export async function readTags(request: PromoteRequest, tagPlan: TagPlan): Promise<TagsNow> {
   const current = new Map<string, Digest | undefined>();
   for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
-    const head = await request.target.headManifest(request.targetRepository, tag);
-    current.set(tag, head?.digest);
-    if (head && head.digest !== request.digest && !request.overwriteTags && tagPlan.explicit.includes(tag)) {
+    current.set(tag, (await request.target.headManifest(request.targetRepository, tag))?.digest);
+  }
+  return current;
+}
+
+/** A tag asked for by name that names other bytes is a TAG_CONFLICT, unless overwriteTags. */
+function judgeTags(
+  request: PromoteRequest,
+  tagPlan: TagPlan,
+  current: TagsNow,
+  target: string,
+  phase: TagCheckPhase,
+  written: Written,
+): void {
+  for (const [tag, digest] of current) {
+    if (digest !== undefined && digest !== request.digest && !request.overwriteTags && tagPlan.explicit.includes(tag)) {
       throw new DigestReleaseError(
         'TAG_CONFLICT',
-        `The tag ${target}:${tag} already points at ${head.digest}, and this promotion would point it at ${request.digest}. ` +
+        `The tag ${target}:${tag} already points at ${digest}, and this promotion would point it at ${request.digest}. ` +
           `${TAG_TAKEN[phase]}${written.describe()} ` +
           'Promote under a new tag, or set overwriteTags: true to move the tag.',
       );
     }
   }
-  return current;
 }
 
 /** When a tag conflict found in a later phase arose, for the message. */
@@ -49,6 +71,11 @@ const TAG_TAKEN: Record<TagCheckPhase, string> = {
   'after-copy': 'The tag was taken while the image was copied. ',
 };
 
+/**
+ * Writes the tags. `recheck` is the second look at them (readTags), started with the read-back of
+ * the image, before any tag is written (another run may have taken a tag while the image was
+ * copied), at `startedAt` (Date.now()).
+ */
 export async function writeTags(
   request: PromoteRequest,
   plan: CopyPlan,
@@ -57,10 +84,10 @@ export async function writeTags(
   log: PromoteLog,
   recheckBlobs: () => Promise<void>,
   written: Written,
+  recheck: { readonly tags: Promise<TagsNow>; readonly startedAt: number },
 ): Promise<{ tagsWritten: string[]; tagsUnchanged: string[] }> {
-  // Looked at again just before writing: another run may have taken a tag while the blobs were copied.
-  const started = Date.now();
-  const current = await checkTags(request, tagPlan, target, 'after-copy', written);
+  const current = await recheck.tags;
+  judgeTags(request, tagPlan, current, target, 'after-copy', written);
   const tagsWritten: string[] = [];
   const tagsUnchanged: string[] = [];
   for (const [tag, digest] of current) {
@@ -82,7 +109,7 @@ export async function writeTags(
   }
   if (tagsWritten.length > 0) {
     // Another run that checked a tag before our write landed writes it within the settle time.
-    await settle(started);
+    await settle(recheck.startedAt);
     await readBackTags(request, tagPlan, tagsWritten, target, log);
   }
   return { tagsWritten, tagsUnchanged };
