@@ -13,7 +13,18 @@ import { TunnelAgent, proxyAuthorization } from './tunnel';
 // to every client it makes (registry, ACR token exchange, Resource Manager, Azure DevOps, and
 // @azure/identity through http/sdk-client.ts), so all of them take the same route and trust the
 // same authorities. Connections are kept alive and pooled per route; idle ones do not keep the
-// process alive.
+// process alive, and one idle for POOLED_IDLE_MS is closed rather than reused.
+
+/**
+ * How long a pooled connection may sit idle and still be reused. A server closes idle connections
+ * after its own time (Node's after 5 s, nginx's after 75 s) and may do so just as a request is
+ * written into one: the request fails with ECONNRESET, and a blob upload starts over. That happened
+ * to a large blob whose source took seconds to start sending while the target's connection, opened
+ * for the upload session, sat idle. Closing our side first, below the shortest common server time,
+ * costs a new connection now and then; a lower Keep-Alive timeout a server announces wins (Node's
+ * agent reads it).
+ */
+export const POOLED_IDLE_MS = 4_000;
 
 export type Route =
   /** Straight to the host: no proxy, or the host bypasses it. */
@@ -43,7 +54,11 @@ export class Network {
   private trust: SecureContext | undefined;
   private trustRead = false;
 
-  constructor(readonly settings: NetworkSettings) {}
+  /** `pooledIdleMs`: POOLED_IDLE_MS, shorter in tests. */
+  constructor(
+    readonly settings: NetworkSettings,
+    private readonly pooledIdleMs = POOLED_IDLE_MS,
+  ) {}
 
   route(url: URL, options: RouteOptions = {}): Route {
     const secure = url.protocol === 'https:';
@@ -69,13 +84,14 @@ export class Network {
       const trust = this.trustedContext();
       return {
         keepAlive: true,
+        timeout: this.pooledIdleMs,
         ...(trust ? { secureContext: trust } : {}),
         ...(verify ? {} : { rejectUnauthorized: false }),
       };
     };
     switch (kind) {
       case 'http':
-        agent = new HttpAgent({ keepAlive: true });
+        agent = new HttpAgent({ keepAlive: true, timeout: this.pooledIdleMs });
         break;
       case 'https':
         agent = new HttpsAgent(tlsOptions());
@@ -88,7 +104,7 @@ export class Network {
         agent =
           proxy!.url.protocol === 'https:'
             ? new HttpsAgent({ ...tlsOptions(), rejectUnauthorized: true })
-            : new HttpAgent({ keepAlive: true });
+            : new HttpAgent({ keepAlive: true, timeout: this.pooledIdleMs });
         break;
     }
     this.agents.set(key, agent);

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { isDigestReleaseError } from '../../src/errors';
 import type { Digest } from '../../src/reference/digest';
+import { Network } from '../../src/http/network';
+import { DIRECT_SETTINGS } from '../../src/http/settings';
 import { Transport } from '../../src/http/transport';
 import { verifyingStream } from '../../src/registry/verifying-stream';
 import { runCertificates } from '../../lab/ground';
@@ -69,6 +71,28 @@ describe('transport over node:https', function () {
       await (await t.send({ method: 'POST', url: `https://${server.host}/v2/r/blobs/uploads/` })).body?.cancel();
     assert.equal(ports.length, 3);
     assert.equal(new Set(ports).size, 1, 'one connection for the three requests');
+  });
+
+  it('closes a connection idle in the pool for the pooled idle time instead of reusing it (a server may be closing it)', async () => {
+    const ports: number[] = [];
+    server = await startScripted((_req, res) => {
+      ports.push(res.socket!.remotePort!);
+      res.writeHead(201, { 'Content-Length': '0' }).end();
+    });
+    const t = new Transport({
+      maxAttempts: 1,
+      backoffMs: 10,
+      timeoutMs: 5_000,
+      network: new Network(DIRECT_SETTINGS, 200),
+    });
+    const put = async () =>
+      (await t.send({ method: 'PUT', url: `https://${server!.host}/v2/r/blobs/uploads/x` })).body?.cancel();
+    await put();
+    await put();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await put();
+    assert.equal(ports[1], ports[0], 'reused at once');
+    assert.notEqual(ports[2], ports[1], 'a new connection after the idle time');
   });
 
   it('errors the body of an answer whose connection is lost midway', async () => {
