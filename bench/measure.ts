@@ -58,7 +58,9 @@ export async function measureTask(
 ): Promise<TaskMeasured> {
   const taskEnv: NodeJS.ProcessEnv = { ...env };
   for (const [name, value] of Object.entries(inputs)) taskEnv[`INPUT_${name.toUpperCase()}`] = value;
-  const run = await measure(process.execPath, [entry], taskEnv, dir);
+  // BENCH_CPU_PROF=<folder>: each task run also writes a V8 CPU profile there (timings then include the profiler).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const run = await measure(process.execPath, [...profile, entry], taskEnv, dir);
   const outputs: Record<string, string> = {};
   let outcome = '';
   for (const cmd of parseVsoLines(run.stdout)) {
