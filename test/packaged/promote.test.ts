@@ -104,6 +104,39 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     assert.equal(again.outputs.IMAGE_DIGEST, digests.multi);
   });
 
+  it('promotes a digest the target already holds under a new tag without looking at its blobs again', async () => {
+    const proxy = await startProxy(g.open.url, g.certs);
+    try {
+      const run = (tag: string) =>
+        runTask('DigestPromote', {
+          inputs: {
+            source: `${g.open.host}/promo/app@${digests.multi!}`,
+            target: `${proxy.host}/promo/held:${tag}`,
+            sourceConnectionType: 'anonymous',
+            targetConnectionType: 'anonymous',
+          },
+          hostEnv: g.hostEnv,
+        });
+      succeeded(await run('1.0.0'));
+      const before = proxy.requests.length;
+      const again = await run('1.0.1');
+      succeeded(again);
+      const asked = proxy.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(
+        asked.filter((r) => r.includes('/blobs/')),
+        [],
+        'no blob of the image is looked at',
+      );
+      assert.ok(asked.includes(`HEAD /v2/promo/held/manifests/${digests.multi!}`), asked.join('\n'));
+      assert.equal(again.outputs.PROMOTED_BLOBS, '0');
+      assert.match(again.stdout, /is there already: its manifests and blobs are not copied again/);
+      assert.match(again.stdout, /No blob bytes moved: 4 blob\(s\) already at the target/);
+      assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/held:1.0.1`, g.openAccess)), digests.multi);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('mounts blobs within one registry instead of copying them', async () => {
     const run = await runTask('DigestPromote', {
       inputs: {
