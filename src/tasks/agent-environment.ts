@@ -44,8 +44,9 @@ export class AgentEnvironment {
     }
     this.correlationId = env.COMMAND_CORRELATION_ID ?? '';
     delete env.COMMAND_CORRELATION_ID;
-    // The public list only names variables (they stay in the environment); the secret list marks them secret.
-    listedVariables(env, 'VSTS_PUBLIC_VARIABLES');
+    // The lists say which variables are public (read from the environment) and which secret, the
+    // secret list last, as task-lib applies them.
+    for (const name of listedVariables(env, 'VSTS_PUBLIC_VARIABLES')) this.secretVariables.delete(variableKey(name));
     for (const name of listedVariables(env, 'VSTS_SECRET_VARIABLES')) this.secretVariables.add(variableKey(name));
   }
 
