@@ -3,7 +3,7 @@ import type { RegistryClient } from '../registry/client';
 import type { Descriptor, Manifest } from '../registry/manifest-parse';
 import { isManifestMediaType } from '../registry/manifest-parse';
 import type { ReferrerSource } from '../registry/referrers';
-import { hasReferrersApi, listReferrers } from '../registry/referrers';
+import { listReferrers, referrersByApi } from '../registry/referrers';
 import { runPool } from '../pool';
 
 // What a promotion copies, read from the source once: every manifest reachable from the digest
@@ -69,17 +69,25 @@ export async function addReferrers(
   depth = 3,
 ): Promise<CopyPlan> {
   const walk = new Walk(source, repository, image);
-  // Asked once: a registry without the referrers API is read through the tag schema at once,
-  // rather than answering 404 for every subject first.
-  const via: ReferrerSource = (await hasReferrersApi(source, repository)) ? 'auto' : 'tagSchema';
   let subjects = image.manifests.map((m) => m.digest);
+  // The first subject is asked through the referrers API, and its answer also says whether the
+  // source has the API: without it (404) every subject is read through the tag schema at once,
+  // rather than answering 404 for each first. No separate probe is sent.
+  const first = subjects[0];
+  const answered = first === undefined ? undefined : await referrersByApi(source, repository, first);
+  const via: ReferrerSource = answered === undefined ? 'tagSchema' : 'auto';
   for (let level = 0; level < depth && subjects.length > 0; level++) {
     const found: Digest[] = [];
     // The lists of one level are read at once; their referrers are walked in the subjects' order.
     const lists = new Map<Digest, Descriptor[]>();
-    await runPool(subjects, REFERRER_LISTS_AT_ONCE, async (subject) => {
-      lists.set(subject, await listReferrers(source, repository, subject, {}, via));
-    });
+    if (level === 0 && first !== undefined && answered !== undefined) lists.set(first, answered);
+    await runPool(
+      subjects.filter((subject) => !lists.has(subject)),
+      REFERRER_LISTS_AT_ONCE,
+      async (subject) => {
+        lists.set(subject, await listReferrers(source, repository, subject, {}, via));
+      },
+    );
     for (const subject of subjects) {
       for (const referrer of lists.get(subject)!) {
         if (!isManifestMediaType(referrer.mediaType)) continue;

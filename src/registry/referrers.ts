@@ -70,6 +70,22 @@ export async function listReferrers(
   via: ReferrerSource = 'auto',
 ): Promise<Descriptor[]> {
   if (via === 'tagSchema') return fromTagSchema(client, repository, digest, filter);
+  return (
+    (await referrersByApi(client, repository, digest, filter)) ?? fromTagSchema(client, repository, digest, filter)
+  );
+}
+
+/**
+ * The referrers of `digest` through the referrers API alone; undefined when the registry answers
+ * 404, that is, has no API (one with it never answers 404, see hasReferrersApi). So the first
+ * subject asked also tells a caller with many whether to read the others from the tag schema.
+ */
+export async function referrersByApi(
+  client: RegistryClient,
+  repository: string,
+  digest: Digest,
+  filter: ReferrerFilter = {},
+): Promise<Descriptor[] | undefined> {
   const where = `the referrers of ${client.registry}/${repository}@${digest}`;
   const query =
     filter.artifactType === undefined
@@ -98,7 +114,7 @@ export async function listReferrers(
     );
     if (response.status === 404 && page === 0) {
       await response.body?.cancel();
-      return fromTagSchema(client, repository, digest, filter);
+      return undefined;
     }
     if (!response.ok || body === undefined)
       throw unexpectedAnswer(client.name, response, `when asked for ${where}`, await readErrorBody(response));
