@@ -23,13 +23,15 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /**
- * A key and a certificate signed by itself, not by the run's CA (so nothing trusts it unless told
- * to): key.pem and cert.pem in `dir`, for the subject and the `-addext` extensions given.
+ * A key and a certificate signed by itself (the run's CA, or one nothing trusts unless told to):
+ * `names` in `dir` (key.pem and cert.pem unless given), for the subject and the `-addext`
+ * extensions given.
  */
 export function selfSignedCertificate(
   dir: string,
   subject: string,
   extensions: readonly string[] = [],
+  names: { readonly key: string; readonly cert: string } = { key: 'key.pem', cert: 'cert.pem' },
 ): { readonly certFile: string; readonly keyFile: string } {
   mkdirSync(dir, { recursive: true });
   const addext = extensions.flatMap((extension) => ['-addext', extension]);
@@ -41,9 +43,9 @@ export function selfSignedCertificate(
       'rsa:2048',
       '-nodes',
       '-keyout',
-      'key.pem',
+      names.key,
       '-out',
-      'cert.pem',
+      names.cert,
       '-days',
       '2',
       '-subj',
@@ -52,32 +54,15 @@ export function selfSignedCertificate(
     ],
     dir,
   );
-  return { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') };
+  return { certFile: join(dir, names.cert), keyFile: join(dir, names.key) };
 }
 
 export function makeCertificates(dir: string): TestCertificates {
-  mkdirSync(dir, { recursive: true });
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=digest-release test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
+  selfSignedCertificate(
     dir,
+    '/CN=digest-release test CA',
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+    { key: 'ca.key', cert: 'ca.crt' },
   );
   openssl(
     ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'],
