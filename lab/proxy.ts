@@ -46,7 +46,10 @@ export type Fault =
   | { readonly kind: 'stop-taking'; readonly after: number }
   /** Break the connection while the request's body comes, after `after` bytes. */
   | { readonly kind: 'reset-taking'; readonly after: number }
-  /** Pass it on, and hold the answer back `ms` (a registry that thinks after an upload). */
+  /**
+   * Pass it on, and answer `ms` after the request's body has come in (a registry that thinks after
+   * an upload); the time the upstream took counts towards it, so a loaded machine does not add to it.
+   */
   | { readonly kind: 'late'; readonly ms: number }
   /** Pass it on; send the answer's headers and `after` bytes of its body, then nothing more. */
   | { readonly kind: 'stall-body'; readonly after: number }
@@ -112,6 +115,7 @@ export async function startProxy(
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        const received = Date.now();
         void answer(
           method,
           path,
@@ -120,6 +124,7 @@ export async function startProxy(
           fault,
           req,
           res,
+          received,
         ).catch((err: unknown) => {
           if (!res.headersSent) res.writeHead(502);
           res.end(String(err));
@@ -140,6 +145,7 @@ export async function startProxy(
     fault: Fault | undefined,
     req: IncomingMessage,
     res: ServerResponse,
+    received: number,
   ): Promise<void> => {
     if (fault?.kind === 'no-answer') return;
     if (fault?.kind === 'endless') {
@@ -174,7 +180,8 @@ export async function startProxy(
     const head = method === 'HEAD';
     const length = head ? Number(passed.headers.get('content-length') ?? '0') : out.length;
     outHeaders['content-length'] = String(fault?.kind === 'wrong-length' ? length + fault.delta : length);
-    if (fault?.kind === 'late') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+    if (fault?.kind === 'late')
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, fault.ms - (Date.now() - received))));
     if (head) {
       res.writeHead(passed.status, outHeaders).end();
       return;
