@@ -6,7 +6,7 @@ import type {
   RawHttpHeaders,
 } from '@azure/core-rest-pipeline';
 import { Readable } from 'node:stream';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { DigestReleaseError } from '../errors';
 import type { Network } from './network';
 import { DEFAULT_STALL_MS } from './settings';
@@ -89,16 +89,14 @@ function bodyOf(request: PipelineRequest): string | Uint8Array | Readable | unde
 }
 
 function decoded(bytes: Buffer, encoding: string | null): Buffer {
-  switch ((encoding ?? '').trim().toLowerCase()) {
-    case 'gzip':
-      return gunzipSync(bytes);
-    case 'deflate':
-      return inflateSync(bytes);
-    case 'br':
-      return brotliDecompressSync(bytes);
-    default:
-      return bytes;
-  }
+  const kind = (encoding ?? '').trim().toLowerCase();
+  if (kind !== 'gzip' && kind !== 'deflate' && kind !== 'br') return bytes;
+  // Loaded here, not with the module: this client is built at every start-up, and zlib (about 1 ms
+  // to load) is needed only by an Entra ID answer that comes compressed.
+  const zlib: typeof Zlib = require('node:zlib');
+  if (kind === 'gzip') return zlib.gunzipSync(bytes);
+  if (kind === 'deflate') return zlib.inflateSync(bytes);
+  return zlib.brotliDecompressSync(bytes);
 }
 
 /**

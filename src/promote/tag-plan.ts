@@ -1,4 +1,4 @@
-import semver from 'semver';
+import type * as Semver from 'semver';
 
 // Which tags a promotion writes. The tags asked for (the target's tag and additionalTags) are
 // written as given. With semverTags, each of them that is a release version (1.4.2, or v1.4.2)
@@ -17,12 +17,18 @@ export interface TagPlan {
 
 interface Version {
   readonly prefix: string;
-  readonly version: semver.SemVer;
+  readonly version: Semver.SemVer;
+}
+
+/** semver compiles its regular expressions when it loads (about 4 ms of a task's start-up), so it
+ * loads only when semverTags asks for it. */
+function semverLib(): typeof Semver {
+  return require('semver');
 }
 
 function asVersion(tag: string): Version | undefined {
   const prefix = tag.startsWith('v') ? 'v' : '';
-  const parsed = semver.parse(tag.slice(prefix.length));
+  const parsed = semverLib().parse(tag.slice(prefix.length));
   return parsed ? { prefix, version: parsed } : undefined;
 }
 
@@ -42,9 +48,9 @@ export function planTags(explicit: readonly string[], semverTags: boolean, exist
       notes.push(`${tag} is a pre-release: no minor or major tag is derived from it.`);
       continue;
     }
-    const inLine = (same: (v: semver.SemVer) => boolean) =>
+    const inLine = (same: (v: Semver.SemVer) => boolean) =>
       releases.filter((r) => r.prefix === prefix && same(r.version)).map((r) => r.version);
-    const highest = (versions: semver.SemVer[]) => versions.every((v) => semver.lte(v, version));
+    const highest = (versions: Semver.SemVer[]) => versions.every((v) => semverLib().lte(v, version));
     const minorTag = `${prefix}${version.major}.${version.minor}`;
     if (highest(inLine((v) => v.major === version.major && v.minor === version.minor))) floating.push(minorTag);
     else notes.push(`${minorTag} is not moved: the target has a higher ${minorTag}.x release.`);
