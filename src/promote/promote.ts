@@ -2,7 +2,8 @@ import { DigestReleaseError, messageOf } from '../errors';
 import type { Digest } from '../reference/digest';
 import type { Descriptor } from '../registry/manifest-parse';
 import type { RegistryClient } from '../registry/client';
-import { putManifest } from '../registry/manifests';
+import type { ManifestResult } from '../registry/manifests';
+import { findManifest, putManifest } from '../registry/manifests';
 import { pushReferrer } from '../registry/referrers';
 import { listTags } from '../registry/tag-list';
 import type { BlobEnds } from './blobcopy';
@@ -95,7 +96,8 @@ async function promoteRecorded(
   // Then whether the image is at the target already (a re-promotion, or the digest promoted before
   // under another tag, or imported): a registry stores a manifest only once every blob and manifest
   // it names is there, and keeps what a stored manifest names, so then only referrers are left to
-  // copy. A tag that names the digest answers that; else one HEAD by digest.
+  // copy. One GET by digest answers that, and its bytes, hashed, are the root's read-back: nothing
+  // this run writes changes them, so it is not read again at the end.
   const tagCheck = (async () => {
     const existing = request.semverTags ? await listTags(request.target, request.targetRepository) : [];
     const tagPlan = planTags(request.tags, request.semverTags, existing);
@@ -106,11 +108,9 @@ async function promoteRecorded(
       options.imageAtTarget ? 'after-import' : 'before-copy',
       written,
     );
-    const atTarget =
-      options.imageAtTarget === true ||
-      [...current.values()].includes(request.digest) ||
-      (await request.target.headManifest(request.targetRepository, request.digest)) !== undefined;
-    return { tagPlan, atTarget };
+    if (options.imageAtTarget === true) return { tagPlan, current, atTarget: true, rootRead: undefined };
+    const rootRead = await findManifest(request.target, request.targetRepository, request.digest);
+    return { tagPlan, current, atTarget: rootRead !== undefined, rootRead };
   })();
   // Awaited below; this keeps its failure from counting as unhandled while the source is read.
   tagCheck.catch(() => undefined);
@@ -129,7 +129,7 @@ async function promoteRecorded(
     ? addReferrers(request.source, request.sourceRepository, image)
     : Promise.resolve(image);
   withReferrers.catch(() => undefined);
-  const { tagPlan, atTarget } = await tagCheck;
+  const { tagPlan, current, atTarget, rootRead } = await tagCheck;
   for (const note of tagPlan.notes) log.info(note);
 
   const ends: BlobEnds = {
@@ -207,10 +207,16 @@ async function promoteRecorded(
   }
   for (const node of plan.manifests.filter((m) => m.subject !== undefined)) await write(node);
   // The tags are looked at again while the image is read back; they are judged, and written, only
-  // once it is verified.
-  const recheck = { tags: readTags(request, tagPlan), startedAt: Date.now() };
+  // once it is verified. A run that found the image and every tag at the target, and copied nothing
+  // (no referrers), has nothing to write: the first look stands, as for a run that ended then.
+  const nothingToWrite =
+    atTarget && referrers === 0 && [...current.values()].every((digest) => digest === request.digest);
+  const recheck = {
+    tags: nothingToWrite ? Promise.resolve(current) : readTags(request, tagPlan),
+    startedAt: Date.now(),
+  };
   recheck.tags.catch(() => undefined);
-  await verifyTarget(request, plan, target);
+  await verifyTarget(request, plan, target, rootRead);
   written.verified();
 
   const { tagsWritten, tagsUnchanged } = await writeTags(
@@ -258,9 +264,18 @@ async function writeManifestOnce(request: PromoteRequest, node: PlannedManifest)
   return true;
 }
 
-/** Reads back what was written: the root by GET (its bytes re-hashed), every other manifest by HEAD. */
-async function verifyTarget(request: PromoteRequest, plan: CopyPlan, target: string): Promise<void> {
-  const root = await request.target.getManifest(request.targetRepository, plan.root.digest);
+/**
+ * Reads back what was written: the root by GET (its bytes re-hashed), every other manifest by HEAD.
+ * `rootRead` is the root as this run read it at the target before writing anything (the image was
+ * there already): this run does not write the root then, so it is not read again.
+ */
+async function verifyTarget(
+  request: PromoteRequest,
+  plan: CopyPlan,
+  target: string,
+  rootRead: ManifestResult | undefined,
+): Promise<void> {
+  const root = rootRead ?? (await request.target.getManifest(request.targetRepository, plan.root.digest));
   if (root.digest !== request.digest) {
     throw new DigestReleaseError(
       'DIGEST_MISMATCH',

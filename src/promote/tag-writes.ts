@@ -2,6 +2,7 @@ import { DigestReleaseError, isDigestReleaseError } from '../errors';
 import type { Digest } from '../reference/digest';
 import { putManifest } from '../registry/manifests';
 import { settle } from '../registry/racing-writes';
+import { runPool } from '../pool';
 import { againIfBlobUnknown } from './blobcopy';
 import type { CopyPlan } from './plan';
 import type { PromoteLog, PromoteRequest } from './promote';
@@ -35,11 +36,23 @@ export async function checkTags(
 export type TagsNow = ReadonlyMap<string, Digest | undefined>;
 
 /** Reads what each tag to write names at the target, judging nothing. */
-export async function readTags(request: PromoteRequest, tagPlan: TagPlan): Promise<TagsNow> {
-  const current = new Map<string, Digest | undefined>();
-  for (const tag of [...tagPlan.explicit, ...tagPlan.floating]) {
+export function readTags(request: PromoteRequest, tagPlan: TagPlan): Promise<TagsNow> {
+  return tagDigests(request, [...tagPlan.explicit, ...tagPlan.floating]);
+}
+
+/**
+ * What each of `tags` names at the target, in their order. The first is read alone (as the run's
+ * first request at the target it signs in, and the others then do not each meet a challenge), the
+ * others several at once.
+ */
+async function tagDigests(request: PromoteRequest, tags: readonly string[]): Promise<TagsNow> {
+  const current = new Map<string, Digest | undefined>(tags.map((tag) => [tag, undefined]));
+  const read = async (tag: string) => {
     current.set(tag, (await request.target.headManifest(request.targetRepository, tag))?.digest);
-  }
+  };
+  const [first, ...rest] = tags;
+  if (first !== undefined) await read(first);
+  await runPool(rest, request.concurrency, read);
   return current;
 }
 
@@ -142,8 +155,8 @@ async function readBackTags(
 ): Promise<void> {
   const lost: string[] = [];
   const kept: string[] = [];
-  for (const tag of written) {
-    const now = (await request.target.headManifest(request.targetRepository, tag))?.digest;
+  const after = await tagDigests(request, written);
+  for (const [tag, now] of after) {
     if (now === request.digest) {
       kept.push(tag);
       continue;

@@ -61,6 +61,11 @@ interface Route {
   played: number;
   /** DigestLock: the manifest's lock was asked for (what 'lock-readback' waits for). */
   lockAsked: boolean;
+  /**
+   * DigestPromote: the image manifest was written at the target. Before that, the target's GET of it
+   * is the look for an image already there (a 404); the 'manifest' fault is played on its read-back.
+   */
+  manifestWritten: boolean;
   /** Requests of the faulted kind, in order: their identity and whether the fault was played. */
   readonly seen: { readonly identity: string; readonly faulted: boolean }[];
 }
@@ -112,6 +117,7 @@ function targets(route: Route, method: string, path: string, headers: Record<str
           : column === 'evidenceVerify' || column === 'retain'
             ? referrersTag(p.digest)
             : p.digest;
+      if (column === 'promoteTarget' && !route.manifestWritten) return false;
       return signed && method === 'GET' && pathname === `/v2/${R}/manifests/${selector}`;
     }
     case 'blob':
@@ -167,6 +173,8 @@ describe('faults: every task under every fault (real registries behind a fault p
       const repo = repositoryOf(path);
       const route = repo === undefined ? undefined : routes.get(`${kind}:${repo}`);
       if (route !== undefined && method === 'PATCH' && path.includes('/_manifests/')) route.lockAsked = true;
+      if (route !== undefined && method === 'PUT' && path === `/v2/${route.prepared.repo}/manifests/${route.prepared.digest}`)
+        route.manifestWritten = true;
       if (!route?.active || !targets(route, method, path, headers)) return undefined;
       const play = !route.row.once || route.played === 0;
       route.seen.push({ identity: identity(method, path), faulted: play });
@@ -248,6 +256,7 @@ describe('faults: every task under every fault (real registries behind a fault p
       active: false,
       played: 0,
       lockAsked: false,
+      manifestWritten: false,
       seen: [],
     };
     routes.set(`${registry}:${repo}`, route);

@@ -127,11 +127,36 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
         [],
         'no blob of the image is looked at',
       );
-      assert.ok(asked.includes(`HEAD /v2/promo/held/manifests/${digests.multi!}`), asked.join('\n'));
+      const rootReads = asked.filter((r) => r.endsWith(`/v2/promo/held/manifests/${digests.multi!}`));
+      assert.deepEqual(
+        rootReads,
+        [`GET /v2/promo/held/manifests/${digests.multi!}`],
+        `the index is read once, its bytes hashed, and not read again before the tag is written:\n${asked.join('\n')}`,
+      );
       assert.equal(again.outputs.PROMOTED_BLOBS, '0');
       assert.match(again.stdout, /is there already: its manifests and blobs are not copied again/);
       assert.match(again.stdout, /No blob bytes moved: 4 blob\(s\) already at the target/);
       assert.equal(sha256Hex(inspectRaw(`${g.open.host}/promo/held:1.0.1`, g.openAccess)), digests.multi);
+
+      // Promoted again under the same tag: nothing to write, so the first look at the target (the
+      // tag, and the index by digest) is all the target is asked; no second look at the tag.
+      const beforeSame = proxy.requests.length;
+      const same = await run('1.0.1');
+      succeeded(same);
+      assert.match(same.stdout, /Tags already at this digest: 1\.0\.1\./);
+      const children = (
+        JSON.parse(inspectRaw(`${g.open.host}/promo/app@${digests.multi!}`, g.openAccess).toString()) as {
+          manifests: { digest: string }[];
+        }
+      ).manifests.map((m) => `HEAD /v2/promo/held/manifests/${m.digest}`);
+      const sameAsked = proxy.requests.slice(beforeSame).map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(
+        sameAsked.slice(0, 2),
+        ['HEAD /v2/promo/held/manifests/1.0.1', `GET /v2/promo/held/manifests/${digests.multi!}`],
+        sameAsked.join('\n'),
+      );
+      // The platform manifests are still looked at (HEAD, several at once), as every read-back does.
+      assert.deepEqual(sameAsked.slice(2).sort(), children.sort(), sameAsked.join('\n'));
     } finally {
       await proxy.close();
     }
