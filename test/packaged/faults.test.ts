@@ -173,7 +173,11 @@ describe('faults: every task under every fault (real registries behind a fault p
       const repo = repositoryOf(path);
       const route = repo === undefined ? undefined : routes.get(`${kind}:${repo}`);
       if (route !== undefined && method === 'PATCH' && path.includes('/_manifests/')) route.lockAsked = true;
-      if (route !== undefined && method === 'PUT' && path === `/v2/${route.prepared.repo}/manifests/${route.prepared.digest}`)
+      if (
+        route !== undefined &&
+        method === 'PUT' &&
+        path === `/v2/${route.prepared.repo}/manifests/${route.prepared.digest}`
+      )
         route.manifestWritten = true;
       if (!route?.active || !targets(route, method, path, headers)) return undefined;
       const play = !route.row.once || route.played === 0;
