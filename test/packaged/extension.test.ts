@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
 import Ajv from 'ajv-draft-04';
 import { readTaskJson, taskJsonPath, taskNames } from '../tasks/sources';
 import { ROOT, builtVsix } from '../../lab/paths';
 import { readZip } from '../../lab/vsix';
+import { nodeBinary } from '../../lab/agent';
+import { extensionRoot } from '../../lab/taskrun';
 
 // What ships: every task.json is valid (tfx only warns), input and output names never change by
 // accident, and the .vsix holds bundled tasks and nothing else.
@@ -174,30 +178,37 @@ describe('the packaged extension', () => {
     }
   });
 
-  it('is one .vsix under 2 MB holding each task as one bundle, with no node_modules', () => {
+  it('is one .vsix under 2 MB holding each task as one bundle with its start-up code caches, with no node_modules', () => {
     const vsix = builtVsix();
     const size = statSync(vsix).size;
     assert.ok(size < 2 * 1024 * 1024, `the .vsix is ${size} bytes`);
-    const names = readZip(vsix).map((entry) => entry.name);
+    const zip = readZip(vsix);
+    const names = zip.map((entry) => entry.name);
     assert.ok(!names.some((name) => name.includes('node_modules')), 'no node_modules inside');
     for (const task of TASKS) {
-      for (const file of ['index.js', 'task.json', 'icon.png'])
+      for (const file of ['index.js', 'task.js', 'task.node20.cache', 'task.node24.cache', 'task.json', 'icon.png'])
         assert.ok(names.includes(`tasks/${task}/${file}`), `tasks/${task}/${file}`);
       // The task library's messages go with the one task whose bundle holds the library.
       assert.equal(names.includes(`tasks/${task}/lib.json`), task === 'DigestPin', `tasks/${task}/lib.json`);
       const files = names
         .filter((name) => name.startsWith(`tasks/${task}/`))
         .map((name) => name.slice(`tasks/${task}/`.length));
+      // index.js starts task.js, the bundle, with the code cache for its Node (src/tasks/cached-start.js).
       assert.deepEqual(
-        files.filter((f) => f.endsWith('.js')),
-        ['index.js'],
-        `${task} ships one bundle`,
+        files.filter((f) => f.endsWith('.js')).sort(),
+        ['index.js', 'task.js'],
+        `${task} ships one bundle and its entry`,
+      );
+      const entry = zip.find((e) => e.name === `tasks/${task}/index.js`)!;
+      assert.ok(
+        entry.data.equals(readFileSync(join(ROOT, 'src', 'tasks', 'cached-start.js'))),
+        `tasks/${task}/index.js is src/tasks/cached-start.js`,
       );
     }
   });
 
   it('calls no global fetch: Node 16, which the agent falls back to on old hosts, lacks it, and it would bypass the agent proxy', () => {
-    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
+    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/task.js'))) {
       const code = entry.data.toString('utf8');
       // @azure/identity rides along compressed (scripts/build.mjs): its source is read too.
       const embedded = [...code.matchAll(/"([A-Za-z0-9+/]{20000,}={0,2})"/g)].map((m) =>
@@ -217,7 +228,7 @@ describe('the packaged extension', () => {
   });
 
   it('holds the task library only in DigestPin, the one task that matches files with it', () => {
-    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/index.js'))) {
+    for (const entry of readZip(builtVsix()).filter((e) => e.name.endsWith('/task.js'))) {
       const holds = entry.data.toString('utf8').includes('LIB_MultilineSecret');
       assert.equal(holds, entry.name.includes('DigestPin'), `${entry.name} ${holds ? 'holds' : 'lacks'} task-lib`);
     }
@@ -228,6 +239,38 @@ describe('the packaged extension', () => {
     for (const task of TASKS) {
       const shipped = entries.find((entry) => entry.name === `tasks/${task}/task.json`)!;
       assert.deepEqual(JSON.parse(shipped.data.toString('utf8')), readTask(task));
+    }
+  });
+
+  it("starts each task with its code cache on the agent's Node 20 and 24, and from source when the cache does not fit", function () {
+    this.timeout(60_000);
+    const scratch = mkdtempSync(join(tmpdir(), 'digest-release-cache-'));
+    try {
+      /** DigestCapture with no inputs, from `dir`, on the agent's Node `major`: what its entry said of the cache. */
+      const start = (dir: string, major: 20 | 24) => {
+        const run = spawnSync(nodeBinary(major), [join(dir, 'index.js')], {
+          env: { PATH: process.env.PATH, SYSTEM_DEBUG: 'true' },
+          encoding: 'utf8',
+        });
+        // The bundle ran either way: it read its inputs and failed on the missing one.
+        assert.match(run.stdout, /##vso\[task\.complete result=Failed;\]The input image is required/, run.stderr);
+        return /start-up code cache: ([^(]+) \(Node v(\d+)/.exec(run.stdout)?.slice(1, 3);
+      };
+      const shipped = join(extensionRoot(), 'tasks', 'DigestCapture');
+      assert.deepEqual(start(shipped, 20), ['used', '20']);
+      assert.deepEqual(start(shipped, 24), ['used', '24']);
+
+      // Each Node handed the other's cache (another V8), and no cache at all.
+      const swapped = join(scratch, 'swapped');
+      cpSync(shipped, swapped, { recursive: true });
+      copyFileSync(join(shipped, 'task.node24.cache'), join(swapped, 'task.node20.cache'));
+      copyFileSync(join(shipped, 'task.node20.cache'), join(swapped, 'task.node24.cache'));
+      assert.deepEqual(start(swapped, 20), ['refused by V8', '20']);
+      assert.deepEqual(start(swapped, 24), ['refused by V8', '24']);
+      rmSync(join(swapped, 'task.node20.cache'));
+      assert.deepEqual(start(swapped, 20), ['none for this Node', '20']);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 });
