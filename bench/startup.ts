@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCertificates, testDir } from '../lab/ground';
 import { OciLayout, inspectRawAsync, pushAsync, sha256Hex } from '../lab/images';
 import { startProxy } from '../lab/proxy';
@@ -13,8 +13,9 @@ import { median, ratio } from './stats';
 // bare `node -e 0` in the same run. Two times each: until the first HTTP request reaches the
 // registry (start-up: loading and compiling the bundle, reading inputs, signing in), and until
 // the process has exited. The registry sits behind a proxy in this process that notes when each
-// request arrives. Medians of several runs, the spread (lowest to highest) in brackets. Printed,
-// never asserted.
+// request arrives. Each task also runs from its bundle alone (node task.js: no V8 code cache, as
+// every task started before src/tasks/cached-start.js), so the cache's share is measured in the
+// same rounds. Medians of several runs, the lowest in brackets. Printed, never asserted.
 
 const RUNS = 11;
 
@@ -102,7 +103,13 @@ export async function main(): Promise<void> {
     // Rounds interleave node -e 0 and every task, so that all see the same load; the lowest of
     // each (what it costs when nothing else runs) is printed next to the median.
     const node: { ms: number[]; cpu: number[] } = { ms: [], cpu: [] };
-    const runs = cases.map(() => ({ first: [] as number[], total: [] as number[], cpu: [] as number[], outcome: '' }));
+    const runs = cases.map(() => ({
+      first: [] as number[],
+      total: [] as number[],
+      cpu: [] as number[],
+      uncached: [] as number[],
+      outcome: '',
+    }));
     for (let round = 0; round <= RUNS; round++) {
       const bare = await measure(process.execPath, ['-e', '0'], env, dir);
       if (round > 0) {
@@ -120,6 +127,8 @@ export async function main(): Promise<void> {
         runs[i]!.total.push(run.ms);
         runs[i]!.cpu.push(run.cpuMs);
         if (firstRequest !== undefined) runs[i]!.first.push(Number(firstRequest - started) / 1e6);
+        const bundleOnly = join(dirname(taskEntry(c.task)), 'task.js');
+        runs[i]!.uncached.push((await measureTask(bundleOnly, env, c.inputs, dir)).ms);
       }
     }
     await proxy.close();
@@ -133,7 +142,7 @@ export async function main(): Promise<void> {
       `Start-up of every task (packaged, node ${process.version}): ${RUNS} rounds, median (lowest) and its ratio to node -e 0's median (lowest); CPU is user + system:`,
     );
     console.log(
-      `  ${'task'.padEnd(15)} ${'run'.padEnd(27)} ${'to first request'.padEnd(28)} ${'to exit'.padEnd(28)} ${'CPU'.padEnd(26)} result`,
+      `  ${'task'.padEnd(15)} ${'run'.padEnd(27)} ${'to first request'.padEnd(28)} ${'to exit'.padEnd(28)} ${'CPU'.padEnd(26)} ${'to exit, no code cache'.padEnd(28)} result`,
     );
     console.log(
       `  ${'node -e 0'.padEnd(15)} ${''.padEnd(27)} ${''.padEnd(28)} ${cell(node.ms, node.ms).padEnd(28)} ${cell(node.cpu, node.cpu).padEnd(26)}`,
@@ -141,7 +150,7 @@ export async function main(): Promise<void> {
     for (const [i, c] of cases.entries()) {
       const r = runs[i]!;
       console.log(
-        `  ${c.task.padEnd(15)} ${c.what.padEnd(27)} ${cell(r.first, node.ms).padEnd(28)} ${cell(r.total, node.ms).padEnd(28)} ${cell(r.cpu, node.cpu).padEnd(26)} ${r.outcome.split(':')[0]}`,
+        `  ${c.task.padEnd(15)} ${c.what.padEnd(27)} ${cell(r.first, node.ms).padEnd(28)} ${cell(r.total, node.ms).padEnd(28)} ${cell(r.cpu, node.cpu).padEnd(26)} ${cell(r.uncached, node.ms).padEnd(28)} ${r.outcome.split(':')[0]}`,
       );
     }
   } finally {
