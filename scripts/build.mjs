@@ -8,8 +8,9 @@
 // index.js, the entry task.json names, is src/tasks/cached-start.js: it runs the bundle (task.js)
 // compiled with the V8 code cache for the Node that runs it. The caches are made here, by each Node
 // the agent ships (test/runtimes, installed if missing), with scripts/code-cache.cjs. A task's
-// bundle is not parsed at start then: DigestCapture ends about 4 ms sooner, DigestPromote about 7 ms
-// (npm run bench -- startup). Another Node (an agent with other runtimes) compiles from source.
+// bundle is not parsed at start then: 1 to 4 ms less per start on the development machine (more
+// for the larger bundles; `npm run bench -- startup` prints each task with and without it). Another
+// Node (an agent with other runtimes) compiles from source.
 //
 // @azure/identity (with MSAL, about 400 KB of the 650 KB a task bundle was) is needed only by the
 // azureRM sign-in, which loads it when a token is first needed. It is bundled apart and embedded in
