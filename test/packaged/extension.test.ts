@@ -246,19 +246,26 @@ describe('the packaged extension', () => {
     this.timeout(60_000);
     const scratch = mkdtempSync(join(tmpdir(), 'digest-release-cache-'));
     try {
-      /** DigestCapture with no inputs, from `dir`, on the agent's Node `major`: what its entry said of the cache. */
+      /** A task with no inputs, from `dir`, on the agent's Node `major`: what its entry said of the cache. */
       const start = (dir: string, major: 20 | 24) => {
         const run = spawnSync(nodeBinary(major), [join(dir, 'index.js')], {
           env: { PATH: process.env.PATH, SYSTEM_DEBUG: 'true' },
           encoding: 'utf8',
         });
-        // The bundle ran either way: it read its inputs and failed on the missing one.
-        assert.match(run.stdout, /##vso\[task\.complete result=Failed;\]The input image is required/, run.stderr);
+        // The bundle ran either way: it read its inputs and failed on a missing one.
+        assert.match(
+          run.stdout,
+          /##vso\[task\.complete result=Failed;\].*required/,
+          `${dir}: ${run.stdout}${run.stderr}`,
+        );
         return /start-up code cache: ([^(]+) \(Node v(\d+)/.exec(run.stdout)?.slice(1, 3);
       };
+      for (const task of TASKS) {
+        const dir = join(extensionRoot(), 'tasks', task);
+        assert.deepEqual(start(dir, 20), ['used', '20'], task);
+        assert.deepEqual(start(dir, 24), ['used', '24'], task);
+      }
       const shipped = join(extensionRoot(), 'tasks', 'DigestCapture');
-      assert.deepEqual(start(shipped, 20), ['used', '20']);
-      assert.deepEqual(start(shipped, 24), ['used', '24']);
 
       // Each Node handed the other's cache (another V8), and no cache at all.
       const swapped = join(scratch, 'swapped');
