@@ -1,5 +1,6 @@
 import type { Digest } from '../reference/digest';
 import type { RegistryClient } from '../registry/client';
+import type { ManifestResult } from '../registry/manifests';
 import type { Descriptor, Manifest } from '../registry/manifest-parse';
 import { isManifestMediaType } from '../registry/manifest-parse';
 import type { ReferrerSource } from '../registry/referrers';
@@ -39,6 +40,8 @@ export interface PlanOptions {
 
 /** Referrer lists read at once while blobs copy: a few requests more on the source, never dozens. */
 const REFERRER_LISTS_AT_ONCE = 4;
+/** An index's child manifests read at once. */
+const CHILDREN_AT_ONCE = 4;
 
 export async function planCopy(
   source: RegistryClient,
@@ -107,6 +110,8 @@ class Walk {
   private readonly seen = new Set<Digest>();
   private readonly blobs = new Map<Digest, Descriptor>();
   private readonly foreign = new Map<Digest, Descriptor>();
+  /** Manifests read ahead (an index's children, read at once), taken by manifest() in walk order. */
+  private readonly readAhead = new Map<Digest, ManifestResult>();
 
   constructor(
     private readonly source: RegistryClient,
@@ -124,8 +129,17 @@ class Walk {
   async manifest(wanted: Digest, subject: Digest | undefined): Promise<PlannedManifest | undefined> {
     if (this.seen.has(wanted)) return undefined;
     this.seen.add(wanted);
-    const read = await this.source.getManifest(this.repository, wanted);
+    const read = this.readAhead.get(wanted) ?? (await this.source.getManifest(this.repository, wanted));
+    this.readAhead.delete(wanted);
     if (read.manifest.kind === 'index') {
+      // The children are read a few at once (an index of many platforms is not one round trip per
+      // platform), then walked in the index's order: the plan does not depend on which answer came first.
+      const unread = [
+        ...new Set(read.manifest.manifests.filter((c) => isManifestMediaType(c.mediaType)).map((c) => c.digest)),
+      ].filter((digest) => !this.seen.has(digest));
+      await runPool(unread, CHILDREN_AT_ONCE, async (digest) => {
+        this.readAhead.set(digest, await this.source.getManifest(this.repository, digest));
+      });
       for (const child of read.manifest.manifests) {
         if (isManifestMediaType(child.mediaType)) await this.manifest(child.digest, undefined);
         else this.blobs.set(child.digest, child);

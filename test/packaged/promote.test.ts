@@ -104,6 +104,45 @@ describe('DigestPromote@1 (packaged task between real registries)', function () 
     assert.equal(again.outputs.IMAGE_DIGEST, digests.multi);
   });
 
+  it("asks the source for an index's child manifests at once, not one round trip per platform", async () => {
+    const index = await open.getManifest('promo/app', digests.multi!);
+    const children = index.manifest.kind === 'index' ? index.manifest.manifests.map((m) => m.digest) : [];
+    assert.equal(children.length, 2);
+    // Each child's GET is held until the other's has come too (or 3 s have passed): read one after
+    // the other, the first is answered only after the wait, and the second comes late.
+    const arrived = new Set<string>();
+    let answered = 0;
+    let together = false;
+    let release = () => {};
+    const bothIn = new Promise<void>((resolve) => (release = resolve));
+    const proxy = await startProxy(g.open.url, g.certs, (_m, _p, _s, _h, body) => body, {
+      intercept: async (method, path) => {
+        const child = children.find((digest) => path.endsWith(`/manifests/${digest}`));
+        if (method !== 'GET' || child === undefined) return undefined;
+        arrived.add(child);
+        if (arrived.size === children.length) {
+          together = answered === 0;
+          release();
+        }
+        await Promise.race([bothIn, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+        answered++;
+        return undefined;
+      },
+    });
+    try {
+      succeeded(
+        await promote({
+          source: `${proxy.host}/promo/app@${digests.multi!}`,
+          target: `${g.basic.host}/prod/children:1.0`,
+        }),
+      );
+      assert.ok(together, 'both child manifests were asked for before either was answered');
+      assert.equal(atTarget('prod/children:1.0'), digests.multi);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('promotes a digest the target already holds under a new tag without looking at its blobs again', async () => {
     const proxy = await startProxy(g.open.url, g.certs);
     try {
