@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parseVsoLines } from '../lab/taskrun';
 
 // One command run under /usr/bin/time, asynchronously (a server in this process, a counting proxy,
@@ -14,6 +15,8 @@ export interface Measured {
   readonly stdout: string;
   readonly stderr: string;
   readonly status: number | null;
+  /** Each line of stdout with when it came (ms since the start; a pipe's writes are synchronous on Linux). */
+  readonly lines: readonly { readonly ms: number; readonly text: string }[];
 }
 
 export interface TaskMeasured extends Measured {
@@ -33,7 +36,16 @@ export async function measure(command: string, args: string[], env: NodeJS.Proce
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  const lines: { ms: number; text: string }[] = [];
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out.push(chunk);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const parts = (partial + decoder.write(chunk)).split('\n');
+    partial = parts.pop()!;
+    for (const text of parts) lines.push({ ms, text });
+  });
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -46,6 +58,7 @@ export async function measure(command: string, args: string[], env: NodeJS.Proce
     stdout: Buffer.concat(out).toString('utf8'),
     stderr: Buffer.concat(err).toString('utf8'),
     status,
+    lines,
   };
 }
 

@@ -7,9 +7,11 @@ import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../l
 import { startProxy } from '../lab/proxy';
 import type { RunningRegistry } from '../lab/registry';
 import { startRegistry } from '../lab/registry';
+import { SETTLE_MIN_MS } from '../src/registry/racing-writes';
 import { taskEntry } from '../lab/taskrun';
 import type { Measured, TaskMeasured } from './measure';
-import { measureSkopeo, measureTask } from './measure';
+import { measure, measureSkopeo, measureTask } from './measure';
+import type { PipeJob } from './blob-pipe';
 import { median, ratio, rounds } from './stats';
 
 // DigestPromote against `skopeo copy` in one run, registry to registry, on five cases: a 190 MB
@@ -20,6 +22,12 @@ import { median, ratio, rounds } from './stats';
 // wall ratio, CPU ratio (user + system of the whole process, the steadier number on a shared
 // machine), peak RSS of both (/usr/bin/time), and the HTTP requests each sends (one more run each
 // through a counting proxy in front of both registries, not timed). Printed, never asserted.
+//
+// Each cold case also times the same blobs moved alone, in the same rounds (blob-pipe.ts: a Node
+// process streaming each GET into a PUT through a sha256 over our HTTP exchange, nothing else):
+// the floor for these bytes in Node on this machine. DigestPromote's time above it is the rest of
+// a promotion (task start-up, planning, manifests, read-backs, the settle wait before a written
+// tag is read back); its time above skopeo is what no change outside the data path can win back.
 
 const ROUNDS = 3;
 const MB = 1_000_000;
@@ -36,6 +44,8 @@ interface CaseResult {
   readonly peer: 'cold' | 'warm';
   readonly ours: TaskMeasured[];
   readonly skopeo: Measured[];
+  /** The blobs alone, through our HTTP exchange (cold cases). */
+  readonly pipe: Measured[];
   readonly requests: { ours: number; skopeo: number };
   readonly note: string;
 }
@@ -55,9 +65,40 @@ function makeImage(layout: OciLayout, dir: string, tag: string, architecture: st
   }
 }
 
-/** Both runs of a round, skopeo first in even rounds, ours first in odd ones. */
-async function alternate(round: number, ours: () => Promise<unknown>, skopeo: () => Promise<unknown>): Promise<void> {
-  for (const run of round % 2 === 0 ? [skopeo, ours] : [ours, skopeo]) await run();
+/** The runs of a round, one after the other, each round starting one further along (skopeo first in round 0). */
+async function alternate(round: number, ...runs: (() => Promise<unknown>)[]): Promise<void> {
+  for (let i = 0; i < runs.length; i++) await runs[(round + i) % runs.length]!();
+}
+
+/**
+ * Where a task run's time went, from when its log lines came: up to "Copying blobs" (start-up,
+ * planning, the target's first look), up to "Referrers:" (the blobs), and the rest.
+ */
+function phasesOf(run: Measured): { start: number; blobs: number; after: number } | undefined {
+  const at = (prefix: string) => run.lines.find((line) => line.text.startsWith(prefix))?.ms;
+  const copying = at('Copying blobs');
+  const copied = at('Referrers:');
+  if (copying === undefined || copied === undefined) return undefined;
+  return { start: copying, blobs: copied - copying, after: run.ms - copied };
+}
+
+/** The blobs an image or index names (an index's through its children), each once. */
+async function blobsOf(
+  repository: string,
+  digest: string,
+  access: { certDir: string },
+): Promise<{ digest: string; size: number }[]> {
+  const manifest = JSON.parse((await inspectRawAsync(`${repository}@${digest}`, access)).toString('utf8')) as {
+    manifests?: { digest: string }[];
+    config?: { digest: string; size: number };
+    layers?: { digest: string; size: number }[];
+  };
+  const found = new Map<string, number>();
+  for (const child of manifest.manifests ?? [])
+    for (const blob of await blobsOf(repository, child.digest, access)) found.set(blob.digest, blob.size);
+  for (const blob of [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])])
+    found.set(blob.digest, blob.size);
+  return [...found].map(([digest, size]) => ({ digest, size }));
 }
 
 export async function main(): Promise<void> {
@@ -125,6 +166,7 @@ export async function main(): Promise<void> {
     const cases: CopyCase[] = all.filter((c) => only === undefined || only.includes(c.tag));
     for (const c of all) if (cases.includes(c)) c.make();
     const digests = new Map<string, string>();
+    const blobs = new Map<string, PipeJob['blobs']>();
     // Pushed by a skopeo that does not block this process: the registries' logs are read here.
     for (const c of cases) {
       const pushed = await runSkopeo([
@@ -138,6 +180,7 @@ export async function main(): Promise<void> {
       ]);
       if (pushed.code !== 0) throw new Error(`pushing ${c.tag} failed: ${pushed.stderr}`);
       digests.set(c.tag, sha256Hex(await inspectRawAsync(`${source.host}/bench/${c.tag}:1.0`, access)));
+      blobs.set(c.tag, await blobsOf(`${source.host}/bench/${c.tag}`, digests.get(c.tag)!, access));
     }
 
     const env: NodeJS.ProcessEnv = {
@@ -178,6 +221,17 @@ export async function main(): Promise<void> {
         ],
         dir,
       );
+    const pipe = async (c: CopyCase, targetHost: string): Promise<Measured> => {
+      const job: PipeJob = {
+        source: `https://${source.host}/v2/bench/${c.tag}`,
+        target: `https://${targetHost}/v2/promoted/${c.tag}`,
+        blobs: blobs.get(c.tag)!,
+        concurrency: 4,
+      };
+      const run = await measure(process.execPath, [join(__dirname, 'blob-pipe.js'), JSON.stringify(job)], env, dir);
+      if (run.status !== 0) throw new Error(`moving the blobs of ${c.name} alone failed: ${run.stderr}`);
+      return run;
+    };
     /** One run of each through counting proxies in front of the source and the target. */
     const count = async (
       c: CopyCase,
@@ -208,16 +262,19 @@ export async function main(): Promise<void> {
         peer: 'cold',
         ours: [],
         skopeo: [],
+        pipe: [],
         requests: { ours: 0, skopeo: 0 },
         note: '',
       };
       for (let round = 0; round < ROUNDS; round++) {
-        const [oursTarget, skopeoTarget] = [await newRegistry(), await newRegistry()];
+        const [oursTarget, skopeoTarget, pipeTarget] = [await newRegistry(), await newRegistry(), await newRegistry()];
         await alternate(
           round,
-          async () => result.ours.push(await ours(source.host, c, oursTarget.host)),
           async () => result.skopeo.push(await skopeo(source.host, c, skopeoTarget.host)),
+          async () => result.ours.push(await ours(source.host, c, oursTarget.host)),
+          async () => result.pipe.push(await pipe(c, pipeTarget.host)),
         );
+        drop(pipeTarget);
         // The 190 MB image's last targets stay for the re-promotion.
         if (c.tag === 'image' && round === ROUNDS - 1) kept = { ours: oursTarget, skopeo: skopeoTarget };
         else [oursTarget, skopeoTarget].forEach(drop);
@@ -237,14 +294,15 @@ export async function main(): Promise<void> {
         peer: 'warm',
         ours: [],
         skopeo: [],
+        pipe: [],
         requests: { ours: 0, skopeo: 0 },
         note: '',
       };
       for (let round = 0; round < ROUNDS; round++) {
         await alternate(
           round,
-          async () => again.ours.push(await ours(source.host, image, kept!.ours.host)),
           async () => again.skopeo.push(await skopeo(source.host, image, kept!.skopeo.host)),
+          async () => again.ours.push(await ours(source.host, image, kept!.ours.host)),
         );
       }
       Object.assign(again.requests, await count(image, kept!.ours, kept!.skopeo));
@@ -278,9 +336,25 @@ export async function main(): Promise<void> {
       console.log(
         `    peak RSS DigestPromote ${rss(r.ours).toFixed(0)} MiB (goal under 150), skopeo ${rss(r.skopeo).toFixed(0)} MiB; HTTP requests DigestPromote ${r.requests.ours}, skopeo ${r.requests.skopeo}; ${r.note}`,
       );
+      const phases = r.ours.map(phasesOf).filter((p) => p !== undefined);
+      if (r.peer === 'cold' && phases.length === r.ours.length)
+        console.log(
+          `    phases DigestPromote to its first blob ${median(phases.map((p) => p.start)).toFixed(0)} ms, the blobs ${median(phases.map((p) => p.blobs)).toFixed(0)} ms, after them ${median(phases.map((p) => p.after)).toFixed(0)} ms (manifests, read-back, tag; the wait before the tag is read back is at least ${SETTLE_MIN_MS} ms of it)`,
+        );
+      if (r.pipe.length > 0)
+        console.log(
+          `    floor  the blobs alone ${ms(r.pipe, wall).toFixed(0)} ms [${rounds(r.pipe.map(wall))}]: ${ratio(ms(r.pipe, wall), ms(r.skopeo, wall))} skopeo's wall, CPU ${ms(r.pipe, cpu).toFixed(0)} ms: ${ratio(ms(r.pipe, cpu), ms(r.skopeo, cpu))}; DigestPromote is ${ratio(ms(r.ours, wall), ms(r.pipe, wall))} of it`,
+        );
     }
-    console.log('  summary (wall ratio, CPU ratio):');
+    console.log('  summary (wall ratio, CPU ratio to skopeo; the blobs alone, wall ratio to skopeo):');
     for (const r of results) {
+      const floor =
+        r.pipe.length > 0
+          ? `  ${ratio(
+              ms(r.pipe, (m) => m.ms),
+              ms(r.skopeo, (m) => m.ms),
+            )}`
+          : '';
       console.log(
         `    ${r.name.padEnd(36)} ${ratio(
           ms(r.ours, (m) => m.ms),
@@ -288,7 +362,7 @@ export async function main(): Promise<void> {
         )}  ${ratio(
           ms(r.ours, (m) => m.cpuMs),
           ms(r.skopeo, (m) => m.cpuMs),
-        )}`,
+        )}${floor}`,
       );
     }
   } finally {
