@@ -18,7 +18,7 @@ import { median, ratio, rounds } from './stats';
 // image in four layers, one 400 MB layer, 40 layers of 1 MB, an index of four platforms (skopeo
 // copy --all), each into an empty target ("cold"), and the 190 MB image promoted again to a target
 // that holds it (against skopeo copying it again there: "warm"). Layers are random (incompressible)
-// data, made with umoci. For each: median wall time of a few rounds (who goes first alternates),
+// data, made with umoci. For each: median wall time of a few rounds (who goes first rotates),
 // wall ratio, CPU ratio (user + system of the whole process, the steadier number on a shared
 // machine), peak RSS of both (/usr/bin/time), and the HTTP requests each sends (one more run each
 // through a counting proxy in front of both registries, not timed). Printed, never asserted.
@@ -27,7 +27,8 @@ import { median, ratio, rounds } from './stats';
 // process streaming each GET into a PUT through a sha256 over our HTTP exchange, nothing else):
 // the floor for these bytes in Node on this machine. DigestPromote's time above it is the rest of
 // a promotion (task start-up, planning, manifests, read-backs, the settle wait before a written
-// tag is read back); its time above skopeo is what no change outside the data path can win back.
+// tag is read back); the floor's own distance above skopeo is what no change outside the data path
+// can win back.
 
 const ROUNDS = 3;
 const MB = 1_000_000;
