@@ -7,6 +7,9 @@ import { OciLayout, inspectRawAsync, sha256Hex, skopeo as runSkopeo } from '../l
 import { startProxy } from '../lab/proxy';
 import type { RunningRegistry } from '../lab/registry';
 import { startRegistry } from '../lab/registry';
+import { planImage } from '../src/promote/plan';
+import { parseDigest } from '../src/reference/digest';
+import { RegistryClient } from '../src/registry/client';
 import { SETTLE_MIN_MS } from '../src/registry/racing-writes';
 import { taskEntry } from '../lab/taskrun';
 import type { Measured, TaskMeasured } from './measure';
@@ -83,25 +86,6 @@ function phasesOf(run: Measured): { start: number; blobs: number; after: number 
   return { start: copying, blobs: copied - copying, after: run.ms - copied };
 }
 
-/** The blobs an image or index names (an index's through its children), each once. */
-async function blobsOf(
-  repository: string,
-  digest: string,
-  access: { certDir: string },
-): Promise<{ digest: string; size: number }[]> {
-  const manifest = JSON.parse((await inspectRawAsync(`${repository}@${digest}`, access)).toString('utf8')) as {
-    manifests?: { digest: string }[];
-    config?: { digest: string; size: number };
-    layers?: { digest: string; size: number }[];
-  };
-  const found = new Map<string, number>();
-  for (const child of manifest.manifests ?? [])
-    for (const blob of await blobsOf(repository, child.digest, access)) found.set(blob.digest, blob.size);
-  for (const blob of [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])])
-    found.set(blob.digest, blob.size);
-  return [...found].map(([digest, size]) => ({ digest, size }));
-}
-
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(testDir(), 'bench-promote-'));
   const registries: RunningRegistry[] = [];
@@ -168,6 +152,7 @@ export async function main(): Promise<void> {
     for (const c of all) if (cases.includes(c)) c.make();
     const digests = new Map<string, string>();
     const blobs = new Map<string, PipeJob['blobs']>();
+    const sourceClient = new RegistryClient(source.host);
     // Pushed by a skopeo that does not block this process: the registries' logs are read here.
     for (const c of cases) {
       const pushed = await runSkopeo([
@@ -181,7 +166,12 @@ export async function main(): Promise<void> {
       ]);
       if (pushed.code !== 0) throw new Error(`pushing ${c.tag} failed: ${pushed.stderr}`);
       digests.set(c.tag, sha256Hex(await inspectRawAsync(`${source.host}/bench/${c.tag}:1.0`, access)));
-      blobs.set(c.tag, await blobsOf(`${source.host}/bench/${c.tag}`, digests.get(c.tag)!, access));
+      // What a promotion of it copies, as DigestPromote plans it (an index's blobs through its children).
+      const plan = await planImage(sourceClient, `bench/${c.tag}`, parseDigest(digests.get(c.tag)!));
+      blobs.set(
+        c.tag,
+        plan.blobs.map((blob) => ({ digest: blob.digest, size: blob.size })),
+      );
     }
 
     const env: NodeJS.ProcessEnv = {
